@@ -1,0 +1,105 @@
+"""The one Settings object (environment prefix ``METEROPS_``).
+
+Only composition roots (``web/app.py``, ``cli/main.py``, workers, the simulator CLI) read
+settings; everything below them receives explicit parameters. With no configuration at all,
+meterops keeps a SQLite file and the Delta Lake read tables under ``./var/``.
+
+Secrets accept a ``<NAME>_FILE`` variant that names a file holding the value (for container
+secrets), e.g. ``METEROPS_SECRET_KEY_FILE=/run/secrets/meterops_key``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+_SECRET_FIELDS = ("secret_key",)
+
+
+class Settings(BaseSettings):
+    """meterops configuration; every field can be set as ``METEROPS_<FIELD>``.
+
+    Attributes:
+        data_dir: Folder for the SQLite file, the Delta tables, photos and exports.
+        database_url: SQLAlchemy URL of the operational database. Default: a SQLite file in
+            ``data_dir``. PostgreSQL: ``postgresql+psycopg://user:pass@host/dbname``.
+        reads_uri: Where the Delta Lake read tables live (a folder or an object-store URI).
+        utility_timezone: IANA zone of the utility's territory, used at the edges only
+            (local-time file formats, TOU periods, displays).
+        host: Address the web app binds to.
+        port: Port the web app binds to.
+        secret_key: Key for signing sessions and CSRF tokens. Generated per process when
+            unset, which is fine for a demo and wrong for production.
+        late_data_horizon_days: Reads older than this many days at arrival are quarantined
+            with reason ``beyond_horizon`` instead of being stored as late.
+        future_tolerance_s: Reads stamped further than this in the future are quarantined.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="METEROPS_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    reads_uri: str = ""
+    utility_timezone: str = "America/Chicago"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr = SecretStr("")
+    late_data_horizon_days: int = Field(default=60, ge=0)
+    future_tolerance_s: int = Field(default=300, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, values: Any) -> Any:
+        """Fill secrets from ``METEROPS_<NAME>_FILE`` when the plain variable is absent."""
+        if not isinstance(values, dict):
+            return values
+        for name in _SECRET_FIELDS:
+            path = os.environ.get(f"METEROPS_{name.upper()}_FILE")
+            if path and not values.get(name):
+                values[name] = Path(path).read_text(encoding="utf-8").strip()
+        return values
+
+    @field_validator("utility_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            msg = f"unknown IANA time zone {value!r}; use a name such as 'America/New_York'"
+            raise ValueError(msg) from exc
+        return value
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{(self.data_dir / 'meterops.db').as_posix()}"
+        if not self.reads_uri:
+            self.reads_uri = (self.data_dir / "reads").as_posix()
+        if not self.secret_key.get_secret_value():
+            self.secret_key = SecretStr(secrets.token_urlsafe(32))
+        return self
+
+    @property
+    def photos_dir(self) -> Path:
+        """Folder for technicians' photos (outside any web root)."""
+        return self.data_dir / "photos"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The utility's time zone object."""
+        return ZoneInfo(self.utility_timezone)
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and ``.env``), with explicit overrides on top."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Ingest: industry-format parsers (``formats/``), the import journal and the pipeline."""

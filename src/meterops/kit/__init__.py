@@ -1,0 +1,1 @@
+"""Small shared helpers with no domain meaning (frame contracts, hashing)."""
