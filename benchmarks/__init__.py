@@ -1,0 +1,1 @@
+"""meterops benchmarks: ``make bench`` runs every ``bench_*.py`` module here."""
