@@ -40,3 +40,106 @@ def shared_data() -> Path:
     if os.environ.get("METEROPS_REQUIRE_SHARED_DATA") == "1":
         pytest.fail(f"{message}; CI requires it (METEROPS_REQUIRE_SHARED_DATA=1)")
     pytest.skip(f"{message}; tests against real files are skipped")
+
+
+# --------------------------------------------------------------------------------------------
+# Database backends: SQLite always; PostgreSQL when METEROPS_TEST_DATABASE_URL is set (CI).
+
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+
+from sqlalchemy import Engine, text  # noqa: E402
+from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from meterops.db import migrate  # noqa: E402
+from meterops.db.engine import make_engine  # noqa: E402
+
+POSTGRES_URL = os.environ.get("METEROPS_TEST_DATABASE_URL", "")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("METEROPS_REQUIRE_POSTGRES") == "1" and not POSTGRES_URL:
+        raise pytest.UsageError(
+            "METEROPS_REQUIRE_POSTGRES=1 but METEROPS_TEST_DATABASE_URL is not set"
+        )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    backend = "postgresql" if POSTGRES_URL else "sqlite"
+    return f"meterops database backend: {backend}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if POSTGRES_URL:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL-only test; set METEROPS_TEST_DATABASE_URL")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a fresh, migrated database for this test run.
+
+    PostgreSQL: a schema of its own inside the test database (dropped afterwards).
+    SQLite: a file in a temporary folder.
+    """
+    if POSTGRES_URL:
+        schema = f"test_{uuid.uuid4().hex[:12]}"
+        admin = make_engine(POSTGRES_URL)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+        rendered = url.render_as_string(hide_password=False)
+        try:
+            engine = make_engine(rendered)
+            migrate.upgrade(engine)
+            engine.dispose()
+            yield rendered
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'meterops.db'}"
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    """Engine on the migrated test database."""
+    eng = make_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session inside a transaction that is rolled back after the test.
+
+    Code under test may call ``commit()`` (adapters do): it commits a savepoint, and the
+    outer transaction still rolls everything back.
+    """
+    connection = engine.connect()
+    transaction = connection.begin()
+    db = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield db
+    finally:
+        db.close()
+        transaction.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def clean_engine(tmp_path: Path) -> Iterator[Engine]:
+    """A private, freshly migrated SQLite database for tests that commit for real."""
+    eng = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
+    migrate.upgrade(eng)
+    yield eng
+    eng.dispose()

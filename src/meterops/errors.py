@@ -213,7 +213,6 @@ class MissingColumnsError(DataContractError):
         missing_list = sorted(missing)
         available_list = sorted(available)
         super().__init__(
-            f"Frame '{frame_name}' is missing columns {missing_list}; "
-            f"it has {available_list}.",
+            f"Frame '{frame_name}' is missing columns {missing_list}; it has {available_list}.",
             details={"frame": frame_name, "missing": missing_list, "available": available_list},
         )

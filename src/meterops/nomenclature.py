@@ -92,24 +92,96 @@ class Channel:
 
 
 _CHANNEL_LIST: Final = (
-    Channel("kwh_delivered", ChannelKind.ENERGY, "kWh", FlowDirection.DELIVERED, 12, 72, 3,
-            "Active energy delivered to the customer (forward, import) in the interval."),
-    Channel("kwh_received", ChannelKind.ENERGY, "kWh", FlowDirection.RECEIVED, 12, 72, 3,
-            "Active energy received from the customer (reverse, export), e.g. rooftop solar."),
-    Channel("kwh_net", ChannelKind.ENERGY, "kWh", FlowDirection.NET, 12, 72, 3,
-            "Delivered minus received energy in the interval."),
-    Channel("kvarh_delivered", ChannelKind.REACTIVE_ENERGY, "kVArh", FlowDirection.DELIVERED,
-            12, 73, 3, "Reactive energy, quadrants I+IV."),
-    Channel("kw_demand", ChannelKind.DEMAND, "kW", FlowDirection.DELIVERED, 8, 38, 3,
-            "Average demand over the interval (energy × 60 / interval minutes)."),
-    Channel("voltage_v", ChannelKind.VOLTAGE, "V", FlowDirection.NONE, 54, 29, 0,
-            "Average RMS service voltage in the interval."),
-    Channel("voltage_min_v", ChannelKind.VOLTAGE, "V", FlowDirection.NONE, 54, 29, 0,
-            "Minimum RMS service voltage in the interval."),
-    Channel("voltage_max_v", ChannelKind.VOLTAGE, "V", FlowDirection.NONE, 54, 29, 0,
-            "Maximum RMS service voltage in the interval."),
-    Channel("temperature_c", ChannelKind.TEMPERATURE, "°C", FlowDirection.NONE, 46, 23, 0,
-            "Meter internal temperature."),
+    Channel(
+        "kwh_delivered",
+        ChannelKind.ENERGY,
+        "kWh",
+        FlowDirection.DELIVERED,
+        12,
+        72,
+        3,
+        "Active energy delivered to the customer (forward, import) in the interval.",
+    ),
+    Channel(
+        "kwh_received",
+        ChannelKind.ENERGY,
+        "kWh",
+        FlowDirection.RECEIVED,
+        12,
+        72,
+        3,
+        "Active energy received from the customer (reverse, export), e.g. rooftop solar.",
+    ),
+    Channel(
+        "kwh_net",
+        ChannelKind.ENERGY,
+        "kWh",
+        FlowDirection.NET,
+        12,
+        72,
+        3,
+        "Delivered minus received energy in the interval.",
+    ),
+    Channel(
+        "kvarh_delivered",
+        ChannelKind.REACTIVE_ENERGY,
+        "kVArh",
+        FlowDirection.DELIVERED,
+        12,
+        73,
+        3,
+        "Reactive energy, quadrants I+IV.",
+    ),
+    Channel(
+        "kw_demand",
+        ChannelKind.DEMAND,
+        "kW",
+        FlowDirection.DELIVERED,
+        8,
+        38,
+        3,
+        "Average demand over the interval (energy × 60 / interval minutes).",
+    ),
+    Channel(
+        "voltage_v",
+        ChannelKind.VOLTAGE,
+        "V",
+        FlowDirection.NONE,
+        54,
+        29,
+        0,
+        "Average RMS service voltage in the interval.",
+    ),
+    Channel(
+        "voltage_min_v",
+        ChannelKind.VOLTAGE,
+        "V",
+        FlowDirection.NONE,
+        54,
+        29,
+        0,
+        "Minimum RMS service voltage in the interval.",
+    ),
+    Channel(
+        "voltage_max_v",
+        ChannelKind.VOLTAGE,
+        "V",
+        FlowDirection.NONE,
+        54,
+        29,
+        0,
+        "Maximum RMS service voltage in the interval.",
+    ),
+    Channel(
+        "temperature_c",
+        ChannelKind.TEMPERATURE,
+        "°C",
+        FlowDirection.NONE,
+        46,
+        23,
+        0,
+        "Meter internal temperature.",
+    ),
 )
 
 CHANNELS: Final[MappingProxyType[str, Channel]] = MappingProxyType(
@@ -152,42 +224,81 @@ class CimEventType:
 
 
 _EVENT_LIST: Final = (
-    CimEventType("3.26.0.47", "power_loss", Severity.ALARM,
-                 "Primary power down at the meter (outage)."),
+    CimEventType(
+        "3.26.0.47", "power_loss", Severity.ALARM, "Primary power down at the meter (outage)."
+    ),
     CimEventType("3.26.0.85", "power_failed", Severity.ALARM, "Power failed at the meter."),
-    CimEventType("3.26.136.47", "last_gasp", Severity.ALARM,
-                 "Last gasp from the communication module: power lost."),
+    CimEventType(
+        "3.26.136.47",
+        "last_gasp",
+        Severity.ALARM,
+        "Last gasp from the communication module: power lost.",
+    ),
     CimEventType("3.26.0.216", "power_restored", Severity.INFO, "Power restored at the meter."),
-    CimEventType("3.26.136.216", "power_restored_nic", Severity.INFO,
-                 "Power restored, reported by the communication module."),
+    CimEventType(
+        "3.26.136.216",
+        "power_restored_nic",
+        Severity.INFO,
+        "Power restored, reported by the communication module.",
+    ),
     CimEventType("3.12.0.257", "tamper", Severity.ALARM, "Tamper detected (generic)."),
-    CimEventType("3.12.17.257", "tilt_tamper", Severity.ALARM,
-                 "Inversion or tilt tamper detected."),
+    CimEventType(
+        "3.12.17.257", "tilt_tamper", Severity.ALARM, "Inversion or tilt tamper detected."
+    ),
     CimEventType("3.12.29.212", "cover_removed", Severity.ALARM, "Meter cover removed."),
-    CimEventType("3.12.66.257", "magnetic_tamper", Severity.ALARM,
-                 "Magnetic tamper detected.", verified=False),
-    CimEventType("3.12.93.219", "reverse_rotation", Severity.WARNING,
-                 "Reverse rotation (energy flowing backwards through the meter)."),
+    CimEventType(
+        "3.12.66.257",
+        "magnetic_tamper",
+        Severity.ALARM,
+        "Magnetic tamper detected.",
+        verified=False,
+    ),
+    CimEventType(
+        "3.12.93.219",
+        "reverse_rotation",
+        Severity.WARNING,
+        "Reverse rotation (energy flowing backwards through the meter).",
+    ),
     CimEventType("3.12.48.219", "reverse_energy", Severity.WARNING, "Reverse energy flow."),
-    CimEventType("3.6.0.212", "meter_removed", Severity.ALARM,
-                 "Meter removed from its socket.", verified=False),
-    CimEventType("3.31.0.68", "switch_disconnected", Severity.INFO,
-                 "Service switch opened (disconnected)."),
-    CimEventType("3.31.0.42", "switch_connected", Severity.INFO,
-                 "Service switch closed (connected)."),
-    CimEventType("3.31.0.84", "switch_disconnect_failed", Severity.WARNING,
-                 "Service switch failed to open."),
-    CimEventType("3.31.0.67", "switch_connect_failed", Severity.WARNING,
-                 "Service switch failed to close."),
-    CimEventType("3.31.0.11", "switch_armed_for_closure", Severity.INFO,
-                 "Service switch armed; the customer closes it with the button."),
-    CimEventType("3.31.1.143", "load_side_voltage", Severity.CRITICAL,
-                 "Voltage present on the load side while the switch is open."),
+    CimEventType(
+        "3.6.0.212",
+        "meter_removed",
+        Severity.ALARM,
+        "Meter removed from its socket.",
+        verified=False,
+    ),
+    CimEventType(
+        "3.31.0.68", "switch_disconnected", Severity.INFO, "Service switch opened (disconnected)."
+    ),
+    CimEventType(
+        "3.31.0.42", "switch_connected", Severity.INFO, "Service switch closed (connected)."
+    ),
+    CimEventType(
+        "3.31.0.84", "switch_disconnect_failed", Severity.WARNING, "Service switch failed to open."
+    ),
+    CimEventType(
+        "3.31.0.67", "switch_connect_failed", Severity.WARNING, "Service switch failed to close."
+    ),
+    CimEventType(
+        "3.31.0.11",
+        "switch_armed_for_closure",
+        Severity.INFO,
+        "Service switch armed; the customer closes it with the button.",
+    ),
+    CimEventType(
+        "3.31.1.143",
+        "load_side_voltage",
+        Severity.CRITICAL,
+        "Voltage present on the load side while the switch is open.",
+    ),
     CimEventType("3.1.0.85", "comm_failure", Severity.WARNING, "Communication failed."),
-    CimEventType("3.35.0.40", "high_temperature", Severity.CRITICAL,
-                 "Meter temperature out of range (possible hot socket)."),
-    CimEventType("3.35.0.28", "temperature_cleared", Severity.INFO,
-                 "Temperature back in range."),
+    CimEventType(
+        "3.35.0.40",
+        "high_temperature",
+        Severity.CRITICAL,
+        "Meter temperature out of range (possible hot socket).",
+    ),
+    CimEventType("3.35.0.28", "temperature_cleared", Severity.INFO, "Temperature back in range."),
     CimEventType("3.26.38.150", "under_voltage", Severity.WARNING, "Voltage below limit."),
     CimEventType("3.26.38.93", "over_voltage", Severity.WARNING, "Voltage above limit."),
     CimEventType("3.26.38.37", "voltage_normal", Severity.INFO, "Voltage back to normal."),
@@ -199,8 +310,13 @@ _EVENT_LIST: Final = (
     CimEventType("3.36.114.24", "time_changed", Severity.INFO, "Meter time changed."),
     CimEventType("3.7.19.242", "test_mode_started", Severity.INFO, "Test mode started."),
     CimEventType("3.7.19.243", "test_mode_stopped", Severity.INFO, "Test mode stopped."),
-    CimEventType("3.7.83.24", "program_changed", Severity.INFO,
-                 "Meter program (configuration) changed.", verified=False),
+    CimEventType(
+        "3.7.83.24",
+        "program_changed",
+        Severity.INFO,
+        "Meter program (configuration) changed.",
+        verified=False,
+    ),
     CimEventType("3.11.17.52", "firmware_changed", Severity.INFO, "Firmware changed."),
     CimEventType("3.18.72.85", "nvram_failure", Severity.CRITICAL, "Non-volatile memory failed."),
     CimEventType("3.18.85.85", "ram_failure", Severity.CRITICAL, "RAM failed."),
@@ -266,17 +382,19 @@ class CurrentClass:
     self_contained: bool
 
 
-CURRENT_CLASSES: Final[MappingProxyType[str, CurrentClass]] = MappingProxyType({
-    c.name: c
-    for c in (
-        CurrentClass("CL2", 2.0, 0.5, self_contained=False),
-        CurrentClass("CL10", 10.0, 2.5, self_contained=False),
-        CurrentClass("CL20", 20.0, 2.5, self_contained=False),
-        CurrentClass("CL100", 100.0, 15.0, self_contained=True),
-        CurrentClass("CL200", 200.0, 30.0, self_contained=True),
-        CurrentClass("CL320", 320.0, 50.0, self_contained=True),
-    )
-})
+CURRENT_CLASSES: Final[MappingProxyType[str, CurrentClass]] = MappingProxyType(
+    {
+        c.name: c
+        for c in (
+            CurrentClass("CL2", 2.0, 0.5, self_contained=False),
+            CurrentClass("CL10", 10.0, 2.5, self_contained=False),
+            CurrentClass("CL20", 20.0, 2.5, self_contained=False),
+            CurrentClass("CL100", 100.0, 15.0, self_contained=True),
+            CurrentClass("CL200", 200.0, 30.0, self_contained=True),
+            CurrentClass("CL320", 320.0, 50.0, self_contained=True),
+        )
+    }
+)
 """Current classes by name (``standards.md`` §5.1)."""
 
 
@@ -295,15 +413,17 @@ class AccuracyClass:
     standard: str
 
 
-ACCURACY_CLASSES: Final[MappingProxyType[str, AccuracyClass]] = MappingProxyType({
-    a.name: a
-    for a in (
-        AccuracyClass("0.1", 0.1, "ANSI C12.20"),
-        AccuracyClass("0.2", 0.2, "ANSI C12.20"),
-        AccuracyClass("0.5", 0.5, "ANSI C12.20"),
-        AccuracyClass("1.0", 1.0, "ANSI C12.1"),
-    )
-})
+ACCURACY_CLASSES: Final[MappingProxyType[str, AccuracyClass]] = MappingProxyType(
+    {
+        a.name: a
+        for a in (
+            AccuracyClass("0.1", 0.1, "ANSI C12.20"),
+            AccuracyClass("0.2", 0.2, "ANSI C12.20"),
+            AccuracyClass("0.5", 0.5, "ANSI C12.20"),
+            AccuracyClass("1.0", 1.0, "ANSI C12.1"),
+        )
+    }
+)
 """Accuracy classes by name."""
 
 
@@ -343,17 +463,19 @@ class ServiceTypeInfo:
     blondel_elements: int
 
 
-SERVICE_TYPES: Final[MappingProxyType[ServiceType, ServiceTypeInfo]] = MappingProxyType({
-    s.service_type: s
-    for s in (
-        ServiceTypeInfo(ServiceType.SINGLE_PHASE_2W, 1, 2, (120,), 1),
-        ServiceTypeInfo(ServiceType.SINGLE_PHASE_3W, 1, 3, (120, 240), 2),
-        ServiceTypeInfo(ServiceType.NETWORK_3W, 2, 3, (120, 208), 2),
-        ServiceTypeInfo(ServiceType.THREE_PHASE_3W_DELTA, 3, 3, (240, 480), 2),
-        ServiceTypeInfo(ServiceType.THREE_PHASE_4W_WYE, 3, 4, (120, 208, 277, 480), 3),
-        ServiceTypeInfo(ServiceType.THREE_PHASE_4W_DELTA, 3, 4, (120, 240), 3),
-    )
-})
+SERVICE_TYPES: Final[MappingProxyType[ServiceType, ServiceTypeInfo]] = MappingProxyType(
+    {
+        s.service_type: s
+        for s in (
+            ServiceTypeInfo(ServiceType.SINGLE_PHASE_2W, 1, 2, (120,), 1),
+            ServiceTypeInfo(ServiceType.SINGLE_PHASE_3W, 1, 3, (120, 240), 2),
+            ServiceTypeInfo(ServiceType.NETWORK_3W, 2, 3, (120, 208), 2),
+            ServiceTypeInfo(ServiceType.THREE_PHASE_3W_DELTA, 3, 3, (240, 480), 2),
+            ServiceTypeInfo(ServiceType.THREE_PHASE_4W_WYE, 3, 4, (120, 208, 277, 480), 3),
+            ServiceTypeInfo(ServiceType.THREE_PHASE_4W_DELTA, 3, 4, (120, 240), 3),
+        )
+    }
+)
 """Service types with their phases, wires and nominal voltages."""
 
 
@@ -388,37 +510,108 @@ class MeterForm:
 
 _S = ServiceType
 _FORM_LIST: Final = (
-    MeterForm("1S", 1, (_S.SINGLE_PHASE_2W,), True, ("CL100", "CL200"), True,
-              "Mostly signs and small loads."),
-    MeterForm("2S", 1, (_S.SINGLE_PHASE_3W,), True, ("CL200", "CL320"), True,
-              "Residential norm; on a 120/208 V network service it registers about 75 %."),
+    MeterForm(
+        "1S",
+        1,
+        (_S.SINGLE_PHASE_2W,),
+        True,
+        ("CL100", "CL200"),
+        True,
+        "Mostly signs and small loads.",
+    ),
+    MeterForm(
+        "2S",
+        1,
+        (_S.SINGLE_PHASE_3W,),
+        True,
+        ("CL200", "CL320"),
+        True,
+        "Residential norm; on a 120/208 V network service it registers about 75 %.",
+    ),
     MeterForm("3S", 1, (_S.SINGLE_PHASE_2W, _S.SINGLE_PHASE_3W), False, ("CL10", "CL20"), True),
-    MeterForm("4S", 1, (_S.SINGLE_PHASE_3W,), False, ("CL10", "CL20"), True,
-              "Single phase 3-wire with two CTs (over 200/320 A)."),
+    MeterForm(
+        "4S",
+        1,
+        (_S.SINGLE_PHASE_3W,),
+        False,
+        ("CL10", "CL20"),
+        True,
+        "Single phase 3-wire with two CTs (over 200/320 A).",
+    ),
     MeterForm("5S", 2, (_S.THREE_PHASE_3W_DELTA, _S.NETWORK_3W), False, ("CL10", "CL20"), True),
-    MeterForm("6S", 2.5, (_S.THREE_PHASE_4W_WYE,), False, ("CL10", "CL20"), False,
-              "Non-Blondel; relies on balanced voltages."),
-    MeterForm("8S", 2.5, (_S.THREE_PHASE_4W_DELTA,), False, ("CL10", "CL20"), False,
-              "Largely superseded by 9S on solid-state meters."),
-    MeterForm("9S", 3, (_S.THREE_PHASE_4W_WYE, _S.THREE_PHASE_4W_DELTA), False,
-              ("CL10", "CL20"), True, "Most common CT/PT polyphase form."),
-    MeterForm("12S", 2, (_S.NETWORK_3W, _S.THREE_PHASE_3W_DELTA), True, ("CL200", "CL320"),
-              True, "Needs the 5th terminal; a mis-seated 5th blade can halve registration."),
+    MeterForm(
+        "6S",
+        2.5,
+        (_S.THREE_PHASE_4W_WYE,),
+        False,
+        ("CL10", "CL20"),
+        False,
+        "Non-Blondel; relies on balanced voltages.",
+    ),
+    MeterForm(
+        "8S",
+        2.5,
+        (_S.THREE_PHASE_4W_DELTA,),
+        False,
+        ("CL10", "CL20"),
+        False,
+        "Largely superseded by 9S on solid-state meters.",
+    ),
+    MeterForm(
+        "9S",
+        3,
+        (_S.THREE_PHASE_4W_WYE, _S.THREE_PHASE_4W_DELTA),
+        False,
+        ("CL10", "CL20"),
+        True,
+        "Most common CT/PT polyphase form.",
+    ),
+    MeterForm(
+        "12S",
+        2,
+        (_S.NETWORK_3W, _S.THREE_PHASE_3W_DELTA),
+        True,
+        ("CL200", "CL320"),
+        True,
+        "Needs the 5th terminal; a mis-seated 5th blade can halve registration.",
+    ),
     MeterForm("14S", 2.5, (_S.THREE_PHASE_4W_WYE,), True, ("CL200",), False),
     MeterForm("15S", 2, (_S.THREE_PHASE_4W_DELTA,), True, ("CL200", "CL320"), False),
-    MeterForm("16S", 3, (_S.THREE_PHASE_4W_WYE, _S.THREE_PHASE_4W_DELTA), True,
-              ("CL200", "CL320"), True),
+    MeterForm(
+        "16S", 3, (_S.THREE_PHASE_4W_WYE, _S.THREE_PHASE_4W_DELTA), True, ("CL200", "CL320"), True
+    ),
     MeterForm("25S", 2, (_S.NETWORK_3W,), True, ("CL200",), True, "Alternative to 12S."),
-    MeterForm("35S", 2,
-              (_S.THREE_PHASE_3W_DELTA, _S.THREE_PHASE_4W_WYE, _S.THREE_PHASE_4W_DELTA,
-               _S.SINGLE_PHASE_3W), False, ("CL10", "CL20"), False,
-              "ABB universal form replacing 5S."),
-    MeterForm("36S", 2.5, (_S.THREE_PHASE_4W_WYE,), False, ("CL10", "CL20"), False,
-              "6S replacement."),
-    MeterForm("45S", 2,
-              (_S.THREE_PHASE_3W_DELTA, _S.THREE_PHASE_4W_WYE, _S.THREE_PHASE_4W_DELTA,
-               _S.SINGLE_PHASE_3W), False, ("CL10", "CL20"), False,
-              "GE universal form replacing 5S."),
+    MeterForm(
+        "35S",
+        2,
+        (
+            _S.THREE_PHASE_3W_DELTA,
+            _S.THREE_PHASE_4W_WYE,
+            _S.THREE_PHASE_4W_DELTA,
+            _S.SINGLE_PHASE_3W,
+        ),
+        False,
+        ("CL10", "CL20"),
+        False,
+        "ABB universal form replacing 5S.",
+    ),
+    MeterForm(
+        "36S", 2.5, (_S.THREE_PHASE_4W_WYE,), False, ("CL10", "CL20"), False, "6S replacement."
+    ),
+    MeterForm(
+        "45S",
+        2,
+        (
+            _S.THREE_PHASE_3W_DELTA,
+            _S.THREE_PHASE_4W_WYE,
+            _S.THREE_PHASE_4W_DELTA,
+            _S.SINGLE_PHASE_3W,
+        ),
+        False,
+        ("CL10", "CL20"),
+        False,
+        "GE universal form replacing 5S.",
+    ),
 )
 del _S
 

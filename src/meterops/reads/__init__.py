@@ -1,1 +1,1 @@
-"""The meter-data store: frame contracts (``schema.py``) and the Delta Lake layout (``store.py``)."""
+"""The meter-data store: frame contracts (``schema.py``) and the Delta layout (``store.py``)."""

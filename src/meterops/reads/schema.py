@@ -50,9 +50,7 @@ _SOURCE_QUALITY = _C(
     "ESPI qualityOfReading, CIM ReadingQualityType), kept for audit.",
     nullable=True,
 )
-_SOURCE_LINE = _C(
-    "source_line", pl.Int64(), "1-based line in the source file (XML: element line)."
-)
+_SOURCE_LINE = _C("source_line", pl.Int64(), "1-based line in the source file (XML: element line).")
 _SOURCE_FILE_ID = _C("source_file_id", pl.Int64(), "Import journal id of the file it came from.")
 _RECEIVED = _C("received_at_utc", UTC_DATETIME, "When meterops stored the row. [UTC]")
 
@@ -80,8 +78,7 @@ INTERVAL_READS: Final = FrameContract(
         _C("method", pl.String(), "Estimation method or edit kind; null for raw.", nullable=True),
         _C("reason_code", pl.String(), "Why the version exists; null for raw.", nullable=True),
         _C("actor", pl.String(), "User name or rule id@version that made it.", nullable=True),
-        _C("parent_version", pl.Int32(), "Version this one replaces; null for raw.",
-           nullable=True),
+        _C("parent_version", pl.Int32(), "Version this one replaces; null for raw.", nullable=True),
         _SOURCE_QUALITY,
         _SOURCE_FILE_ID,
         _RECEIVED,
@@ -93,10 +90,17 @@ INTERVAL_READS: Final = FrameContract(
 _REGISTER_CORE = (
     _CHANNEL,
     _C("read_time_utc", UTC_DATETIME, "When the register was read. [UTC]"),
-    _C("value", pl.Float64(), "Cumulative dial reading in the channel's unit, before the "
-       "meter multiplier. [kWh]"),
-    _C("tou_period", pl.String(), "TOU tier the register accumulates (null = total).",
-       nullable=True),
+    _C(
+        "value",
+        pl.Float64(),
+        "Cumulative dial reading in the channel's unit, before the meter multiplier. [kWh]",
+    ),
+    _C(
+        "tou_period",
+        pl.String(),
+        "TOU tier the register accumulates (null = total).",
+        nullable=True,
+    ),
     _FLAGS,
 )
 
@@ -122,9 +126,7 @@ _EVENT_CORE = (
 PARSED_EVENTS: Final = FrameContract("parsed_events", (_SERIAL, *_EVENT_CORE, _SOURCE_LINE))
 """End-device events as a parser emits them."""
 
-EVENTS: Final = FrameContract(
-    "events", (_METER_ID, *_EVENT_CORE, _SOURCE_FILE_ID, _RECEIVED)
-)
+EVENTS: Final = FrameContract("events", (_METER_ID, *_EVENT_CORE, _SOURCE_FILE_ID, _RECEIVED))
 """End-device events as stored."""
 
 # Communication statistics -------------------------------------------------------------------
@@ -135,14 +137,11 @@ _COMM_CORE = (
     _C("reads_received", pl.Int32(), "Interval reads the head-end received in the period."),
     _C("rssi_dbm", pl.Float64(), "Received signal strength at the parent. [dBm]", nullable=True),
     _C("hop_count", pl.Int16(), "Mesh hops to the collector.", nullable=True),
-    _C("parent_node", pl.String(), "Router or collector code of the mesh parent.",
-       nullable=True),
+    _C("parent_node", pl.String(), "Router or collector code of the mesh parent.", nullable=True),
     _C("collector_code", pl.String(), "Collector the meter reports through.", nullable=True),
 )
 
-PARSED_COMM_STATS: Final = FrameContract(
-    "parsed_comm_stats", (_SERIAL, *_COMM_CORE, _SOURCE_LINE)
-)
+PARSED_COMM_STATS: Final = FrameContract("parsed_comm_stats", (_SERIAL, *_COMM_CORE, _SOURCE_LINE))
 """Per-meter communication statistics as a parser emits them."""
 
 COMM_STATS: Final = FrameContract(

@@ -79,20 +79,37 @@ _G = FlagGroup
 _FLAG_LIST: Final = (
     # Source flags (bits 0-7): what the head-end or file said about the value.
     Flag("SOURCE_ESTIMATED", 0, _G.SOURCE, "The source marked the value as estimated.", "2.8.0"),
-    Flag("SOURCE_EDITED", 1, _G.SOURCE, "The source marked the value as edited or adjusted.",
-         "2.7.0"),
-    Flag("SOURCE_SUSPECT", 2, _G.SOURCE, "The source marked the value questionable or invalid.",
-         "2.5.258"),
+    Flag(
+        "SOURCE_EDITED", 1, _G.SOURCE, "The source marked the value as edited or adjusted.", "2.7.0"
+    ),
+    Flag(
+        "SOURCE_SUSPECT",
+        2,
+        _G.SOURCE,
+        "The source marked the value questionable or invalid.",
+        "2.5.258",
+    ),
     Flag("POWER_OUTAGE", 3, _G.SOURCE, "Power failed during the interval.", "1.2.32"),
-    Flag("PARTIAL_INTERVAL", 4, _G.SOURCE, "The interval was shorter or longer than nominal.",
-         "1.4.2"),
+    Flag(
+        "PARTIAL_INTERVAL",
+        4,
+        _G.SOURCE,
+        "The interval was shorter or longer than nominal.",
+        "1.4.2",
+    ),
     Flag("CLOCK_CHANGED", 5, _G.SOURCE, "The meter clock was set during the interval.", "1.4.9"),
     Flag("TEST_MODE", 6, _G.SOURCE, "The meter was in test mode.", "1.4.5"),
-    Flag("SOURCE_MISSING", 7, _G.SOURCE, "The source reported no data for the interval.",
-         "2.5.259"),
+    Flag(
+        "SOURCE_MISSING", 7, _G.SOURCE, "The source reported no data for the interval.", "2.5.259"
+    ),
     # Ingest flags (bits 8-9).
-    Flag("LATE", 8, _G.INGEST, "Arrived after the day was first processed (inside the horizon).",
-         "3.4.0"),
+    Flag(
+        "LATE",
+        8,
+        _G.INGEST,
+        "Arrived after the day was first processed (inside the horizon).",
+        "3.4.0",
+    ),
     # Bits 10-23: VEE rule flags, assigned by vee/rules as they are added.
     # Bits 24-31: version flags.
     Flag("ESTIMATED", 24, _G.VERSION, "Value estimated by meterops VEE.", "3.8.0"),

@@ -31,7 +31,6 @@ class ParseError(ValidationReportError):
     default_code = "ingest.parse_error"
 
 
-
 @dataclass(slots=True)
 class ParsedBatch:
     """What a parser found in one file.

@@ -1,0 +1,1 @@
+"""Assets: meters, communication modules, collectors, service points, programs, firmware."""

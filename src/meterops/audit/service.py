@@ -1,0 +1,136 @@
+"""Record audit events in a hash chain, and verify the chain.
+
+Services call :func:`record` inside the caller's transaction, so the audit event commits or
+rolls back with the change it describes. Each event's hash covers the previous event's hash,
+so any modified, deleted, inserted or reordered record is found by :func:`verify_chain`
+(reliability-tests AUD-02). On PostgreSQL a transaction-level advisory lock serialises writers;
+on SQLite the database's single writer does; a unique ``prev_hash`` refuses any fork.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from meterops.models.audit import AuditEvent
+
+__all__ = ["GENESIS_HASH", "ChainProblem", "record", "verify_chain"]
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of the first event."""
+
+_ADVISORY_LOCK_KEY = 0x6D65746572  # "meter"
+
+
+def _canonical(event: AuditEvent) -> str:
+    return json.dumps(
+        {
+            "occurred_at_utc": event.occurred_at_utc.astimezone(dt.UTC).isoformat(),
+            "actor": event.actor,
+            "action": event.action,
+            "entity_type": event.entity_type,
+            "entity_id": event.entity_id,
+            "reason": event.reason,
+            "data": event.data,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+
+
+def _digest(prev_hash: str, event: AuditEvent) -> str:
+    return hashlib.sha256((prev_hash + _canonical(event)).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> AuditEvent:
+    """Append an audit event to the chain (flushes; never commits).
+
+    Args:
+        session: The caller's session; the event commits with the caller's change.
+        actor: User name, or ``system:<job>`` for automated changes.
+        action: Dotted verb, e.g. ``"meter.exchange"``.
+        entity_type: What changed, e.g. ``"meter"``.
+        entity_id: Its natural key (serial number, order number).
+        reason: Why, in the actor's words or a reason code.
+        data: JSON-able facts (before/after values, reads). No customer PII.
+        now: Event time (defaults to the current UTC time).
+
+    Returns:
+        The stored event.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    last = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    prev_hash = last or GENESIS_HASH
+    event = AuditEvent(
+        occurred_at_utc=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        reason=reason,
+        data=json.loads(json.dumps(data or {}, default=str)),
+        prev_hash=prev_hash,
+    )
+    event.hash = _digest(prev_hash, event)
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    """A break in the audit chain.
+
+    Attributes:
+        event_id: The first event at which verification fails.
+        message: What is wrong.
+    """
+
+    event_id: int
+    message: str
+
+
+def verify_chain(session: Session) -> list[ChainProblem]:
+    """Recompute the chain and report every break (empty list = intact).
+
+    Args:
+        session: A session on the audit store.
+
+    Returns:
+        Problems in id order.
+    """
+    problems: list[ChainProblem] = []
+    expected_prev = GENESIS_HASH
+    for event in session.scalars(select(AuditEvent).order_by(AuditEvent.id)):
+        if event.prev_hash != expected_prev:
+            problems.append(
+                ChainProblem(
+                    event.id,
+                    "previous-hash link broken (record deleted, inserted "
+                    "or reordered before this one)",
+                )
+            )
+        if _digest(event.prev_hash, event) != event.hash:
+            problems.append(ChainProblem(event.id, "content does not match its hash (modified)"))
+        expected_prev = event.hash
+    return problems

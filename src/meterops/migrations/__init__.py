@@ -1,0 +1,1 @@
+"""Alembic migrations (date-stamped revision files, batch mode for SQLite)."""

@@ -1,0 +1,34 @@
+"""All ORM classes, one module per aggregate; importing this package registers them all."""
+
+from meterops.models.accounts import Account, Customer
+from meterops.models.audit import AuditEvent
+from meterops.models.comm import Collector, CommModule, CommModuleLink
+from meterops.models.fleet_import import FleetImport
+from meterops.models.grid import Feeder, Transformer
+from meterops.models.meters import FirmwareRevision, Installation, Meter, MeterProgram
+from meterops.models.org import Role, Territory, User, UserTerritory
+from meterops.models.premises import Premise, ServicePoint
+from meterops.models.workforce import Technician
+
+__all__ = [
+    "Account",
+    "AuditEvent",
+    "Collector",
+    "CommModule",
+    "CommModuleLink",
+    "Customer",
+    "Feeder",
+    "FirmwareRevision",
+    "FleetImport",
+    "Installation",
+    "Meter",
+    "MeterProgram",
+    "Premise",
+    "Role",
+    "ServicePoint",
+    "Technician",
+    "Territory",
+    "Transformer",
+    "User",
+    "UserTerritory",
+]
