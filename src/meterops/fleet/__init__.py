@@ -1,0 +1,1 @@
+"""Bulk fleet import: documented CSV files for the asset, grid, account and workforce model."""
