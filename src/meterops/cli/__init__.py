@@ -1,0 +1,1 @@
+"""The ``meterops`` command line: a thin adapter over the capability services."""

@@ -1,0 +1,108 @@
+"""The root ``meterops`` command: mounts each capability's commands, maps errors to exit codes.
+
+Exit codes: 0 success · 1 other meterops error · 2 invalid input · 3 not found · 4 conflict ·
+5 permission denied · 6 integration failure · 7 data contract violation. ``--debug`` shows the
+traceback instead of the one-line message.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from meterops import __version__
+from meterops.assets import cli as assets_cli
+from meterops.cli import db as db_cli
+from meterops.cli import serve as serve_cli
+from meterops.cli.context import err_console
+from meterops.errors import (
+    ConflictError,
+    DataContractError,
+    IntegrationError,
+    InvalidInputError,
+    MeterOpsError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from meterops.fleet import cli as fleet_cli
+
+__all__ = ["EXIT_CODES", "app", "main"]
+
+EXIT_CODES: dict[type[MeterOpsError], int] = {
+    InvalidInputError: 2,
+    NotFoundError: 3,
+    ConflictError: 4,
+    PermissionDeniedError: 5,
+    IntegrationError: 6,
+    DataContractError: 7,
+}
+
+app = typer.Typer(
+    name="meterops",
+    help="meterops: smart-meter operations for a utility (ingest, VEE, diagnostics, work "
+    "orders, routes, field app, remote operations).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+_state = {"debug": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"meterops {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """Meterops command line."""
+    _state["debug"] = debug
+
+
+app.add_typer(db_cli.app, name="db")
+app.add_typer(fleet_cli.app, name="fleet")
+app.add_typer(assets_cli.app, name="meter")
+serve_cli.register(app)
+
+
+def exit_code_for(error: MeterOpsError) -> int:
+    """The exit code of an error (by its place in the error tree)."""
+    for cls in type(error).__mro__:
+        if cls in EXIT_CODES:
+            return EXIT_CODES[cls]
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``meterops`` script."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except MeterOpsError as error:
+        if _state["debug"]:
+            raise
+        err_console.print(f"[red]error:[/] {error.message}", highlight=False)
+        return exit_code_for(error)
+    except typer.Exit as done:
+        return done.exit_code
+    except typer.Abort:
+        err_console.print("aborted")
+        return 130
+    except Exception as error:
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            return error.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

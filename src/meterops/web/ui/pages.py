@@ -1,0 +1,45 @@
+"""HTML pages: thin views over the same service functions as the JSON API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from meterops.assets import service as assets_service
+from meterops.web.deps import SessionDep
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, template: str, **context: object) -> HTMLResponse:
+    return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
+        request, template, context
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, session: SessionDep) -> HTMLResponse:
+    """Fleet overview and meter search."""
+    return _render(request, "home.html", summary=assets_service.fleet_summary(session))
+
+
+@router.get("/meters", response_class=HTMLResponse)
+def meter_search(
+    request: Request,
+    session: SessionDep,
+    q: Annotated[str, Query(max_length=32)] = "",
+) -> HTMLResponse:
+    """Meter search results (a fragment when HTMX asks for it)."""
+    meters = assets_service.search_meters(session, q, limit=50) if q.strip() else []
+    template = "_meter_results.html" if request.headers.get("HX-Request") else "search.html"
+    return _render(request, template, meters=meters, q=q)
+
+
+@router.get("/meters/{serial_number}", response_class=HTMLResponse)
+def meter_page(request: Request, serial_number: str, session: SessionDep) -> HTMLResponse:
+    """A meter: nameplate, service point, communication module, installation history."""
+    return _render(
+        request, "meter.html", detail=assets_service.meter_detail(session, serial_number)
+    )
