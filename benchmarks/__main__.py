@@ -50,7 +50,7 @@ def main() -> int:
     args = parser.parse_args()
 
     shared = ROOT.parent.parent / "shared" / "data"
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 180)
     console.print(f"[bold]meterops benchmarks[/] on {machine_description()}")
     figures: list[Figure] = []
     failed: list[str] = []

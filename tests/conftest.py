@@ -47,6 +47,7 @@ def shared_data() -> Path:
 
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 
 from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
@@ -79,12 +80,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of a fresh, migrated database for this test run.
+@contextmanager
+def fresh_database(folder: Path) -> Iterator[str]:
+    """A fresh, migrated database on the active backend; yields its URL.
 
     PostgreSQL: a schema of its own inside the test database (dropped afterwards).
-    SQLite: a file in a temporary folder.
+    SQLite: a file in ``folder``.
     """
     if POSTGRES_URL:
         schema = f"test_{uuid.uuid4().hex[:12]}"
@@ -103,10 +104,24 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
     else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'meterops.db'}"
+        url = f"sqlite:///{folder / 'meterops.db'}"
         engine = make_engine(url)
         migrate.upgrade(engine)
         engine.dispose()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a fresh, migrated database shared by the run (tests roll back)."""
+    with fresh_database(tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, migrated database for one test module whose tests commit for real."""
+    with fresh_database(tmp_path_factory.mktemp("moddb")) as url:
         yield url
 
 
@@ -134,12 +149,3 @@ def session(engine: Engine) -> Iterator[Session]:
         db.close()
         transaction.rollback()
         connection.close()
-
-
-@pytest.fixture
-def clean_engine(tmp_path: Path) -> Iterator[Engine]:
-    """A private, freshly migrated SQLite database for tests that commit for real."""
-    eng = make_engine(f"sqlite:///{tmp_path / 'own.db'}")
-    migrate.upgrade(eng)
-    yield eng
-    eng.dispose()

@@ -32,6 +32,7 @@ __all__ = [
     "FlowDirection",
     "MeterForm",
     "ServiceType",
+    "ServiceTypeInfo",
     "Severity",
     "compatible_forms",
     "decode_cim_event_code",

@@ -5,11 +5,6 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.fixtures.builders import (
-    create_installed_meter,
-    create_meter,
-    create_service_point,
-)
 
 from meterops.assets import schemas
 from meterops.assets import service as assets_service
@@ -25,6 +20,11 @@ from meterops.audit.service import verify_chain
 from meterops.errors import ConflictError, IllegalTransitionError, InvalidInputError
 from meterops.models import AuditEvent, Installation, Meter
 from meterops.nomenclature import ServiceType
+from tests.fixtures.builders import (
+    create_installed_meter,
+    create_meter,
+    create_service_point,
+)
 
 AT = dt.datetime(2024, 6, 3, 14, 30, tzinfo=dt.UTC)
 

@@ -3,10 +3,10 @@
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.fixtures.fleet_files import csv_text, fleet_rows
 
 from meterops.fleet.parse import LINE, detect_kind, parse_fleet_csv
 from meterops.fleet.spec import KINDS, ColumnType
+from tests.fixtures.fleet_files import csv_text, fleet_rows
 
 
 def _meters(n: int = 5) -> bytes:

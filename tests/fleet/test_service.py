@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-from tests.fixtures.fleet_files import csv_text, fleet_rows, write_fleet
 
 from meterops.assets import service as assets_service
 from meterops.assets.lifecycle import AssetStatus
@@ -25,6 +24,7 @@ from meterops.models import (
     MeterProgram,
     ServicePoint,
 )
+from tests.fixtures.fleet_files import csv_text, fleet_rows, write_fleet
 
 NOW = dt.datetime(2024, 6, 1, 12, tzinfo=dt.UTC)
 

@@ -28,7 +28,7 @@ from meterops.errors import (
 )
 from meterops.fleet import cli as fleet_cli
 
-__all__ = ["EXIT_CODES", "app", "main"]
+__all__ = ["EXIT_CODES", "app", "exit_code_for", "main"]
 
 EXIT_CODES: dict[type[MeterOpsError], int] = {
     InvalidInputError: 2,
@@ -94,13 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         err_console.print("aborted")
         return 130
-    except Exception as error:
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            return error.exit_code
-        raise
+    except typer.TyperException as error:  # usage errors: bad options, missing paths
+        show = getattr(error, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(error, "exit_code", 2))
     return 0
 
 

@@ -22,7 +22,19 @@ from typing import Final
 from meterops.assets.lifecycle import AssetStatus
 from meterops.nomenclature import ACCURACY_CLASSES, CURRENT_CLASSES, METER_FORMS, ServiceType
 
-__all__ = ["IMPORT_ORDER", "KINDS", "ColumnType", "FleetColumn", "FleetFileKind", "render_markdown"]
+DOC_BEGIN = "<!-- fleet-spec:begin -->"
+DOC_END = "<!-- fleet-spec:end -->"
+
+__all__ = [
+    "DOC_BEGIN",
+    "DOC_END",
+    "IMPORT_ORDER",
+    "KINDS",
+    "ColumnType",
+    "FleetColumn",
+    "FleetFileKind",
+    "render_markdown",
+]
 
 
 class ColumnType(StrEnum):
