@@ -311,20 +311,43 @@ def _row_rules(kind: str, frame: pl.DataFrame, file: str) -> list[Issue]:
 
 
 def _defaults(kind: str, frame: pl.DataFrame) -> pl.DataFrame:
-    if kind == "service_points" and frame.height:
-        derived = [
-            forms or compatible_forms(ServiceType(st), transformer_rated=bool(tr))
-            for st, tr, forms in frame.select(
-                "service_type", "transformer_rated", "compatible_forms"
-            ).iter_rows()
-        ]
-        info = [SERVICE_TYPES[ServiceType(st)] for st in frame["service_type"]]
-        frame = frame.with_columns(
-            pl.Series("compatible_forms", derived, dtype=pl.List(pl.String)),
-            pl.Series("phases", [i.phases for i in info], dtype=pl.Int64),
-            pl.Series("wires", [i.wires for i in info], dtype=pl.Int64),
-        )
-    return frame
+    if kind != "service_points" or frame.is_empty():
+        return frame
+    # Derived per distinct (service type, rating), then joined: one lookup per combination.
+    combos = frame.select("service_type", "transformer_rated").unique()
+    derived = combos.with_columns(
+        pl.Series(
+            "_forms",
+            [
+                compatible_forms(ServiceType(st), transformer_rated=bool(tr))
+                for st, tr in combos.iter_rows()
+            ],
+            dtype=pl.List(pl.String),
+        ),
+        pl.Series(
+            "phases",
+            [SERVICE_TYPES[ServiceType(st)].phases for st, _ in combos.iter_rows()],
+            dtype=pl.Int64,
+        ),
+        pl.Series(
+            "wires",
+            [SERVICE_TYPES[ServiceType(st)].wires for st, _ in combos.iter_rows()],
+            dtype=pl.Int64,
+        ),
+    )
+    joined = frame.join(
+        derived,
+        on=["service_type", "transformer_rated"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
+    return joined.with_columns(
+        pl.when(pl.col("compatible_forms").list.len() > 0)
+        .then(pl.col("compatible_forms"))
+        .otherwise(pl.col("_forms"))
+        .alias("compatible_forms")
+    ).drop("_forms")
 
 
 def parse_fleet_csv(data: bytes, *, file: str, kind: str | None = None) -> ParsedFleetFile:

@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any
 
 import polars as pl
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from meterops.assets.lifecycle import AssetStatus
@@ -80,9 +80,23 @@ class FleetRepository:
         return pl.DataFrame(plain, schema=schema, orient="row", strict=False)
 
     def bulk_insert(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
-        """Insert rows in chunks."""
+        """Insert rows in chunks (Core inserts: no per-row ORM bookkeeping)."""
+        table = model.__table__
         for chunk in _chunks(rows):
-            self.session.execute(insert(model), list(chunk))
+            self.session.execute(insert(table), list(chunk))  # type: ignore[arg-type]
+
+    def max_id(self, model: type[Base]) -> int:
+        """Largest id in use (0 for an empty table)."""
+        return self.session.scalar(select(func.max(model.id))) or 0  # type: ignore[attr-defined]
+
+    def keys_after(
+        self, model: type[Base], key: Sequence[str], after_id: int, like: pl.DataFrame
+    ) -> pl.DataFrame:
+        """``id`` and natural key of rows inserted after ``after_id``."""
+        columns = [model.id, *(getattr(model, k) for k in key)]  # type: ignore[attr-defined]
+        rows = self.session.execute(select(*columns).where(columns[0] > after_id)).all()
+        schema = pl.Schema({"id": pl.Int64(), **{k: like.schema[k] for k in key}})
+        return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row", strict=False)
 
     def bulk_update(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
         """Update rows by primary key (each dict holds ``id``)."""

@@ -149,9 +149,10 @@ def _upsert(
     if context.issues:
         return new, existing, 0
     extra = [c for c in ("lifecycle_status",) if c in new.columns]
+    before = context.repository.max_id(target.model)
     context.repository.bulk_insert(target.model, new.select(*attributes, *extra).to_dicts())
     context.repository.bulk_update(target.model, changed.select("id", *compare).to_dicts())
-    inserted_ids = context.repository.existing(target.model, target.key, new, [])
+    inserted_ids = context.repository.keys_after(target.model, target.key, before, new)
     new = new.drop("id").join(inserted_ids, on=list(target.key), how="left")
     return new, existing, existing.height - changed.height
 
