@@ -39,3 +39,14 @@ def test_the_fleet_file_reference_is_current() -> None:
     assert _block(doc, DOC_BEGIN, DOC_END) == render_markdown(), (
         "docs/fleet-import.md is stale: regenerate the block from fleet.spec.render_markdown()"
     )
+
+
+def test_the_glossary_tables_are_current() -> None:
+    from meterops.glossary import BEGIN as G_BEGIN
+    from meterops.glossary import END as G_END
+    from meterops.glossary import render as render_glossary
+
+    doc = (ROOT / "docs" / "nomenclature.md").read_text(encoding="utf-8")
+    assert _block(doc, G_BEGIN, G_END) == render_glossary(), (
+        "docs/nomenclature.md is stale: run `python -m meterops.glossary docs/nomenclature.md`"
+    )
