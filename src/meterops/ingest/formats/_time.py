@@ -95,3 +95,28 @@ def is_null(values: I64) -> B:
     """Where a converted time is missing."""
     result: B = values == _NULL
     return result
+
+
+def parse_iso_utc(text: pl.Series) -> pl.Series:
+    """Parse ISO 8601 date-times with an offset (``Z`` or ``±hh:mm``) to UTC.
+
+    ``…Z`` stamps take Polars' fixed-format fast path; other offsets go through the slower
+    offset-aware parser. A stamp without an offset gives null (never a guessed zone).
+
+    Examples:
+        >>> s = pl.Series(["2024-01-01T00:00:00Z", "2024-01-01T02:00:00.5+02:00", "2024-01-01"])
+        >>> [str(v) if v else None for v in parse_iso_utc(s).to_list()]
+        ['2024-01-01 00:00:00+00:00', '2024-01-01 00:00:00.500000+00:00', None]
+    """
+    result = text.str.to_datetime(
+        "%Y-%m-%dT%H:%M:%S%.fZ", strict=False, time_unit="us"
+    ).dt.replace_time_zone("UTC")
+    slow = np.flatnonzero((result.is_null() & (text.fill_null("") != "")).to_numpy())
+    if slow.size:
+        parsed = (
+            text.gather(slow)
+            .str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us")
+            .dt.convert_time_zone("UTC")
+        )
+        result = result.scatter(slow, parsed)
+    return result.alias(text.name)
