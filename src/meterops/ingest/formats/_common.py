@@ -61,6 +61,9 @@ PROVISIONAL_CHANNELS: Final = MappingProxyType(
         for c in (
             ProvisionalChannel("gas_therm_delivered", "therm", "Natural gas delivered. [therm]"),
             ProvisionalChannel("water_ft3_delivered", "ft³", "Water delivered. [ft³]"),
+            ProvisionalChannel(
+                "kvarh_received", "kVArh", "Reactive energy, export (NEM12 K suffix). [kVArh]"
+            ),
         )
     }
 )

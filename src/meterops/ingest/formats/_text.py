@@ -57,7 +57,8 @@ class Fields:
 
     def strings(self, indices: I64) -> pl.Series:
         """The text of the given fields."""
-        return strings_at(self.buffer, self.starts[indices], self.ends[indices])
+        index = np.asarray(indices, dtype=np.int64)
+        return strings_at(self.buffer, self.starts[index], self.ends[index])
 
 
 def tokenize(data: bytes, *, delimiter: int = _COMMA) -> Fields:
