@@ -143,3 +143,18 @@ def sourcelines(elements: list[etree._Element]) -> np.ndarray:
     """Fallback: lxml's source line of each element (Python per element; rare path)."""
     lines = np.fromiter((e.sourceline for e in elements), dtype=np.int64, count=len(elements))
     return np.maximum(lines, 1)
+
+
+def escape_expr(text: pl.Expr) -> pl.Expr:
+    """XML-escape a text column (``&``, ``<``, ``>``, ``"``) for element or attribute content."""
+    return (
+        text.str.replace_all("&", "&amp;", literal=True)
+        .str.replace_all("<", "&lt;", literal=True)
+        .str.replace_all(">", "&gt;", literal=True)
+        .str.replace_all('"', "&quot;", literal=True)
+    )
+
+
+def utc_text(column: pl.Expr) -> pl.Expr:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` text of a UTC datetime column."""
+    return column.dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ")

@@ -1,0 +1,670 @@
+"""IEC 61968-9 CIM ``MeterReadings`` and ``EndDeviceEvents`` XML: read and write (standards.md §2).
+
+Reading. ``MeterReading`` elements are found anywhere (bare payload or inside a 61968-100
+message envelope). The meter is ``Meter/serialNumber``, else ``Meter/Names/name``, else
+``Meter/mRID``. Each ``IntervalBlock``'s ReadingType 18-part code is decoded field by field
+(:func:`decode_reading_type`; never string-matched): flowDirection 1/19/4, measurementKind
+12 energy / 8 demand / 54 voltage, unit and power-of-ten multiplier → channel and scale by
+:data:`CHANNEL_RULES`; measuringPeriod (or macroPeriod daily) → ``interval_s``. A
+``PendingCalculation`` (scalar and offset) is applied. ``IntervalReading/timeStamp`` is the
+interval *end* (xs:dateTime with an offset; without one it is refused), so the interval
+begins ``interval_s`` earlier. ``Readings`` become register reads (ReadingType ``tou`` →
+``tou_period``). Every ``ReadingQualityType`` code is kept in ``source_quality`` (space
+separated) and OR-ed into flags by :func:`quality_flags_expr`.
+
+``EndDeviceEvent`` elements become events: the four-part ``EndDeviceEventType`` code is kept
+as received (unknown codes survive round trips); severity comes from
+``nomenclature.CIM_EVENTS`` when the code is known, else from the file when it is one of
+``info | warning | alarm | critical``, else ``info``; ``reason`` is the vendor code and the
+``EndDeviceEventDetails`` name/value pairs become a JSON object of strings.
+
+Pure module: standard library, numpy, polars, lxml and pure meterops modules only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import BinaryIO, Final, NamedTuple
+
+import numpy as np
+import polars as pl
+from lxml import etree
+
+from meterops.ingest.formats import _time, _xml
+from meterops.ingest.formats._cim_writer import (
+    write_cim_end_device_events,
+    write_cim_meter_readings,
+)
+from meterops.ingest.formats._common import IssueLog, contract_frame, read_input, read_path
+from meterops.ingest.formats.base import ParsedBatch
+from meterops.nomenclature import CIM_EVENTS, Severity
+from meterops.reads.schema import PARSED_EVENTS, PARSED_INTERVAL_READS, PARSED_REGISTER_READS
+from meterops.vee.flags import FLAGS
+
+__all__ = [
+    "CHANNEL_RULES",
+    "MEASURING_PERIODS",
+    "ReadingType",
+    "decode_reading_type",
+    "parse_cim",
+    "read_cim",
+    "sniff_cim",
+    "write_cim_end_device_events",
+    "write_cim_meter_readings",
+]
+
+MR_NS: Final = "http://iec.ch/TC57/2011/MeterReadings#"
+EV_NS: Final = "http://iec.ch/TC57/2011/EndDeviceEvents#"
+
+
+class ReadingType(NamedTuple):
+    """The 18 integer fields of a CIM ReadingType code, in order."""
+
+    macro_period: int
+    aggregate: int
+    measuring_period: int
+    accumulation: int
+    flow_direction: int
+    commodity: int
+    measurement_kind: int
+    interharmonic_numerator: int
+    interharmonic_denominator: int
+    argument_numerator: int
+    argument_denominator: int
+    tou: int
+    cpp: int
+    consumption_tier: int
+    phases: int
+    multiplier: int
+    unit: int
+    currency: int
+
+
+def decode_reading_type(code: str) -> ReadingType:
+    """Split an 18-part ReadingType code into its fields.
+
+    Raises:
+        ValueError: Not 18 dot-separated integers.
+
+    Examples:
+        >>> rt = decode_reading_type("0.0.2.4.19.1.12.0.0.0.0.0.0.0.0.3.72.0")
+        >>> rt.flow_direction, rt.measurement_kind, rt.multiplier, rt.unit
+        (19, 12, 3, 72)
+    """
+    parts = code.strip().split(".")
+    if len(parts) != 18 or not all(p.lstrip("-").isdigit() for p in parts):
+        msg = f"ReadingType {code!r} must have 18 dot-separated integers"
+        raise ValueError(msg)
+    return ReadingType(*(int(p) for p in parts))
+
+
+MEASURING_PERIODS: Final[Mapping[int, int]] = MappingProxyType(
+    {
+        1: 600,
+        2: 900,
+        3: 60,
+        4: 86400,
+        5: 1800,
+        6: 300,
+        7: 3600,
+        10: 120,
+        14: 180,
+        31: 1200,
+        50: 3600,
+        51: 1800,
+        52: 1200,
+        53: 900,
+        54: 600,
+        55: 300,
+        56: 60,
+    }
+)
+"""CIM measuringPeriod (TimeAttribute) code → interval length. [s]"""
+
+_MACRO_DAILY: Final = 11
+
+
+class ChannelRule(NamedTuple):
+    """ReadingType fields → channel, and the power of ten from the CIM base unit to it."""
+
+    measurement_kind: int
+    unit: int
+    flow_direction: int | None
+    aggregate: int | None
+    channel: str
+    unit_exponent: int
+
+
+CHANNEL_RULES: Final = (
+    ChannelRule(12, 72, 1, None, "kwh_delivered", -3),
+    ChannelRule(12, 72, 19, None, "kwh_received", -3),
+    ChannelRule(12, 72, 4, None, "kwh_net", -3),
+    ChannelRule(12, 73, None, None, "kvarh_delivered", -3),
+    ChannelRule(8, 38, None, None, "kw_demand", -3),
+    ChannelRule(54, 29, None, 8, "voltage_max_v", 0),
+    ChannelRule(54, 29, None, 9, "voltage_min_v", 0),
+    ChannelRule(54, 29, None, None, "voltage_v", 0),
+    ChannelRule(46, 23, None, None, "temperature_c", 0),
+)
+"""First matching rule wins (None matches any value)."""
+
+_RULE_BY_CHANNEL: Final = {r.channel: r for r in CHANNEL_RULES}
+_FLAG_BY_CODE: Final = {f.cim_quality: f.mask for f in FLAGS.values() if f.bit < 8}
+_FLAG_BY_CATEGORY: Final = {
+    "8": FLAGS["SOURCE_ESTIMATED"].mask,
+    "7": FLAGS["SOURCE_EDITED"].mask,
+    "5": FLAGS["SOURCE_SUSPECT"].mask,
+    "10": FLAGS["SOURCE_SUSPECT"].mask,
+}
+_SEVERITIES: Final = frozenset(s.value for s in Severity)
+_RS, _US_SEP = "\u241e", "\u241f"  # separators for detail pairs in the XSLT text output
+_US: Final = 1_000_000
+
+
+def _stylesheet(body: str) -> etree.XSLT:
+    return etree.XSLT(
+        etree.XML(
+            f'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" '
+            f'xmlns:m="{MR_NS}" xmlns:e="{EV_NS}"><xsl:output method="text" encoding="UTF-8"/>'
+            f'<xsl:template match="/">{body}</xsl:template></xsl:stylesheet>'.encode()
+        )
+    )
+
+
+def _cells(*paths: str) -> str:
+    out = []
+    for i, path in enumerate(paths):
+        sep = "&#10;" if i == len(paths) - 1 else "&#9;"
+        out.append(f'<xsl:value-of select="{path}"/><xsl:text>{sep}</xsl:text>')
+    return "".join(out)
+
+
+_METER = (
+    "normalize-space(m:Meter/m:serialNumber)",
+    "normalize-space(m:Meter/m:Names[1]/m:name)",
+    "normalize-space(m:Meter/m:mRID)",
+)
+_QUALITIES = (
+    '<xsl:for-each select="m:ReadingQualities"><xsl:value-of '
+    'select="normalize-space(m:ReadingQualityType/@ref)"/><xsl:text> </xsl:text>'
+    "</xsl:for-each>"
+)
+_INTERVAL_XSLT: Final = _stylesheet(
+    '<xsl:for-each select="//m:MeterReading"><xsl:variable name="s" select="'
+    f'{_METER[0]}"/><xsl:variable name="n" select="{_METER[1]}"/><xsl:variable name="r" '
+    f'select="{_METER[2]}"/><xsl:for-each select="m:IntervalBlocks">'
+    '<xsl:variable name="t" select="normalize-space(m:ReadingType/@ref)"/>'
+    '<xsl:variable name="p" select="m:PendingCalculation"/>'
+    '<xsl:for-each select="m:IntervalReadings">'
+    '<xsl:value-of select="$s"/><xsl:text>&#9;</xsl:text><xsl:value-of select="$n"/>'
+    '<xsl:text>&#9;</xsl:text><xsl:value-of select="$r"/><xsl:text>&#9;</xsl:text>'
+    '<xsl:value-of select="$t"/><xsl:text>&#9;</xsl:text>'
+    + _cells(
+        "normalize-space($p/m:scalarNumerator)",
+        "normalize-space($p/m:scalarDenominator)",
+        "normalize-space($p/m:scalarFloat)",
+        "normalize-space($p/m:offset)",
+        "normalize-space($p/m:multiplyBeforeAdd)",
+        "normalize-space(m:timeStamp)",
+        "normalize-space(m:timePeriod/m:start)",
+        "normalize-space(m:value)",
+    ).replace("&#10;", "&#9;")
+    + _QUALITIES
+    + "<xsl:text>&#10;</xsl:text></xsl:for-each></xsl:for-each></xsl:for-each>"
+)
+_INTERVAL_COLUMNS: Final = [
+    "serial",
+    "name",
+    "mrid",
+    "reading_type",
+    "numerator",
+    "denominator",
+    "scalar",
+    "offset",
+    "multiply_first",
+    "time",
+    "period_start",
+    "value",
+    "qualities",
+]
+_REGISTER_XSLT: Final = _stylesheet(
+    '<xsl:for-each select="//m:MeterReading"><xsl:variable name="s" select="'
+    f'{_METER[0]}"/><xsl:variable name="n" select="{_METER[1]}"/><xsl:variable name="r" '
+    f'select="{_METER[2]}"/><xsl:for-each select="m:Readings">'
+    '<xsl:value-of select="$s"/><xsl:text>&#9;</xsl:text><xsl:value-of select="$n"/>'
+    '<xsl:text>&#9;</xsl:text><xsl:value-of select="$r"/><xsl:text>&#9;</xsl:text>'
+    + _cells(
+        "normalize-space(m:ReadingType/@ref)",
+        "normalize-space(m:timeStamp)",
+        "normalize-space(m:value)",
+    ).replace("&#10;", "&#9;")
+    + _QUALITIES
+    + "<xsl:text>&#10;</xsl:text></xsl:for-each></xsl:for-each>"
+)
+_REGISTER_COLUMNS: Final = ["serial", "name", "mrid", "reading_type", "time", "value", "qualities"]
+_EVENT_XSLT: Final = _stylesheet(
+    '<xsl:for-each select="//e:EndDeviceEvent">'
+    + _cells(
+        "normalize-space(e:Assets/e:serialNumber)",
+        "normalize-space(e:Assets/e:Names[1]/e:name)",
+        "normalize-space(e:Assets/e:mRID)",
+        "normalize-space(e:createdDateTime)",
+        "normalize-space(e:EndDeviceEventType/@ref)",
+        "normalize-space(e:reason)",
+        "normalize-space(e:severity)",
+    ).replace("&#10;", "&#9;")
+    + '<xsl:for-each select="e:EndDeviceEventDetails"><xsl:value-of select="normalize-space('
+    f'e:name)"/><xsl:text>{_US_SEP}</xsl:text><xsl:value-of select="normalize-space(e:value)"/>'
+    f"<xsl:text>{_RS}</xsl:text></xsl:for-each><xsl:text>&#10;</xsl:text></xsl:for-each>"
+)
+_EVENT_COLUMNS: Final = [
+    "serial",
+    "name",
+    "mrid",
+    "time",
+    "event_type",
+    "reason",
+    "severity",
+    "details",
+]
+_XPATHS: Final = {
+    "IntervalReadings": etree.XPath(
+        "//m:MeterReading/m:IntervalBlocks/m:IntervalReadings", namespaces={"m": MR_NS}
+    ),
+    "Readings": etree.XPath("//m:MeterReading/m:Readings", namespaces={"m": MR_NS}),
+    "EndDeviceEvent": etree.XPath("//e:EndDeviceEvent", namespaces={"e": EV_NS}),
+}
+
+
+def sniff_cim(head: bytes) -> bool:
+    """True when ``head`` looks like a CIM MeterReadings or EndDeviceEvents document.
+
+    Examples:
+        >>> sniff_cim(b'<MeterReadings xmlns="http://iec.ch/TC57/2011/MeterReadings#">')
+        True
+    """
+    return b"iec.ch/TC57/2011/MeterReadings" in head or b"iec.ch/TC57/2011/EndDeviceEvents" in head
+
+
+def read_cim(path: str | Path, *, strict: bool = False) -> ParsedBatch:
+    """Read a CIM MeterReadings or EndDeviceEvents document; see :func:`parse_cim`."""
+    data, name = read_path(path)
+    return parse_cim(data, name=name, strict=strict)
+
+
+def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> ParsedBatch:
+    """Parse CIM ``MeterReadings`` and/or ``EndDeviceEvents`` into reads and events.
+
+    Args:
+        stream: XML bytes or a binary stream.
+        name: File name used in issues.
+        strict: Raise at the first issue instead of collecting issues.
+
+    Returns:
+        Interval reads, register reads and events; ``rows_in_file`` counts IntervalReadings,
+        Readings and EndDeviceEvents.
+
+    Raises:
+        ParseError: Unsafe or malformed XML, strict mode with an issue, or nothing usable.
+    """
+    issues = IssueLog(name, strict=strict)
+    data = read_input(stream)
+    root = _xml.parse_xml(data, issues)
+    tables = {}
+    for element, (transform, columns) in {
+        "IntervalReadings": (_INTERVAL_XSLT, _INTERVAL_COLUMNS),
+        "Readings": (_REGISTER_XSLT, _REGISTER_COLUMNS),
+        "EndDeviceEvent": (_EVENT_XSLT, _EVENT_COLUMNS),
+    }.items():
+        table = _xml.xslt_table(root, transform, columns)
+        lines = _xml.element_lines(data, element, table.height)
+        if lines is None:
+            lines = _xml.sourcelines(list(_XPATHS[element](root)))  # type: ignore[arg-type]
+        tables[element] = table.with_columns(pl.Series("line", lines, dtype=pl.Int64))
+    intervals = _intervals(tables["IntervalReadings"], issues)
+    registers = _registers(tables["Readings"], issues)
+    events = _events(tables["EndDeviceEvent"], issues)
+    rows = sum(t.height for t in tables.values())
+    if intervals.height + registers.height + events.height == 0:
+        raise issues.whole_file(
+            "file.no_records",
+            "no usable IntervalReadings, Readings or EndDeviceEvent",
+            field="MeterReadings",
+        )
+    return ParsedBatch(
+        source_name=name,
+        format="cim",
+        interval_reads=intervals,
+        register_reads=registers,
+        events=events,
+        issues=issues.finish(),
+        rows_in_file=rows,
+    )
+
+
+def _serial() -> pl.Expr:
+    blank = pl.lit("")
+    return (
+        pl.when(pl.col("serial") != blank)
+        .then(pl.col("serial"))
+        .when(pl.col("name") != blank)
+        .then(pl.col("name"))
+        .when(pl.col("mrid") != blank)
+        .then(pl.col("mrid"))
+        .otherwise(None)
+        .alias("serial_number")
+    )
+
+
+def quality_flags_expr(codes: pl.Expr) -> pl.Expr:
+    """Flags of a space-separated list of ReadingQualityType codes (OR of each code's flags).
+
+    Exact codes from ``vee.flags`` (their ``cim_quality``) win; otherwise the category
+    decides (8 estimated, 7 edited, 5 and 10 suspect); valid (``x.0.x``) and unknown → 0.
+    """
+    items = codes.str.strip_chars().str.split(" ")
+    exact = pl.element().replace_strict(_FLAG_BY_CODE, default=None, return_dtype=pl.UInt32)
+    category = (
+        pl.element()
+        .str.split(".")
+        .list.get(1, null_on_oob=True)
+        .replace_strict(_FLAG_BY_CATEGORY, default=0, return_dtype=pl.UInt32)
+    )
+    per_code = items.list.eval(pl.coalesce(exact, category).fill_null(0))
+    return per_code.list.eval(pl.element().bitwise_or()).list.first().fill_null(0).cast(pl.UInt32)
+
+
+def _decoded(frame: pl.DataFrame) -> pl.DataFrame:
+    parts = pl.col("reading_type").str.split(".")
+    fields = {
+        "aggregate": 1,
+        "measuring_period": 2,
+        "accumulation": 3,
+        "flow": 4,
+        "kind": 6,
+        "tou": 11,
+        "multiplier": 15,
+        "unit": 16,
+        "macro_period": 0,
+    }
+    frame = frame.with_columns(
+        (parts.list.len() == 18).alias("rt_ok"),
+        *[
+            parts.list.get(i, null_on_oob=True).cast(pl.Int64, strict=False).alias(n)
+            for n, i in fields.items()
+        ],
+    )
+    channel = pl.lit(None, dtype=pl.String)
+    exponent = pl.lit(None, dtype=pl.Int64)
+    for rule in reversed(CHANNEL_RULES):
+        match = (pl.col("kind") == rule.measurement_kind) & (pl.col("unit") == rule.unit)
+        if rule.flow_direction is not None:
+            match &= pl.col("flow") == rule.flow_direction
+        if rule.aggregate is not None:
+            match &= pl.col("aggregate") == rule.aggregate
+        channel = pl.when(match).then(pl.lit(rule.channel)).otherwise(channel)
+        exponent = pl.when(match).then(pl.lit(rule.unit_exponent)).otherwise(exponent)
+    return frame.with_columns(
+        channel.alias("channel"), (pl.col("multiplier") + exponent).alias("exponent")
+    )
+
+
+def _scaled(value: pl.Expr) -> pl.Expr:
+    e = pl.col("exponent")
+    return (
+        pl.when(e >= 0)
+        .then(value * 10.0 ** e.cast(pl.Float64))
+        .otherwise(value / 10.0 ** (-e).cast(pl.Float64))
+    )
+
+
+def _report(
+    frame: pl.DataFrame, rules: list[tuple[pl.Expr, str, str, str]], issues: IssueLog
+) -> pl.DataFrame:
+    matrix = frame.select(
+        c.fill_null(value=True).alias(f"r{i}") for i, (c, *_) in enumerate(rules)
+    ).to_numpy()
+    first = (
+        np.where(matrix.any(axis=1), matrix.argmax(axis=1), -1)
+        if matrix.size
+        else np.zeros(0, dtype=np.int64)
+    )
+    bad = np.flatnonzero(first >= 0)
+    if bad.size:
+        issues.add_frame(
+            pl.DataFrame(
+                {
+                    "line": frame["line"].gather(bad),
+                    "field": [rules[r][1] for r in first[bad]],
+                    "code": [rules[r][2] for r in first[bad]],
+                    "message": [rules[r][3] for r in first[bad]],
+                }
+            )
+        )
+    return frame.filter(pl.Series(first < 0, dtype=pl.Boolean))
+
+
+def _value_rules() -> list[tuple[pl.Expr, str, str, str]]:
+    return [
+        (
+            pl.col("serial_number").is_null(),
+            "Meter",
+            "meter.missing",
+            "no Meter serialNumber, Names/name or mRID",
+        ),
+        (
+            ~pl.col("rt_ok"),
+            "ReadingType",
+            "reading_type.invalid",
+            "ReadingType ref must be 18 dot-separated integers",
+        ),
+        (
+            pl.col("channel").is_null(),
+            "ReadingType",
+            "reading_type.unsupported",
+            "no channel for this measurementKind/unit/flowDirection",
+        ),
+        (pl.col("raw").is_null(), "value", "value.not_a_number", "the value is not a number"),
+        (
+            ~pl.col("value").is_finite() | (pl.col("value").abs() > 1e12),
+            "value",
+            "value.out_of_range",
+            "the value is not finite or too large",
+        ),
+        (
+            (pl.col("value") < 0)
+            & pl.col("channel").is_in(
+                ["kwh_delivered", "kwh_received", "kvarh_delivered", "kw_demand"]
+            ),
+            "value",
+            "value.negative",
+            "a negative value on a channel that cannot be negative",
+        ),
+    ]
+
+
+def _intervals(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
+    if table.is_empty():
+        return PARSED_INTERVAL_READS.empty()
+    frame = _decoded(table.with_columns(_serial()))
+    length = pl.col("measuring_period").replace_strict(
+        dict(MEASURING_PERIODS), default=None, return_dtype=pl.Int64
+    )
+    length = (
+        pl.when(length.is_null() & (pl.col("macro_period") == _MACRO_DAILY))
+        .then(86400)
+        .otherwise(length)
+    )
+    number = pl.col("numerator").cast(pl.Float64, strict=False).fill_null(1.0) / pl.col(
+        "denominator"
+    ).cast(pl.Float64, strict=False).fill_null(1.0)
+    scalar = pl.col("scalar").cast(pl.Float64, strict=False).fill_null(number)
+    offset = pl.col("offset").cast(pl.Float64, strict=False).fill_null(0.0)
+    raw = pl.col("value").cast(pl.Float64, strict=False)
+    pending = (
+        pl.when(pl.col("multiply_first") == "false")
+        .then((raw + offset) * scalar)
+        .otherwise(raw * scalar + offset)
+    )
+    has_pending = (
+        (pl.col("numerator") != "")
+        | (pl.col("denominator") != "")
+        | (pl.col("scalar") != "")
+        | (pl.col("offset") != "")
+    )
+    frame = frame.with_columns(
+        pl.col("time")
+        .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
+        .alias("end"),
+        pl.col("period_start")
+        .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
+        .alias("begin"),
+        raw.alias("raw"),
+    ).with_columns(
+        pl.coalesce((pl.col("end") - pl.col("begin")).dt.total_seconds(), length).alias(
+            "interval_s"
+        ),
+        _scaled(pl.when(has_pending).then(pending).otherwise(raw)).alias("value"),
+    )
+    rules = [
+        *_value_rules()[:3],
+        (
+            pl.col("end").is_null(),
+            "timeStamp",
+            "time.invalid",
+            "timeStamp must be an xs:dateTime with an offset",
+        ),
+        (
+            pl.col("interval_s").is_null() | (pl.col("interval_s") <= 0),
+            "ReadingType",
+            "reading_type.no_interval",
+            "no interval length from measuringPeriod or timePeriod",
+        ),
+        *_value_rules()[3:],
+    ]
+    good = _report(frame, rules, issues).with_columns(
+        (pl.col("end") - pl.duration(seconds=pl.col("interval_s"))).alias("interval_start_utc"),
+        pl.when(pl.col("qualities").str.strip_chars() == "")
+        .then(None)
+        .otherwise(pl.col("qualities").str.strip_chars())
+        .alias("source_quality"),
+        quality_flags_expr(pl.col("qualities")).alias("quality_flags"),
+        pl.col("line").alias("source_line"),
+    )
+    return contract_frame(good, PARSED_INTERVAL_READS)
+
+
+def _registers(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
+    if table.is_empty():
+        return PARSED_REGISTER_READS.empty()
+    frame = (
+        _decoded(table.with_columns(_serial()))
+        .with_columns(
+            pl.col("time")
+            .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
+            .alias("read_time_utc"),
+            pl.col("value").cast(pl.Float64, strict=False).alias("raw"),
+        )
+        .with_columns(_scaled(pl.col("raw")).alias("value"))
+    )
+    rules = [
+        *_value_rules()[:3],
+        (
+            pl.col("read_time_utc").is_null(),
+            "timeStamp",
+            "time.invalid",
+            "timeStamp must be an xs:dateTime with an offset",
+        ),
+        *_value_rules()[3:],
+    ]
+    good = _report(frame, rules, issues).with_columns(
+        pl.when(pl.col("tou").fill_null(0) == 0)
+        .then(None)
+        .otherwise(pl.col("tou").cast(pl.String))
+        .alias("tou_period"),
+        pl.when(pl.col("qualities").str.strip_chars() == "")
+        .then(None)
+        .otherwise(pl.col("qualities").str.strip_chars())
+        .alias("source_quality"),
+        quality_flags_expr(pl.col("qualities")).alias("quality_flags"),
+        pl.col("line").alias("source_line"),
+    )
+    return contract_frame(good, PARSED_REGISTER_READS)
+
+
+def _json_string(text: pl.Expr) -> pl.Expr:
+    escaped = text.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
+        '"', '\\"', literal=True
+    )
+    return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
+
+
+def _events(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
+    if table.is_empty():
+        return PARSED_EVENTS.empty()
+    known = {code: event.severity.value for code, event in CIM_EVENTS.items()}
+    frame = table.with_columns(_serial(), pl.int_range(pl.len()).alias("row")).with_columns(
+        pl.col("time")
+        .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
+        .alias("event_time_utc"),
+        pl.col("event_type").alias("cim_event_type"),
+        pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")).alias("vendor_code"),
+        pl.coalesce(
+            pl.col("event_type").replace_strict(known, default=None, return_dtype=pl.String),
+            pl.when(pl.col("severity").str.to_lowercase().is_in(sorted(_SEVERITIES))).then(
+                pl.col("severity").str.to_lowercase()
+            ),
+            pl.lit("info"),
+        ).alias("severity"),
+    )
+    pairs = (
+        frame.select("row", pl.col("details").str.strip_suffix(_RS).str.split(_RS).alias("pair"))
+        .explode("pair")
+        .filter(pl.col("pair") != "")
+    )
+    pairs = (
+        pairs.with_columns(pl.col("pair").str.split_exact(_US_SEP, 1).alias("kv"))
+        .unnest("kv")
+        .group_by("row", maintain_order=True)
+        .agg(
+            pl.concat_str(
+                [
+                    _json_string(pl.col("field_0")),
+                    pl.lit(": "),
+                    _json_string(pl.col("field_1").fill_null("")),
+                ]
+            )
+            .str.join(", ")
+            .alias("body")
+        )
+    )
+    frame = frame.join(pairs, on="row", how="left", maintain_order="left").with_columns(
+        pl.when(pl.col("body").is_null())
+        .then(None)
+        .otherwise(pl.concat_str([pl.lit("{"), pl.col("body"), pl.lit("}")]))
+        .alias("details")
+    )
+    rules = [
+        (
+            pl.col("serial_number").is_null(),
+            "Assets",
+            "asset.missing",
+            "no Assets serialNumber, Names/name or mRID",
+        ),
+        (
+            pl.col("event_time_utc").is_null(),
+            "createdDateTime",
+            "time.invalid",
+            "createdDateTime must be an xs:dateTime with an offset",
+        ),
+        (
+            ~pl.col("cim_event_type").str.contains(r"^\d{1,5}\.\d{1,5}\.\d{1,5}\.\d{1,5}$"),
+            "EndDeviceEventType",
+            "event_type.invalid",
+            "EndDeviceEventType ref must be type.domain.subDomain.eventOrAction integers",
+        ),
+    ]
+    good = _report(frame, rules, issues).with_columns(pl.col("line").alias("source_line"))
+    return contract_frame(good, PARSED_EVENTS)
