@@ -6,7 +6,7 @@ Pure module: standard library, numpy, polars and pure meterops modules only.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO, Final, NamedTuple
@@ -203,12 +203,3 @@ def bad_utf8_lines(data: bytes) -> list[int]:
 def contract_frame(frame: pl.DataFrame, contract: FrameContract) -> pl.DataFrame:
     """Select and cast ``frame`` to ``contract`` (columns in canonical order)."""
     return frame.select(pl.col(c.name).cast(c.dtype) for c in contract)
-
-
-def flags_expr(codes: pl.Expr, table: Mapping[str, int], *, unknown: int) -> pl.Expr:
-    """Map source quality codes to ``quality_flags`` (UInt32) with a default for unknown codes."""
-    return (
-        codes.replace_strict(dict(table), default=unknown, return_dtype=pl.UInt32)
-        .fill_null(0)
-        .cast(pl.UInt32)
-    )

@@ -346,8 +346,6 @@ def _link_blocks(
 
 def _readings(readings: pl.DataFrame, blocks: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
     df = readings.join(blocks, on="entry", how="left", maintain_order="left")
-    if "linked" not in df.columns:  # pragma: no cover - join always adds the columns
-        df = df.with_columns(pl.lit(None, dtype=pl.Boolean).alias("linked"))
     start_int = pl.col("start").cast(pl.Int64, strict=False)
     start_float = pl.col("start").cast(pl.Float64, strict=False)
     block_start = pl.col("block_start").cast(pl.Int64, strict=False)
