@@ -196,9 +196,14 @@ _INTERVAL_XSLT: Final = _stylesheet(
     '<xsl:for-each select="m:IntervalBlocks"><xsl:variable name="b" select="position()"/>'
     '<xsl:for-each select="m:IntervalReadings"><xsl:value-of select="$mr"/>'
     '<xsl:text>&#9;</xsl:text><xsl:value-of select="$b"/><xsl:text>&#9;</xsl:text>'
-    + _cells("normalize-space(m:timeStamp)", "normalize-space(m:timePeriod/m:start)",
-             "normalize-space(m:value)").replace("&#10;", "&#9;")
-    + _QUALITIES + "<xsl:text>&#10;</xsl:text></xsl:for-each></xsl:for-each></xsl:for-each>")
+    + _cells(
+        "normalize-space(m:timeStamp)",
+        "normalize-space(m:timePeriod/m:start)",
+        "normalize-space(m:value)",
+    ).replace("&#10;", "&#9;")
+    + _QUALITIES
+    + "<xsl:text>&#10;</xsl:text></xsl:for-each></xsl:for-each></xsl:for-each>"
+)
 _INTERVAL_COLUMNS: Final = ["mr", "block", "time", "period_start", "value", "qualities"]
 _BLOCK_XSLT: Final = _stylesheet(
     '<xsl:for-each select="//m:MeterReading"><xsl:variable name="mr" select="position()"/>'
@@ -208,15 +213,29 @@ _BLOCK_XSLT: Final = _stylesheet(
     '<xsl:text>&#9;</xsl:text><xsl:value-of select="position()"/><xsl:text>&#9;</xsl:text>'
     '<xsl:value-of select="$s"/><xsl:text>&#9;</xsl:text><xsl:value-of select="$n"/>'
     '<xsl:text>&#9;</xsl:text><xsl:value-of select="$r"/><xsl:text>&#9;</xsl:text>'
-    + _cells("normalize-space(m:ReadingType/@ref)",
-             "normalize-space(m:PendingCalculation/m:scalarNumerator)",
-             "normalize-space(m:PendingCalculation/m:scalarDenominator)",
-             "normalize-space(m:PendingCalculation/m:scalarFloat)",
-             "normalize-space(m:PendingCalculation/m:offset)",
-             "normalize-space(m:PendingCalculation/m:multiplyBeforeAdd)")
-    + "</xsl:for-each></xsl:for-each>")
-_BLOCK_COLUMNS: Final = ["mr", "block", "serial", "name", "mrid", "reading_type", "numerator",
-                         "denominator", "scalar", "offset", "multiply_first"]
+    + _cells(
+        "normalize-space(m:ReadingType/@ref)",
+        "normalize-space(m:PendingCalculation/m:scalarNumerator)",
+        "normalize-space(m:PendingCalculation/m:scalarDenominator)",
+        "normalize-space(m:PendingCalculation/m:scalarFloat)",
+        "normalize-space(m:PendingCalculation/m:offset)",
+        "normalize-space(m:PendingCalculation/m:multiplyBeforeAdd)",
+    )
+    + "</xsl:for-each></xsl:for-each>"
+)
+_BLOCK_COLUMNS: Final = [
+    "mr",
+    "block",
+    "serial",
+    "name",
+    "mrid",
+    "reading_type",
+    "numerator",
+    "denominator",
+    "scalar",
+    "offset",
+    "multiply_first",
+]
 _REGISTER_XSLT: Final = _stylesheet(
     '<xsl:for-each select="//m:MeterReading"><xsl:variable name="s" select="'
     f'{_METER[0]}"/><xsl:variable name="n" select="{_METER[1]}"/><xsl:variable name="r" '
@@ -312,8 +331,12 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
             lines = _xml.sourcelines(list(_XPATHS[element](root)))  # type: ignore[arg-type]
         tables[element] = table.with_columns(pl.Series("line", lines, dtype=pl.Int64))
     blocks = _decoded(_xml.xslt_table(root, _BLOCK_XSLT, _BLOCK_COLUMNS).with_columns(_serial()))
-    intervals = _intervals(tables["IntervalReadings"].join(
-        blocks, on=["mr", "block"], how="left", maintain_order="left"), issues)
+    intervals = _intervals(
+        tables["IntervalReadings"].join(
+            blocks, on=["mr", "block"], how="left", maintain_order="left"
+        ),
+        issues,
+    )
     registers = _registers(tables["Readings"], issues)
     events = _events(tables["EndDeviceEvent"], issues)
     rows = sum(t.height for t in tables.values())
@@ -361,12 +384,16 @@ def quality_flags(codes: pl.Series) -> pl.Series:
     result = np.zeros(codes.len(), dtype=np.uint32)
     present = np.flatnonzero((codes.fill_null("").str.strip_chars() != "").to_numpy())
     if present.size:
-        items = pl.DataFrame({"row": present, "code": codes.gather(present).str.strip_chars()
-                              .str.split(" ")}).explode("code")
-        exact = pl.col("code").replace_strict(_FLAG_BY_CODE, default=None,
-                                              return_dtype=pl.UInt32)
-        category = pl.col("code").str.split(".").list.get(1, null_on_oob=True).replace_strict(
-            _FLAG_BY_CATEGORY, default=0, return_dtype=pl.UInt32)
+        items = pl.DataFrame(
+            {"row": present, "code": codes.gather(present).str.strip_chars().str.split(" ")}
+        ).explode("code")
+        exact = pl.col("code").replace_strict(_FLAG_BY_CODE, default=None, return_dtype=pl.UInt32)
+        category = (
+            pl.col("code")
+            .str.split(".")
+            .list.get(1, null_on_oob=True)
+            .replace_strict(_FLAG_BY_CATEGORY, default=0, return_dtype=pl.UInt32)
+        )
         flags = items.with_columns(pl.coalesce(exact, category).fill_null(0).alias("f"))
         grouped = flags.group_by("row").agg(pl.col("f").bitwise_or())
         result[grouped["row"].to_numpy()] = grouped["f"].to_numpy()
@@ -547,7 +574,8 @@ def _intervals(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
         .then(None)
         .otherwise(pl.col("qualities").str.strip_chars())
         .alias("source_quality"),
-        pl.col("qualities").map_batches(quality_flags, return_dtype=pl.UInt32)
+        pl.col("qualities")
+        .map_batches(quality_flags, return_dtype=pl.UInt32)
         .alias("quality_flags"),
         pl.col("line").alias("source_line"),
     )
@@ -586,7 +614,8 @@ def _registers(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
         .then(None)
         .otherwise(pl.col("qualities").str.strip_chars())
         .alias("source_quality"),
-        pl.col("qualities").map_batches(quality_flags, return_dtype=pl.UInt32)
+        pl.col("qualities")
+        .map_batches(quality_flags, return_dtype=pl.UInt32)
         .alias("quality_flags"),
         pl.col("line").alias("source_line"),
     )

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
+from meterops.ingest.formats import _cmep_writer as _writer
 from meterops.ingest.formats import _text, _time
 from meterops.ingest.formats._common import (
     EDITED,
@@ -659,8 +660,6 @@ class _Triplets(NamedTuple):
 # --------------------------------------------------------------------------------------------
 # Writer
 
-_DEFAULT_TEXT_BY_FLAG: Final = ((MISSING, "N"), (ESTIMATED, "E"), (EDITED, "A"))
-
 
 def write_cmep(
     interval_reads: pl.DataFrame | None = None,
@@ -715,9 +714,11 @@ def write_cmep(
     prefix = f"MEPMD01,{record_version},{sender_id},,,,{created},"
     parts: list[pl.DataFrame] = []
     if interval_reads is not None and interval_reads.height:
-        parts.append(_interval_lines(interval_reads, table, zone.key, stamp_every_triplet))
+        parts.append(
+            _writer.interval_lines(interval_reads, table, zone.key, every=stamp_every_triplet)
+        )
     if register_reads is not None and register_reads.height:
-        parts.append(_register_lines(register_reads, table, zone.key))
+        parts.append(_writer.register_lines(register_reads, table, zone.key))
     if not parts:
         return b""
     lines = pl.concat(parts).select(
@@ -738,132 +739,3 @@ def write_cmep(
     if path is not None:
         Path(path).write_bytes(out)
     return out
-
-
-def _unit_frame(table: Mapping[tuple[str, str], CmepUnit], *, register: bool) -> pl.DataFrame:
-    rows: dict[str, tuple[str, str, float]] = {}
-    for (commodity, unit), spec in table.items():
-        if spec.register == register and spec.channel not in rows and spec.scale == 1.0:
-            rows[spec.channel] = (commodity, unit, spec.scale)
-    return pl.DataFrame(
-        [(c, *v) for c, v in rows.items()],
-        schema=["channel", "commodity", "units", "scale"],
-        orient="row",
-    )
-
-
-def _check_channels(frame: pl.DataFrame, units: pl.DataFrame, kind: str) -> None:
-    unknown = set(frame["channel"].unique().to_list()) - set(units["channel"].to_list())
-    if unknown:
-        msg = (
-            f"no CMEP {kind} unit for channel(s) {sorted(unknown)}; "
-            f"known: {sorted(units['channel'].to_list())} (pass units=… to add one)"
-        )
-        raise ValueError(msg)
-
-
-def _stamp(utc: pl.Expr, zone: str) -> pl.Expr:
-    local = utc.dt.convert_time_zone(zone)
-    parts = [local.dt.year(), local.dt.month(), local.dt.day(), local.dt.hour(), local.dt.minute()]
-    y, mo, d, h, mi = (part.cast(pl.Int64) for part in parts)
-    number = y * 100_000_000 + mo * 1_000_000 + d * 10_000 + h * 100 + mi
-    return number.cast(pl.String)
-
-
-def _quality_text() -> pl.Expr:
-    derived = pl.lit("")
-    for mask, text in reversed(_DEFAULT_TEXT_BY_FLAG):
-        derived = (
-            pl.when((pl.col("quality_flags") & mask) != 0).then(pl.lit(text)).otherwise(derived)
-        )
-    return pl.coalesce(pl.col("source_quality"), derived)
-
-
-def _value_text() -> pl.Expr:
-    return (
-        pl.when(pl.col("value").is_nan())
-        .then(pl.lit(""))
-        .otherwise(pl.col("value").cast(pl.String))
-    )
-
-
-def _interval_lines(
-    frame: pl.DataFrame, table: Mapping[tuple[str, str], CmepUnit], zone: str, stamp_every: bool
-) -> pl.DataFrame:
-    units = _unit_frame(table, register=False)
-    _check_channels(frame, units, "interval")
-    if (frame["interval_s"] % 60 != 0).any() or (frame["interval_s"] <= 0).any():
-        msg = "CMEP intervals must be positive whole minutes"
-        raise ValueError(msg)
-    start = pl.col("interval_start_utc")
-    end = start + pl.duration(seconds=pl.col("interval_s"))
-    keys = ["serial_number", "channel", "interval_s", "local_day"]
-    df = frame.sort("serial_number", "channel", "interval_start_utc").with_columns(
-        start.dt.convert_time_zone(zone).dt.date().alias("local_day"), end.alias("end")
-    )
-    new_line = pl.any_horizontal(
-        *[pl.col(c) != pl.col(c).shift(1) for c in keys], start != pl.col("end").shift(1)
-    ).fill_null(value=True)
-    df = df.with_columns(new_line.cum_sum().alias("line_no"))
-    first = pl.col("line_no") != pl.col("line_no").shift(1)
-    stamp = _stamp(pl.col("end"), zone)
-    if not stamp_every:
-        stamp = pl.when(first.fill_null(value=True)).then(stamp).otherwise(pl.lit(""))
-    df = df.with_columns(
-        pl.concat_str([stamp, _quality_text(), _value_text()], separator=",").alias("triplet")
-    )
-    minutes = pl.col("interval_s") // 60
-    code = pl.format(
-        "00{}{}{}",
-        (minutes // 1440).cast(pl.String).str.zfill(2),
-        (minutes % 1440 // 60).cast(pl.String).str.zfill(2),
-        (minutes % 60).cast(pl.String).str.zfill(2),
-    )
-    lines = df.group_by("line_no", maintain_order=True).agg(
-        pl.col("serial_number").first(),
-        pl.col("channel").first(),
-        pl.col("interval_s").first(),
-        pl.len().alias("count"),
-        pl.col("triplet").str.join(",").alias("body"),
-    )
-    return lines.join(units, on="channel", how="left", maintain_order="left").select(
-        "serial_number",
-        "count",
-        "body",
-        pl.concat_str(
-            [pl.col("commodity"), pl.col("units"), pl.lit("1"), code, pl.lit("")], separator=","
-        ).alias("head"),
-    )
-
-
-def _register_lines(
-    frame: pl.DataFrame, table: Mapping[tuple[str, str], CmepUnit], zone: str
-) -> pl.DataFrame:
-    units = _unit_frame(table, register=True)
-    _check_channels(frame, units, "register")
-    if frame["tou_period"].is_not_null().any():
-        msg = "CMEP MEPMD01 cannot carry TOU registers (tou_period must be null)"
-        raise ValueError(msg)
-    df = frame.sort("serial_number", "channel", "read_time_utc").with_columns(
-        pl.concat_str(
-            [_stamp(pl.col("read_time_utc"), zone), _quality_text(), _value_text()], separator=","
-        ).alias("triplet")
-    )
-    lines = df.group_by("serial_number", "channel", maintain_order=True).agg(
-        pl.len().alias("count"), pl.col("triplet").str.join(",").alias("body")
-    )
-    return lines.join(units, on="channel", how="left", maintain_order="left").select(
-        "serial_number",
-        "count",
-        "body",
-        pl.concat_str(
-            [
-                pl.col("commodity"),
-                pl.col("units"),
-                pl.lit("1"),
-                pl.lit(_REGISTER_INTERVAL),
-                pl.lit(""),
-            ],
-            separator=",",
-        ).alias("head"),
-    )
