@@ -35,6 +35,7 @@ MAX_DEPTH: Final = 256
 need fewer than 12 levels); deeper documents are refused by the parser as malformed."""
 
 _FORBIDDEN: Final = (b"<!DOCTYPE", b"<!ENTITY")
+_ROOT_START: Final = re.compile(rb"<[A-Za-z_]")
 
 
 def _parser() -> etree.XMLParser:
@@ -60,8 +61,11 @@ def parse_xml(data: bytes, issues: IssueLog) -> etree._Element:
         raise issues.whole_file(
             "xml.too_large", f"the document exceeds {MAX_XML_BYTES} bytes", field="xml"
         )
+    # A DTD (and so any ENTITY declaration) can only come before the root element.
+    root_at = _ROOT_START.search(data)
+    prolog = data if root_at is None else data[: root_at.start()]
     for token in _FORBIDDEN:
-        at = data.find(token)
+        at = prolog.find(token)
         if at >= 0:
             issues.add(
                 data.count(b"\n", 0, at) + 1,
@@ -113,10 +117,12 @@ def element_lines(data: bytes, local_name: str, count: int) -> np.ndarray | None
         >>> element_lines(b"<a>\n<x:v>1</x:v>\n<x:v/></a>", "v", 2).tolist()
         [2, 3]
     """
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
     pattern = rb"<(?:[A-Za-z_][\w.-]*:)?" + re.escape(local_name.encode()) + rb"[\s/>]"
     first = re.search(pattern, data)
     if first is None:
-        return np.zeros(0, dtype=np.int64) if count == 0 else None
+        return None
     token = np.frombuffer(first.group(0)[:-1], dtype=np.uint8)
     buffer = np.frombuffer(data, dtype=np.uint8)
     width = token.size + 1
