@@ -21,8 +21,11 @@ from meterops.kit.frames import ColumnSpec, FrameContract
 
 __all__ = [
     "COMM_STATS",
+    "CONFLICTS",
     "EVENTS",
+    "INTERVAL_FLAGS",
     "INTERVAL_READS",
+    "INTERVAL_VERSIONS",
     "PARSED_COMM_STATS",
     "PARSED_EVENTS",
     "PARSED_INTERVAL_READS",
@@ -30,6 +33,7 @@ __all__ = [
     "PARSED_TOPOLOGY",
     "QUARANTINE",
     "REGISTER_READS",
+    "TOPOLOGY",
     "UTC_DATETIME",
 ]
 
@@ -68,23 +72,75 @@ PARSED_INTERVAL_READS: Final = FrameContract(
 )
 """Interval reads as a parser emits them."""
 
+_VERSION_COLUMNS = (
+    _C("version", pl.Int32(), "0 for the value as received; VEE/edits add 1, 2, …"),
+    _C("version_kind", pl.String(), "raw | estimate | edit | substitute"),
+    _C("method", pl.String(), "Estimation method or edit kind; null for raw.", nullable=True),
+    _C("reason_code", pl.String(), "Why the version exists; null for raw.", nullable=True),
+    _C("actor", pl.String(), "User name or rule id@version that made it.", nullable=True),
+    _C("parent_version", pl.Int32(), "Version this one replaces; null for raw.", nullable=True),
+)
+_SOURCE_VERSION = _C(
+    "source_version",
+    pl.Int64(),
+    "Version the source gave the value (e.g. NEM12 UpdateDateTime as epoch µs); a higher one "
+    "supersedes a lower one for the same key; null when the format carries none.",
+    nullable=True,
+)
+
 INTERVAL_READS: Final = FrameContract(
     "interval_reads",
     (
         _METER_ID,
         *_INTERVAL_CORE,
-        _C("version", pl.Int32(), "0 for the value as received; VEE/edits add 1, 2, …"),
-        _C("version_kind", pl.String(), "raw | estimate | edit | substitute"),
-        _C("method", pl.String(), "Estimation method or edit kind; null for raw.", nullable=True),
-        _C("reason_code", pl.String(), "Why the version exists; null for raw.", nullable=True),
-        _C("actor", pl.String(), "User name or rule id@version that made it.", nullable=True),
-        _C("parent_version", pl.Int32(), "Version this one replaces; null for raw.", nullable=True),
+        *_VERSION_COLUMNS,
         _SOURCE_QUALITY,
-        _SOURCE_FILE_ID,
+        _SOURCE_VERSION,
+        _C(
+            "source_file_id",
+            pl.Int64(),
+            "Import journal id of the file a raw value came from; null for versions made by "
+            "meterops (VEE, edits).",
+            nullable=True,
+        ),
         _RECEIVED,
     ),
 )
 """Interval reads as stored (raw version 0 and later versions)."""
+
+INTERVAL_VERSIONS: Final = FrameContract(
+    "interval_versions",
+    (
+        _METER_ID,
+        *_INTERVAL_CORE,
+        _C("version", pl.Int32(), "1, 2, … (unique per key; 0 is the raw value)."),
+        _C("version_kind", pl.String(), "estimate | edit | substitute"),
+        _C("method", pl.String(), "Estimation method or edit kind."),
+        _C("reason_code", pl.String(), "Why the version exists (standards.md §9.4)."),
+        _C("actor", pl.String(), "User name or rule id@version that made it."),
+        _C(
+            "parent_version",
+            pl.Int32(),
+            "Version this one replaces (0 = the raw read); null when no read existed.",
+            nullable=True,
+        ),
+    ),
+)
+"""What VEE and editing hand to the store: new versions of interval values."""
+
+INTERVAL_FLAGS: Final = FrameContract(
+    "interval_flags",
+    (
+        _METER_ID,
+        _CHANNEL,
+        _C("interval_start_utc", UTC_DATETIME, "Beginning of the interval. [UTC]"),
+        _C("version", pl.Int32(), "Version the flags apply to (0 = raw)."),
+        _C("quality_flags", pl.UInt32(), "Values of the bits named in flag_mask."),
+        _C("flag_mask", pl.UInt32(), "Bits this row speaks for; other bits are left alone."),
+        _C("actor", pl.String(), "Rule id@version (or user) that set the flags."),
+    ),
+)
+"""Sparse VEE flags for stored versions, merged into the current view (never rewrites rows)."""
 
 # Register reads -----------------------------------------------------------------------------
 _REGISTER_CORE = (
@@ -165,13 +221,25 @@ PARSED_TOPOLOGY: Final = FrameContract(
 )
 """Mesh topology (nodes, parents, link quality) as a head-end exports it."""
 
-# Quarantine ---------------------------------------------------------------------------------
+TOPOLOGY: Final = FrameContract(
+    "topology",
+    (*(c for c in PARSED_TOPOLOGY if c.name != "source_line"), _SOURCE_FILE_ID, _RECEIVED),
+)
+"""Mesh topology snapshots as stored (node ids as the head-end gives them)."""
+
+# Quarantine and conflicts -------------------------------------------------------------------
+_RECORD_KIND = _C(
+    "record_kind",
+    pl.String(),
+    "interval_read | register_read | event | comm_stat | topology | source_line",
+)
+
 QUARANTINE: Final = FrameContract(
     "quarantine",
     (
         _SOURCE_FILE_ID,
         _C("source_line", pl.Int64(), "Line in the source file.", nullable=True),
-        _C("record_kind", pl.String(), "interval_read | register_read | event | comm_stat"),
+        _RECORD_KIND,
         _C("reason_code", pl.String(), "Why it was held, e.g. unknown_meter, beyond_horizon."),
         _C("message", pl.String(), "Plain-language reason with the offending values."),
         _C("payload", pl.String(), "The held record as JSON, so nothing is lost."),
@@ -179,5 +247,30 @@ QUARANTINE: Final = FrameContract(
     ),
 )
 """Rows held back at ingest with their reasons (never silently dropped)."""
+
+CONFLICTS: Final = FrameContract(
+    "conflicts",
+    (
+        _SOURCE_FILE_ID,
+        _C("source_line", pl.Int64(), "Line of the conflicting record.", nullable=True),
+        _RECORD_KIND,
+        _C("meter_id", pl.Int64(), "meterops meter id (null for topology).", nullable=True),
+        _C("channel", pl.String(), "Channel, for reads.", nullable=True),
+        _C("time_utc", UTC_DATETIME, "The record's own time (interval start, read time …). [UTC]"),
+        _C("key_detail", pl.String(), "Other key columns as JSON.", nullable=True),
+        _C("stored_value", pl.Float64(), "Value kept (reads).", nullable=True),
+        _C("new_value", pl.Float64(), "Value received and not applied (reads).", nullable=True),
+        _C("stored_payload", pl.String(), "Kept record's value columns as JSON."),
+        _C("new_payload", pl.String(), "Received record's value columns as JSON."),
+        _C(
+            "stored_source_file_id",
+            pl.Int64(),
+            "Import journal id of the kept record.",
+            nullable=True,
+        ),
+        _RECEIVED,
+    ),
+)
+"""Same natural key, different value: both values and both files; the stored record stays."""
 
 del _C
