@@ -5,6 +5,7 @@ from meterops.models.audit import AuditEvent
 from meterops.models.comm import Collector, CommModule, CommModuleLink
 from meterops.models.fleet_import import FleetImport
 from meterops.models.grid import Feeder, Transformer
+from meterops.models.ingest import ImportJournal
 from meterops.models.meters import FirmwareRevision, Installation, Meter, MeterProgram
 from meterops.models.org import Role, Territory, User, UserTerritory
 from meterops.models.premises import Premise, ServicePoint
@@ -20,6 +21,7 @@ __all__ = [
     "Feeder",
     "FirmwareRevision",
     "FleetImport",
+    "ImportJournal",
     "Installation",
     "Meter",
     "MeterProgram",
