@@ -39,16 +39,19 @@ def _reads(meters: int, days: int, *, interval_s: int = 900, seed: int = 4) -> p
     start = datetime(2024, 3, 1, 5, tzinfo=UTC)
     offsets = np.tile(np.arange(days * per_day, dtype=np.int64) * interval_s * 1_000_000, meters)
     serial = np.repeat(np.array([f"M{i:07d}" for i in range(meters)]), days * per_day)
-    return pl.DataFrame({
-        "serial_number": serial,
-        "channel": "kwh_delivered",
-        "interval_start_utc": pl.Series(offsets + int(start.timestamp() * 1e6)).cast(
-            pl.Datetime("us", "UTC")),
-        "interval_s": pl.Series(np.full(n, interval_s), dtype=pl.Int32),
-        "value": np.round(rng.gamma(2.0, 0.2, n), 3),
-        "quality_flags": pl.Series(np.zeros(n, dtype=np.uint32)),
-        "source_quality": pl.Series([None] * n, dtype=pl.String),
-    })
+    return pl.DataFrame(
+        {
+            "serial_number": serial,
+            "channel": "kwh_delivered",
+            "interval_start_utc": pl.Series(offsets + int(start.timestamp() * 1e6)).cast(
+                pl.Datetime("us", "UTC")
+            ),
+            "interval_s": pl.Series(np.full(n, interval_s), dtype=pl.Int32),
+            "value": np.round(rng.gamma(2.0, 0.2, n), 3),
+            "quality_flags": pl.Series(np.zeros(n, dtype=np.uint32)),
+            "source_quality": pl.Series([None] * n, dtype=pl.String),
+        }
+    )
 
 
 def _best(fn: Callable[[], Any], repeat: int = 2) -> float:
@@ -60,24 +63,39 @@ def _best(fn: Callable[[], Any], repeat: int = 2) -> float:
     return best
 
 
-def _figure(name: str, reads: int, seconds: float, baseline_reads: int, baseline_s: float,
-            baseline_name: str, goal: float | None, note: str) -> Figure:
+def _figure(
+    name: str,
+    reads: int,
+    seconds: float,
+    baseline_reads: int,
+    baseline_s: float,
+    baseline_name: str,
+    goal: float | None,
+    note: str,
+) -> Figure:
     value = reads / seconds
     return Figure(
-        area=AREA, name=name, value=value, unit="reads/s",
-        baseline=baseline_reads / baseline_s, baseline_name=baseline_name,
+        area=AREA,
+        name=name,
+        value=value,
+        unit="reads/s",
+        baseline=baseline_reads / baseline_s,
+        baseline_name=baseline_name,
         goal=None if goal is None else f">= {goal / 1e6:g} M reads/s",
-        met=None if goal is None else value >= goal, note=note)
+        met=None if goal is None else value >= goal,
+        note=note,
+    )
 
 
 # -- baselines ---------------------------------------------------------------------------------
+
 
 def _cmep_baseline(data: bytes) -> int:
     count = 0
     for row in csv.reader(io.StringIO(data.decode())):
         first = datetime.strptime(row[14], "%Y%m%d%H%M").replace(tzinfo=ZONE)
         for k in range(int(row[13])):
-            stamp, _, value = row[14 + 3 * k: 17 + 3 * k]
+            stamp, _, value = row[14 + 3 * k : 17 + 3 * k]
             _ = (first + timedelta(minutes=15 * k), float(value), stamp)
             count += 1
     return count
@@ -88,15 +106,18 @@ def _cmep_write_baseline(frame: pl.DataFrame) -> int:
     rows = frame.select("serial_number", "interval_start_utc", "value").iter_rows()
     for serial, start, value in rows:
         end = (start + timedelta(minutes=15)).astimezone(ZONE)
-        out.write(f"MEPMD01,19970819,S,,,,202401010000,{serial},OK,E,KWH,1,00000015,1,"
-                  f"{end:%Y%m%d%H%M},,{value}\n")
+        out.write(
+            f"MEPMD01,19970819,S,,,,202401010000,{serial},OK,E,KWH,1,00000015,1,"
+            f"{end:%Y%m%d%H%M},,{value}\n"
+        )
     return frame.height
 
 
 def _xml_baseline(data: bytes, tag: str, value_tag: str) -> int:
     count = 0
-    for _, element in etree.iterparse(io.BytesIO(data), events=("end",), tag=tag,
-                                      resolve_entities=False, no_network=True):
+    for _, element in etree.iterparse(
+        io.BytesIO(data), events=("end",), tag=tag, resolve_entities=False, no_network=True
+    ):
         text = element.findtext(value_tag)
         _ = float(text) if text is not None else None
         count += 1
@@ -130,6 +151,7 @@ def _nem12_baseline(data: bytes) -> int:
 
 # -- run ---------------------------------------------------------------------------------------
 
+
 def run(ctx: BenchContext) -> list[Figure]:
     figures: list[Figure] = []
     meters = ctx.scale(20_000, 2_000)
@@ -141,74 +163,167 @@ def run(ctx: BenchContext) -> list[Figure]:
     write_s = _best(lambda: write_cmep(frame, sender_id="SIM", zone=ZONE, created_at=created))
     sample = frame.head(min(n, 200_000))
     base_s = _best(lambda: _cmep_write_baseline(sample), 1)
-    figures.append(_figure("write_cmep", n, write_s, sample.height, base_s,
-                           "f-string per value", 3e6, f"{meters:,} meters × 96 reads"))
+    figures.append(
+        _figure(
+            "write_cmep",
+            n,
+            write_s,
+            sample.height,
+            base_s,
+            "f-string per value",
+            3e6,
+            f"{meters:,} meters × 96 reads",
+        )
+    )
     parse_s = _best(lambda: parse_cmep(cmep, name="b.cmep", zone=ZONE))
     small = write_cmep(sample, sender_id="SIM", zone=ZONE, created_at=created)
     base_s = _best(lambda: _cmep_baseline(small), 1)
-    figures.append(_figure("parse_cmep", n, parse_s, sample.height, base_s,
-                           "csv module, loop per value", 5e6,
-                           f"{len(cmep) / 1e6:.0f} MB, explicit stamps, DST zone"))
+    figures.append(
+        _figure(
+            "parse_cmep",
+            n,
+            parse_s,
+            sample.height,
+            base_s,
+            "csv module, loop per value",
+            5e6,
+            f"{len(cmep) / 1e6:.0f} MB, explicit stamps, DST zone",
+        )
+    )
 
     csv_bytes = write_headend_csv(frame, kind="interval_reads")
     write_s = _best(lambda: write_headend_csv(frame, kind="interval_reads"))
     pandas_frame = frame.to_pandas()
     base_s = _best(lambda: pandas_frame.to_csv(index=False), 1)
-    figures.append(_figure("write_headend_csv (interval reads)", n, write_s, n, base_s,
-                           "pandas to_csv", None, f"{len(csv_bytes) / 1e6:.0f} MB"))
+    figures.append(
+        _figure(
+            "write_headend_csv (interval reads)",
+            n,
+            write_s,
+            n,
+            base_s,
+            "pandas to_csv",
+            None,
+            f"{len(csv_bytes) / 1e6:.0f} MB",
+        )
+    )
     parse_s = _best(lambda: parse_headend_csv(csv_bytes, name="r.csv"))
 
     def pandas_read() -> None:
         df = pd.read_csv(io.BytesIO(csv_bytes))
-        df["interval_start_utc"] = pd.to_datetime(df["interval_start_utc"], utc=True,
-                                                  format="ISO8601")
+        df["interval_start_utc"] = pd.to_datetime(
+            df["interval_start_utc"], utc=True, format="ISO8601"
+        )
 
     base_s = _best(pandas_read, 1)
-    figures.append(_figure("parse_headend_csv (interval reads)", n, parse_s, n, base_s,
-                           "pandas read_csv + to_datetime", 5e6, "all columns validated"))
+    figures.append(
+        _figure(
+            "parse_headend_csv (interval reads)",
+            n,
+            parse_s,
+            n,
+            base_s,
+            "pandas read_csv + to_datetime",
+            5e6,
+            "all columns validated",
+        )
+    )
 
     xml_meters = ctx.scale(2_000, 300)
     xml_frame = _reads(xml_meters, 1)
     cim = write_cim_meter_readings(xml_frame)
     write_s = _best(lambda: write_cim_meter_readings(xml_frame))
-    figures.append(Figure(AREA, "write_cim_meter_readings", xml_frame.height / write_s,
-                          "reads/s", note=f"{xml_meters:,} meters × 96 reads"))
+    figures.append(
+        Figure(
+            AREA,
+            "write_cim_meter_readings",
+            xml_frame.height / write_s,
+            "reads/s",
+            note=f"{xml_meters:,} meters × 96 reads",
+        )
+    )
     parse_s = _best(lambda: parse_cim(cim, name="c.xml"))
     ns = "{http://iec.ch/TC57/2011/MeterReadings#}"
     base_s = _best(lambda: _xml_baseline(cim, f"{ns}IntervalReadings", f"{ns}value"), 1)
-    figures.append(_figure("parse_cim (MeterReadings)", xml_frame.height, parse_s,
-                           xml_frame.height, base_s, "lxml iterparse, loop per element", 1e6,
-                           f"{len(cim) / 1e6:.0f} MB compact XML"))
+    figures.append(
+        _figure(
+            "parse_cim (MeterReadings)",
+            xml_frame.height,
+            parse_s,
+            xml_frame.height,
+            base_s,
+            "lxml iterparse, loop per element",
+            1e6,
+            f"{len(cim) / 1e6:.0f} MB compact XML",
+        )
+    )
 
     days = ctx.scale(365, 60)
     espi_frame = _reads(1, days).with_columns(pl.col("interval_s"))
     espi = write_espi(espi_frame)
     write_s = _best(lambda: write_espi(espi_frame))
-    figures.append(Figure(AREA, "write_espi (one customer)", espi_frame.height / write_s,
-                          "reads/s", note=f"{days} days of 15-min reads"))
+    figures.append(
+        Figure(
+            AREA,
+            "write_espi (one customer)",
+            espi_frame.height / write_s,
+            "reads/s",
+            note=f"{days} days of 15-min reads",
+        )
+    )
     parse_s = _best(lambda: parse_espi(espi, name="g.xml"))
     espi_ns = "{http://naesb.org/espi}"
-    base_s = _best(lambda: _xml_baseline(espi, f"{espi_ns}IntervalReading", f"{espi_ns}value"),
-                   1)
-    figures.append(_figure("parse_espi (compact feed)", espi_frame.height, parse_s,
-                           espi_frame.height, base_s, "lxml iterparse, loop per element", 1e6,
-                           f"{len(espi) / 1e6:.1f} MB written by write_espi"))
+    base_s = _best(lambda: _xml_baseline(espi, f"{espi_ns}IntervalReading", f"{espi_ns}value"), 1)
+    figures.append(
+        _figure(
+            "parse_espi (compact feed)",
+            espi_frame.height,
+            parse_s,
+            espi_frame.height,
+            base_s,
+            "lxml iterparse, loop per element",
+            1e6,
+            f"{len(espi) / 1e6:.1f} MB written by write_espi",
+        )
+    )
     if ctx.shared_data is not None:
-        real = (ctx.shared_data / "greenbutton/data/electricity/"
-                "Coastal_Multi_Family_Jan_1_2011_to_Jan_1_2012_RetailCustomer_5.xml").read_bytes()
+        real = (
+            ctx.shared_data / "greenbutton/data/electricity/"
+            "Coastal_Multi_Family_Jan_1_2011_to_Jan_1_2012_RetailCustomer_5.xml"
+        ).read_bytes()
         batch = parse_espi(real, name="real.xml")
         parse_s = _best(lambda: parse_espi(real, name="real.xml"), 3)
-        base_s = _best(lambda: _xml_baseline(real, f"{espi_ns}IntervalReading",
-                                             f"{espi_ns}value"), 1)
-        figures.append(_figure("parse_espi (real pretty-printed feed)", batch.row_count, parse_s,
-                               batch.row_count, base_s, "lxml iterparse, loop per element", 1e6,
-                               "Green Button sample, 8,760 hourly reads, 1.8 MB"))
+        base_s = _best(
+            lambda: _xml_baseline(real, f"{espi_ns}IntervalReading", f"{espi_ns}value"), 1
+        )
+        figures.append(
+            _figure(
+                "parse_espi (real pretty-printed feed)",
+                batch.row_count,
+                parse_s,
+                batch.row_count,
+                base_s,
+                "lxml iterparse, loop per element",
+                1e6,
+                "Green Button sample, 8,760 hourly reads, 1.8 MB",
+            )
+        )
 
     nem_meters = ctx.scale(2_000, 200)
     nem = _nem12(nem_meters, 30)
     reads = nem_meters * 30 * 48
     parse_s = _best(lambda: parse_nem12(nem, name="n.csv"))
     base_s = _best(lambda: _nem12_baseline(nem), 1)
-    figures.append(_figure("parse_nem12", reads, parse_s, reads, base_s,
-                           "csv module, loop per value", None, f"{nem_meters:,} NMIs × 30 days"))
+    figures.append(
+        _figure(
+            "parse_nem12",
+            reads,
+            parse_s,
+            reads,
+            base_s,
+            "csv module, loop per value",
+            None,
+            f"{nem_meters:,} NMIs × 30 days",
+        )
+    )
     return figures

@@ -12,7 +12,7 @@ from meterops.ingest.formats import _common, _time, _xml, nem12
 from meterops.ingest.formats._common import IssueLog, read_input
 from meterops.ingest.formats.base import ParsedBatch, ParseError
 from meterops.ingest.formats.cim import write_cim_meter_readings
-from meterops.ingest.formats.espi import parse_espi
+from meterops.ingest.formats.espi import EspiReadingType, parse_espi
 
 
 def test_read_input_accepts_bytes_binary_and_text_streams() -> None:
@@ -92,3 +92,35 @@ def test_an_interval_block_that_no_meter_reading_claims_is_reported() -> None:
         parse_espi(_UNLINKED, name="u.xml")
     assert caught.value.issues[0].code == "link.no_meter_reading"
     assert caught.value.issues[0].line == 7
+
+
+def test_a_tag_name_that_also_appears_in_a_comment_falls_back_to_lxml_lines() -> None:
+    feed = _UNLINKED.replace(b"<entry><link", b"<!-- <IntervalReading> --><entry><link", 1)
+    feed = feed.replace(
+        b'href="/elsewhere/IntervalBlock/1"', b'href="/MeterReading/1/IntervalBlock/1"'
+    )
+    feed = feed.replace(
+        b'<entry><link rel="self" href="/MeterReading/2"/><content>\n'
+        b'<MeterReading xmlns="http://naesb.org/espi"/></content></entry>\n',
+        b"",
+    )
+    batch = parse_espi(
+        feed, name="c.xml", serial_number="M", reading_type_fallback=EspiReadingType(72)
+    )
+    assert batch.interval_reads["source_line"].to_list() == [5]
+
+
+def test_cim_lines_fall_back_to_lxml_when_the_tag_scan_disagrees() -> None:
+    from meterops.ingest.formats.cim import parse_cim, quality_flags
+
+    doc = (
+        b'<MeterReadings xmlns="http://iec.ch/TC57/2011/MeterReadings#">\n'
+        b"<!-- <IntervalReadings> -->\n<MeterReading><IntervalBlocks>\n"
+        b"<IntervalReadings><timeStamp>2024-01-01T00:15:00Z</timeStamp><value>5</value>"
+        b"</IntervalReadings>\n"
+        b'<ReadingType ref="0.0.2.4.1.1.12.0.0.0.0.0.0.0.0.3.72.0"/></IntervalBlocks>\n'
+        b"<Meter><mRID>M</mRID></Meter></MeterReading></MeterReadings>"
+    )
+    reads = parse_cim(doc, name="c.xml", strict=True).interval_reads
+    assert reads["source_line"].to_list() == [4]
+    assert quality_flags(pl.Series(["", ""])).to_list() == [0, 0]

@@ -121,9 +121,8 @@ def element_lines(data: bytes, local_name: str, count: int) -> np.ndarray | None
         return np.zeros(0, dtype=np.int64)
     pattern = rb"<(?:[A-Za-z_][\w.-]*:)?" + re.escape(local_name.encode()) + rb"[\s/>]"
     first = re.search(pattern, data)
-    if first is None:
-        return None
-    token = np.frombuffer(first.group(0)[:-1], dtype=np.uint8)
+    tag = first.group(0)[:-1] if first else b"<" + local_name.encode()
+    token = np.frombuffer(tag, dtype=np.uint8)
     buffer = np.frombuffer(data, dtype=np.uint8)
     width = token.size + 1
     padded = np.concatenate([buffer, np.zeros(width, dtype=np.uint8)])

@@ -516,10 +516,27 @@ class _Parser:
         late = _time.wall_to_utc_us(first_wall, zone, ambiguous="latest")
         explicit = ~t.stamp_empty & ~t.register & (reason[owner] == 0)
 
+        last_k = np.maximum(np.bincount(owner, minlength=n_lines) - 1, 0)
+        line_interval = np.zeros(n_lines, dtype=np.int64)
+        line_interval[owner] = t.interval_us
+
         def wrong(start: np.ndarray) -> np.ndarray:
-            begin = start[owner]
-            expected = np.where(_time.is_null(begin), 0, begin + k * t.interval_us)
-            result: np.ndarray = explicit & (_time.utc_to_wall_us(expected, zone) != t.wall)
+            # Wall clock = UTC + offset. A line whose first and last interval ends have the same
+            # offset and that spans under a week crosses no DST change: numpy suffices. Only
+            # the other lines (DST days) go through the time-zone engine.
+            valid = ~_time.is_null(start)
+            first_offset = first_wall - start
+            last_utc = np.where(valid, start + last_k * line_interval, 0)
+            last_offset = _time.utc_to_wall_us(last_utc, zone) - last_utc
+            simple = (
+                valid & (first_offset == last_offset) & (last_k * line_interval < 7 * 86_400 * _US)
+            )
+            expected = np.where(valid[owner], start[owner] + k * t.interval_us, 0)
+            local = expected + first_offset[owner]
+            hard = np.flatnonzero(~simple[owner])
+            if hard.size:
+                local[hard] = _time.utc_to_wall_us(expected[hard], zone)
+            result: np.ndarray = explicit & (local != t.wall)
             return result
 
         early_wrong = wrong(early)
@@ -602,20 +619,24 @@ class _Parser:
                 "a negative value on a channel that cannot be negative",
             ),
         ]
-        bad = pl.lit(value=False)
-        found = []
-        for condition, code, message in rules:
-            found.append(
-                trip.filter(condition & ~bad).select(
-                    "line_index",
-                    pl.format("triplet[{}].value", pl.col("k") + 1).alias("field"),
-                    pl.lit(code).alias("code"),
-                    pl.lit(message).alias("message"),
+        any_bad = trip.select(pl.any_horizontal(c for c, _, _ in rules)).to_series()
+        if any_bad.any():
+            suspects = trip.filter(any_bad)
+            bad = pl.lit(value=False)
+            found = []
+            for condition, code, message in rules:
+                found.append(
+                    suspects.filter(condition & ~bad).select(
+                        "line_index",
+                        pl.format("triplet[{}].value", pl.col("k") + 1).alias("field"),
+                        pl.lit(code).alias("code"),
+                        pl.lit(message).alias("message"),
+                    )
                 )
-            )
-            bad = bad | condition
-        self._add(pl.concat(found))
-        return trip.filter(~bad).with_columns(
+                bad = bad | condition
+            self._add(pl.concat(found))
+            trip = trip.filter(~any_bad)
+        return trip.with_columns(
             pl.when(pl.col("value_empty"))
             .then(float("nan"))
             .otherwise(pl.col("value") * pl.col("factor"))
@@ -630,13 +651,16 @@ class _Parser:
             .otherwise(pl.col("quality"))
             .alias("source_quality"),
         )
-        intervals = frame.filter(~pl.col("register")).with_columns(
+        has_registers = bool(frame["register"].any())
+        interval_part = frame.filter(~pl.col("register")) if has_registers else frame
+        intervals = interval_part.with_columns(
             (pl.col("utc") - pl.col("interval_us"))
             .cast(pl.Datetime("us", "UTC"))
             .alias("interval_start_utc"),
             (pl.col("interval_us") // _US).alias("interval_s"),
         )
-        registers = frame.filter(pl.col("register")).with_columns(
+        register_part = frame.filter(pl.col("register")) if has_registers else frame.head(0)
+        registers = register_part.with_columns(
             pl.col("utc").cast(pl.Datetime("us", "UTC")).alias("read_time_utc"),
             pl.lit(None, dtype=pl.String).alias("tou_period"),
         )
