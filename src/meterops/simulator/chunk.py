@@ -112,6 +112,16 @@ def _frame(
     )
 
 
+def _scale(matrix: Float32Array, rows: IntArray, factors: Float32Array) -> None:
+    """``matrix[rows] *= factors`` where a row may appear more than once (windows multiply)."""
+    if rows.size == 0:
+        return
+    unique, inverse = np.unique(rows, return_inverse=True)
+    combined = np.ones((unique.size, matrix.shape[1]), dtype=matrix.dtype)
+    np.multiply.at(combined, inverse, factors.astype(matrix.dtype))
+    matrix[unique] *= combined
+
+
 def generate_chunk(inputs: DayInputs, plan: DayPlan, chunk: int) -> ChunkOutput:
     """Interval reads, registers and comm counts of one chunk of service points.
 
@@ -193,7 +203,7 @@ def generate_chunk(inputs: DayInputs, plan: DayPlan, chunk: int) -> ChunkOutput:
     sub = plan.vacancy.in_range(a, b)
     pos, rows = expand_pairs(sort_site, sub.key)
     if rows.size:
-        demand[rows] *= 1.0 - cover(sub, pos)
+        _scale(demand, rows, 1.0 - cover(sub, pos))
     for windows, by_site in ((plan.outage, True), (plan.switch_open, False)):
         if by_site:
             sub = windows.in_range(a, b)
@@ -204,11 +214,11 @@ def generate_chunk(inputs: DayInputs, plan: DayPlan, chunk: int) -> ChunkOutput:
         if rows.size == 0:
             continue
         frac = cover(sub, pos)
-        demand[rows] *= 1.0 - frac
+        _scale(demand, rows, 1.0 - frac)
         has = solar_of[rows] >= 0
-        solar[solar_of[rows[has]]] *= 1.0 - frac[has]
+        _scale(solar, solar_of[rows[has]], 1.0 - frac[has])
         if by_site:
-            flags[rows] |= np.where(frac > 0, _OUTAGE_FLAG, np.uint32(0))
+            np.bitwise_or.at(flags, rows, np.where(frac > 0, _OUTAGE_FLAG, np.uint32(0)))
     received_e = None
     if solar_rows.size:
         net = demand[solar_rows] - solar
@@ -230,7 +240,7 @@ def generate_chunk(inputs: DayInputs, plan: DayPlan, chunk: int) -> ChunkOutput:
             loss = (
                 (1.0 - sub.value[pos]) if kind is FaultKind.THEFT_BYPASS else (2.0 * sub.value[pos])
             )
-            demand[rows] *= 1.0 - cover(sub, pos) * loss[:, None].astype(np.float32)
+            _scale(demand, rows, 1.0 - cover(sub, pos) * loss[:, None].astype(np.float32))
     measured = np.ones((k, n_t), dtype=bool)
     pos, rows = meter_rows(plan.by_meter[FaultKind.STOPPED_REGISTER])
     if rows.size:
@@ -256,7 +266,7 @@ def generate_chunk(inputs: DayInputs, plan: DayPlan, chunk: int) -> ChunkOutput:
     for kind in (FaultKind.METER_REMOVED, FaultKind.HOT_SOCKET):
         pos, rows = meter_rows(plan.by_meter[kind])
         if rows.size:
-            measured[rows] &= cover(plan.by_meter[kind], pos) < 1e-9
+            np.logical_and.at(measured, rows, cover(plan.by_meter[kind], pos) < 1e-9)
     partial = np.flatnonzero(
         (inputs.inst_from_us[inst] > clock.start_us) | (inputs.inst_to_us[inst] < clock.end_us)
     )
@@ -297,17 +307,17 @@ def generate_chunk(inputs: DayInputs, plan: DayPlan, chunk: int) -> ChunkOutput:
     received = measured.copy()
     pos, rows = meter_rows(plan.by_meter[FaultKind.RADIO_FAILURE])
     if rows.size:
-        received[rows] &= cover(plan.by_meter[FaultKind.RADIO_FAILURE], pos) < 1e-9
+        np.logical_and.at(received, rows, cover(plan.by_meter[FaultKind.RADIO_FAILURE], pos) < 1e-9)
     sub = plan.no_backhaul.in_range(a, b)
     pos, rows = expand_pairs(sort_site, sub.key)
     if rows.size:
-        received[rows] &= cover(sub, pos) < 1e-9
+        np.logical_and.at(received, rows, cover(sub, pos) < 1e-9)
     margin = inputs.mesh.margin_db[site].copy()
     weak = plan.by_site[FaultKind.WEAK_MESH_PATH].in_range(a, b)
     pos, rows = expand_pairs(sort_site, weak.key)
     if rows.size:
         days = np.maximum(clock.end_us - weak.start_us[pos], 0) / _US_PER_DAY
-        margin[rows] -= weak.value[pos] * days
+        np.subtract.at(margin, rows, weak.value[pos] * days)
     hops = inputs.mesh.hops[site]
     p_bad = 0.0012 + 0.0006 * hops + 0.95 / (1.0 + np.exp((margin - 2.0) / 1.5))
     bad = rng.random(k) < p_bad

@@ -136,11 +136,9 @@ def plan_day(inputs: DayInputs) -> DayPlan:
         return np.flatnonzero(live & (kinds == str(kind)))
 
     out_site, out_start, out_end = [], [], []
-    for r in rows(FaultKind.TRANSFORMER_OUTAGE):
-        lo, hi = np.searchsorted(
-            sites.transformer, [faults.transformer[r], faults.transformer[r] + 1]
-        )
-        out_site.append(np.arange(lo, hi))
+    out_site.extend(
+        sites.of_transformer(int(faults.transformer[r])) for r in rows(FaultKind.TRANSFORMER_OUTAGE)
+    )
     out_site.extend(
         np.flatnonzero(sites.feeder == faults.feeder[r]) for r in rows(FaultKind.FEEDER_OUTAGE)
     )

@@ -100,7 +100,7 @@ def _register_reads(
     order = np.argsort(meter, kind="stable")
     pos, rows = expand_pairs(drift.key, meter[order])
     offset[order[pos]] = (
-        drift.value[rows] * (clock.end_us - drift.start_us[rows]) / _US_DAY * 1e6
+        np.round(drift.value[rows] * (clock.end_us - drift.start_us[rows]) / _US_DAY) * 1e6
     ).astype(np.int64)
     read_us = clock.end_us + offset
     parts: list[pl.DataFrame] = []

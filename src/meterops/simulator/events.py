@@ -168,11 +168,7 @@ def generate_events(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput])
             (kinds == str(kind)) & (faults.start_us < day1) & (faults.end_us > day0)
         ).tolist():
             s = (
-                np.arange(
-                    *np.searchsorted(
-                        sites.transformer, [faults.transformer[r], faults.transformer[r] + 1]
-                    )
-                )
+                sites.of_transformer(int(faults.transformer[r]))
                 if kind is FaultKind.TRANSFORMER_OUTAGE
                 else np.flatnonzero(sites.feeder == faults.feeder[r])
             )
@@ -180,17 +176,17 @@ def generate_events(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput])
             if day0 <= t0 < day1:
                 _, m = _meter_at(inputs, s, np.full(s.size, t0))
                 lucky = m[rng.random(m.size) < gasp]
-                sink.add(lucky, t0 + rng.integers(0, 2 * _US_S, lucky.size), "last_gasp")
+                sink.add(lucky, t0 + rng.integers(0, 3, lucky.size) * _US_S, "last_gasp")
                 sink.add(m, np.full(m.size, t0), "power_loss")
             if day0 <= t1 < day1:
                 _, m = _meter_at(inputs, s, np.full(s.size, t1))
                 detail = json.dumps({"outage_duration_s": (t1 - t0) // _US_S})
-                sink.add(m, t1 + rng.integers(0, 30 * _US_S, m.size), "power_restored", detail)
+                sink.add(m, t1 + rng.integers(0, 30, m.size) * _US_S, "power_restored", detail)
     n_tx = int(sites.transformer.max()) + 1 if sites.count else 0
     momentary = rng.poisson(MOMENTARY_PER_TRANSFORMER_YEAR * n_tx / 365.0)
     for tx in rng.integers(0, max(n_tx, 1), momentary).tolist():
-        s = np.arange(*np.searchsorted(sites.transformer, [tx, tx + 1]))
-        t0 = day0 + int(rng.integers(0, day1 - day0 - 120 * _US_S))
+        s = sites.of_transformer(tx)
+        t0 = day0 + int(rng.integers(0, (day1 - day0) // _US_S - 120)) * _US_S
         _, m = _meter_at(inputs, s, np.full(s.size, t0))
         sink.add(m, np.full(m.size, t0), "power_loss")
         sink.add(
@@ -226,7 +222,7 @@ def generate_events(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput])
     ).tolist():
         lo, hi = max(int(faults.start_us[r]), day0), min(int(faults.end_us[r]), day1)
         count = 1 + int(rng.integers(0, 2))
-        times = np.sort(rng.integers(lo, max(hi, lo + 1), count))
+        times = np.sort(rng.integers(lo // _US_S, max(hi // _US_S, lo // _US_S + 1), count)) * _US_S
         sink.add(np.full(count, faults.meter[r]), times, faults.detail[r])
     for r in np.flatnonzero(
         (kinds == str(FaultKind.HOT_SOCKET)) & (faults.start_us < day1) & (faults.end_us > day0)
@@ -238,7 +234,7 @@ def generate_events(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput])
             count = int(rng.poisson(0.4 + 3.0 * progress**2))
             lo, hi = max(t0, day0), min(fail, day1)
             if hi > lo and count:
-                times = np.sort(rng.integers(lo, hi, count))
+                times = np.sort(rng.integers(lo // _US_S, hi // _US_S, count)) * _US_S
                 temps = rng.uniform(75.0, 110.0, count).round(1)
                 sink.add(
                     np.full(count, hot),
@@ -275,7 +271,7 @@ def generate_events(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput])
     loud = np.flatnonzero(np.abs(offsets) > 60.0)
     sink.add(
         drift.key[loud],
-        day0 + rng.integers(0, _US_DAY, loud.size),
+        day0 + rng.integers(0, 86_400, loud.size) * _US_S,
         "clock_error",
         [json.dumps({"offset_s": round(float(o), 1)}) for o in offsets[loud]],
     )
@@ -294,7 +290,7 @@ def generate_events(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput])
             if count
             else (np.zeros(0, np.int64))
         )
-        times = day0 + rng.integers(0, _US_DAY, who.size)
+        times = day0 + rng.integers(0, 86_400, who.size) * _US_S
         sink.add(who, times, name)
         if name == "under_voltage":
             sink.add(who, times + rng.integers(60, 3_600, who.size) * _US_S, "voltage_normal")
@@ -325,7 +321,7 @@ def generate_events(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput])
     # Clocks that drift stamp their events with their own time.
     pos, rows = expand_pairs(drift.key, meter)
     stamp = time_us.copy()
-    stamp[pos] += (offsets[rows] * _US_S).astype(np.int64)
+    stamp[pos] += np.round(offsets[rows]).astype(np.int64) * _US_S
     silent_meters = (
         np.concatenate([c.meters[(c.received == 0) & (c.expected > 0)] for c in chunks])
         if chunks

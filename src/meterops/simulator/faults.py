@@ -198,7 +198,8 @@ def _count(rate: float, units: int, horizon_days: float, rng: np.random.Generato
 def _onsets(count: int, facts: FleetFacts, rng: np.random.Generator) -> IntArray:
     """Onsets spread evenly over the horizon with jitter, in random order."""
     slots = (np.arange(count) + rng.random(count)) / max(count, 1)
-    return facts.start_us + (rng.permutation(slots) * facts.horizon_us).astype(np.int64)
+    offsets = (rng.permutation(slots) * facts.horizon_us).astype(np.int64)
+    return facts.start_us + offsets // 1_000_000 * 1_000_000  # whole seconds
 
 
 def _pick(pool: IntArray, count: int, used: set[int], rng: np.random.Generator) -> IntArray:
@@ -276,7 +277,7 @@ def draw_faults(facts: FleetFacts, rates: FaultRates, rng: np.random.Generator) 
         meter=who,
         site=who,
         start_us=starts,
-        end_us=starts + rng.integers(1, 3 * US_PER_DAY, who.size),
+        end_us=starts + rng.integers(3_600, 3 * 86_400, who.size) * 1_000_000,
         detail=rng.choice(["cover_removed", "magnetic_tamper"], who.size).tolist(),
     )
     n_hot = _count(rates.hot_socket_per_meter_year, meters, days, rng)
@@ -291,7 +292,7 @@ def draw_faults(facts: FleetFacts, rates: FaultRates, rng: np.random.Generator) 
         value=(
             starts
             + rng.integers(3, 22, who.size) * US_PER_DAY
-            + rng.integers(0, US_PER_DAY, who.size)
+            + rng.integers(0, 86_400, who.size) * 1_000_000
         ).astype(float),
     )
     # Network incidents.
@@ -302,7 +303,7 @@ def draw_faults(facts: FleetFacts, rates: FaultRates, rng: np.random.Generator) 
         n,
         collector=rng.integers(0, facts.collectors, n),
         start_us=starts,
-        end_us=starts + (rng.lognormal(np.log(6.0), 0.9, n) * US_PER_HOUR).astype(np.int64),
+        end_us=starts + (rng.lognormal(np.log(6.0), 0.9, n) * 3_600).astype(np.int64) * 1_000_000,
     )
     n = _count(rates.transformer_outage_per_transformer_year, facts.transformers, days, rng)
     starts = _onsets(n, facts, rng)
@@ -311,7 +312,7 @@ def draw_faults(facts: FleetFacts, rates: FaultRates, rng: np.random.Generator) 
         n,
         transformer=rng.integers(0, facts.transformers, n),
         start_us=starts,
-        end_us=starts + (rng.lognormal(np.log(2.5), 0.8, n) * US_PER_HOUR).astype(np.int64),
+        end_us=starts + (rng.lognormal(np.log(2.5), 0.8, n) * 3_600).astype(np.int64) * 1_000_000,
     )
     n = _count(rates.feeder_outage_per_feeder_year, facts.feeders, days, rng)
     starts = _onsets(n, facts, rng)
@@ -320,7 +321,7 @@ def draw_faults(facts: FleetFacts, rates: FaultRates, rng: np.random.Generator) 
         n,
         feeder=rng.integers(0, facts.feeders, n),
         start_us=starts,
-        end_us=starts + (rng.lognormal(np.log(1.5), 0.7, n) * US_PER_HOUR).astype(np.int64),
+        end_us=starts + (rng.lognormal(np.log(1.5), 0.7, n) * 3_600).astype(np.int64) * 1_000_000,
     )
     # Standing conditions.
     drift_n = int(np.floor(rates.clock_drift_share * meters + rng.random()))

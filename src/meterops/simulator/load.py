@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from meterops.simulator.weather import Weather
 
-__all__ = ["BASIS_SIZE", "DayBasis", "day_basis"]
+__all__ = ["BASIS_SIZE", "DayBasis", "day_basis", "ev_column"]
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]

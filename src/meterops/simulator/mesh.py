@@ -26,9 +26,11 @@ __all__ = [
     "Infrastructure",
     "Mesh",
     "MeshParams",
+    "add_routers",
     "build_mesh",
     "grid_pairs",
     "place_infrastructure",
+    "plan_mesh",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -195,7 +197,8 @@ def grid_pairs(
 
 
 def _loss(d: FloatArray, exponent: FloatArray | float, params: MeshParams) -> FloatArray:
-    return params.pl0_db + 10.0 * exponent * np.log10(np.maximum(d, 1.0))
+    # Antennas are never closer than about 15 m (pole height, walls): no gain below it.
+    return params.pl0_db + 10.0 * exponent * np.log10(np.maximum(d, 15.0))
 
 
 def _weight(rssi: FloatArray) -> FloatArray:

@@ -16,7 +16,6 @@ Pure module: standard library, numpy and polars; must not import ``meterops.db``
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final
@@ -68,6 +67,8 @@ class Sites:
         voltage_v: Nominal service voltage. [V]
         ct_ratio: True CT ratio (1 for self-contained). [-]
         pt_ratio: True PT ratio (1 unless primary-metered). [-]
+        transformer_order: Site indices sorted by transformer.
+        transformer_start: Per transformer (plus one): first position in ``transformer_order``.
     """
 
     x_m: FloatArray
@@ -80,11 +81,18 @@ class Sites:
     voltage_v: FloatArray
     ct_ratio: FloatArray
     pt_ratio: FloatArray
+    transformer_order: IntArray
+    transformer_start: IntArray
 
     @property
     def count(self) -> int:
         """Number of service points."""
         return int(self.x_m.size)
+
+    def of_transformer(self, transformer: int) -> IntArray:
+        """Service points fed by a transformer."""
+        a, b = self.transformer_start[transformer], self.transformer_start[transformer + 1]
+        return self.transformer_order[a:b]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,40 +150,58 @@ def _classify_premises(
 
 
 def _group_sizes(count: int, low: int, high: int, rng: np.random.Generator) -> IntArray:
-    sizes = rng.integers(low, high + 1, size=count // low + 2)
+    """Split ``count`` neighbours into groups of ``low``-``high`` (fewer only if count < low)."""
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64)
+    sizes = rng.integers(low, high + 1, size=count // low + 1)
     ends = np.cumsum(sizes)
-    last = int(np.searchsorted(ends, count))
-    sizes = sizes[: last + 1].copy()
-    sizes[-1] -= int(ends[last]) - count
-    if sizes[-1] <= 0:
-        sizes = sizes[:-1]
+    whole = int(np.searchsorted(ends, count, side="right"))
+    sizes = sizes[:whole].copy()
+    rest = count - int(sizes.sum())
+    if rest >= low or sizes.size == 0:
+        return np.append(sizes, rest) if rest else sizes
+    room = np.flatnonzero(sizes < high)
+    # Spread the remainder over groups with room (one more site each), else a small group.
+    if rest and room.size >= rest:
+        sizes[rng.choice(room, rest, replace=False)] += 1
+    elif rest:
+        sizes = np.append(sizes, rest)
     return sizes
 
 
-def _transformers(site_class: IntArray, rng: np.random.Generator) -> IntArray:
-    """Group consecutive service points (street order) under transformers."""
+def _transformers(site_class: IntArray, premise: IntArray, rng: np.random.Generator) -> IntArray:
+    """Group neighbouring service points of the same kind under transformers.
+
+    Sites are in street order; within each kind, consecutive sites (so, neighbours along the
+    streets) share a transformer: 5-12 homes, 3-8 small businesses, 1-4 farms, one apartment
+    building (its network vault), one large C&I service each. Ids follow street order.
+    """
     n = site_class.size
-    transformer = np.empty(n, dtype=np.int64)
+    order = np.lexsort((np.arange(n), site_class))
+    group = np.empty(n, dtype=np.int64)
     next_id = 0
-    start = 0
-    # Runs of equal class in street order; each run is split into groups of its class size.
-    change = np.flatnonzero(np.diff(site_class)) + 1
-    bounds = np.concatenate([[0], change, [n]])
-    for a, b in itertools.pairwise(bounds):
-        cls = int(site_class[a])
-        low, high = {
-            SiteClass.HOME: (5, 12),
-            SiteClass.APARTMENT: (6, 12),
-            SiteClass.SMALL_COMMERCIAL: (3, 8),
-            SiteClass.LARGE_CI: (1, 1),
-            SiteClass.FARM: (1, 4),
-        }[SiteClass(cls)]
-        sizes = _group_sizes(int(b - a), low, high, rng)
-        transformer[a:b] = np.repeat(np.arange(next_id, next_id + sizes.size), sizes)
+    sizes_by_class = {
+        SiteClass.HOME: (5, 12),
+        SiteClass.SMALL_COMMERCIAL: (3, 8),
+        SiteClass.LARGE_CI: (1, 1),
+        SiteClass.FARM: (1, 4),
+    }
+    for cls in np.unique(site_class).tolist():
+        rows = order[site_class[order] == cls]
+        if cls == SiteClass.APARTMENT:
+            _, ids = np.unique(premise[rows], return_inverse=True)
+            group[rows] = next_id + ids
+            next_id += int(ids.max()) + 1
+            continue
+        low, high = sizes_by_class[SiteClass(cls)]
+        sizes = _group_sizes(rows.size, low, high, rng)
+        group[rows] = np.repeat(np.arange(next_id, next_id + sizes.size), sizes)
         next_id += sizes.size
-        start = b
-    assert start == n
-    return transformer
+    # Renumber by first appearance in street order.
+    _, first = np.unique(group, return_index=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(first.size)
+    return rank[np.searchsorted(np.unique(group), group)]
 
 
 def _feeders(
@@ -405,7 +431,7 @@ def build_territory(scenario: Scenario) -> Territory:
     unit_no = np.arange(premise.size) - np.repeat(np.cumsum(per_premise) - per_premise, per_premise)
     x = lots.x_m[premise] + np.where(per_premise[premise] > 1, unit_no * 0.8, 0.0)
     y = lots.y_m[premise] + rng.normal(0.0, 0.5, premise.size)
-    transformer = _transformers(site_class, rng)
+    transformer = _transformers(site_class, premise, rng)
     n_tx = int(transformer.max()) + 1
     per_tx = np.bincount(transformer, minlength=n_tx)
     tx_x = np.bincount(transformer, weights=x, minlength=n_tx) / per_tx + rng.normal(0, 8, n_tx)
@@ -429,6 +455,8 @@ def build_territory(scenario: Scenario) -> Territory:
         voltage_v=voltage,
         ct_ratio=ct,
         pt_ratio=pt,
+        transformer_order=np.argsort(transformer, kind="stable"),
+        transformer_start=np.searchsorted(np.sort(transformer), np.arange(n_tx + 1)),
     )
     projection = Projection(p.center_latitude, p.center_longitude)
     codes = tuple(

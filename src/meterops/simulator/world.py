@@ -46,7 +46,7 @@ from meterops.simulator.state import DayInputs, Timeline, day_clock
 from meterops.simulator.territory import SiteClass, build_territory
 from meterops.simulator.weather import draw_weather
 
-__all__ = ["NetworkEpoch", "World"]
+__all__ = ["NetworkEpoch", "World", "from_us", "to_us"]
 
 IntArray = npt.NDArray[np.int64]
 _US = 1_000_000
@@ -424,9 +424,13 @@ class World:
         self._days[ordinal] = output
         for old in sorted(self._days)[: max(0, len(self._days) - self.keep_days)]:
             del self._days[old]
-        for old in sorted(self._register_start)[: -max(self.keep_days, 2) - 1]:
-            if old != 0:
-                del self._register_start[old]
+        self._trim(ordinal + 1)
+
+    def _trim(self, newest: int) -> None:
+        """Keep register snapshots of day 0 and the days just before ``newest`` (inclusive)."""
+        keep = max(self.keep_days, 1) + 1
+        for old in [d for d in self._register_start if d != 0 and not newest - keep < d <= newest]:
+            del self._register_start[old]
 
     def iter_days(self, first: int, count: int, *, workers: int = 1) -> Iterator[DayOutput]:
         """Generate days in order without keeping them (for large runs)."""
@@ -438,6 +442,7 @@ class World:
                 continue
             output = generate_day(self.inputs(d), workers=workers)
             self._register_start[d + 1] = output.registers_end_wh
+            self._trim(d + 1)
             yield output
 
     def _changed(self, moment_us: int) -> None:
