@@ -18,7 +18,7 @@ Pure module: standard library, numpy, polars and pure meterops modules; must not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -112,7 +112,9 @@ def _frame(
     )
 
 
-def _scale(matrix: Float32Array, rows: IntArray, factors: Float32Array) -> None:
+def _scale(
+    matrix: npt.NDArray[np.floating[Any]], rows: IntArray, factors: npt.NDArray[np.floating[Any]]
+) -> None:
     """``matrix[rows] *= factors`` where a row may appear more than once (windows multiply)."""
     if rows.size == 0:
         return

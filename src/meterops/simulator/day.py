@@ -135,7 +135,9 @@ def plan_day(inputs: DayInputs) -> DayPlan:
     def rows(kind: FaultKind) -> IntArray:
         return np.flatnonzero(live & (kinds == str(kind)))
 
-    out_site, out_start, out_end = [], [], []
+    out_site: list[IntArray] = []
+    out_start: list[IntArray] = []
+    out_end: list[IntArray] = []
     out_site.extend(
         sites.of_transformer(int(faults.transformer[r])) for r in rows(FaultKind.TRANSFORMER_OUTAGE)
     )

@@ -44,6 +44,12 @@ REFERENCES: Final[dict[str, str]] = {
 _RESIDENTIAL = (SiteClass.HOME, SiteClass.APARTMENT, SiteClass.FARM)
 
 
+def _mean(series: pl.Series) -> float:
+    """Mean of a numeric series as a float (0 when empty)."""
+    value = series.cast(pl.Float64).mean()
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
 def realism_table(world: World, days: Sequence[DayOutput]) -> pl.DataFrame:
     """Figures of simulated days next to public ones.
 
@@ -95,8 +101,8 @@ def realism_table(world: World, days: Sequence[DayOutput]) -> pl.DataFrame:
         ("industrial", (SiteClass.LARGE_CI,)),
     ):
         mine = daily.filter(pl.col("site_class").is_in([int(c) for c in classes]))
-        rows.append((f"{label} kWh per customer-day", float(mine["kwh_primary"].mean() or 0)))
-        rows.append((f"{label} daily load factor", float(mine["load_factor"].mean() or 0)))
+        rows.append((f"{label} kWh per customer-day", _mean(mine["kwh_primary"])))
+        rows.append((f"{label} daily load factor", _mean(mine["load_factor"])))
     homes = np.isin(sites.site_class, [SiteClass.HOME, SiteClass.FARM])
     rows.append(
         (
@@ -111,13 +117,13 @@ def realism_table(world: World, days: Sequence[DayOutput]) -> pl.DataFrame:
     rows.append(
         (
             "complete meter-days [%]",
-            100.0 * float((stats["reads_received"] == stats["reads_expected"]).mean()),
+            100.0 * _mean((stats["reads_received"] == stats["reads_expected"]).cast(pl.Float64)),
         )
     )
     rows.append(
         (
             "interval reads received [%]",
-            100.0 * stats["reads_received"].sum() / max(stats["reads_expected"].sum(), 1),
+            100.0 * int(stats["reads_received"].sum()) / max(int(stats["reads_expected"].sum()), 1),
         )
     )
     meter_days = stats.height
