@@ -270,7 +270,7 @@ def test_parse_of_write_gives_the_event_frame_back(rows: list[tuple]) -> None:  
 
 def test_a_malformed_corpus_never_crashes_the_parser() -> None:
     seeds = [p.read_bytes() for p in sorted((CASES / "cim").glob("*/input.xml"))]
-    for i, data in enumerate(corpus(seeds, 300, seed=33)):
+    for i, data in enumerate(corpus(seeds, 1000, seed=33)):
         check_never_crashes(parse_cim, data, f"m{i}.xml")
         if i % 5 == 0:
             check_never_crashes(

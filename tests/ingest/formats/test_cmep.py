@@ -319,7 +319,7 @@ def test_parse_of_write_gives_the_register_frame_back(reads: list[tuple[datetime
 
 def test_a_malformed_corpus_never_crashes_the_parser() -> None:
     seeds = [p.read_bytes() for p in sorted((CASES / "cmep").glob("*/input.cmep"))]
-    for i, data in enumerate(corpus(seeds, 400, seed=4)):
+    for i, data in enumerate(corpus(seeds, 1000, seed=4)):
         check_never_crashes(
             lambda d, name: parse_cmep(d, name=name, zone=NEW_YORK), data, f"m{i}.cmep"
         )

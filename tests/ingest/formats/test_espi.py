@@ -254,5 +254,5 @@ def test_a_malformed_corpus_never_crashes_the_parser(shared_data: Path) -> None:
         (shared_data / "greenbutton/data/abridged" / n).read_bytes()
         for n in ("electric_containerized.xml", "gas_direct.xml")
     ]
-    for i, data in enumerate(corpus(seeds, 300, seed=21)):
+    for i, data in enumerate(corpus(seeds, 1000, seed=21)):
         check_never_crashes(parse_espi, data, f"m{i}.xml")

@@ -153,7 +153,7 @@ def test_parse_of_write_gives_the_frame_back(kind: str) -> None:
 
 def test_a_malformed_corpus_never_crashes_the_parser() -> None:
     seeds = [p.read_bytes() for p in sorted((CASES / "headend_csv").glob("*/input.csv"))]
-    for i, data in enumerate(corpus(seeds, 300, seed=7)):
+    for i, data in enumerate(corpus(seeds, 1000, seed=7)):
         check_never_crashes(parse_headend_csv, data, f"m{i}.csv")
         if i % 5 == 0:
             check_never_crashes(

@@ -202,12 +202,15 @@ def parse_nem12(stream: bytes | BinaryIO, *, name: str, strict: bool = False) ->
         data, name = _unzip(data, name, issues)
         issues.name = name
     data = normalise_newlines(strip_bom(data))
+    fields = _join_wrapped_records(data)
     excluded: set[int] = set()
-    if first_bad_utf8(data) is not None:
-        for line in bad_utf8_lines(data):
+    joined = fields.buffer.tobytes()
+    if first_bad_utf8(joined) is not None:
+        # Lines counted after wrapped records were joined; report physical line numbers.
+        for logical in bad_utf8_lines(joined):
+            line = int(fields.line_number[min(logical, fields.line_number.size) - 1])
             issues.add(line, "record", "encoding.not_utf8", "line holds bytes that are not UTF-8")
             excluded.add(line)
-    fields = _join_wrapped_records(data)
     parser = _Parser(fields, issues, excluded)
     intervals, registers = parser.run()
     if intervals.height + registers.height == 0:
