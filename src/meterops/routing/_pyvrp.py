@@ -31,6 +31,7 @@ The exact scheduler (:mod:`~meterops.routing.schedule`) re-times every route aft
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -59,6 +60,7 @@ try:
     )
     from pyvrp import Location as PyvrpLocation
     from pyvrp import Route as PyvrpRoute
+    from pyvrp.exceptions import PenaltyBoundWarning
     from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
 except ImportError as error:  # pragma: no cover - exercised only without the extra
     raise ModuleNotFoundError(
@@ -511,7 +513,11 @@ def _search(
         random = Solution.make_random(data, rng)
         initial = local_search(random, penalties.max_cost_evaluator(), exhaustive=True)
     algorithm = IteratedLocalSearch(data, penalties, local_search, initial, params.ils)
-    result = algorithm.run(stop, collect_stats=False, display=False)
+    with warnings.catch_warnings():
+        # Optional clients behind prohibitive skill arcs often keep one penalty at its
+        # ceiling; PyVRP warns, but the exact re-timing afterwards is what counts.
+        warnings.simplefilter("ignore", PenaltyBoundWarning)
+        result = algorithm.run(stop, collect_stats=False, display=False)
     return result.best
 
 

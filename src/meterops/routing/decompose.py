@@ -7,6 +7,9 @@ skill its orders need (borrowing the nearest holder from a territory that has se
 sends orders fixed to a technician to that technician's territory. Orders that no territory
 can serve are repaired across borders afterwards by :mod:`meterops.routing.solve`.
 
+Orders whose skill is held by fewer technicians than there are territories go to the territory
+of the nearest holder, so every order has a qualified technician in its territory.
+
 Pure module: standard library, numpy and other pure ``meterops.routing`` modules; it must not
 import ``pyvrp``, ``httpx``, ``meterops.db``, ``models``, ``web``, ``cli`` or ``config``.
 """
@@ -159,14 +162,27 @@ def partition(
                 members[d].remove(t)
                 members[c].append(t)
 
-    # Orders fixed to a technician follow that technician.
+    # Orders fixed to a technician follow that technician; orders needing a skill still
+    # missing in their territory (fewer holders than territories) go to the nearest holder's.
     territory_of = {t: c for c in range(parts) for t in members[c]}
     for c in range(parts):
+        held = set().union(*(problem.technicians[t].skills for t in members[c]))
         for s in list(part_stops[c]):
-            fixed = problem.stops[s].technician_id
-            if fixed is None:
+            stop = problem.stops[s]
+            if stop.technician_id is not None:
+                target = territory_of.get(problem.technician_index(stop.technician_id))
+            elif not stop.skills <= held:
+                holders = [t for t in technicians if stop.skills <= problem.technicians[t].skills]
+                nearest = min(
+                    holders,
+                    key=lambda t: float(
+                        problem.duration_s[states[t].location_index, problem.stop_locations[s]]
+                    ),
+                    default=None,
+                )
+                target = territory_of.get(nearest) if nearest is not None else None
+            else:
                 continue
-            target = territory_of.get(problem.technician_index(fixed))
             if target is not None and target != c:
                 part_stops[c].remove(s)
                 part_stops[target].append(s)

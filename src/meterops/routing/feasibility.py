@@ -328,6 +328,8 @@ def _check_limits(problem: RoutingProblem, technician: Technician, route: Route)
             found.append(Violation("break.repeated", f"{who} takes break {k} {count} times", who))
     if visits:
         for k, rule in enumerate(technician.breaks):
+            if problem.now_s is not None and rule.latest_start_s < problem.now_s:
+                continue  # missed before re-planning: a fact, not a planning error
             owed = route.departure_s <= rule.latest_start_s < route.return_s - TOLERANCE_S
             if owed and not taken[k]:
                 message = f"{who} is out at {rule.latest_start_s:g} but takes no break {k}"

@@ -56,6 +56,8 @@ class TechnicianState:
         technician_index: Index into the problem's technicians.
         location_index: Current location (start, or where the last pinned activity was).
         available_s: Earliest time a new activity may begin [s from day start].
+        idle_from_s: When the pinned work ends (the shift start without pins) [s]; a
+            technician with nothing more to do heads home then.
         pinned: Pinned visits and breaks, in time order.
         pinned_stops: Number of pinned visits.
         pinned_demand: Load taken by pinned visits [units].
@@ -66,6 +68,7 @@ class TechnicianState:
     technician_index: int
     location_index: int
     available_s: float
+    idle_from_s: float
     pinned: tuple[Visit | TakenBreak, ...]
     pinned_stops: int
     pinned_demand: int
@@ -127,11 +130,10 @@ def technician_states(problem: RoutingProblem) -> list[TechnicianState]:
                 )
             filled.append(kept)
             previous = activity.location_index
-        available = technician.shift_start_s
+        idle_from = max((a.end_s for a in filled), default=technician.shift_start_s)
+        available = max(technician.shift_start_s, idle_from)
         if problem.now_s is not None:
             available = max(available, problem.now_s)
-        if filled:
-            available = max(available, *(a.end_s for a in filled))
         first_departure = None
         if filled:
             first = filled[0]
@@ -144,6 +146,7 @@ def technician_states(problem: RoutingProblem) -> list[TechnicianState]:
                 technician_index=index,
                 location_index=previous,
                 available_s=available,
+                idle_from_s=idle_from,
                 pinned=tuple(filled),
                 pinned_stops=len(pinned_visits),
                 pinned_demand=sum(
@@ -200,6 +203,15 @@ def simulate(
     technician = problem.technicians[state.technician_index]
     duration = problem.duration_s
     location = state.location_index
+    if not steps:
+        # Nothing left to plan: the technician heads home when their pinned work ends. What
+        # already happened (a shift overrun, a break missed) is a fact, not a plan to refuse.
+        home = state.idle_from_s + float(
+            duration[location, problem.end_locations[state.technician_index]]
+        )
+        if not state.pinned and home > technician.shift_end_s + EPSILON:
+            return None
+        return Timeline((), (), (), (), state.idle_from_s, home)
     time = state.available_s
     arrivals: list[float] = []
     starts: list[float] = []
@@ -252,6 +264,8 @@ def simulate(
             if break_step(k) in steps:
                 continue
             latest = technician.breaks[k].latest_start_s
+            if problem.now_s is not None and latest < problem.now_s:
+                continue  # missed before re-planning: the past cannot be planned
             if route_start <= latest < return_s - EPSILON:
                 return None
     return Timeline(
@@ -335,6 +349,7 @@ def _prefix_feasible(problem: RoutingProblem, state: TechnicianState, steps: lis
         technician_index=state.technician_index,
         location_index=state.location_index,
         available_s=state.available_s,
+        idle_from_s=state.idle_from_s,
         pinned=state.pinned,
         pinned_stops=state.pinned_stops,
         pinned_demand=state.pinned_demand,

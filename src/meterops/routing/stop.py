@@ -18,7 +18,14 @@ from typing import Protocol, runtime_checkable
 
 from meterops.errors import InvalidInputError
 
-__all__ = ["AnyOf", "MaxIterations", "MaxRuntime", "NoImprovement", "StoppingCriterion"]
+__all__ = [
+    "AnyOf",
+    "MaxIterations",
+    "MaxRuntime",
+    "NoImprovement",
+    "StoppingCriterion",
+    "runtime_budget_s",
+]
 
 
 @runtime_checkable

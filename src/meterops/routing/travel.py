@@ -35,6 +35,7 @@ __all__ = [
     "SpeedBand",
     "TravelMatrices",
     "TravelTimeSource",
+    "drive_time_s",
     "haversine_m",
 ]
 
