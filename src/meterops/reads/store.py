@@ -1,0 +1,566 @@
+"""The read store: interval reads, versions, flags, registers, events, comm stats, topology.
+
+This module (with its ``reads/_lake.py`` and ``reads/_current.py`` helpers) is the only code
+that knows how reads are kept: one append-only Delta table per kind under one URI (layout and
+its measurement in ``reads/_lake.py``; the full description in ``docs/storage.md``).
+
+Visibility. Ingest appends a file's rows to several tables, each tagged with the file's
+``source_file_id``, and then appends one row to the ``_commits`` table: that single Delta
+commit is the moment all of the file's rows become visible, in every table at once. Every read
+here keeps only rows whose ``source_file_id`` has a commit marker, so rows of a file whose
+ingest died (even by SIGKILL) between appends are never seen, and re-ingesting it later cannot
+duplicate them. ``as_of_utc=T`` shows what was visible at ``T``: files committed at or before
+``T`` and versions and flags received at or before ``T``.
+
+Versions (for VEE and editing): :meth:`ReadStore.write_versions` appends estimates, edits and
+substitutes; :meth:`ReadStore.write_flags` appends sparse flag rows;
+:meth:`ReadStore.current_interval_reads` returns, per key, the row received last among the raw
+read and its versions, with flags merged. Nothing here updates or deletes a row.
+
+Must not import ``meterops.db``, ``models``, ``web``, ``cli`` or ``config``: it receives a URI
+and explicit parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Final, NamedTuple
+
+import polars as pl
+
+from meterops.errors import ConflictError, InvalidInputError
+from meterops.kit.frames import check_frame
+from meterops.reads import _current
+from meterops.reads._lake import COUNT_NAMES, TABLES, Lake, Table
+from meterops.reads.schema import (
+    COMM_STATS,
+    CONFLICTS,
+    EVENTS,
+    INTERVAL_FLAGS,
+    INTERVAL_VERSIONS,
+    QUARANTINE,
+    REGISTER_READS,
+    TOPOLOGY,
+)
+
+__all__ = ["COUNT_NAMES", "TIME_COLUMNS", "FileCommit", "ReadStore", "Table"]
+
+TIME_COLUMNS: Final[Mapping[Table, str]] = {
+    Table.INTERVAL_READS: "interval_start_utc",
+    Table.INTERVAL_VERSIONS: "interval_start_utc",
+    Table.INTERVAL_FLAGS: "interval_start_utc",
+    Table.REGISTER_READS: "read_time_utc",
+    Table.EVENTS: "event_time_utc",
+    Table.COMM_STATS: "period_start_utc",
+    Table.TOPOLOGY: "observed_at_utc",
+    Table.CONFLICTS: "time_utc",
+}
+"""The column each table is filtered on by time."""
+
+_ID_COLUMN: Final = {Table.TOPOLOGY: "node_id"}
+_STORED_CONTRACTS: Final = {
+    Table.REGISTER_READS: REGISTER_READS,
+    Table.EVENTS: EVENTS,
+    Table.COMM_STATS: COMM_STATS,
+    Table.TOPOLOGY: TOPOLOGY,
+    Table.CONFLICTS: CONFLICTS,
+    Table.QUARANTINE: QUARANTINE,
+}
+_VERSION_KINDS: Final = frozenset({"estimate", "edit", "substitute"})
+
+
+@dataclass(frozen=True, slots=True)
+class FileCommit:
+    """The commit marker of one source file.
+
+    Attributes:
+        source_file_id: Import journal id the file's rows are tagged with.
+        sha256: Hex SHA-256 of the file's bytes.
+        file_name: File name as given.
+        format: Format id.
+        committed_at_utc: When the file became visible (the ingest's "now"). [UTC]
+        counts: Journal counts by name (:data:`COUNT_NAMES`).
+    """
+
+    source_file_id: int
+    sha256: str
+    file_name: str
+    format: str
+    committed_at_utc: dt.datetime
+    counts: Mapping[str, int]
+
+
+_Ids = Collection[int] | Collection[str] | pl.Series
+
+
+class _Window(NamedTuple):
+    start_utc: dt.datetime | None
+    end_utc: dt.datetime | None
+    ids: _Ids | None
+    channels: Collection[str] | None = None
+
+
+def _aware(moment: dt.datetime, name: str) -> dt.datetime:
+    if moment.tzinfo is None:
+        msg = f"{name} must be an aware UTC datetime, got naive {moment.isoformat()}"
+        raise ValueError(msg)
+    return moment.astimezone(dt.UTC)
+
+
+def _lit(moment: dt.datetime) -> pl.Expr:
+    return pl.lit(moment.astimezone(dt.UTC)).dt.cast_time_unit("us")
+
+
+class ReadStore:
+    """Read and append meter data in the Delta tables under ``uri``.
+
+    Args:
+        uri: Folder or object-store URI of the store (``Settings.reads_uri``).
+        storage_options: Object-store options (credentials, endpoint), if any.
+    """
+
+    def __init__(self, uri: str, *, storage_options: Mapping[str, str] | None = None) -> None:
+        self._lake = Lake(uri, storage_options=storage_options)
+
+    @property
+    def uri(self) -> str:
+        """Where the store lives."""
+        return self._lake.uri
+
+    # ----------------------------------------------------------------------------------------
+    # Commit markers and visibility
+
+    def writer_lock(self) -> AbstractContextManager[None]:
+        """The single-writer lock ingest holds while it appends and commits files.
+
+        Raises:
+            ConflictError: Another process is writing.
+        """
+        return self._lake.writer_lock()
+
+    def commits(self, *, as_of_utc: dt.datetime | None = None) -> pl.DataFrame:
+        """Commit markers (one row per visible source file), optionally as of a time."""
+        frame = self._lake.scan(Table.COMMITS)
+        if as_of_utc is not None:
+            frame = frame.filter(pl.col("committed_at_utc") <= _lit(_aware(as_of_utc, "as_of")))
+        return frame.collect()
+
+    def commit_of(self, source_file_id: int) -> FileCommit | None:
+        """The commit marker of ``source_file_id``, or None when the file is not visible."""
+        rows = (
+            self._lake.scan(Table.COMMITS)
+            .filter(pl.col("source_file_id") == source_file_id)
+            .collect()
+        )
+        if rows.is_empty():
+            return None
+        row = rows.row(0, named=True)
+        return FileCommit(
+            source_file_id=row["source_file_id"],
+            sha256=row["sha256"],
+            file_name=row["file_name"],
+            format=row["format"],
+            committed_at_utc=row["committed_at_utc"],
+            counts={name: int(row[name]) for name in COUNT_NAMES},
+        )
+
+    def commit_file(self, commit: FileCommit) -> None:
+        """Make every row tagged with ``commit.source_file_id`` visible, in one Delta commit.
+
+        Raises:
+            ConflictError: The id already has a marker (journal and store out of step).
+        """
+        if self.commit_of(commit.source_file_id) is not None:
+            raise ConflictError(
+                f"Source file id {commit.source_file_id} is already committed in {self.uri}; "
+                "the import journal and the read store disagree (restored database?).",
+                code="reads.already_committed",
+                details={"source_file_id": commit.source_file_id},
+            )
+        row = {
+            "source_file_id": commit.source_file_id,
+            "sha256": commit.sha256,
+            "file_name": commit.file_name,
+            "format": commit.format,
+            "committed_at_utc": _aware(commit.committed_at_utc, "committed_at_utc"),
+            **{name: int(commit.counts.get(name, 0)) for name in COUNT_NAMES},
+        }
+        frame = pl.DataFrame([row], schema=TABLES[Table.COMMITS].schema)
+        self._lake.append(Table.COMMITS, frame, metadata={"source_file_id": commit.source_file_id})
+
+    def append_rows(self, table: Table, frame: pl.DataFrame, *, source_file_id: int) -> int:
+        """Append one file's rows to ``table``; invisible until :meth:`commit_file`.
+
+        Args:
+            table: A table fed by ingest (not versions, flags or commits).
+            frame: Rows of the table's stored contract, all tagged ``source_file_id``.
+            source_file_id: The file's import journal id.
+
+        Returns:
+            Rows appended.
+
+        Raises:
+            ValueError: A row carries another source file id, or the table is not ingest's.
+        """
+        if table in (Table.INTERVAL_VERSIONS, Table.INTERVAL_FLAGS, Table.COMMITS):
+            msg = f"{table.value} is not written by ingest"
+            raise ValueError(msg)
+        if table in _STORED_CONTRACTS:
+            check_frame(frame, _STORED_CONTRACTS[table])
+        if frame.height and not (frame["source_file_id"] == source_file_id).all():
+            msg = f"every row appended for file {source_file_id} must carry that source_file_id"
+            raise ValueError(msg)
+        return self._lake.append(table, frame, metadata={"source_file_id": source_file_id})
+
+    def _visible(self, frame: pl.LazyFrame, as_of_utc: dt.datetime | None) -> pl.LazyFrame:
+        ids = self.commits(as_of_utc=as_of_utc)["source_file_id"]
+        return frame.filter(pl.col("source_file_id").is_in(ids.implode()))
+
+    def _window(self, table: Table, window: _Window) -> pl.LazyFrame:
+        start_utc, end_utc, ids, channels = window
+        frame = self._lake.scan(table)
+        time = pl.col(TIME_COLUMNS[table]) if table in TIME_COLUMNS else None
+        if time is not None and start_utc is not None:
+            frame = frame.filter(time >= _lit(_aware(start_utc, "start_utc")))
+        if time is not None and end_utc is not None:
+            frame = frame.filter(time < _lit(_aware(end_utc, "end_utc")))
+        if ids is not None:
+            column = pl.col(_ID_COLUMN.get(table, "meter_id"))
+            values = ids if isinstance(ids, pl.Series) else pl.Series(list(ids))
+            if values.is_empty():
+                return frame.filter(pl.lit(value=False))
+            # The range first: it prunes files and row groups by their statistics.
+            frame = frame.filter(column.is_between(values.min(), values.max()))
+            frame = frame.filter(column.is_in(values.implode()))
+        if channels is not None:
+            frame = frame.filter(pl.col("channel").is_in(pl.Series(list(channels)).implode()))
+        return frame
+
+    # ----------------------------------------------------------------------------------------
+    # What ingest compares a new file with
+
+    def existing(
+        self,
+        table: Table,
+        *,
+        start_utc: dt.datetime,
+        end_utc: dt.datetime,
+        ids: _Ids,
+    ) -> pl.DataFrame:
+        """Visible stored rows of ``table`` in ``[start_utc, end_utc)`` for the given ids.
+
+        For interval reads only the latest raw row per key is returned (a key holds several
+        raw rows only when a higher source version superseded a lower one).
+
+        Args:
+            table: An ingest-fed table.
+            start_utc: Window start (inclusive). [UTC]
+            end_utc: Window end (exclusive). [UTC]
+            ids: Meter ids (node ids for topology).
+
+        Returns:
+            The table's stored columns.
+        """
+        frame = self._visible(self._window(table, _Window(start_utc, end_utc, ids)), None)
+        if table is Table.INTERVAL_READS:
+            frame = _current.latest_per_key(frame.with_columns(pl.lit(0).alias("version"))).drop(
+                "version"
+            )
+        return frame.collect()
+
+    def stored_version_keys(
+        self, *, start_utc: dt.datetime, end_utc: dt.datetime, meter_ids: _Ids
+    ) -> pl.DataFrame:
+        """Keys of the stored versions in the window (ingest's late detection needs them).
+
+        Returns:
+            Columns ``meter_id``, ``channel``, ``interval_start_utc``.
+        """
+        window = _Window(start_utc, end_utc, meter_ids)
+        return self._window(Table.INTERVAL_VERSIONS, window).select(_current.KEY).collect()
+
+    # ----------------------------------------------------------------------------------------
+    # Interval reads: current view, history, versions and flags
+
+    def _interval_rows(
+        self,
+        *,
+        start_utc: dt.datetime,
+        end_utc: dt.datetime,
+        meter_ids: Collection[int] | None,
+        channels: Collection[str] | None,
+        as_of_utc: dt.datetime | None,
+    ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]:
+        window = _Window(start_utc, end_utc, meter_ids, channels)
+        commits = self.commits(as_of_utc=as_of_utc)
+        raw = (
+            self._window(Table.INTERVAL_READS, window)
+            .filter(pl.col("source_file_id").is_in(commits["source_file_id"].implode()))
+            .collect()
+        )
+        versions = self._window(Table.INTERVAL_VERSIONS, window)
+        flags = self._window(Table.INTERVAL_FLAGS, window)
+        if as_of_utc is not None:
+            limit = pl.col("received_at_utc") <= _lit(_aware(as_of_utc, "as_of_utc"))
+            versions, flags = versions.filter(limit), flags.filter(limit)
+        superseded = bool(commits["superseded"].sum())
+        return raw, versions.collect(), flags.collect(), superseded
+
+    def current_interval_reads(
+        self,
+        *,
+        start_utc: dt.datetime,
+        end_utc: dt.datetime,
+        meter_ids: Collection[int] | None = None,
+        channels: Collection[str] | None = None,
+        as_of_utc: dt.datetime | None = None,
+    ) -> pl.DataFrame:
+        """The current interval reads in ``[start_utc, end_utc)`` (``INTERVAL_READS``).
+
+        Args:
+            start_utc: First interval start included. [UTC]
+            end_utc: Interval starts before this are included. [UTC]
+            meter_ids: Only these meters (None: all).
+            channels: Only these channels (None: all).
+            as_of_utc: Reconstruct the view as it was at this instant (None: now). [UTC]
+
+        Returns:
+            One row per key: the latest of raw read and versions, flags merged, in key order.
+        """
+        raw, versions, flags, superseded = self._interval_rows(
+            start_utc=start_utc,
+            end_utc=end_utc,
+            meter_ids=meter_ids,
+            channels=channels,
+            as_of_utc=as_of_utc,
+        )
+        rows = _current.raw_as_rows(raw.lazy())
+        if not versions.is_empty():
+            rows = pl.concat([rows, _current.versions_as_rows(versions.lazy())])
+        if superseded or not versions.is_empty():
+            rows = _current.latest_per_key(rows)
+        if not flags.is_empty():
+            rows = _current.apply_flags(rows, flags.lazy())
+        return _current.as_interval_reads(rows).collect()
+
+    def interval_history(
+        self,
+        *,
+        start_utc: dt.datetime,
+        end_utc: dt.datetime,
+        meter_ids: Collection[int] | None = None,
+        channels: Collection[str] | None = None,
+        as_of_utc: dt.datetime | None = None,
+    ) -> pl.DataFrame:
+        """Every stored row (raw and versions) in the window, with ``is_current``.
+
+        Same arguments as :meth:`current_interval_reads`. Flags are merged into the rows they
+        apply to. Rows are in key order, oldest first within a key.
+        """
+        raw, versions, flags, _ = self._interval_rows(
+            start_utc=start_utc,
+            end_utc=end_utc,
+            meter_ids=meter_ids,
+            channels=channels,
+            as_of_utc=as_of_utc,
+        )
+        rows = pl.concat(
+            [_current.raw_as_rows(raw.lazy()), _current.versions_as_rows(versions.lazy())]
+        )
+        if not flags.is_empty():
+            rows = _current.apply_flags(rows, flags.lazy())
+        ordered = (
+            _current.as_interval_reads(rows)
+            .collect()
+            .sort([*_current.KEY, "received_at_utc", "version", "source_version"], nulls_last=False)
+        )
+        last = pl.struct(list(_current.KEY)).is_last_distinct()
+        return ordered.with_columns(last.alias("is_current"))
+
+    def write_versions(self, frame: pl.DataFrame, *, now: dt.datetime) -> int:
+        """Append estimates, edits and substitutes (``INTERVAL_VERSIONS`` rows).
+
+        Each row names its kind, method, reason code, actor and parent version (null only when
+        no read existed, e.g. an estimate for a gap). Versions are numbered per key by the
+        caller (1, 2, …) and never reused.
+
+        Args:
+            frame: Rows of contract ``INTERVAL_VERSIONS``.
+            now: When the versions are recorded (their ``received_at_utc``). [UTC]
+
+        Returns:
+            Rows appended.
+
+        Raises:
+            InvalidInputError: A required field is missing or empty, a kind is unknown, a
+                version is below 1 or not above its parent, or a parent does not exist.
+            ConflictError: A (key, version) is already stored.
+        """
+        check_frame(frame, INTERVAL_VERSIONS)
+        _require_text(frame, ("version_kind", "method", "reason_code", "actor"), "versions")
+        _refuse(
+            frame,
+            ~pl.col("version_kind").is_in(list(_VERSION_KINDS)),
+            f"version_kind must be one of {sorted(_VERSION_KINDS)}",
+            "version_kind",
+        )
+        _refuse(frame, pl.col("version") < 1, "version must be 1 or more", "version")
+        _refuse(
+            frame,
+            pl.col("parent_version") >= pl.col("version"),
+            "parent_version must be below version",
+            "parent_version",
+        )
+        key = [*_current.KEY, "version"]
+        _refuse(frame, pl.struct(key).is_duplicated(), "a (key, version) appears twice", "version")
+        if frame.is_empty():
+            return 0
+        start, end = frame["interval_start_utc"].min(), frame["interval_start_utc"].max()
+        assert isinstance(start, dt.datetime)
+        assert isinstance(end, dt.datetime)
+        window = _Window(start, end + dt.timedelta(microseconds=1), frame["meter_id"].unique())
+        stored = self._window(Table.INTERVAL_VERSIONS, window).select(key).collect()
+        clash = frame.join(stored, on=key, how="semi")
+        if not clash.is_empty():
+            raise ConflictError(
+                f"{clash.height} version(s) already exist for the same key and version number, "
+                f"e.g. {clash.select(key).row(0)}; number new versions above the stored ones.",
+                code="reads.version_exists",
+                details={"count": clash.height},
+            )
+        raw_keys = (
+            self._visible(self._window(Table.INTERVAL_READS, window), None)
+            .select(*_current.KEY, pl.lit(0, pl.Int32).alias("parent_version"))
+            .collect()
+        )
+        version_keys = pl.concat([stored, frame.select(key)], how="vertical_relaxed").rename(
+            {"version": "parent_version"}
+        )
+        parents = pl.concat([raw_keys, version_keys.cast({"parent_version": pl.Int32})])
+        orphans = frame.filter(pl.col("parent_version").is_not_null()).join(
+            parents, on=[*_current.KEY, "parent_version"], how="anti"
+        )
+        if not orphans.is_empty():
+            raise InvalidInputError(
+                f"{orphans.height} version(s) name a parent version that is not stored, e.g. "
+                f"{orphans.select(*_current.KEY, 'parent_version').row(0)}.",
+                code="reads.parent_missing",
+                details={"count": orphans.height},
+            )
+        rows = frame.select(INTERVAL_VERSIONS.names).with_columns(
+            _lit(_aware(now, "now")).alias("received_at_utc")
+        )
+        return self._lake.append(Table.INTERVAL_VERSIONS, rows, metadata={"kind": "versions"})
+
+    def write_flags(self, frame: pl.DataFrame, *, now: dt.datetime) -> int:
+        """Append sparse flag rows (``INTERVAL_FLAGS``) for stored versions.
+
+        A row sets the bits of ``flag_mask`` of one (key, version) to ``quality_flags``; other
+        bits keep their value. Write only the keys whose flags change: the latest row for a
+        (key, version) wins, so a re-validation that clears a flag writes the cleared bits.
+
+        Args:
+            frame: Rows of contract ``INTERVAL_FLAGS``.
+            now: When the flags are recorded. [UTC]
+
+        Returns:
+            Rows appended.
+
+        Raises:
+            InvalidInputError: Empty mask, bits set outside the mask, negative version or no
+                actor.
+        """
+        check_frame(frame, INTERVAL_FLAGS)
+        _require_text(frame, ("actor",), "flags")
+        _refuse(frame, pl.col("flag_mask") == 0, "flag_mask must name at least one bit", "mask")
+        _refuse(
+            frame,
+            (pl.col("quality_flags") & ~pl.col("flag_mask")) != 0,
+            "quality_flags sets bits outside flag_mask",
+            "quality_flags",
+        )
+        _refuse(frame, pl.col("version") < 0, "version must be 0 or more", "version")
+        rows = frame.select(INTERVAL_FLAGS.names).with_columns(
+            _lit(_aware(now, "now")).alias("received_at_utc")
+        )
+        return self._lake.append(Table.INTERVAL_FLAGS, rows, metadata={"kind": "flags"})
+
+    # ----------------------------------------------------------------------------------------
+    # Other record kinds
+
+    def records(
+        self,
+        table: Table,
+        *,
+        start_utc: dt.datetime | None = None,
+        end_utc: dt.datetime | None = None,
+        ids: _Ids | None = None,
+        as_of_utc: dt.datetime | None = None,
+    ) -> pl.DataFrame:
+        """Visible rows of an ingest-fed table, in the table's key order.
+
+        For registers, events, comm stats, topology and conflicts.
+
+        Args:
+            table: Which table.
+            start_utc: Rows at or after this time. [UTC]
+            end_utc: Rows before this time. [UTC]
+            ids: Only these meter ids (node ids for topology).
+            as_of_utc: As visible at this instant. [UTC]
+
+        Returns:
+            The table's stored contract.
+        """
+        frame = self._window(table, _Window(start_utc, end_utc, ids))
+        return (
+            self._visible(frame, as_of_utc)
+            .sort(list(TABLES[table].sort_by), nulls_last=False, maintain_order=True)
+            .collect()
+        )
+
+    def quarantine(
+        self, *, source_file_id: int | None = None, reason_code: str | None = None
+    ) -> pl.DataFrame:
+        """Held rows of committed files (``QUARANTINE``), optionally of one file or reason."""
+        frame = self._visible(self._lake.scan(Table.QUARANTINE), None)
+        if source_file_id is not None:
+            frame = frame.filter(pl.col("source_file_id") == source_file_id)
+        if reason_code is not None:
+            frame = frame.filter(pl.col("reason_code") == reason_code)
+        return frame.sort("source_file_id", "source_line", nulls_last=False).collect()
+
+    def size_bytes(self, table: Table) -> int:
+        """Size of ``table``'s data files on disk [bytes]."""
+        return self._lake.size_bytes(table)
+
+    def row_count(self, table: Table, *, visible_only: bool = True) -> int:
+        """Rows in ``table`` (only those of committed files, unless ``visible_only=False``)."""
+        frame = self._lake.scan(table)
+        if visible_only and "source_file_id" in TABLES[table].schema and table != Table.COMMITS:
+            frame = self._visible(frame, None)
+        return int(frame.select(pl.len()).collect().item())
+
+
+def _refuse(frame: pl.DataFrame, bad: pl.Expr, message: str, field: str) -> None:
+    count = int(frame.select(bad.fill_null(value=False).sum()).item())
+    if count:
+        raise InvalidInputError(
+            f"{count} row(s) refused: {message}.",
+            code=f"reads.invalid_{field}",
+            details={"field": field, "count": count},
+        )
+
+
+def _require_text(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
+    for column in columns:
+        empty = pl.col(column).is_null() | (pl.col(column).str.strip_chars() == "")
+        count = int(frame.select(empty.sum()).item())
+        if count:
+            raise InvalidInputError(
+                f"{count} {what} row(s) have no {column}; every {what} row needs one.",
+                code=f"reads.missing_{column}",
+                details={"field": column, "count": count},
+            )
