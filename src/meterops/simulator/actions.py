@@ -259,7 +259,7 @@ def repair_collector(world: World, code: str, *, at: dt.datetime) -> None:
         at: When it is back.
     """
     moment = _us(at)
-    epoch = world._epoch_at(moment)
+    epoch = world.epoch_at(moment)
     if code not in epoch.infra.codes:
         raise NotFoundError(f"no collector {code!r}", code="simulator.unknown_collector")
     index = epoch.infra.codes.index(code)
@@ -282,7 +282,7 @@ def relocate_collector(
     from meterops.simulator.world import NetworkEpoch
 
     moment = _us(at)
-    epoch = world._epoch_at(moment)
+    epoch = world.epoch_at(moment)
     infra = epoch.infra
     if code not in infra.codes:
         raise NotFoundError(f"no collector or router {code!r}", code="simulator.unknown_collector")

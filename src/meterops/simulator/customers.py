@@ -114,8 +114,8 @@ def draw_customers(sites: Sites, params: TerritoryParams, rng: np.random.Generat
     # Businesses: base load plus an opening-hours or shift profile, cooling with the size.
     peak = np.where(
         small,
-        rng.lognormal(np.log(14.0), 0.6, n),
-        np.where(large, rng.lognormal(np.log(260.0), 0.7, n), 0.0),
+        rng.lognormal(np.log(11.0), 0.6, n),
+        np.where(large, rng.lognormal(np.log(140.0), 0.7, n), 0.0),
     )
     base_fraction = np.where(small, rng.uniform(0.2, 0.45, n), rng.uniform(0.35, 0.7, n))
     w[:, load.COL_BASE] += peak * base_fraction

@@ -323,7 +323,8 @@ class World:
 
     # -- days ----------------------------------------------------------------------------------
 
-    def _epoch_at(self, moment_us: int) -> NetworkEpoch:
+    def epoch_at(self, moment_us: int) -> NetworkEpoch:
+        """The network (collector positions, mesh) in effect at a moment."""
         current = self.epochs[0]
         for epoch in self.epochs:
             if epoch.from_us <= moment_us:
@@ -344,7 +345,7 @@ class World:
             zone=self.zone,
             interval_s=self.scenario.interval_s,
         )
-        epoch = self._epoch_at(clock.end_us - 1)
+        epoch = self.epoch_at(clock.end_us - 1)
         views, data = self._serial_views()
         events = pl.DataFrame(
             self._events,
@@ -497,6 +498,16 @@ class World:
         if site is not None:
             match |= f.site == site
         return np.flatnonzero(live & match).tolist()
+
+    def registers_at(self, meter: int, moment_us: int) -> npt.NDArray[np.int64]:
+        """A meter's registers in watt-hours at a moment, interpolated over its day."""
+        day = self.day_ordinal(moment_us)
+        start = self.day(day - 1).registers_end_wh if day > 0 else self._register_start[0]
+        end = self.day(day).registers_end_wh
+        fraction = (moment_us - int(self.day_start_us[day])) / float(
+            self.day_start_us[day + 1] - self.day_start_us[day]
+        )
+        return np.asarray(start[meter] + (end[meter] - start[meter]) * fraction, dtype=np.int64)
 
     def ground_truth(self) -> pl.DataFrame:
         """Every fault of the horizon with its current end (repairs included)."""
