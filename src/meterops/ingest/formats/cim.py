@@ -46,9 +46,11 @@ from meterops.vee.flags import FLAGS
 __all__ = [
     "CHANNEL_RULES",
     "MEASURING_PERIODS",
+    "ChannelRule",
     "ReadingType",
     "decode_reading_type",
     "parse_cim",
+    "quality_flags",
     "read_cim",
     "sniff_cim",
     "write_cim_end_device_events",

@@ -56,6 +56,7 @@ __all__ = [
     "QUALITY_FLAGS",
     "SUFFIX_CHANNELS",
     "UNITS",
+    "BasicMeterData250",
     "NmiDataDetails200",
     "parse_nem12",
     "read_nem12",
