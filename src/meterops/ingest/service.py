@@ -1,0 +1,349 @@
+"""Ingest meter-data files, each whole or not at all.
+
+Bytes → parse → resolve meters → compare with the store → one Delta append per table → commit
+marker → journal.
+
+The protocol per file (``docs/storage.md``, "Atomic visibility"):
+
+1. Hash the bytes; a committed file with the same SHA-256 is recorded as ``duplicate_file``
+   at once, without parsing (ING-01).
+2. Parse (format sniffed or given). By default (``strict``) any parse issue refuses the whole
+   file (FUZZ-06); ``strict=False`` stores the good rows and counts the bad ones ``rejected``.
+3. Resolve serials to meter ids with one set-based query; screen unknown meters, future
+   stamps and rows beyond the late-data horizon into the quarantine.
+4. Record the file ``pending`` in the journal (its own database transaction), then append the
+   rows of each table tagged with the journal id, then write the store's commit marker — the
+   single moment the file becomes visible — then mark the journal ``committed``.
+
+A failure after step 4 began marks the entry ``abandoned`` and re-raises; a SIGKILL leaves it
+``pending`` and :func:`recover` (run at the start of every :func:`ingest_files`) settles it.
+Ingest holds the store's single-writer lock throughout.
+
+Each database step runs in its own unit of work from ``sessions`` (the adapter's factory);
+the service never calls ``commit()`` itself. Must not import ``meterops.web``, ``cli`` or
+``config``: settings arrive as :class:`IngestOptions`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterops.db.engine import session_scope
+from meterops.errors import Issue
+from meterops.ingest import journal, pipeline
+from meterops.ingest._kinds import Counts, IngestRules
+from meterops.ingest.formats.base import ParsedBatch, ParseError
+from meterops.ingest.formats.registry import get_format, sniff_format
+from meterops.ingest.repository import meter_ids_by_serial
+from meterops.models.ingest import ImportStatus
+from meterops.reads.store import FileCommit, ReadStore, Table
+
+__all__ = [
+    "FaultHook",
+    "FileReport",
+    "IngestOptions",
+    "ingest_files",
+    "recover",
+]
+
+FaultHook = Callable[[str], None]
+"""Called with the name of each step boundary (crash tests kill the process there)."""
+
+_SNIFF_BYTES: Final = 65536
+_METER_KINDS: Final = ("interval_reads", "register_reads", "events", "comm_stats")
+
+
+@dataclass(frozen=True, slots=True)
+class IngestOptions:
+    """How to ingest, from settings and command-line options.
+
+    Attributes:
+        format_id: Force a format (None: sniff each file).
+        strict: Refuse a file whole when it has any parse issue (default, FUZZ-06); False
+            stores the good rows and counts the bad ones ``rejected``.
+        zone: The sender's time zone for local-time formats (CMEP).
+        late_data_horizon_days: Older rows are quarantined (``beyond_horizon``). [days]
+        future_tolerance_s: Rows ending later than now plus this are quarantined. [s]
+        actor: Who ingests (journal).
+    """
+
+    format_id: str | None = None
+    strict: bool = True
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    late_data_horizon_days: int = 60
+    future_tolerance_s: int = 300
+    actor: str = "cli"
+
+
+@dataclass(frozen=True, slots=True)
+class FileReport:
+    """What ingesting one file did.
+
+    Attributes:
+        file_name: The file.
+        status: Final journal status.
+        source_file_id: Its import journal id.
+        format: Format id, when known.
+        counts: Journal counts (they add up to ``counts.rows_in_file``).
+        message: Why it was refused or abandoned, or what it duplicates.
+        issues: Parse issues (refused or rejected rows), located by line and field.
+    """
+
+    file_name: str
+    status: ImportStatus
+    source_file_id: int
+    format: str | None
+    counts: Counts
+    message: str | None = None
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        """True when nothing of the file was stored because it was refused."""
+        return self.status is ImportStatus.REFUSED
+
+
+@contextmanager
+def _unit(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    with session_scope(sessions) as session:
+        yield session
+
+
+def _no_fault(_: str) -> None:
+    return None
+
+
+def recover(
+    sessions: sessionmaker[Session], store: ReadStore, *, now: dt.datetime
+) -> list[journal.Recovered]:
+    """Settle files left pending by a crashed ingest (call while holding the writer lock)."""
+    with _unit(sessions) as session:
+        return journal.recover(session, store, now=now)
+
+
+def ingest_files(
+    sessions: sessionmaker[Session],
+    store: ReadStore,
+    paths: Sequence[Path],
+    *,
+    options: IngestOptions,
+    clock: Callable[[], dt.datetime],
+    on_file: Callable[[FileReport], None] | None = None,
+    fault: FaultHook | None = None,
+) -> list[FileReport]:
+    """Ingest files one after the other, each whole or not at all.
+
+    Takes the store's writer lock, settles files a crashed run left pending, then ingests
+    each file in order.
+
+    Args:
+        sessions: Session factory; each database step is its own committed unit of work.
+        store: The read store.
+        paths: Files (not folders).
+        options: Format, strictness, time zone and arrival limits.
+        clock: Returns "now" (called once per file; tests pass fixed times). [UTC]
+        on_file: Called with each file's report as soon as it is done (progress).
+        fault: Test hook called at step boundaries.
+
+    Returns:
+        One report per file, in order.
+
+    Raises:
+        ConflictError: Another process holds the writer lock.
+    """
+    reports: list[FileReport] = []
+    with store.writer_lock():
+        recover(sessions, store, now=clock())
+        for path in paths:
+            report = _ingest_one(
+                sessions, store, path, options=options, now=clock(), fault=fault or _no_fault
+            )
+            reports.append(report)
+            if on_file is not None:
+                on_file(report)
+    return reports
+
+
+def _refuse(
+    sessions: sessionmaker[Session],
+    facts: journal.FileFacts,
+    *,
+    counts: Counts,
+    message: str,
+    issues: list[Issue],
+    now: dt.datetime,
+) -> FileReport:
+    with _unit(sessions) as session:
+        entry = journal.record_refused(
+            session, facts, counts=counts, message=message, issues=issues, now=now
+        )
+        return FileReport(
+            facts.file_name,
+            ImportStatus.REFUSED,
+            entry.id,
+            facts.format,
+            counts,
+            message,
+            tuple(issues),
+        )
+
+
+def _parse(
+    data: bytes, facts: journal.FileFacts, options: IngestOptions
+) -> tuple[ParsedBatch | None, str, list[Issue]]:
+    """Parse leniently (to report every issue); return the batch or why there is none."""
+    spec = get_format(facts.format or "")
+    extra = {"zone": options.zone} if "zone" in spec.required_options else {}
+    try:
+        batch = spec.parse(data, name=facts.file_name, strict=False, **extra)
+    except ParseError as error:
+        return None, error.message.splitlines()[0], list(error.issues)
+    return batch, "", list(batch.issues)
+
+
+def _serials(batch: ParsedBatch) -> list[str]:
+    heads: list[pl.Series] = []
+    for attr in _METER_KINDS:
+        serial: pl.Series = getattr(batch, attr)["serial_number"]
+        if serial.len():
+            heads.append(serial.filter(serial.ne_missing(serial.shift()).fill_null(value=True)))
+    if not heads:
+        return []
+    return pl.concat(heads).drop_nulls().unique().to_list()
+
+
+def _ingest_one(
+    sessions: sessionmaker[Session],
+    store: ReadStore,
+    path: Path,
+    *,
+    options: IngestOptions,
+    now: dt.datetime,
+    fault: FaultHook,
+) -> FileReport:
+    data = path.read_bytes()
+    facts = journal.FileFacts(
+        file_name=str(path),
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        format=options.format_id or sniff_format(data[:_SNIFF_BYTES]),
+        strict=options.strict,
+        actor=options.actor,
+    )
+    with _unit(sessions) as session:
+        original = journal.find_committed(session, facts.sha256)
+        if original is not None:
+            entry = journal.record_duplicate(session, facts, original=original, now=now)
+            counts = Counts(rows_in_file=entry.rows_in_file, duplicate=entry.duplicate)
+            return FileReport(
+                facts.file_name,
+                entry.status,
+                entry.id,
+                entry.format,
+                counts,
+                entry.message,
+            )
+    if facts.format is None:
+        return _refuse(
+            sessions,
+            facts,
+            counts=Counts(),
+            message="the format is not recognised; name it with --format",
+            issues=[],
+            now=now,
+        )
+    batch, message, issues = _parse(data, facts, options)
+    if batch is None:
+        return _refuse(sessions, facts, counts=Counts(), message=message, issues=issues, now=now)
+    rules = IngestRules(now, options.late_data_horizon_days, options.future_tolerance_s)
+    if issues and options.strict:
+        rows = max(batch.rows_in_file, batch.row_count)
+        return _refuse(
+            sessions,
+            facts,
+            counts=Counts(rows_in_file=rows, rejected=rows),
+            message=f"{len(issues)} parse issue(s); nothing stored (use --lenient to store "
+            "the good rows)",
+            issues=issues,
+            now=now,
+        )
+    with _unit(sessions) as session:
+        meters = meter_ids_by_serial(session, _serials(batch))
+    screened = pipeline.screen(batch, meters, rules=rules, data=data)
+    existing = {
+        table: store.existing(
+            table, start_utc=window.start_utc, end_utc=window.end_utc, ids=window.ids
+        )
+        for table, window in screened.windows.items()
+    }
+    times = _interval_times(store, screened, existing)
+    with _unit(sessions) as session:
+        source_file_id = journal.start(session, facts, now=now).id
+    fault("after_pending")
+    try:
+        plan = pipeline.classify(
+            screened,
+            existing,
+            stored_interval_times=times,
+            source_file_id=source_file_id,
+            rules=rules,
+        )
+        for table, frame in plan.tables.items():
+            store.append_rows(table, frame, source_file_id=source_file_id)
+            fault(f"after_append:{table.value}")
+        store.commit_file(
+            FileCommit(
+                source_file_id=source_file_id,
+                sha256=facts.sha256,
+                file_name=facts.file_name,
+                format=facts.format,
+                committed_at_utc=now,
+                counts=plan.counts.as_dict(),
+            )
+        )
+    except BaseException as error:
+        # Abandon only what never reached its commit point; a file whose marker is written is
+        # visible, and recovery finishes its journal entry.
+        if store.commit_of(source_file_id) is None:
+            with _unit(sessions) as session:
+                journal.abandon(
+                    session, source_file_id, message=f"ingest failed: {error!r}", now=now
+                )
+        raise
+    fault("after_commit_marker")
+    with _unit(sessions) as session:
+        journal.finish(session, source_file_id, counts=plan.counts, now=now, issues=issues)
+    fault("after_journal")
+    return FileReport(
+        facts.file_name,
+        ImportStatus.COMMITTED,
+        source_file_id,
+        facts.format,
+        plan.counts,
+        None,
+        tuple(issues),
+    )
+
+
+def _interval_times(
+    store: ReadStore, screened: pipeline.Screened, existing: dict[Table, pl.DataFrame]
+) -> pl.DataFrame:
+    """Keys of stored raw reads and versions in the interval window (for late detection)."""
+    window = screened.windows.get(Table.INTERVAL_READS)
+    if window is None:
+        return pl.DataFrame()
+    keys = ["meter_id", "channel", "interval_start_utc"]
+    versions = store.stored_version_keys(
+        start_utc=window.start_utc, end_utc=window.end_utc, meter_ids=window.ids
+    )
+    return pl.concat([existing[Table.INTERVAL_READS].select(keys), versions.select(keys)])
