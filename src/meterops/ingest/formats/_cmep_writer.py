@@ -8,8 +8,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Protocol
 
+import numpy as np
 import polars as pl
 
+from meterops.ingest.formats import _time
 from meterops.ingest.formats._common import EDITED, ESTIMATED, MISSING
 
 __all__ = ["interval_lines", "register_lines"]
@@ -49,12 +51,13 @@ def _check_channels(frame: pl.DataFrame, units: pl.DataFrame, kind: str) -> None
         raise ValueError(msg)
 
 
-def _stamp(utc: pl.Expr, zone: str) -> pl.Expr:
-    local = utc.dt.convert_time_zone(zone)
-    parts = [local.dt.year(), local.dt.month(), local.dt.day(), local.dt.hour(), local.dt.minute()]
-    y, mo, d, h, mi = (part.cast(pl.Int64) for part in parts)
-    number = y * 100_000_000 + mo * 1_000_000 + d * 10_000 + h * 100 + mi
-    return number.cast(pl.String)
+_DAY_US: Final = 86_400_000_000
+
+
+def _stamp(utc_us: np.ndarray, zone: str) -> pl.Series:
+    """Local ``CCYYMMDDHHMM`` text of UTC µs (integer arithmetic after one tz pass)."""
+    wall = _time.utc_to_wall_us(utc_us, zone)
+    return pl.Series("stamp", _time.wall_to_stamp(wall)).cast(pl.String)
 
 
 def _quality_text() -> pl.Expr:
@@ -84,17 +87,21 @@ def interval_lines(
         msg = "CMEP intervals must be positive whole minutes"
         raise ValueError(msg)
     start = pl.col("interval_start_utc")
-    end = start + pl.duration(seconds=pl.col("interval_s"))
     keys = ["serial_number", "channel", "interval_s", "local_day"]
-    df = frame.sort("serial_number", "channel", "interval_start_utc").with_columns(
-        start.dt.convert_time_zone(zone).dt.date().alias("local_day"), end.alias("end")
+    df = frame.sort("serial_number", "channel", "interval_start_utc")
+    start_us = df["interval_start_utc"].cast(pl.Int64).to_numpy()
+    end_us = start_us + df["interval_s"].cast(pl.Int64).to_numpy() * 1_000_000
+    df = df.with_columns(
+        pl.Series("local_day", _time.utc_to_wall_us(start_us, zone) // _DAY_US),
+        pl.Series("end", end_us).cast(pl.Datetime("us", "UTC")),
+        _stamp(end_us, zone),
     )
     new_line = pl.any_horizontal(
         *[pl.col(c) != pl.col(c).shift(1) for c in keys], start != pl.col("end").shift(1)
     ).fill_null(value=True)
     df = df.with_columns(new_line.cum_sum().alias("line_no"))
     first = pl.col("line_no") != pl.col("line_no").shift(1)
-    stamp = _stamp(pl.col("end"), zone)
+    stamp = pl.col("stamp")
     if not every:
         stamp = pl.when(first.fill_null(value=True)).then(stamp).otherwise(pl.lit(""))
     df = df.with_columns(
@@ -133,10 +140,11 @@ def register_lines(
     if frame["tou_period"].is_not_null().any():
         msg = "CMEP MEPMD01 cannot carry TOU registers (tou_period must be null)"
         raise ValueError(msg)
-    df = frame.sort("serial_number", "channel", "read_time_utc").with_columns(
-        pl.concat_str(
-            [_stamp(pl.col("read_time_utc"), zone), _quality_text(), _value_text()], separator=","
-        ).alias("triplet")
+    df = frame.sort("serial_number", "channel", "read_time_utc")
+    df = df.with_columns(_stamp(df["read_time_utc"].cast(pl.Int64).to_numpy(), zone)).with_columns(
+        pl.concat_str([pl.col("stamp"), _quality_text(), _value_text()], separator=",").alias(
+            "triplet"
+        )
     )
     lines = df.group_by("serial_number", "channel", maintain_order=True).agg(
         pl.len().alias("count"), pl.col("triplet").str.join(",").alias("body")

@@ -120,3 +120,28 @@ def parse_iso_utc(text: pl.Series) -> pl.Series:
         )
         result = result.scatter(slow, parsed)
     return result.alias(text.name)
+
+
+def wall_to_stamp(wall: I64) -> I64:
+    """``CCYYMMDDHHMM`` integers of wall-clock µs (civil-from-days, integer arithmetic only).
+
+    Examples:
+        >>> wall_to_stamp(np.array([0, 1_709_251_200_000_000 + 3_600_000_000 * 13 + 60_000_000]))
+        array([197001010000, 202403011301])
+    """
+    minutes = wall // US_PER_MINUTE
+    days, minute_of_day = np.divmod(minutes, 1440)
+    # Howard Hinnant's civil_from_days.
+    z = days + 719_468
+    era = np.floor_divide(z, 146_097)
+    doe = z - era * 146_097
+    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
+    year = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = year + (month <= 2)
+    hour, minute = np.divmod(minute_of_day, 60)
+    stamp: I64 = year * 100_000_000 + month * 1_000_000 + day * 10_000 + hour * 100 + minute
+    return stamp.astype(np.int64)
