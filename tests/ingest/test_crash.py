@@ -142,11 +142,11 @@ def test_sigkill_at_each_step_leaves_no_partial_file_and_a_rerun_completes(
 ) -> None:
     paths = _files(w)
     child = _start(w, paths, step)
-    _, err = child.communicate(timeout=300)
+    _, err = child.communicate(timeout=120)
     assert child.returncode == -signal.SIGKILL, err.decode()
     _assert_no_partial_file_and_no_duplicate(w)
     rerun = _start(w, paths, "never")
-    _, err = rerun.communicate(timeout=300)
+    _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err.decode()
     _assert_complete(w, paths)
 
@@ -161,10 +161,10 @@ def test_sigkill_at_random_moments_then_a_clean_run_completes(w: World) -> None:
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             killed_mid_run += 1
-        child.communicate(timeout=300)
+        child.communicate(timeout=120)
         _assert_no_partial_file_and_no_duplicate(w)
     rerun = _start(w, paths, "never")
-    _, err = rerun.communicate(timeout=300)
+    _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err.decode()
     _assert_complete(w, paths)
     assert killed_mid_run >= 1

@@ -6,10 +6,11 @@ Builders, not fixtures: each test states the meters, times and values it needs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -95,6 +96,55 @@ def world(folder: Path) -> Iterator[World]:
             yield World(make_session_factory(engine), ReadStore(str(folder / "reads")), folder, url)
         finally:
             engine.dispose()
+
+
+@contextmanager
+def cli(w: World, monkeypatch: Any) -> Iterator[Callable[..., tuple[int, str]]]:
+    """Run ``meterops ingest`` and ``meterops reads`` (as the lead mounts them) on ``w``.
+
+    Yields ``run("ingest", path, …) -> (exit code, output)``.
+    """
+    import typer
+    from typer.testing import CliRunner
+
+    from meterops.cli import context
+    from meterops.ingest import cli as ingest_cli
+    from meterops.reads import cli as reads_cli
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """Test root."""
+
+    ingest_cli.register(app)
+    app.add_typer(reads_cli.app, name="reads")
+    monkeypatch.setenv("METEROPS_DATABASE_URL", w.database_url)
+    monkeypatch.setenv("METEROPS_READS_URI", w.store.uri)
+    monkeypatch.setenv("METEROPS_UTILITY_TIMEZONE", "America/Chicago")
+    monkeypatch.setenv("COLUMNS", "200")
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+
+    def invoke(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(app, list(args))
+        return result.exit_code, result.output
+
+    try:
+        yield invoke
+    finally:
+        context.engine().dispose()
+        context.settings.cache_clear()
+        context.engine.cache_clear()
+
+
+def yesterday_file(w: World, name: str, serials: list[str]) -> tuple[Path, dt.date]:
+    """A head-end CSV with four quarter-hours of yesterday (utility time) for ``serials``."""
+    from meterops.timeutil import utc_now
+
+    day = (utc_now().astimezone(CHICAGO) - dt.timedelta(days=1)).date()
+    start = dt.datetime.combine(day, dt.time(), tzinfo=CHICAGO).astimezone(UTC)
+    return w.write(name, csv_bytes(interval_frame(serials, start=start, intervals=4))), day
 
 
 def interval_frame(
@@ -253,6 +303,7 @@ __all__ = [
     "UTC",
     "UTC_DATETIME",
     "World",
+    "cli",
     "cmep_bytes",
     "csv_bytes",
     "flag_rows",
@@ -261,4 +312,5 @@ __all__ = [
     "raw_rows",
     "version_rows",
     "world",
+    "yesterday_file",
 ]
