@@ -33,14 +33,14 @@ import polars as pl
 from lxml import etree
 
 from meterops.ingest.formats import _time, _xml
+from meterops.ingest.formats._cim_rows import RS, US_SEP, parse_events, report, serial_expr
 from meterops.ingest.formats._cim_writer import (
     write_cim_end_device_events,
     write_cim_meter_readings,
 )
 from meterops.ingest.formats._common import IssueLog, contract_frame, read_input, read_path
 from meterops.ingest.formats.base import ParsedBatch
-from meterops.nomenclature import CIM_EVENTS, Severity
-from meterops.reads.schema import PARSED_EVENTS, PARSED_INTERVAL_READS, PARSED_REGISTER_READS
+from meterops.reads.schema import PARSED_INTERVAL_READS, PARSED_REGISTER_READS
 from meterops.vee.flags import FLAGS
 
 __all__ = [
@@ -160,8 +160,6 @@ _FLAG_BY_CATEGORY: Final = {
     "5": FLAGS["SOURCE_SUSPECT"].mask,
     "10": FLAGS["SOURCE_SUSPECT"].mask,
 }
-_SEVERITIES: Final = frozenset(s.value for s in Severity)
-_RS, _US_SEP = "\u241e", "\u241f"  # separators for detail pairs in the XSLT text output
 _US: Final = 1_000_000
 
 
@@ -265,8 +263,8 @@ _EVENT_XSLT: Final = _stylesheet(
         "normalize-space(e:severity)",
     ).replace("&#10;", "&#9;")
     + '<xsl:for-each select="e:EndDeviceEventDetails"><xsl:value-of select="normalize-space('
-    f'e:name)"/><xsl:text>{_US_SEP}</xsl:text><xsl:value-of select="normalize-space(e:value)"/>'
-    f"<xsl:text>{_RS}</xsl:text></xsl:for-each><xsl:text>&#10;</xsl:text></xsl:for-each>"
+    f'e:name)"/><xsl:text>{US_SEP}</xsl:text><xsl:value-of select="normalize-space(e:value)"/>'
+    f"<xsl:text>{RS}</xsl:text></xsl:for-each><xsl:text>&#10;</xsl:text></xsl:for-each>"
 )
 _EVENT_COLUMNS: Final = [
     "serial",
@@ -332,7 +330,9 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
         if lines is None:
             lines = _xml.sourcelines(list(_XPATHS[element](root)))  # type: ignore[arg-type]
         tables[element] = table.with_columns(pl.Series("line", lines, dtype=pl.Int64))
-    blocks = _decoded(_xml.xslt_table(root, _BLOCK_XSLT, _BLOCK_COLUMNS).with_columns(_serial()))
+    blocks = _decoded(
+        _xml.xslt_table(root, _BLOCK_XSLT, _BLOCK_COLUMNS).with_columns(serial_expr())
+    )
     intervals = _intervals(
         tables["IntervalReadings"].join(
             blocks, on=["mr", "block"], how="left", maintain_order="left"
@@ -340,7 +340,7 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
         issues,
     )
     registers = _registers(tables["Readings"], issues)
-    events = _events(tables["EndDeviceEvent"], issues)
+    events = parse_events(tables["EndDeviceEvent"], issues)
     rows = sum(t.height for t in tables.values())
     if intervals.height + registers.height + events.height == 0:
         raise issues.whole_file(
@@ -356,20 +356,6 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
         events=events,
         issues=issues.finish(),
         rows_in_file=rows,
-    )
-
-
-def _serial() -> pl.Expr:
-    blank = pl.lit("")
-    return (
-        pl.when(pl.col("serial") != blank)
-        .then(pl.col("serial"))
-        .when(pl.col("name") != blank)
-        .then(pl.col("name"))
-        .when(pl.col("mrid") != blank)
-        .then(pl.col("mrid"))
-        .otherwise(None)
-        .alias("serial_number")
     )
 
 
@@ -444,32 +430,6 @@ def _scaled(value: pl.Expr) -> pl.Expr:
         .then(value * 10.0 ** e.cast(pl.Float64))
         .otherwise(value / 10.0 ** (-e).cast(pl.Float64))
     )
-
-
-def _report(
-    frame: pl.DataFrame, rules: list[tuple[pl.Expr, str, str, str]], issues: IssueLog
-) -> pl.DataFrame:
-    matrix = frame.select(
-        c.fill_null(value=True).alias(f"r{i}") for i, (c, *_) in enumerate(rules)
-    ).to_numpy()
-    first = (
-        np.where(matrix.any(axis=1), matrix.argmax(axis=1), -1)
-        if matrix.size
-        else np.zeros(0, dtype=np.int64)
-    )
-    bad = np.flatnonzero(first >= 0)
-    if bad.size:
-        issues.add_frame(
-            pl.DataFrame(
-                {
-                    "line": frame["line"].gather(bad),
-                    "field": [rules[r][1] for r in first[bad]],
-                    "code": [rules[r][2] for r in first[bad]],
-                    "message": [rules[r][3] for r in first[bad]],
-                }
-            )
-        )
-    return frame.filter(pl.Series(first < 0, dtype=pl.Boolean))
 
 
 def _value_rules() -> list[tuple[pl.Expr, str, str, str]]:
@@ -570,7 +530,7 @@ def _intervals(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
         ),
         *_value_rules()[3:],
     ]
-    good = _report(frame, rules, issues).with_columns(
+    good = report(frame, rules, issues).with_columns(
         (pl.col("end") - pl.duration(seconds=pl.col("interval_s"))).alias("interval_start_utc"),
         pl.when(pl.col("qualities").str.strip_chars() == "")
         .then(None)
@@ -588,7 +548,7 @@ def _registers(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
     if table.is_empty():
         return PARSED_REGISTER_READS.empty()
     frame = (
-        _decoded(table.with_columns(_serial()))
+        _decoded(table.with_columns(serial_expr()))
         .with_columns(
             pl.col("time")
             .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
@@ -607,7 +567,7 @@ def _registers(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
         ),
         *_value_rules()[3:],
     ]
-    good = _report(frame, rules, issues).with_columns(
+    good = report(frame, rules, issues).with_columns(
         pl.when(pl.col("tou").fill_null(0) == 0)
         .then(None)
         .otherwise(pl.col("tou").cast(pl.String))
@@ -622,79 +582,3 @@ def _registers(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
         pl.col("line").alias("source_line"),
     )
     return contract_frame(good, PARSED_REGISTER_READS)
-
-
-def _json_string(text: pl.Expr) -> pl.Expr:
-    escaped = text.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
-        '"', '\\"', literal=True
-    )
-    return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
-
-
-def _events(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
-    if table.is_empty():
-        return PARSED_EVENTS.empty()
-    known = {code: event.severity.value for code, event in CIM_EVENTS.items()}
-    frame = table.with_columns(_serial(), pl.int_range(pl.len()).alias("row")).with_columns(
-        pl.col("time")
-        .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
-        .alias("event_time_utc"),
-        pl.col("event_type").alias("cim_event_type"),
-        pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")).alias("vendor_code"),
-        pl.coalesce(
-            pl.col("event_type").replace_strict(known, default=None, return_dtype=pl.String),
-            pl.when(pl.col("severity").str.to_lowercase().is_in(sorted(_SEVERITIES))).then(
-                pl.col("severity").str.to_lowercase()
-            ),
-            pl.lit("info"),
-        ).alias("severity"),
-    )
-    pairs = (
-        frame.select("row", pl.col("details").str.strip_suffix(_RS).str.split(_RS).alias("pair"))
-        .explode("pair")
-        .filter(pl.col("pair") != "")
-    )
-    pairs = (
-        pairs.with_columns(pl.col("pair").str.split_exact(_US_SEP, 1).alias("kv"))
-        .unnest("kv")
-        .group_by("row", maintain_order=True)
-        .agg(
-            pl.concat_str(
-                [
-                    _json_string(pl.col("field_0")),
-                    pl.lit(": "),
-                    _json_string(pl.col("field_1").fill_null("")),
-                ]
-            )
-            .str.join(", ")
-            .alias("body")
-        )
-    )
-    frame = frame.join(pairs, on="row", how="left", maintain_order="left").with_columns(
-        pl.when(pl.col("body").is_null())
-        .then(None)
-        .otherwise(pl.concat_str([pl.lit("{"), pl.col("body"), pl.lit("}")]))
-        .alias("details")
-    )
-    rules = [
-        (
-            pl.col("serial_number").is_null(),
-            "Assets",
-            "asset.missing",
-            "no Assets serialNumber, Names/name or mRID",
-        ),
-        (
-            pl.col("event_time_utc").is_null(),
-            "createdDateTime",
-            "time.invalid",
-            "createdDateTime must be an xs:dateTime with an offset",
-        ),
-        (
-            ~pl.col("cim_event_type").str.contains(r"^\d{1,5}\.\d{1,5}\.\d{1,5}\.\d{1,5}$"),
-            "EndDeviceEventType",
-            "event_type.invalid",
-            "EndDeviceEventType ref must be type.domain.subDomain.eventOrAction integers",
-        ),
-    ]
-    good = _report(frame, rules, issues).with_columns(pl.col("line").alias("source_line"))
-    return contract_frame(good, PARSED_EVENTS)

@@ -32,8 +32,8 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
+from meterops.ingest.formats import _cmep_time, _text, _time
 from meterops.ingest.formats import _cmep_writer as _writer
-from meterops.ingest.formats import _text, _time
 from meterops.ingest.formats._common import (
     EDITED,
     ESTIMATED,
@@ -453,9 +453,14 @@ class _Parser:
         register = head["register"].to_numpy().astype(bool)[owner]
         interval_us = head["minutes"].to_numpy().astype(np.int64)[owner] * _time.US_PER_MINUTE
         bad_stamp = ~(stamp_ok & civil_ok) & ~(stamp_empty & (k > 0) & ~register)
-        utc, line_bad = self._resolve(
-            _Triplets(owner, k, wall, bad_stamp, stamp_empty, register, interval_us), line_index
+        utc, reason, first_k = _cmep_time.resolve(
+            _cmep_time.Triplets(owner, k, wall, bad_stamp, stamp_empty, register, interval_us),
+            line_index.size,
+            self.zone,
+            self.ambiguous,
         )
+        self._time_issues(line_index, reason, first_k)
+        line_bad = reason > 0
         keep = np.flatnonzero(~line_bad[owner])
         owner, k = owner[keep], k[keep]
         value, value_ok = _text.parse_decimal(
@@ -482,86 +487,6 @@ class _Parser:
             }
         )
         return self._frames(self._value_checks(trip))
-
-    def _resolve(self, t: _Triplets, line_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """UTC interval ends (or read times) per triplet and a per-line rejection mask."""
-        zone, n_lines, owner, k = self.zone, line_index.size, t.owner, t.k
-        utc = np.zeros(owner.size, dtype=np.int64)
-        reason = np.zeros(n_lines, dtype=np.int64)
-        first_k = np.full(n_lines, np.iinfo(np.int64).max, dtype=np.int64)
-
-        def mark(bad_trip: np.ndarray, code: int) -> None:
-            idx = np.flatnonzero(bad_trip)
-            fresh = reason[owner[idx]] == 0
-            np.minimum.at(first_k, owner[idx[fresh]], k[idx[fresh]])
-            lines = np.unique(owner[idx[fresh]])
-            reason[lines] = code
-
-        mark(t.bad_stamp, 1)
-        ok_trip = reason[owner] == 0
-        reg = np.flatnonzero(t.register & ok_trip)
-        utc[reg] = _time.wall_to_utc_us(t.wall[reg], zone, ambiguous=self.ambiguous)
-        reg_null = np.zeros(owner.size, dtype=bool)
-        reg_null[reg] = _time.is_null(utc[reg])
-        ambiguous_reg = reg_null.copy()
-        if reg_null.any():
-            early = _time.wall_to_utc_us(t.wall[reg_null], zone, ambiguous="earliest")
-            ambiguous_reg[reg_null] = ~_time.is_null(early)
-        mark(reg_null & ~ambiguous_reg, 2)
-        mark(ambiguous_reg, 3)
-        first = np.flatnonzero((k == 0) & ~t.register)
-        first_wall = np.zeros(n_lines, dtype=np.int64)
-        first_wall[owner[first]] = t.wall[first]
-        early = _time.wall_to_utc_us(first_wall, zone, ambiguous="earliest")
-        late = _time.wall_to_utc_us(first_wall, zone, ambiguous="latest")
-        explicit = ~t.stamp_empty & ~t.register & (reason[owner] == 0)
-
-        last_k = np.maximum(np.bincount(owner, minlength=n_lines) - 1, 0)
-        line_interval = np.zeros(n_lines, dtype=np.int64)
-        line_interval[owner] = t.interval_us
-
-        def wrong(start: np.ndarray) -> np.ndarray:
-            # Wall clock = UTC + offset. A line whose first and last interval ends have the same
-            # offset and that spans under a week crosses no DST change: numpy suffices. Only
-            # the other lines (DST days) go through the time-zone engine.
-            valid = ~_time.is_null(start)
-            first_offset = first_wall - start
-            last_utc = np.where(valid, start + last_k * line_interval, 0)
-            last_offset = _time.utc_to_wall_us(last_utc, zone) - last_utc
-            simple = (
-                valid & (first_offset == last_offset) & (last_k * line_interval < 7 * 86_400 * _US)
-            )
-            expected = np.where(valid[owner], start[owner] + k * t.interval_us, 0)
-            local = expected + first_offset[owner]
-            hard = np.flatnonzero(~simple[owner])
-            if hard.size:
-                local[hard] = _time.utc_to_wall_us(expected[hard], zone)
-            result: np.ndarray = explicit & (local != t.wall)
-            return result
-
-        early_wrong = wrong(early)
-        chosen = early.copy()
-        wrong_trip = early_wrong
-        ambiguous_first = (early != late) & (reason == 0)
-        if ambiguous_first.any():
-            late_wrong = wrong(late)
-            line_early_bad = np.bincount(owner, weights=early_wrong, minlength=n_lines) > 0
-            line_late_bad = np.bincount(owner, weights=late_wrong, minlength=n_lines) > 0
-            pick_late = ambiguous_first & line_early_bad & ~line_late_bad
-            both = ambiguous_first & ~line_early_bad & ~line_late_bad
-            if self.ambiguous == "latest":
-                pick_late |= both
-            elif self.ambiguous == "raise":
-                mark(both[owner] & (k == 0), 3)
-            chosen[pick_late] = late[pick_late]
-            wrong_trip = np.where(pick_late[owner], late_wrong, early_wrong)
-        interval_trip = ~t.register & (reason[owner] == 0)
-        mark(interval_trip & (k == 0) & _time.is_null(early)[owner], 2)
-        mark(wrong_trip & (reason[owner] == 0), 4)
-        idx = np.flatnonzero(~t.register)
-        utc[idx] = chosen[owner[idx]] + k[idx] * t.interval_us[idx]
-        self._time_issues(line_index, reason, first_k)
-        return utc, reason > 0
 
     def _time_issues(self, line_index: np.ndarray, reason: np.ndarray, first_k: np.ndarray) -> None:
         bad = np.flatnonzero(reason)
@@ -669,16 +594,6 @@ class _Parser:
             contract_frame(registers, PARSED_REGISTER_READS),
             self.rows_in_file,
         )
-
-
-class _Triplets(NamedTuple):
-    owner: np.ndarray
-    k: np.ndarray
-    wall: np.ndarray
-    bad_stamp: np.ndarray
-    stamp_empty: np.ndarray
-    register: np.ndarray
-    interval_us: np.ndarray
 
 
 # --------------------------------------------------------------------------------------------

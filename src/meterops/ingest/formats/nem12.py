@@ -33,7 +33,7 @@ from typing import BinaryIO, Final, NamedTuple
 import numpy as np
 import polars as pl
 
-from meterops.ingest.formats import _text, _time
+from meterops.ingest.formats import _nem13, _text, _time
 from meterops.ingest.formats._common import (
     EDITED,
     ESTIMATED,
@@ -49,7 +49,7 @@ from meterops.ingest.formats._common import (
     strip_bom,
 )
 from meterops.ingest.formats.base import ParsedBatch, ParseError
-from meterops.reads.schema import PARSED_INTERVAL_READS, PARSED_REGISTER_READS
+from meterops.reads.schema import PARSED_INTERVAL_READS
 
 __all__ = [
     "NEM_UTC_OFFSET_S",
@@ -142,17 +142,6 @@ QUALITY_FLAGS: Final[Mapping[str, int]] = MappingProxyType(
 """First letter of a quality method → ``quality_flags`` (``V`` defers to ``400`` records)."""
 
 _QUALITY_PATTERN: Final = r"^[AEFNSV][0-9]{0,2}$"
-_REGISTER_TEXT_COLUMNS: Final = (
-    "nmi",
-    "serial",
-    "direction",
-    "value_text",
-    "time_text",
-    "source_quality",
-    "uom",
-    "which",
-)
-_REGISTER_DIRECTIONS: Final = {"E": "kwh_delivered", "I": "kwh_received"}
 
 
 def sniff_nem12(head: bytes) -> bool:
@@ -376,7 +365,10 @@ class _Parser:
             "record.second_header",
             "a second 100 header (concatenated files are not accepted)",
         )
-        return self._intervals(), self._registers()
+        registers = _nem13.register_reads(
+            self, units=UNITS, quality_flags=QUALITY_FLAGS, utc_offset_s=NEM_UTC_OFFSET_S
+        )
+        return self._intervals(), registers
 
     def _fatal(self, lines: np.ndarray, field: str, code: str, message: str) -> ParseError:
         numbers = self.f.line_number
@@ -643,97 +635,3 @@ class _Parser:
             bad = bad | hit
         self.issues.add_frame(pl.concat(found))
         return frame.filter(~bad)
-
-    # -- NEM13 ---------------------------------------------------------------------------------
-    def _registers(self) -> pl.DataFrame:
-        lines, f = self.lines, self.f
-        rec = lines[self.record == 250]
-        self.rows_in_file += 2 * rec.size
-        short = f.line_count[rec] < 20
-        self._issue(
-            rec[short], "record", "record.field_count", "a 250 record needs at least 20 fields"
-        )
-        rec = rec[~short]
-        if rec.size == 0:
-            return PARSED_REGISTER_READS.empty()
-        parts = []
-        for value_at, time_at, quality_at in ((8, 9, 10), (13, 14, 15)):
-            parts.append(
-                pl.DataFrame(
-                    {
-                        "line_index": rec,
-                        "nmi": self._text(rec, 1),
-                        "serial": self._text(rec, 6),
-                        "direction": self._text(rec, 7).str.to_uppercase(),
-                        "value_text": self._text(rec, value_at),
-                        "time_text": self._text(rec, time_at),
-                        "source_quality": self._text(rec, quality_at),
-                        "uom": self._text(rec, 19).str.to_uppercase(),
-                        "which": "previous" if value_at == 8 else "current",
-                    }
-                )
-            )
-        frame = pl.concat(parts).cast(dict.fromkeys(_REGISTER_TEXT_COLUMNS, pl.String))
-        stamp = frame["time_text"].cast(pl.Int64, strict=False).fill_null(0).to_numpy()
-        wall, ok = _time.civil_to_wall_us(stamp, digits=14)
-        ok &= (frame["time_text"].str.len_bytes() == 14).to_numpy()
-        frame = frame.with_columns(
-            pl.Series("time_ok", ok),
-            (pl.Series(wall) - NEM_UTC_OFFSET_S * 1_000_000)
-            .cast(pl.Datetime("us", "UTC"))
-            .alias("read_time_utc"),
-            pl.col("value_text").cast(pl.Float64, strict=False).alias("raw"),
-            pl.col("direction").replace_strict(_REGISTER_DIRECTIONS, default=None).alias("channel"),
-            pl.col("uom")
-            .replace_strict({k: v[1] for k, v in UNITS.items() if v[0] == "energy"}, default=None)
-            .alias("factor"),
-            pl.Series("source_line", f.line_number[frame["line_index"].to_numpy()]),
-        )
-        rules = [
-            (
-                pl.col("channel").is_null(),
-                "direction_indicator",
-                "direction.invalid",
-                "direction indicator must be E or I",
-            ),
-            (pl.col("factor").is_null(), "uom", "uom.invalid", "unit must be Wh, kWh or MWh"),
-            (
-                ~pl.col("time_ok"),
-                "register_read_datetime",
-                "datetime.invalid",
-                "not a real CCYYMMDDhhmmss date-time",
-            ),
-            (
-                pl.col("raw").is_null() | ~pl.col("raw").is_finite() | (pl.col("raw") < 0),
-                "register_read",
-                "register_read.invalid",
-                "not a non-negative number",
-            ),
-        ]
-        bad = pl.Series([False] * frame.height, dtype=pl.Boolean)
-        found = []
-        for condition, field, code, message in rules:
-            hit = frame.select(condition.fill_null(value=True)).to_series()
-            found.append(
-                frame.filter(hit & ~bad).select(
-                    pl.col("source_line").alias("line"),
-                    pl.format("{}_" + field, pl.col("which")).alias("field"),
-                    pl.lit(code).alias("code"),
-                    pl.lit(message).alias("message"),
-                )
-            )
-            bad = bad | hit
-        self.issues.add_frame(pl.concat(found))
-        frame = frame.filter(~bad).with_columns(
-            pl.when(pl.col("serial") == "")
-            .then(pl.col("nmi"))
-            .otherwise(pl.col("serial"))
-            .alias("serial_number"),
-            (pl.col("raw") * pl.col("factor")).alias("value"),
-            pl.lit(None, dtype=pl.String).alias("tou_period"),
-            pl.col("source_quality")
-            .str.slice(0, 1)
-            .replace_strict(dict(QUALITY_FLAGS), default=0, return_dtype=pl.UInt32)
-            .alias("quality_flags"),
-        )
-        return contract_frame(frame, PARSED_REGISTER_READS)
