@@ -1,0 +1,424 @@
+"""Meter-data ingest: bytes to committed Delta tables, per format; duplicate re-runs; storage.
+
+Figures (each against a baseline measured in the same run):
+
+* reads/s from file bytes to a committed Delta append (``ingest_files``: hash, parse, resolve
+  meters, compare with the store, append, commit marker, journal) for CMEP and head-end CSV
+  (100,000 meters × 1 day = 9.6 M reads) and for CIM and ESPI XML. Baseline: a row-at-a-time
+  reader (``csv`` module / ``xml.etree``) building Python rows, a set for duplicate keys, and
+  one append of the same rows. The parse share is reported in the note (parsers are
+  ``ingest/formats``; the rest is the store and pipeline).
+* the re-run of an identical file (ING-01: ≤ 5 % of the first run's time);
+* a file half of whose reads are already stored (ING-03: compares with the stored day);
+* bytes per interval read on disk (sorted, ZSTD), goal ≤ 2;
+* layout: write time and size of the same 9.6 M reads unpartitioned (the store's choice) vs
+  partitioned by day and by meter bucket (why ``reads/_lake.py`` does not partition).
+
+Values are realistic load shapes (a daily profile × a per-meter scale × noise) rounded to
+watt-hours, as AMI head-ends deliver them.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from deltalake import WriterProperties, write_deltalake
+from sqlalchemy import insert
+
+from benchmarks.harness import BenchContext, Figure, timed
+from meterops.db import migrate
+from meterops.db.engine import make_engine, make_session_factory
+from meterops.ingest.formats.registry import get_format
+from meterops.ingest.service import IngestOptions, ingest_files
+from meterops.models import Meter
+from meterops.reads.schema import PARSED_INTERVAL_READS
+from meterops.reads.store import ReadStore, Table
+
+AREA = "ingest"
+ZONE = ZoneInfo("America/Chicago")
+DAY = dt.datetime(2024, 3, 5, 6, tzinfo=dt.UTC)  # local midnight in Chicago (CST)
+NOW = DAY + dt.timedelta(days=40)  # every benchmark day lies inside the 60-day horizon
+OPTIONS = IngestOptions(zone=ZONE, late_data_horizon_days=60, future_tolerance_s=300)
+
+
+def _serial(n: int) -> str:
+    return f"M{n:08d}"
+
+
+def _reads(meters: int, days: int, rng: np.random.Generator, first: int = 0) -> pl.DataFrame:
+    """``PARSED_INTERVAL_READS`` for ``meters`` × ``days`` quarter-hours of realistic load."""
+    per_meter = 96 * days
+    hours = (np.arange(per_meter) % 96) / 4.0
+    shape = 0.25 + 0.2 * np.exp(-((hours - 7.5) ** 2) / 2) + 0.45 * np.exp(-((hours - 19) ** 2) / 6)
+    scale = rng.lognormal(0.0, 0.5, meters)
+    values = np.outer(scale, shape) * rng.gamma(8.0, 1 / 8.0, (meters, per_meter))
+    start_us = int(DAY.timestamp() * 1e6)
+    starts = start_us + np.arange(per_meter, dtype=np.int64) * 900_000_000
+    serials = pl.Series([_serial(first + m) for m in range(meters)])
+    return pl.DataFrame(
+        {
+            "serial_number": serials.gather(np.repeat(np.arange(meters), per_meter)),
+            "channel": pl.repeat("kwh_delivered", meters * per_meter, eager=True),
+            "interval_start_utc": pl.Series(np.tile(starts, meters)).cast(pl.Datetime("us", "UTC")),
+            "interval_s": pl.repeat(900, meters * per_meter, dtype=pl.Int32, eager=True),
+            "value": np.round(values.ravel(), 3),
+            "quality_flags": pl.repeat(0, meters * per_meter, dtype=pl.UInt32, eager=True),
+            "source_quality": pl.repeat(None, meters * per_meter, dtype=pl.String, eager=True),
+            "source_line": pl.repeat(1, meters * per_meter, dtype=pl.Int64, eager=True),
+        },
+        schema=PARSED_INTERVAL_READS.schema,
+    )
+
+
+class _World:
+    """A SQLite database with the meters and an empty read store in a scratch folder."""
+
+    def __init__(self, folder: Path, meters: int) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        self.engine = make_engine(f"sqlite:///{folder / 'meterops.db'}")
+        migrate.upgrade(self.engine)
+        rows = [
+            {
+                "serial_number": _serial(n),
+                "vendor": "Itron",
+                "model": "Centron",
+                "form": "2S",
+                "meter_class": "CL200",
+                "accuracy_class": "0.5",
+            }
+            for n in range(meters)
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(insert(Meter), rows)
+        self.sessions = make_session_factory(self.engine)
+        self.store = ReadStore(str(folder / "reads"))
+
+    def ingest(self, path: Path) -> tuple[float, int]:
+        with timed() as elapsed:
+            [report] = ingest_files(
+                self.sessions, self.store, [path], options=OPTIONS, clock=lambda: NOW
+            )
+        assert report.counts.check(path.name) is None
+        return elapsed(), report.counts.rows_in_file
+
+
+# --------------------------------------------------------------------------------------------
+# Row-at-a-time baselines: stdlib parsing into Python rows, a set of keys, one append.
+
+_BASELINE_SCHEMA = pa.schema(
+    [
+        ("meter_id", pa.int64()),
+        ("channel", pa.string()),
+        ("interval_start_utc", pa.timestamp("us", tz="UTC")),
+        ("interval_s", pa.int32()),
+        ("value", pa.float64()),
+    ]
+)
+
+
+def _append_rows(rows: list[tuple[int, str, dt.datetime, int, float]], folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in range(5)]
+    table = pa.Table.from_arrays(
+        [pa.array(c, type=f.type) for c, f in zip(columns, _BASELINE_SCHEMA, strict=True)],
+        schema=_BASELINE_SCHEMA,
+    )
+    write_deltalake(folder, table, mode="append")
+
+
+def _baseline_csv(data: bytes, ids: dict[str, int], limit: int, folder: Path) -> int:
+    seen: set[tuple[int, str, dt.datetime]] = set()
+    rows: list[tuple[int, str, dt.datetime, int, float]] = []
+    reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
+    for record in reader:
+        key = (
+            ids[record["serial_number"]],
+            record["channel"],
+            dt.datetime.fromisoformat(record["interval_start_utc"]),
+        )
+        if key not in seen:
+            seen.add(key)
+            rows.append((*key, int(record["interval_s"]), float(record["value"])))
+        if len(rows) >= limit:
+            break
+    _append_rows(rows, folder)
+    return len(rows)
+
+
+def _baseline_cmep(data: bytes, ids: dict[str, int], limit: int, folder: Path) -> int:
+    seen: set[tuple[int, str, dt.datetime]] = set()
+    rows: list[tuple[int, str, dt.datetime, int, float]] = []
+    for record in csv.reader(io.StringIO(data.decode("utf-8"))):
+        meter, interval_s = ids[record[7]], int(record[12][-2:]) * 60
+        for i in range(int(record[13])):
+            stamp, value = record[14 + 3 * i], record[16 + 3 * i]
+            wall = dt.datetime.strptime(stamp, "%Y%m%d%H%M")
+            end = wall.replace(tzinfo=ZONE).astimezone(dt.UTC)
+            key = (meter, "kwh_delivered", end - dt.timedelta(seconds=interval_s))
+            if key not in seen:
+                seen.add(key)
+                rows.append((*key, interval_s, float(value)))
+        if len(rows) >= limit:
+            break
+    _append_rows(rows, folder)
+    return len(rows)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _baseline_xml(data: bytes, ids: dict[str, int], limit: int, folder: Path) -> int:
+    """IntervalReading(s) of CIM (timeStamp = end) or ESPI (timePeriod/start) one by one."""
+    seen: set[tuple[int, str, dt.datetime]] = set()
+    rows: list[tuple[int, str, dt.datetime, int, float]] = []
+    pending: list[tuple[dt.datetime, float]] = []
+    meter = 0
+
+    def flush() -> None:
+        for start, value in pending:
+            key = (meter, "kwh_delivered", start)
+            if key not in seen:
+                seen.add(key)
+                rows.append((*key, 900, value))
+        pending.clear()
+
+    for _, element in ET.iterparse(io.BytesIO(data)):
+        name = _local(element.tag)
+        if name == "link" and "/UsagePoint/" in element.get("href", ""):
+            meter = ids.get(element.get("href", "").split("/UsagePoint/")[1].split("/")[0], meter)
+        elif name == "serialNumber":
+            meter = ids[element.text or ""]
+        elif name in ("IntervalReadings", "IntervalReading"):
+            fields = {_local(e.tag): (e.text or "") for e in element.iter()}
+            if "timeStamp" in fields:
+                end = dt.datetime.fromisoformat(fields["timeStamp"])
+                pending.append((end - dt.timedelta(minutes=15), float(fields["value"])))
+            else:
+                start = dt.datetime.fromtimestamp(int(fields["start"]), dt.UTC)
+                pending.append((start, int(fields["value"]) * 1e-6))
+            element.clear()
+        elif name == "MeterReading" and pending:
+            flush()
+            if len(rows) >= limit:
+                break
+    flush()
+    _append_rows(rows[:limit], folder)
+    return min(len(rows), limit)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """One format's measured ingest."""
+
+    def __init__(self, figure: Figure, world: _World, seconds: float) -> None:
+        self.figure, self.world, self.seconds = figure, world, seconds
+
+
+def _throughput(
+    ctx: BenchContext,
+    name: str,
+    paths: list[Path],
+    meters: int,
+    baseline: tuple[object, int],
+    goal_reads_s: float,
+) -> _Run:
+    world = _World(ctx.workdir / f"{name}-world", meters)
+    spec = get_format(name)
+    extra = {"zone": ZONE} if "zone" in spec.required_options else {}
+    first = paths[0].read_bytes()
+    if name in ("cmep", "headend_csv"):  # warm up (imports, time-zone tables) on a prefix
+        spec.parse(first[: first.index(b"\n", min(65536, len(first) - 1)) + 1], name="w", **extra)
+    total_s, reads = 0.0, 0
+    for path in paths:
+        seconds, rows = world.ingest(path)
+        total_s, reads = total_s + seconds, reads + rows
+    with timed() as parse_elapsed:
+        for path in paths:
+            spec.parse(path.read_bytes(), name=path.name, **extra)
+    run_baseline, limit = baseline
+    ids = {_serial(n): n + 1 for n in range(meters)}
+    with timed() as base_elapsed:
+        base_rows = 0
+        for path in paths:
+            base_rows += run_baseline(  # type: ignore[operator]
+                path.read_bytes(), ids, limit - base_rows, ctx.workdir / "baseline"
+            )
+            if base_rows >= limit:
+                break
+    rate = reads / total_s
+    size_mb = sum(p.stat().st_size for p in paths) / 1e6
+    parse_s = parse_elapsed()
+    figure = Figure(
+        AREA,
+        f"{name}: bytes → committed Delta ({reads:,} reads, {len(paths)} file(s), "
+        f"{size_mb:,.0f} MB)",
+        rate,
+        "reads/s",
+        baseline=base_rows / base_elapsed(),
+        baseline_name=f"row-at-a-time stdlib parse + append, {base_rows:,} reads",
+        goal=f">= {goal_reads_s / 1e6:g} M reads/s",
+        met=rate >= goal_reads_s,
+        note=(
+            f"parse alone {reads / parse_s:,.0f} reads/s ({parse_s:.1f} s of {total_s:.1f} s); "
+            f"everything after parsing {reads / max(total_s - parse_s, 1e-9):,.0f} reads/s"
+        ),
+    )
+    return _Run(figure, world, total_s)
+
+
+def _layout(ctx: BenchContext, frame: pl.DataFrame) -> list[Figure]:
+    """Write the same reads unpartitioned, by UTC day and by meter bucket."""
+    stored = (
+        frame.with_columns(
+            pl.col("serial_number").str.slice(1).cast(pl.Int64).alias("meter_id"),
+            pl.lit(1, pl.Int64).alias("source_file_id"),
+            pl.lit(NOW).dt.cast_time_unit("us").alias("received_at_utc"),
+            pl.col("quality_flags").cast(pl.Int64),
+        )
+        .drop("serial_number", "source_line")
+        .sort("meter_id", "channel", "interval_start_utc")
+    )
+    variants = {
+        "none (sorted files)": (stored, None),
+        "by UTC day": (
+            stored.with_columns(pl.col("interval_start_utc").dt.date().alias("day")),
+            ["day"],
+        ),
+        "by meter bucket (16)": (
+            stored.with_columns((pl.col("meter_id") % 16).alias("bucket")),
+            ["bucket"],
+        ),
+    }
+    results: dict[str, tuple[float, float]] = {}
+    for label, (data, partition_by) in variants.items():
+        folder = ctx.workdir / "layout"
+        shutil.rmtree(folder, ignore_errors=True)
+        table = data.to_arrow()
+        with timed() as elapsed:
+            write_deltalake(
+                folder,
+                table,
+                mode="append",
+                partition_by=partition_by,
+                writer_properties=WriterProperties(compression="ZSTD", compression_level=3),
+            )
+        size = sum(p.stat().st_size for p in folder.rglob("*.parquet"))
+        results[label] = (frame.height / elapsed(), size / frame.height)
+    day_rate, day_bytes = results["by UTC day"]
+    return [
+        Figure(
+            AREA,
+            f"layout write, partitioning {label}",
+            rate,
+            "reads/s",
+            baseline=day_rate,
+            baseline_name="partitioned by UTC day",
+            note=f"{size:.3f} bytes/read (by day: {day_bytes:.3f})",
+        )
+        for label, (rate, size) in results.items()
+        if label != "by UTC day"
+    ]
+
+
+def run(ctx: BenchContext) -> list[Figure]:
+    rng = np.random.default_rng(7)
+    meters = ctx.scale(100_000, 5_000)
+    figures: list[Figure] = []
+    day = _reads(meters, 1, rng)
+    text_paths = {
+        "cmep": ctx.workdir / "day.cmep",
+        "headend_csv": ctx.workdir / "day.csv",
+    }
+    get_format("cmep").writers["interval_reads"](
+        day, sender_id="BENCH", zone=ZONE, created_at=NOW, path=text_paths["cmep"]
+    )
+    get_format("headend_csv").writers["any_kind"](
+        day, kind="interval_reads", path=text_paths["headend_csv"]
+    )
+    base_limit = ctx.scale(1_000_000, 100_000)
+    cmep = _throughput(ctx, "cmep", [text_paths["cmep"]], meters, (_baseline_cmep, base_limit), 5e6)
+    again_s, _ = cmep.world.ingest(text_paths["cmep"])  # the same bytes: duplicate_file
+    stored_bytes = cmep.world.store.size_bytes(Table.INTERVAL_READS) / day.height
+    figures += [
+        cmep.figure,
+        Figure(
+            AREA,
+            "re-run of an identical CMEP file (ING-01)",
+            again_s,
+            "s",
+            baseline=cmep.seconds,
+            baseline_name="first run",
+            goal="<= 5 % of the first run",
+            met=again_s <= 0.05 * cmep.seconds,
+            note="hash + journal lookup; nothing parsed or stored",
+        ),
+        Figure(
+            AREA,
+            f"interval read on disk ({day.height:,} reads, sorted, ZSTD)",
+            stored_bytes,
+            "bytes/read",
+            baseline=24.0,
+            baseline_name="raw (meter_id, start, value) = 3 × 8 bytes",
+            goal="<= 2 bytes/read",
+            met=stored_bytes <= 2.0,
+        ),
+    ]
+    # A file half of whose reads are stored: the second half of the day plus the next half day.
+    overlap = _reads(meters, 2, np.random.default_rng(7)).filter(
+        (pl.col("interval_start_utc") >= DAY + dt.timedelta(hours=12))
+        & (pl.col("interval_start_utc") < DAY + dt.timedelta(hours=36))
+    )
+    overlap_path = ctx.workdir / "overlap.csv"
+    get_format("headend_csv").writers["any_kind"](overlap, kind="interval_reads", path=overlap_path)
+    csv_run = _throughput(
+        ctx, "headend_csv", [text_paths["headend_csv"]], meters, (_baseline_csv, base_limit), 5e6
+    )
+    overlap_s, overlap_rows = csv_run.world.ingest(overlap_path)
+    figures += [
+        csv_run.figure,
+        Figure(
+            AREA,
+            f"head-end CSV with 50 % of its {overlap_rows:,} reads already stored (ING-03)",
+            overlap_rows / overlap_s,
+            "reads/s",
+            baseline=csv_run.figure.value,
+            baseline_name="same format into an empty store",
+            note="the stored half is read back (its days, the batch's meters) and compared",
+        ),
+    ]
+    xml_meters = ctx.scale(20_000, 1_000)
+    cim_frame = _reads(xml_meters, 1, np.random.default_rng(11))
+    cim_path = ctx.workdir / "day.cim.xml"
+    get_format("cim").writers["meter_readings"](cim_frame, path=cim_path)
+    figures.append(
+        _throughput(
+            ctx, "cim", [cim_path], xml_meters, (_baseline_xml, ctx.scale(500_000, 50_000)), 1e6
+        ).figure
+    )
+    feeds = ctx.scale(200, 20)
+    espi_frame = _reads(feeds, 30, np.random.default_rng(13))
+    espi_paths = []
+    for n, (_, group) in enumerate(espi_frame.group_by("serial_number", maintain_order=True)):
+        path = ctx.workdir / f"feed{n}.espi.xml"
+        get_format("espi").writers["interval_reads"](group, path=path)
+        espi_paths.append(path)
+    figures.append(
+        _throughput(
+            ctx, "espi", espi_paths, feeds, (_baseline_xml, ctx.scale(300_000, 30_000)), 1e6
+        ).figure
+    )
+    figures += _layout(ctx, day)
+    return figures
