@@ -96,7 +96,7 @@ class StringTable:
 
     def repeat(self, index: int, rows: int) -> Views:
         """Views of one string repeated ``rows`` times."""
-        return np.broadcast_to(self.views[index], (rows, 2)).copy()
+        return np.repeat(self.views[index][None, :], rows, axis=0)
 
 
 def string_column(name: str, views: Views, data: bytes = b"") -> pl.Series:
