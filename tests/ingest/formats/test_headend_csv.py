@@ -159,3 +159,13 @@ def test_a_malformed_corpus_never_crashes_the_parser() -> None:
             check_never_crashes(
                 lambda d, name: parse_headend_csv(d, name=name, strict=True), data, f"s{i}.csv"
             )
+
+
+def test_formula_cells_are_neutralised_only_when_asked() -> None:
+    events = read_headend_csv(CASES / "headend_csv/events/input.csv").events.with_columns(
+        vendor_code=pl.lit("=HYPERLINK(1)")
+    )
+    plain = write_headend_csv(events, kind="events").decode()
+    safe = write_headend_csv(events, kind="events", neutralise_formulas=True).decode()
+    assert ",=HYPERLINK(1)," in plain
+    assert ",'=HYPERLINK(1)," in safe

@@ -383,13 +383,22 @@ def _kind_rules(kind: str, rule: _Flag) -> None:
         )
 
 
-def write_headend_csv(frame: pl.DataFrame, *, kind: str, path: str | Path | None = None) -> bytes:
+def write_headend_csv(
+    frame: pl.DataFrame,
+    *,
+    kind: str,
+    path: str | Path | None = None,
+    neutralise_formulas: bool = False,
+) -> bytes:
     r"""Write a frame as a head-end CSV file of ``kind`` (columns in documented order).
 
     Args:
         frame: A frame with the kind's columns (``source_line`` and extra columns ignored).
         kind: One of :data:`KINDS`.
         path: Also write the bytes to this file.
+        neutralise_formulas: For files people open in a spreadsheet: prefix ``'`` to text
+            cells that start with ``=``, ``+``, ``-``, ``@``, tab or carriage return (OWASP CSV
+            injection). Leave False for machine exchange (it changes the text).
 
     Returns:
         The file's bytes (UTF-8, ``\n`` line ends, UTC timestamps with ``Z``).
@@ -409,11 +418,19 @@ def write_headend_csv(frame: pl.DataFrame, *, kind: str, path: str | Path | None
         msg = f"unknown head-end CSV kind {kind!r}; expected one of {sorted(KINDS)}"
         raise ValueError(msg)
     columns = columns_of(kind)
-    out = (
-        frame.select(columns)
-        .write_csv(datetime_format=_WRITE_FORMAT, quote_style="necessary", line_terminator="\n")
-        .encode("utf-8")
-    )
+    selected = frame.select(columns)
+    if neutralise_formulas:
+        text = [c for c, dtype in selected.schema.items() if dtype == pl.String]
+        selected = selected.with_columns(
+            pl.when(pl.col(c).str.contains(r"^[=+\-@\t\r]"))
+            .then(pl.concat_str([pl.lit("'"), pl.col(c)]))
+            .otherwise(pl.col(c))
+            .alias(c)
+            for c in text
+        )
+    out = selected.write_csv(
+        datetime_format=_WRITE_FORMAT, quote_style="necessary", line_terminator="\n"
+    ).encode("utf-8")
     if path is not None:
         Path(path).write_bytes(out)
     return out
