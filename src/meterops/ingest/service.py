@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +63,7 @@ FaultHook = Callable[[str], None]
 
 _SNIFF_BYTES: Final = 65536
 _METER_KINDS: Final = ("interval_reads", "register_reads", "events", "comm_stats")
+_ZIPPED_FORMATS: Final = frozenset({"nem12"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +214,26 @@ def _parse(
     return batch, "", list(batch.issues)
 
 
+def _sniff(data: bytes) -> str | None:
+    """The file's format; a zip archive of one file is sniffed by its member.
+
+    Only formats whose parser opens archives itself (NEM12/NEM13) are accepted zipped.
+    """
+    found = sniff_format(data[:_SNIFF_BYTES])
+    if found is not None or not data.startswith(b"PK\x03\x04"):
+        return found
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [m for m in archive.infolist() if not m.is_dir()]
+            if len(members) != 1:
+                return None
+            with archive.open(members[0]) as member:
+                inner = sniff_format(member.read(_SNIFF_BYTES))
+    except zipfile.BadZipFile:
+        return None
+    return inner if inner in _ZIPPED_FORMATS else None
+
+
 def _serials(batch: ParsedBatch) -> list[str]:
     heads: list[pl.Series] = []
     for attr in _METER_KINDS:
@@ -236,7 +259,7 @@ def _ingest_one(
         file_name=str(path),
         sha256=hashlib.sha256(data).hexdigest(),
         size_bytes=len(data),
-        format=options.format_id or sniff_format(data[:_SNIFF_BYTES]),
+        format=options.format_id or _sniff(data),
         strict=options.strict,
         actor=options.actor,
     )
