@@ -330,3 +330,10 @@ def test_a_malformed_corpus_never_crashes_the_parser() -> None:
                 f"s{i}.cmep",
             )
     assert random.Random(4).random() < 1
+
+
+def test_unknown_protocol_text_is_kept_and_flagged_suspect() -> None:
+    text = b"MEPMD01,1,S,,,,202401010000,M,OK,E,KWH,1,00000015,2,202401010015,VERYLONGCODE,1,,R0,2"
+    reads = parse_cmep(text, name="x", zone=ZoneInfo("UTC"), strict=True).interval_reads
+    assert reads["source_quality"].to_list() == ["VERYLONGCODE", "R0"]
+    assert reads["quality_flags"].to_list() == [4, 0]

@@ -213,3 +213,31 @@ def parse_decimal(buffer: U8, starts: I64, ends: I64) -> tuple[F64, B]:
         values[slow] = filled
         ok[slow] = good
     return values, ok
+
+
+def short_codes(buffer: U8, starts: I64, ends: I64) -> tuple[pl.Series, I64]:
+    """Dictionary-encode a text column that is usually uniform (CMEP protocol text).
+
+    When every field is empty or every field holds the same text (a sender that writes ``R0``
+    on every value) the column is one code and no string per field is built; otherwise each
+    field is its own entry.
+
+    Returns:
+        ``(texts, index)`` with ``texts[index[i]]`` the text of field ``i``.
+
+    Examples:
+        >>> b = np.frombuffer(b"R0,R0,R0", dtype=np.uint8)
+        >>> texts, index = short_codes(b, np.array([0, 3, 6]), np.array([2, 5, 8]))
+        >>> texts.to_list(), index.tolist()
+        (['R0'], [0, 0, 0])
+    """
+    lengths = ends - starts
+    n = lengths.size
+    if n and np.all(lengths == lengths[0]) and lengths[0] <= 16:
+        width = int(lengths[0])
+        window = _windows(buffer, starts, max(width, 1))[:, :width]
+        if width == 0 or bool(np.all(window == window[0])):
+            return strings_at(buffer, starts[:1], ends[:1]).fill_null(""), np.zeros(
+                n, dtype=np.int64
+            )
+    return strings_at(buffer, starts, ends).fill_null(""), np.arange(n, dtype=np.int64)

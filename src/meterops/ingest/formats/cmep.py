@@ -466,7 +466,10 @@ class _Parser:
         value, value_ok = _text.parse_decimal(
             f.buffer, f.starts[base + 2][keep], f.ends[base + 2][keep]
         )
-        quality = f.strings(base[keep] + 1).str.strip_chars(" ")
+        codes, which = _text.short_codes(f.buffer, f.starts[base + 1][keep], f.ends[base + 1][keep])
+        codes = codes.str.strip_chars(" ")
+        code_flags = codes.replace_strict(self.flags_table, default=SUSPECT, return_dtype=pl.UInt32)
+        quality = codes.gather(which)
         trip = pl.DataFrame(
             {
                 "line_index": line_index[owner],
@@ -476,9 +479,7 @@ class _Parser:
                 "value_ok": value_ok,
                 "value_empty": (f.starts[base + 2] == f.ends[base + 2])[keep],
                 "quality": quality,
-                "quality_flags": quality.replace_strict(
-                    self.flags_table, default=SUSPECT, return_dtype=pl.UInt32
-                ),
+                "quality_flags": code_flags.gather(which),
                 "interval_us": interval_us[keep],
                 "register": register[keep],
                 "channel": head["channel"].gather(owner),
