@@ -372,3 +372,23 @@ def test_ingest_is_the_same_for_a_utility_in_any_zone(tmp_path: Path) -> None:
                 )
             )
     assert results[0].equals(results[1])
+
+
+def test_a_bad_row_anywhere_in_a_10000_row_file_leaves_nothing_visible(w: World) -> None:
+    serials = [f"S{n}" for n in range(100)]
+    w.add_meters(serials)
+    lines = csv_bytes(interval_frame(serials, intervals=100)).split(b"\n")
+    rng = random.Random(10)
+    for run in range(50):
+        k = rng.randrange(1, 10_001)  # data lines are 2..10001 (line 1 is the header)
+        broken = list(lines)
+        fields = broken[k].split(b",")
+        fields[2] = b"2024-13-45T99:00:00Z"
+        broken[k] = b",".join(fields)
+        [report] = w.ingest(w.write(f"run{run}.csv", b"\n".join(broken)))
+        assert report.status is ImportStatus.REFUSED
+        assert [issue.line for issue in report.issues] == [k + 1]
+        assert w.store.row_count(Table.INTERVAL_READS, visible_only=False) == 0
+    [report] = w.ingest(w.write("good.csv", b"\n".join(lines)))
+    assert report.counts.accepted == 10_000
+    assert _current(w).height == 10_000

@@ -277,3 +277,36 @@ def test_bytes_on_disk_of_sorted_interval_reads_are_small(store: ReadStore) -> N
     ]
     _ingest(store, pl.concat(frames), 1)
     assert store.size_bytes(Table.INTERVAL_READS) / 48_000 < 2.0
+
+
+def test_latest_versions_give_the_number_to_continue_from_even_when_not_current(
+    store: ReadStore,
+) -> None:
+    store.write_versions(version_rows(1, [quarter(0)], [0.7], parent_version=None), now=NOW)
+    _ingest(store, raw_rows(1, [0.9, 1.0], source_file_id=1, received=NOW + HOUR), 1)
+    latest = store.latest_versions(start_utc=DAY, end_utc=END, meter_ids=[1])
+    assert latest.select("interval_start_utc", "version").rows() == [
+        (quarter(0), 1),
+        (quarter(1), 0),
+    ]
+    assert store.current_interval_reads(start_utc=DAY, end_utc=END)["version"].to_list() == [0, 0]
+
+
+def test_touched_days_name_every_day_a_file_added_reads_to_with_its_late_reads(
+    store: ReadStore,
+) -> None:
+    late = FLAGS["LATE"].mask
+    _ingest(store, raw_rows(1, [1.0, 2.0], source_file_id=1, received=NOW), 1)
+    second = pl.concat(
+        [
+            raw_rows(1, [3.0], start=quarter(5), source_file_id=2, received=NOW + HOUR),
+            raw_rows(2, [4.0], start=END, source_file_id=2, received=NOW + HOUR),
+        ]
+    ).with_columns(pl.Series("quality_flags", [late, 0], dtype=pl.UInt32))
+    _ingest(store, second, 2)
+    days = store.touched_days(committed_after_utc=NOW)
+    assert days.rows() == [
+        (1, "kwh_delivered", DAY.date(), 1, 1),
+        (2, "kwh_delivered", END.date(), 1, 0),
+    ]
+    assert store.touched_days(committed_after_utc=NOW - HOUR, committed_until_utc=NOW).height == 1

@@ -31,9 +31,9 @@ from typing import Final, NamedTuple
 
 import polars as pl
 
-from meterops.errors import ConflictError, InvalidInputError
+from meterops.errors import ConflictError
 from meterops.kit.frames import check_frame
-from meterops.reads import _current
+from meterops.reads import _current, _versions
 from meterops.reads._lake import COUNT_NAMES, TABLES, Lake, Table
 from meterops.reads.schema import (
     COMM_STATS,
@@ -45,6 +45,7 @@ from meterops.reads.schema import (
     REGISTER_READS,
     TOPOLOGY,
 )
+from meterops.vee.flags import FLAGS
 
 __all__ = ["COUNT_NAMES", "TIME_COLUMNS", "FileCommit", "ReadStore", "Table"]
 
@@ -61,6 +62,7 @@ TIME_COLUMNS: Final[Mapping[Table, str]] = {
 """The column each table is filtered on by time."""
 
 _ID_COLUMN: Final = {Table.TOPOLOGY: "node_id"}
+_LATE_MASK: Final = FLAGS["LATE"].mask
 _STORED_CONTRACTS: Final = {
     Table.REGISTER_READS: REGISTER_READS,
     Table.EVENTS: EVENTS,
@@ -69,7 +71,6 @@ _STORED_CONTRACTS: Final = {
     Table.CONFLICTS: CONFLICTS,
     Table.QUARANTINE: QUARANTINE,
 }
-_VERSION_KINDS: Final = frozenset({"estimate", "edit", "substitute"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +234,7 @@ class ReadStore:
             if values.is_empty():
                 return frame.filter(pl.lit(value=False))
             # The range first: it prunes files and row groups by their statistics.
-            frame = frame.filter(column.is_between(values.min(), values.max()))
+            frame = frame.filter(column.is_between(pl.lit(values.min()), pl.lit(values.max())))
             frame = frame.filter(column.is_in(values.implode()))
         if channels is not None:
             frame = frame.filter(pl.col("channel").is_in(pl.Series(list(channels)).implode()))
@@ -399,23 +400,8 @@ class ReadStore:
                 version is below 1 or not above its parent, or a parent does not exist.
             ConflictError: A (key, version) is already stored.
         """
-        check_frame(frame, INTERVAL_VERSIONS)
-        _require_text(frame, ("version_kind", "method", "reason_code", "actor"), "versions")
-        _refuse(
-            frame,
-            ~pl.col("version_kind").is_in(list(_VERSION_KINDS)),
-            f"version_kind must be one of {sorted(_VERSION_KINDS)}",
-            "version_kind",
-        )
-        _refuse(frame, pl.col("version") < 1, "version must be 1 or more", "version")
-        _refuse(
-            frame,
-            pl.col("parent_version") >= pl.col("version"),
-            "parent_version must be below version",
-            "parent_version",
-        )
+        _versions.check_versions(frame)
         key = [*_current.KEY, "version"]
-        _refuse(frame, pl.struct(key).is_duplicated(), "a (key, version) appears twice", "version")
         if frame.is_empty():
             return 0
         start, end = frame["interval_start_utc"].min(), frame["interval_start_utc"].max()
@@ -433,23 +419,10 @@ class ReadStore:
             )
         raw_keys = (
             self._visible(self._window(Table.INTERVAL_READS, window), None)
-            .select(*_current.KEY, pl.lit(0, pl.Int32).alias("parent_version"))
+            .select(_current.KEY)
             .collect()
         )
-        version_keys = pl.concat([stored, frame.select(key)], how="vertical_relaxed").rename(
-            {"version": "parent_version"}
-        )
-        parents = pl.concat([raw_keys, version_keys.cast({"parent_version": pl.Int32})])
-        orphans = frame.filter(pl.col("parent_version").is_not_null()).join(
-            parents, on=[*_current.KEY, "parent_version"], how="anti"
-        )
-        if not orphans.is_empty():
-            raise InvalidInputError(
-                f"{orphans.height} version(s) name a parent version that is not stored, e.g. "
-                f"{orphans.select(*_current.KEY, 'parent_version').row(0)}.",
-                code="reads.parent_missing",
-                details={"count": orphans.height},
-            )
+        _versions.check_parents(frame, raw_keys=raw_keys, version_keys=stored)
         rows = frame.select(INTERVAL_VERSIONS.names).with_columns(
             _lit(_aware(now, "now")).alias("received_at_utc")
         )
@@ -473,20 +446,69 @@ class ReadStore:
             InvalidInputError: Empty mask, bits set outside the mask, negative version or no
                 actor.
         """
-        check_frame(frame, INTERVAL_FLAGS)
-        _require_text(frame, ("actor",), "flags")
-        _refuse(frame, pl.col("flag_mask") == 0, "flag_mask must name at least one bit", "mask")
-        _refuse(
-            frame,
-            (pl.col("quality_flags") & ~pl.col("flag_mask")) != 0,
-            "quality_flags sets bits outside flag_mask",
-            "quality_flags",
-        )
-        _refuse(frame, pl.col("version") < 0, "version must be 0 or more", "version")
+        _versions.check_flags(frame)
         rows = frame.select(INTERVAL_FLAGS.names).with_columns(
             _lit(_aware(now, "now")).alias("received_at_utc")
         )
         return self._lake.append(Table.INTERVAL_FLAGS, rows, metadata={"kind": "flags"})
+
+    def latest_versions(
+        self, *, start_utc: dt.datetime, end_utc: dt.datetime, meter_ids: _Ids | None = None
+    ) -> pl.DataFrame:
+        """The highest stored version number per key (0 when only the raw read exists).
+
+        Number new versions of a key above this, whether or not that version is current.
+
+        Returns:
+            Columns ``meter_id``, ``channel``, ``interval_start_utc``, ``version`` (Int32).
+        """
+        window = _Window(start_utc, end_utc, meter_ids)
+        keys = list(_current.KEY)
+        raw = self._visible(self._window(Table.INTERVAL_READS, window), None).select(
+            *keys, pl.lit(0, pl.Int32).alias("version")
+        )
+        versions = self._window(Table.INTERVAL_VERSIONS, window).select(*keys, "version")
+        return (
+            pl.concat([raw, versions])
+            .group_by(keys)
+            .agg(pl.col("version").max())
+            .sort(keys)
+            .collect()
+        )
+
+    def touched_days(
+        self,
+        *,
+        committed_after_utc: dt.datetime,
+        committed_until_utc: dt.datetime | None = None,
+    ) -> pl.DataFrame:
+        """Meter, channel and UTC day of every interval read committed in a time range.
+
+        What VEE and daily aggregates must (re)compute after ingest: every day that received
+        reads, with how many arrived late (ING-07).
+
+        Args:
+            committed_after_utc: Files committed after this instant (exclusive). [UTC]
+            committed_until_utc: … and at or before this one (None: up to now). [UTC]
+
+        Returns:
+            Columns ``meter_id``, ``channel``, ``day`` (UTC date), ``reads``, ``late_reads``.
+        """
+        commits = self.commits(as_of_utc=committed_until_utc).filter(
+            pl.col("committed_at_utc") > _lit(_aware(committed_after_utc, "committed_after"))
+        )
+        late = pl.lit(_LATE_MASK, pl.UInt32)
+        return (
+            self._lake.scan(Table.INTERVAL_READS)
+            .filter(pl.col("source_file_id").is_in(commits["source_file_id"].implode()))
+            .group_by("meter_id", "channel", pl.col("interval_start_utc").dt.date().alias("day"))
+            .agg(
+                pl.len().cast(pl.Int64).alias("reads"),
+                ((pl.col("quality_flags") & late) != 0).sum().cast(pl.Int64).alias("late_reads"),
+            )
+            .sort("meter_id", "channel", "day")
+            .collect()
+        )
 
     # ----------------------------------------------------------------------------------------
     # Other record kinds
@@ -542,25 +564,3 @@ class ReadStore:
         if visible_only and "source_file_id" in TABLES[table].schema and table != Table.COMMITS:
             frame = self._visible(frame, None)
         return int(frame.select(pl.len()).collect().item())
-
-
-def _refuse(frame: pl.DataFrame, bad: pl.Expr, message: str, field: str) -> None:
-    count = int(frame.select(bad.fill_null(value=False).sum()).item())
-    if count:
-        raise InvalidInputError(
-            f"{count} row(s) refused: {message}.",
-            code=f"reads.invalid_{field}",
-            details={"field": field, "count": count},
-        )
-
-
-def _require_text(frame: pl.DataFrame, columns: tuple[str, ...], what: str) -> None:
-    for column in columns:
-        empty = pl.col(column).is_null() | (pl.col(column).str.strip_chars() == "")
-        count = int(frame.select(empty.sum()).item())
-        if count:
-            raise InvalidInputError(
-                f"{count} {what} row(s) have no {column}; every {what} row needs one.",
-                code=f"reads.missing_{column}",
-                details={"field": column, "count": count},
-            )
