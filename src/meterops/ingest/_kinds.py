@@ -20,7 +20,12 @@ __all__ = ["KINDS", "RAW_COLUMNS", "Counts", "IngestRules", "KindSpec"]
 
 @dataclass(frozen=True, slots=True)
 class Counts:
-    """Journal counts of one file (see the module docstring for the rule they obey)."""
+    """Journal counts of one file.
+
+    ``accepted + rejected + duplicate + conflicting + late + quarantined = rows_in_file``;
+    ``late`` rows are stored and flagged, and not also counted as ``accepted``; ``superseded``
+    (outside the sum) counts stored rows that replaced a lower source version.
+    """
 
     rows_in_file: int = 0
     accepted: int = 0
