@@ -102,3 +102,14 @@ def test_written_files_are_byte_identical_for_the_same_seed(tmp_path: Path) -> N
     assert first == second
     assert "ground_truth/faults.jsonl" in first
     assert any(name.startswith("greenbutton/") for name in first)
+
+
+def test_a_sink_receives_the_same_reads_chunk_by_chunk() -> None:
+    kept = World(_scenario(), keep_days=2).day(0).interval_reads  # type: ignore[arg-type]
+    parts: list[pl.DataFrame] = []
+    streamed = World(_scenario(), keep_days=2)  # type: ignore[arg-type]
+    day = next(streamed.iter_days(0, 1, sink=parts.append))
+    assert day.interval_reads.height == 0
+    assert all(p["source_line"].to_list() == list(range(1, p.height + 1)) for p in parts)
+    together = pl.concat(parts).drop("source_line")
+    assert together.equals(kept.drop("source_line"))

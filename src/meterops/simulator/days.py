@@ -14,8 +14,11 @@ Pure module: standard library, numpy, polars and pure meterops modules; must not
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,23 +146,46 @@ def _register_reads(
     ).select(PARSED_REGISTER_READS.names)
 
 
-def generate_day(inputs: DayInputs, *, workers: int = 1) -> DayOutput:
+def _chunks(inputs: DayInputs, plan: DayPlan, workers: int) -> Iterator[ChunkOutput]:
+    """Chunk outputs in order; at most ``2 x workers`` are in flight at a time."""
+    n_chunks = max(1, -(-inputs.territory.sites.count // CHUNK_SITES))
+    if workers <= 1 or n_chunks == 1:
+        for c in range(n_chunks):
+            yield generate_chunk(inputs, plan, c)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[ChunkOutput]] = deque()
+        for c in range(n_chunks):
+            pending.append(pool.submit(generate_chunk, inputs, plan, c))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def generate_day(
+    inputs: DayInputs, *, workers: int = 1, sink: Callable[[pl.DataFrame], None] | None = None
+) -> DayOutput:
     """Generate one day.
 
     Args:
         inputs: The day's inputs (the world's state and the registers at the day's start).
         workers: Threads generating chunks (results do not depend on it).
+        sink: Receives the interval reads chunk by chunk instead of the output keeping them
+            (each a ``PARSED_INTERVAL_READS`` frame numbered from line 1); for days too large
+            to hold, e.g. a million meters.
 
     Returns:
-        The day's output.
+        The day's output (``interval_reads`` empty when a sink took them).
     """
     plan = plan_day(inputs)
-    n_chunks = max(1, -(-inputs.territory.sites.count // CHUNK_SITES))
-    if workers > 1 and n_chunks > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            chunks = list(pool.map(lambda c: generate_chunk(inputs, plan, c), range(n_chunks)))
-    else:
-        chunks = [generate_chunk(inputs, plan, c) for c in range(n_chunks)]
+    chunks: list[ChunkOutput] = []
+    for chunk in _chunks(inputs, plan, workers):
+        if sink is None:
+            chunks.append(chunk)
+            continue
+        sink(assemble_interval_reads(chunk.interval_reads))
+        chunks.append(dataclasses.replace(chunk, interval_reads=[]))
     registers = inputs.registers_wh.copy()
     for c in chunks:
         registers[c.register_meter] = c.register_wh

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from meterops.simulator.catalog import STREET_NAMES, TOWN_NAMES
 
-__all__ = ["Lots", "Projection", "Towns", "layout_lots", "place_towns"]
+__all__ = ["Lots", "Projection", "Towns", "kmeans", "layout_lots", "nearest", "place_towns"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -259,3 +259,60 @@ def layout_lots(
         centrality=np.concatenate([*central, np.full(rx.size, 2.0)]),
         street_names=tuple(street_names + rural_names),
     )
+
+
+def nearest(x_m: FloatArray, y_m: FloatArray, cx: FloatArray, cy: FloatArray) -> IntArray:
+    """Index of the nearest centre of each point (chunked, float32).
+
+    Examples:
+        >>> nearest(np.array([0.0, 9.0]), np.array([0.0, 0.0]), np.array([1.0, 10.0]),
+        ...         np.array([0.0, 0.0])).tolist()
+        [0, 1]
+    """
+    out = np.empty(x_m.size, dtype=np.int64)
+    fx, fy = cx.astype(np.float32), cy.astype(np.float32)
+    step = max(1, 4_000_000 // max(cx.size, 1))
+    for a in range(0, x_m.size, step):
+        dx = x_m[a : a + step, None].astype(np.float32) - fx
+        dy = y_m[a : a + step, None].astype(np.float32) - fy
+        out[a : a + step] = np.argmin(dx * dx + dy * dy, axis=1)
+    return out
+
+
+def kmeans(
+    x_m: FloatArray,
+    y_m: FloatArray,
+    count: int,
+    *,
+    rng: np.random.Generator,
+    weights: FloatArray | None = None,
+    sample: int = 20_000,
+    iterations: int = 6,
+) -> tuple[FloatArray, FloatArray]:
+    """Cluster centres of points by Lloyd's algorithm on a (weighted) sample of them.
+
+    Args:
+        x_m: East coordinates. [m]
+        y_m: North coordinates. [m]
+        count: Number of centres.
+        rng: Random generator.
+        weights: Relative weight of each point (default equal).
+        sample: Points used (the centres of a million points need only some).
+        iterations: Lloyd iterations.
+
+    Returns:
+        Centre coordinates ``(cx, cy)``. [m]
+    """
+    p = None if weights is None else weights / weights.sum()
+    size = min(x_m.size, max(sample, 8 * count))
+    pick = rng.choice(x_m.size, size=size, replace=size > x_m.size, p=p)
+    sx, sy = x_m[pick], y_m[pick]
+    seeds = rng.choice(size, size=count, replace=False)
+    cx, cy = sx[seeds].copy(), sy[seeds].copy()
+    for _ in range(iterations):
+        assign = nearest(sx, sy, cx, cy)
+        counts = np.bincount(assign, minlength=count)
+        has = counts > 0
+        cx[has] = np.bincount(assign, weights=sx, minlength=count)[has] / counts[has]
+        cy[has] = np.bincount(assign, weights=sy, minlength=count)[has] / counts[has]
+    return cx, cy

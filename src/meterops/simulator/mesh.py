@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from meterops.simulator.geo import kmeans, nearest
+
 __all__ = [
     "Infrastructure",
     "Mesh",
@@ -227,23 +229,15 @@ def place_infrastructure(
         Collectors only.
     """
     count = max(1, int(np.ceil(x_m.size / sites_per_collector)))
-    seeds = rng.choice(x_m.size, size=count, replace=False)
-    cx, cy = x_m[seeds].copy(), y_m[seeds].copy()
-    assign = np.zeros(x_m.size, dtype=np.int64)
-    for _ in range(5):
-        for a in range(0, x_m.size, 50_000):
-            d = np.hypot(x_m[a : a + 50_000, None] - cx, y_m[a : a + 50_000, None] - cy)
-            assign[a : a + 50_000] = np.argmin(d, axis=1)
-        counts = np.bincount(assign, minlength=count)
-        has = counts > 0
-        cx[has] = np.bincount(assign, weights=x_m, minlength=count)[has] / counts[has]
-        cy[has] = np.bincount(assign, weights=y_m, minlength=count)[has] / counts[has]
+    cx, cy = kmeans(x_m, y_m, count, rng=rng)
     cx += rng.normal(0.0, 25.0, count)
     cy += rng.normal(0.0, 25.0, count)
-    nearest_site = np.array(
-        [int(np.argmin(np.hypot(x_m - a, y_m - b))) for a, b in zip(cx, cy, strict=True)],
-        dtype=np.int64,
-    )
+    # Each collector serves the territory most of its nearest sites belong to.
+    sample = rng.choice(x_m.size, size=min(x_m.size, 50_000), replace=False)
+    home = nearest(x_m[sample], y_m[sample], cx, cy)
+    votes = np.zeros((count, int(territory.max()) + 1), dtype=np.int64)
+    np.add.at(votes, (home, territory[sample]), 1)
+    collector_territory = np.argmax(votes, axis=1)
     backhaul = rng.choice(["cellular", "cellular", "fiber", "ethernet", "microwave"], size=count)
     return Infrastructure(
         codes=tuple(f"COL-{i + 1:04d}" for i in range(count)),
@@ -252,7 +246,7 @@ def place_infrastructure(
         y_m=cy,
         shadow_db=rng.normal(0.0, 2.0, count),
         backhaul=tuple(str(b) for b in backhaul),
-        territory=territory[nearest_site],
+        territory=collector_territory,
     )
 
 
@@ -538,11 +532,11 @@ def plan_mesh(
     open_terrain: BoolArray,
     territory: IntArray,
     relay_allowed: BoolArray,
-    sites_per_collector: int,
+    collectors: Infrastructure,
     params: MeshParams,
     rng: np.random.Generator,
 ) -> tuple[Infrastructure, Mesh]:
-    """Place collectors, then add routers until every site is reachable within the hop limit.
+    """Add routers to the collectors until every site is reachable within the hop limit.
 
     Args:
         x_m: Site east coordinates. [m]
@@ -551,17 +545,15 @@ def plan_mesh(
         open_terrain: Per site: in open farmland.
         territory: Territory index per site.
         relay_allowed: Per site: may relay.
-        sites_per_collector: Sites per collector.
+        collectors: The collectors (``place_infrastructure``).
         params: Radio constants.
         rng: Random generator.
 
     Returns:
         The infrastructure and its routing tree.
     """
-    infra = place_infrastructure(
-        x_m=x_m, y_m=y_m, territory=territory, sites_per_collector=sites_per_collector, rng=rng
-    )
-    for attempt in range(6):
+    infra = collectors
+    for attempt in range(3):
         active = np.ones(infra.count, dtype=bool)
         mesh = build_mesh(
             x_m=x_m,
@@ -573,8 +565,10 @@ def plan_mesh(
             relay_allowed=relay_allowed,
             params=params,
         )
-        needy = (mesh.collector < 0) | (mesh.hops > params.max_hops) | (mesh.margin_db < 3.0)
-        if not needy.any() or attempt == 5:
+        needy = (mesh.collector < 0) | (mesh.hops > params.max_hops)
+        if attempt == 0:  # a planner also covers weak corners once; deep shadow stays weak
+            needy |= mesh.margin_db < 3.0
+        if not needy.any() or attempt == 2:
             break
         infra = add_routers(infra, x_m=x_m, y_m=y_m, territory=territory, needy=needy, rng=rng)
     return infra, mesh

@@ -26,7 +26,15 @@ import polars as pl
 
 from meterops.nomenclature import METER_FORMS, compatible_forms
 from meterops.simulator.catalog import METER_MODELS, MODULE_MODELS, MeterModel
-from meterops.simulator.geo import Lots, Projection, Towns, layout_lots, place_towns
+from meterops.simulator.geo import (
+    Lots,
+    Projection,
+    Towns,
+    kmeans,
+    layout_lots,
+    nearest,
+    place_towns,
+)
 from meterops.simulator.params import Scenario, Stream, stream
 
 __all__ = ["SiteClass", "Sites", "Territory", "build_territory"]
@@ -211,27 +219,14 @@ def _feeders(
     n_feeders: int,
     rng: np.random.Generator,
 ) -> IntArray:
-    """Cluster transformers into feeders (a few Lloyd iterations on load-weighted seeds)."""
-    weights = sites_per_tx / sites_per_tx.sum()
-    seeds = rng.choice(tx_x.size, size=n_feeders, replace=False, p=weights)
-    cx, cy = tx_x[seeds].copy(), tx_y[seeds].copy()
-    assign = np.zeros(tx_x.size, dtype=np.int64)
-    for _ in range(6):
-        for a in range(0, tx_x.size, 20_000):  # chunks bound the distance matrix
-            d = np.hypot(tx_x[a : a + 20_000, None] - cx, tx_y[a : a + 20_000, None] - cy)
-            assign[a : a + 20_000] = np.argmin(d, axis=1)
-        counts = np.bincount(assign, weights=sites_per_tx, minlength=n_feeders)
-        has = counts > 0
-        cx[has] = (
-            np.bincount(assign, weights=tx_x * sites_per_tx, minlength=n_feeders)[has] / counts[has]
-        )
-        cy[has] = (
-            np.bincount(assign, weights=tx_y * sites_per_tx, minlength=n_feeders)[has] / counts[has]
-        )
+    """Cluster transformers into feeders (k-means weighted by the sites they feed)."""
+    cx, cy = kmeans(tx_x, tx_y, n_feeders, rng=rng, weights=sites_per_tx.astype(np.float64))
+    assign = nearest(tx_x, tx_y, cx, cy)
     # Renumber feeders by first appearance so codes follow the street order.
-    _, first = np.unique(assign, return_index=True)
-    order = np.argsort(np.argsort(first))
-    return order[np.searchsorted(np.unique(assign), assign)]
+    used, first = np.unique(assign, return_index=True)
+    rank = np.empty(used.size, dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(used.size)
+    return rank[np.searchsorted(used, assign)]
 
 
 def _codes(prefix: str, count: int, width: int, start: int = 1) -> pl.Series:

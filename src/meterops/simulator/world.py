@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -227,9 +227,9 @@ class World:
             open_terrain=sites.site_class == SiteClass.FARM,
             territory=sites.territory,
             relay_allowed=~fragile,
-            sites_per_collector=p.sites_per_collector,
+            collectors=collectors,
             params=self.mesh_params,
-            rng=stream(scenario.seed, Stream.MESH, 1),
+            rng=stream(scenario.seed, Stream.MESH, 2),
         )
         self.relay_allowed = ~fragile
         self.epochs: list[NetworkEpoch] = [
@@ -433,15 +433,29 @@ class World:
         for old in [d for d in self._register_start if d != 0 and not newest - keep < d <= newest]:
             del self._register_start[old]
 
-    def iter_days(self, first: int, count: int, *, workers: int = 1) -> Iterator[DayOutput]:
-        """Generate days in order without keeping them (for large runs)."""
-        if first > 0:
+    def iter_days(
+        self,
+        first: int,
+        count: int,
+        *,
+        workers: int = 1,
+        sink: Callable[[pl.DataFrame], None] | None = None,
+    ) -> Iterator[DayOutput]:
+        """Generate days in order without keeping them (for large runs).
+
+        Args:
+            first: First day index.
+            count: Number of days.
+            workers: Threads per day.
+            sink: Takes the interval reads chunk by chunk (see ``days.generate_day``).
+        """
+        if first > 0 and first not in self._register_start:
             self.day(first - 1, workers=workers)
         for d in range(first, first + count):
             if d in self._days:
                 yield self._days[d]
                 continue
-            output = generate_day(self.inputs(d), workers=workers)
+            output = generate_day(self.inputs(d), workers=workers, sink=sink)
             self._register_start[d + 1] = output.registers_end_wh
             self._trim(d + 1)
             yield output
