@@ -33,30 +33,30 @@ _NETWORK_STREAM: Final = 1_000_001
 _US_DAY: Final = 86_400_000_000
 
 
-def _node_names(inputs: DayInputs, site: IntArray, at_us: int) -> list[str | None]:
+def _pick(names: pl.Series, index: IntArray, present: npt.NDArray[np.bool_]) -> pl.Series:
+    """``names[index]`` where present, else null (no Python list in between)."""
+    picked = names.gather(np.maximum(index, 0))
+    return pl.select(pl.when(pl.Series(present)).then(picked).otherwise(None)).to_series()
+
+
+def _node_names(inputs: DayInputs, site: IntArray, at_us: int) -> pl.Series:
     """Parent node id of each site: a collector/router code or the parent meter's serial."""
     mesh = inputs.mesh
     kind, parent = mesh.parent_kind[site], mesh.parent[site]
-    codes = np.array((*inputs.infra.codes, ""), dtype=object)
-    out = np.full(site.size, None, dtype=object)
-    known = kind >= 0
-    out[known] = codes[np.where(kind == PARENT_METER, -1, parent)][known]
+    poles = inputs.infra.count
+    names = pl.concat(
+        [pl.Series(list(inputs.infra.codes), dtype=pl.String), inputs.reported_serial]
+    )
+    index = np.where(kind == PARENT_METER, -1, parent)
+    present = kind >= 0
     meter_parent = np.flatnonzero(kind == PARENT_METER)
     if meter_parent.size:
-        psite = parent[meter_parent]
-        pos, rows = expand_pairs(inputs.inst_site, psite)
+        pos, rows = expand_pairs(inputs.inst_site, parent[meter_parent])
         ok = (inputs.inst_from_us[rows] <= at_us) & (inputs.inst_to_us[rows] > at_us)
-        serial = inputs.reported_serial.gather(inputs.inst_meter[rows[ok]]).to_list()
-        out[meter_parent[pos[ok]]] = serial
-    return [None if v is None else str(v) for v in out.tolist()]
-
-
-def _codes_or_none(
-    codes: npt.NDArray[np.object_], index: IntArray, present: npt.NDArray[np.bool_]
-) -> list[str | None]:
-    """``codes[index]`` where present, else None."""
-    picked = codes[np.maximum(index, 0)].tolist()
-    return [str(c) if p else None for c, p in zip(picked, present.tolist(), strict=True)]
+        present[meter_parent] = False
+        index[meter_parent[pos[ok]]] = poles + inputs.inst_meter[rows[ok]]
+        present[meter_parent[pos[ok]]] = True
+    return _pick(names, index, present)
 
 
 def _rssi(
@@ -96,7 +96,6 @@ def comm_stats(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput]) -> p
     rssi = _rssi(inputs, plan, site, rng)
     heard = received > 0
     reachable = mesh.collector[site] >= 0
-    codes = np.array(inputs.infra.codes, dtype=object)
     frame = pl.DataFrame(
         {
             "serial_number": inputs.reported_serial.gather(meter),
@@ -112,10 +111,11 @@ def comm_stats(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput]) -> p
             "hop_count": pl.Series(
                 np.where(reachable, mesh.hops[site], -1).astype(np.int16)
             ).replace(-1, None),
-            "parent_node": pl.Series(_node_names(inputs, site, clock.end_us - 1), dtype=pl.String),
-            "collector_code": pl.Series(
-                _codes_or_none(codes, mesh.collector[site], reachable),
-                dtype=pl.String,
+            "parent_node": _node_names(inputs, site, clock.end_us - 1),
+            "collector_code": _pick(
+                pl.Series(list(inputs.infra.codes), dtype=pl.String),
+                mesh.collector[site],
+                reachable,
             ),
         }
     )
@@ -159,9 +159,8 @@ def topology(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput]) -> pl.
     meter, site, alive = meter[current], site[current], alive[current]
     rssi = _rssi(inputs, plan, site, rng)
     down = _collector_down(inputs, np.array([at]))[0]
-    codes = np.array(infra.codes, dtype=object)
-    pole_parent = np.array(
-        _codes_or_none(codes, mesh.pole_parent, mesh.pole_parent >= 0), dtype=object
+    pole_parent = _pick(
+        pl.Series(list(infra.codes), dtype=pl.String), mesh.pole_parent, mesh.pole_parent >= 0
     )
     status_pole = np.where(
         down[np.maximum(mesh.pole_collector, 0)] | (mesh.pole_collector < 0), "down", "up"
@@ -176,11 +175,15 @@ def topology(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput]) -> pl.
                     pl.Series(list(infra.codes), dtype=pl.String),
                 ]
             ),
-            "node_kind": ["meter"] * meter.size
-            + np.where(infra.is_collector, "collector", "router").tolist(),
-            "parent_node": pl.Series(
-                _node_names(inputs, site, at) + pole_parent.tolist(), dtype=pl.String
-            ),
+            "node_kind": pl.Series(
+                np.concatenate(
+                    [
+                        np.full(meter.size, "meter"),
+                        np.where(infra.is_collector, "collector", "router"),
+                    ]
+                )
+            ).cast(pl.String),
+            "parent_node": pl.concat([_node_names(inputs, site, at), pole_parent]),
             "hop_count": np.concatenate(
                 [np.where(reach, mesh.hops[site], 0), mesh.pole_hops]
             ).astype(np.int16),
@@ -192,7 +195,9 @@ def topology(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput]) -> pl.
             "observed_at_utc": pl.repeat(
                 at + 1, meter.size + infra.count, dtype=pl.Int64, eager=True
             ).cast(pl.Datetime("us", "UTC")),
-            "status": np.where(alive, "up", "down").tolist() + status_pole.tolist(),
+            "status": pl.Series(np.concatenate([np.where(alive, "up", "down"), status_pole])).cast(
+                pl.String
+            ),
         }
     )
     return frame.with_columns(
