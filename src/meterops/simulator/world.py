@@ -29,18 +29,23 @@ import polars as pl
 
 from meterops.assets.programs import TouSchedule, parse_tou_schedule
 from meterops.errors import InvalidInputError, NotFoundError
-from meterops.simulator import actions, catalog
+from meterops.simulator import actions, catalog, setup
 from meterops.simulator.columns import StringTable, inline_views
 from meterops.simulator.customers import draw_customers, draw_occupancy
 from meterops.simulator.days import DayOutput, generate_day
 from meterops.simulator.faults import (
     NO_END,
     FaultKind,
-    FleetFacts,
     draw_faults,
     ground_truth_frame,
 )
-from meterops.simulator.mesh import Infrastructure, Mesh, MeshParams, plan_mesh
+from meterops.simulator.mesh import (
+    Infrastructure,
+    Mesh,
+    MeshParams,
+    place_infrastructure,
+    plan_mesh,
+)
 from meterops.simulator.params import Scenario, Stream, stream
 from meterops.simulator.state import DayInputs, Timeline, day_clock
 from meterops.simulator.territory import SiteClass, build_territory
@@ -112,17 +117,7 @@ class World:
         sites = t.sites
         self.customers = draw_customers(sites, p, stream(scenario.seed, Stream.CUSTOMERS))
         horizon = scenario.horizon_days
-        self.day_start_us = np.array(
-            [
-                to_us(
-                    dt.datetime.combine(
-                        scenario.start + dt.timedelta(days=i), dt.time(0), tzinfo=self.zone
-                    )
-                )
-                for i in range(horizon + 1)
-            ],
-            dtype=np.int64,
-        )
+        self.day_start_us = setup.day_starts(scenario.start, horizon, self.zone)
         self.occupancy = draw_occupancy(
             customers=self.customers,
             site_class=sites.site_class,
@@ -148,45 +143,11 @@ class World:
         meters = t.meters
         n_sites, n_meters = sites.count, meters.height
         installed = n_sites
-        rate = np.concatenate([self.customers.rate_code, np.full(n_meters - installed, "RS")])
-        program = np.array(
-            [self.program_codes.index(catalog.RATE_PROGRAM[str(r)]) for r in rate], dtype=np.int64
-        )
-        vendor, model = meters["vendor"].to_numpy(), meters["model"].to_numpy()
-        firmware = meters["firmware_revision"].to_numpy()
-        cohort_key = catalog.TOU_COHORT
-        cohort = (
-            (vendor == cohort_key[0])
-            & (model == cohort_key[1])
-            & (firmware == cohort_key[2])
-            & (program == self.program_codes.index(catalog.CORRECT_TOU_PROGRAM))
-        )
-        cohort[installed:] = False
-        vac = np.zeros(n_sites, dtype=bool)
-        vac[self.occupancy.vacancy_site] = True
-        install_us = meters["installed_at_utc"].dt.epoch("us").fill_null(0).to_numpy()
-        push_us = int(self.day_start_us[0]) - catalog.TOU_PUSH_DAYS_BEFORE_START * 86_400 * _US
-        self.facts = FleetFacts(
-            start_us=int(self.day_start_us[0]),
-            horizon_us=int(self.day_start_us[-1] - self.day_start_us[0]),
-            site_class=sites.site_class,
-            ct_rated=(meters["form"] == "9S").to_numpy()[:installed],
-            swappable=(meters["form"] == "2S").to_numpy()[:installed],
-            cohort=cohort[:installed],
-            occupied_throughout=~vac,
-            ct_ratio=sites.ct_ratio,
-            transformers=t.transformers.height,
-            feeders=t.feeders.height,
-            collectors=0,
-            push_us=push_us,
-            install_us=install_us[:installed],
-        )
+        program = setup.rate_programs(self.customers.rate_code, n_meters, self.program_codes)
         # Collectors first (fault counts need them), then faults, then the mesh around them.
         mesh_rng = stream(scenario.seed, Stream.MESH)
         self.site_shadow_db = mesh_rng.normal(0.0, MeshParams().meter_shadow_db, n_sites)
         self.mesh_params = MeshParams()
-        from meterops.simulator.mesh import place_infrastructure
-
         collectors = place_infrastructure(
             x_m=sites.x_m,
             y_m=sites.y_m,
@@ -194,11 +155,13 @@ class World:
             sites_per_collector=p.sites_per_collector,
             rng=stream(scenario.seed, Stream.MESH, 1),
         )
-        self.facts = FleetFacts(
-            **{
-                **{f: getattr(self.facts, f) for f in self.facts.__dataclass_fields__},
-                "collectors": collectors.count,
-            }
+        self.facts = setup.fleet_facts(
+            t,
+            occupancy=self.occupancy,
+            program=program,
+            program_codes=self.program_codes,
+            day_start_us=self.day_start_us,
+            collectors=collectors.count,
         )
         self.faults = draw_faults(self.facts, scenario.faults, stream(scenario.seed, Stream.FAULTS))
         occ = self.occupancy
@@ -268,41 +231,17 @@ class World:
         self.inst_from = np.full(installed, -(2**62), dtype=np.int64)
         self.inst_to = np.full(installed, NO_END, dtype=np.int64)
         self.spares_used: set[int] = set()
-        # Switches open when a premise on a switch meter empties, close at the move-in.
-        occ = self.occupancy
-        on_switch = self.has_switch[occ.vacancy_site]
-        sw_meter = np.concatenate([occ.vacancy_site[on_switch]] * 2)
-        sw_time = np.concatenate([occ.vacancy_start_us[on_switch], occ.vacancy_end_us[on_switch]])
-        sw_value = np.concatenate(
-            [np.ones(on_switch.sum(), np.int64), np.zeros(on_switch.sum(), np.int64)]
+        self._switch, self._events = setup.vacancy_switching(
+            self.occupancy, self.has_switch, self.day_start_us
         )
-        self._switch = [sw_meter, sw_time, sw_value]
         self._backfeed: list[IntArray] = [np.zeros(0, np.int64)] * 3
         self._programs: list[IntArray] = [np.zeros(0, np.int64)] * 3
-        self._events: list[tuple[int, int, str, str | None]] = []
-        for m, t0, v in zip(sw_meter.tolist(), sw_time.tolist(), sw_value.tolist(), strict=True):
-            if self.day_start_us[0] <= t0 < self.day_start_us[-1]:
-                self._events.append(
-                    (
-                        m,
-                        t0 + 90 * _US,
-                        "switch_disconnected" if v else "switch_connected",
-                        json.dumps({"reason": "move_out" if v else "move_in"}),
-                    )
-                )
-        registers = np.zeros((n_meters, 5), dtype=np.int64)
-        registers[:, 0] = np.rint(meters["register_start_kwh"].to_numpy() * 1000.0)
-        registers[:, 1] = np.where(self.bidirectional, registers[:, 0] // 7, 0)
-        # TOU registers have been accumulating since install too: split the total.
-        shares = {"off_peak": 0.55, "mid_peak": 0.3, "on_peak": 0.15}
-        for index, schedule in enumerate(self.schedules):
-            rows = np.flatnonzero(self.program_initial == index)
-            for j, name in enumerate(
-                schedule.period_names if len(schedule.period_names) > 1 else []
-            ):
-                registers[rows, 2 + j] = (registers[rows, 0] * shares.get(name, 0.0)).astype(
-                    np.int64
-                )
+        registers = setup.initial_registers(
+            meters,
+            bidirectional=self.bidirectional,
+            program=self.program_initial,
+            schedules=self.schedules,
+        )
         self._register_start: dict[int, npt.NDArray[np.int64]] = {0: registers}
         self._days: dict[int, DayOutput] = {}
 
