@@ -70,3 +70,34 @@ def test_without_out_it_simulates_and_reports_the_ground_truth() -> None:
     )
     assert result.exit_code == 0, result.output
     assert "ground-truth faults" in result.output
+
+
+def test_frames_mode_writes_parquet_parts_instead_of_format_files(tmp_path: Path) -> None:
+    import polars as pl
+
+    out = tmp_path / "scale"
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "simulate",
+            "--seed",
+            "2",
+            "--days",
+            "2",
+            "--service-points",
+            "300",
+            "--out",
+            str(out),
+            "--frames",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert not (out / "headend").exists()
+    day = out / "frames" / "2026-07-01"
+    parts = sorted((day / "interval_reads").glob("part-*.parquet"))
+    assert parts
+    reads = pl.concat([pl.read_parquet(p) for p in parts])
+    assert reads.height > 300 * 96
+    assert (day / "events.parquet").is_file()
+    assert (out / "frames" / "2026-07-02").is_dir()
+    assert not (out / "frames" / "_day").exists()

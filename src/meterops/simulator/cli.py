@@ -73,7 +73,11 @@ def simulate(
     ] = "cim",
     frames: Annotated[
         bool,
-        typer.Option("--frames", help="Also write the PARSED_* frames as Parquet (for scale)."),
+        typer.Option(
+            "--frames",
+            help="Write the PARSED_* frames as Parquet instead of the head-end files (for "
+            "scale: interval reads chunk by chunk).",
+        ),
     ] = False,
     service_points: Annotated[
         int | None,

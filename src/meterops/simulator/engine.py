@@ -85,6 +85,7 @@ def simulate_days(
     workers: int = 1,
     on_day: Callable[[DayOutput], None] | None = None,
     keep: bool = True,
+    sink: Callable[[pl.DataFrame], None] | None = None,
 ) -> SimulationResult:
     """Simulate ``days`` local days from day ``first_day`` of the scenario.
 
@@ -95,13 +96,14 @@ def simulate_days(
         workers: Threads per day (results do not depend on it).
         on_day: Called with each day's output as it is made (progress, writing files).
         keep: Keep every day's output in the result (False for long, large runs).
+        sink: Takes the interval reads chunk by chunk instead of the days keeping them.
 
     Returns:
         The days and the ground truth of the faults that overlap them.
     """
     world = scenario if isinstance(scenario, World) else World(scenario, keep_days=1)
     outputs: list[DayOutput] = []
-    for output in world.iter_days(first_day, days, workers=workers):
+    for output in world.iter_days(first_day, days, workers=workers, sink=sink):
         if on_day is not None:
             on_day(output)
         if keep:

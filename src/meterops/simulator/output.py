@@ -13,7 +13,9 @@ Layout of ``meterops simulate ... --out DIR``::
         comm_stats.csv                  head-end CSV, per meter
         topology.csv                    head-end CSV, mesh at the day's end
         collector_status.csv            head-end CSV (topology kind), collectors hourly
-    DIR/frames/<yyyy-mm-dd>/*.parquet   with --frames: the PARSED_* frames themselves
+    DIR/frames/<yyyy-mm-dd>/            with --frames, instead of headend/: the PARSED_*
+        interval_reads/part-*.parquet   frames themselves, interval reads chunk by chunk
+        <frame>.parquet                 (for scale: a million meters' day is never one frame)
     DIR/greenbutton/<serial>.xml        Green Button ESPI feeds of a few customers
     DIR/ground_truth/faults.jsonl       the faults; no diagnostic code reads this folder
 
@@ -41,7 +43,7 @@ from meterops.ingest.formats.cmep import write_cmep
 from meterops.ingest.formats.espi import write_espi
 from meterops.ingest.formats.headend_csv import write_headend_csv
 from meterops.simulator.days import DayOutput
-from meterops.simulator.engine import ground_truth_between, simulate_days
+from meterops.simulator.engine import FRAME_NAMES, ground_truth_between, simulate_days
 from meterops.simulator.fleetfiles import write_fleet_files
 from meterops.simulator.territory import SiteClass
 from meterops.simulator.world import World
@@ -84,14 +86,15 @@ def write_day(
     events_format: str = "cim",
     frames: bool = False,
 ) -> list[Path]:
-    """Write one day's head-end exports into ``directory``.
+    """Write one day's head-end exports (or, with ``frames``, its frames) into ``directory``.
 
     Args:
         world: The world (zone, sender id).
         output: The day.
         directory: Target folder (created).
         events_format: ``cim`` or ``csv``.
-        frames: Also write the frames as Parquet under ``directory/frames``.
+        frames: Write the ``PARSED_*`` frames as Parquet instead of the format files (the
+            interval reads, when a sink took them, are already there as parts).
 
     Returns:
         Paths written.
@@ -100,6 +103,15 @@ def write_day(
         msg = f"unknown events format {events_format!r}; expected one of {list(EVENT_FORMATS)}"
         raise ValueError(msg)
     directory.mkdir(parents=True, exist_ok=True)
+    if frames:
+        written = []
+        for name in FRAME_NAMES:
+            frame = getattr(output, name)
+            if name == "interval_reads" and frame.height == 0:
+                continue
+            written.append(directory / f"{name}.parquet")
+            frame.write_parquet(written[-1], statistics=False)
+        return written
     created = output.start_utc + dt.timedelta(days=1, hours=2)
     sender = _sender(world)
     reads = output.interval_reads
@@ -137,19 +149,6 @@ def write_day(
     ):
         written.append(directory / f"{name}.csv")
         write_headend_csv(getattr(output, name), kind=kind, path=written[-1])
-    if frames:
-        target = directory.parent.parent / "frames" / directory.name
-        target.mkdir(parents=True, exist_ok=True)
-        for name in (
-            "interval_reads",
-            "register_reads",
-            "events",
-            "comm_stats",
-            "topology",
-            "collector_status",
-        ):
-            written.append(target / f"{name}.parquet")
-            getattr(output, name).write_parquet(written[-1], statistics=False)
     return written
 
 
@@ -207,7 +206,8 @@ def write_simulation(
         days: Days to simulate.
         first_day: Index of the first day.
         events_format: ``cim`` or ``csv``.
-        frames: Also write the ``PARSED_*`` frames as Parquet.
+        frames: Write the ``PARSED_*`` frames as Parquet instead of the head-end files
+            (interval reads chunk by chunk, never a whole day in memory).
         greenbutton: Customers to write Green Button feeds for.
         workers: Threads per day.
         on_day: Called after each day is written (progress).
@@ -235,26 +235,49 @@ def write_simulation(
     summary.files += write_fleet_files(world, out / "fleet", as_of=last)
     chosen = _greenbutton_serials(world, greenbutton)
     collected: list[pl.DataFrame] = []
+    parts = out / "frames" / "_day" / "interval_reads"
 
-    def handle(output: DayOutput) -> None:
-        folder = out / "headend" / output.day.isoformat()
-        summary.files.extend(
-            write_day(world, output, folder, events_format=events_format, frames=frames)
-        )
-        summary.interval_reads += output.interval_reads.height
-        summary.events += output.events.height
-        summary.days.append(output.day)
+    def keep_feeds(reads: pl.DataFrame) -> None:
         collected.append(
-            output.interval_reads.filter(
+            reads.filter(
                 pl.col("serial_number").is_in(chosen)
                 & pl.col("channel").is_in(["kwh_delivered", "kwh_received"])
             )
         )
+
+    def part(reads: pl.DataFrame) -> None:
+        parts.mkdir(parents=True, exist_ok=True)
+        path = parts / f"part-{len(list(parts.iterdir())):05d}.parquet"
+        reads.write_parquet(path, statistics=False)
+        summary.interval_reads += reads.height
+        keep_feeds(reads)
+
+    def handle(output: DayOutput) -> None:
+        if frames:
+            folder = out / "frames" / output.day.isoformat()
+            if parts.parent.exists():
+                parts.parent.rename(folder)
+                summary.files.extend(sorted((folder / "interval_reads").iterdir()))
+        else:
+            folder = out / "headend" / output.day.isoformat()
+            summary.interval_reads += output.interval_reads.height
+            keep_feeds(output.interval_reads)
+        summary.files.extend(
+            write_day(world, output, folder, events_format=events_format, frames=frames)
+        )
+        summary.events += output.events.height
+        summary.days.append(output.day)
         if on_day is not None:
             on_day(output)
 
     result = simulate_days(
-        world, days=days, first_day=first_day, workers=workers, on_day=handle, keep=False
+        world,
+        days=days,
+        first_day=first_day,
+        workers=workers,
+        on_day=handle,
+        keep=False,
+        sink=part if frames else None,
     )
     feeds = pl.concat(collected) if collected else pl.DataFrame()
     accounts = world.occupancy.accounts
