@@ -15,7 +15,7 @@ from meterops.routing import (
     plan_to_geojson,
     solve,
 )
-from meterops.routing.synthetic import SKILLS, technician_day
+from meterops.routing.synthetic import SKILLS, UNSTAFFED_SKILL, technician_day
 
 LoadCase = Callable[[str], RoutingProblem]
 
@@ -62,7 +62,7 @@ def test_the_synthetic_day_is_seeded_and_uses_every_skill() -> None:
     assert first.technicians == second.technicians
     assert technician_day(seed=4, technicians=6, orders=80).stops != first.stops
     needed = set().union(*(s.skills for s in first.stops))
-    assert needed <= set(SKILLS)
+    assert needed <= {*SKILLS, UNSTAFFED_SKILL}
     assert all(t.breaks for t in first.technicians)
     plan = solve(first, stop=MaxIterations(200), seed=1)
     assert check_plan(first, plan) == []

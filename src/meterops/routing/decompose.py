@@ -17,7 +17,7 @@ import ``pyvrp``, ``httpx``, ``meterops.db``, ``models``, ``web``, ``cli`` or ``
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +26,7 @@ import numpy.typing as npt
 from meterops.routing.problem import RoutingProblem
 from meterops.routing.schedule import TechnicianState
 
-__all__ = ["Territory", "partition"]
+__all__ = ["Territory", "follow_owners", "partition", "regroup"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -191,3 +191,94 @@ def partition(
         for c in range(parts)
         if members[c]
     ]
+
+
+def follow_owners(
+    territories: Sequence[Territory], owners: Mapping[int, Sequence[int]]
+) -> list[Territory]:
+    """Move stops already given to a technician into that technician's territory.
+
+    Args:
+        territories: The split.
+        owners: Steps per technician index (stops ``>= 0``) from an earlier stage.
+
+    Returns:
+        The territories, each stop where its technician is.
+    """
+    home = {t: i for i, territory in enumerate(territories) for t in territory.technicians}
+    moved = {s: home[t] for t, steps in owners.items() if t in home for s in steps if s >= 0}
+    stops: list[list[int]] = [
+        [s for s in territory.stops if moved.get(s, i) == i]
+        for i, territory in enumerate(territories)
+    ]
+    present = {s for territory in territories for s in territory.stops}
+    for s, i in moved.items():
+        if s in present and s not in territories[i].stops:
+            stops[i].append(s)
+    return [
+        Territory(territory.technicians, tuple(sorted(stops[i])))
+        for i, territory in enumerate(territories)
+    ]
+
+
+def regroup(
+    problem: RoutingProblem,
+    states: Sequence[TechnicianState],
+    routes: Mapping[int, Sequence[int]],
+    *,
+    unserved: Sequence[int],
+    technicians: Sequence[int],
+    parts: int,
+    seed: int,
+) -> list[Territory]:
+    """New territories around the current routes, so work can cross the old borders.
+
+    Technicians are clustered by where their routes are (the centroid of their stops, or their
+    position when idle); each territory takes its technicians' stops plus the unserved stops
+    nearest to it that one of its technicians can do.
+
+    Args:
+        problem: The problem.
+        states: Start state of every technician.
+        routes: Current steps per technician index.
+        unserved: Stops not on any route, to offer again.
+        technicians: Technician indices to regroup.
+        parts: Number of territories wanted.
+        seed: Random seed of the clustering.
+
+    Returns:
+        Territories, each with at least one technician.
+    """
+    parts = max(1, min(parts, len(technicians)))
+    rng = np.random.default_rng(seed)
+    centres = []
+    for t in technicians:
+        own = [problem.stop_locations[s] for s in routes.get(t, ()) if s >= 0]
+        points = _project_km(problem, own or [states[t].location_index])
+        centres.append(points.mean(axis=0))
+    where = np.array(centres)
+    weight = np.array([1.0 + sum(s >= 0 for s in routes.get(t, ())) for t in technicians])
+    labels = _kmeans(where, weight, parts, rng) if parts > 1 else np.zeros(len(technicians), int)
+    groups = [
+        [t for t, label in zip(technicians, labels, strict=True) if label == c]
+        for c in range(parts)
+    ]
+    groups = [g for g in groups if g]
+    stops: list[list[int]] = [[s for t in g for s in routes.get(t, ()) if s >= 0] for g in groups]
+    if unserved:
+        pending = _project_km(problem, [problem.stop_locations[s] for s in unserved])
+        hubs = np.array([where[[technicians.index(t) for t in g]].mean(axis=0) for g in groups])
+        gap = np.sqrt(((pending[:, None, :] - hubs[None]) ** 2).sum(-1))
+        for i, s in enumerate(unserved):
+            stop = problem.stops[s]
+            for c in np.argsort(gap[i]):
+                able = [
+                    t
+                    for t in groups[int(c)]
+                    if stop.skills <= problem.technicians[t].skills
+                    and stop.technician_id in (None, problem.technicians[t].technician_id)
+                ]
+                if able:
+                    stops[int(c)].append(s)
+                    break
+    return [Territory(tuple(sorted(g)), tuple(sorted(stops[c]))) for c, g in enumerate(groups)]

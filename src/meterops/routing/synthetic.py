@@ -3,7 +3,8 @@
 :func:`technician_day` draws a utility's AMI field day: orders clustered around towns with a
 rural remainder over a territory about 50 km across; skills as a utility's crews hold them
 (residential meters, CT-rated commercial and industrial services, network collectors and
-routers, meter shop testing); customer appointment windows on part of the orders; priorities
+routers, meter shop testing; a few substation orders no one in this dispatch can do);
+customer appointment windows on part of the orders (a few before any shift starts); priorities
 from emergency reconnects (1) to routine reads (5); technicians starting from service centres
 or home with a lunch break. Every random choice comes from one ``numpy.random.Generator``
 seeded by the required ``seed``.
@@ -31,27 +32,33 @@ from meterops.routing.problem import (
 )
 from meterops.routing.travel import GreatCircleTravel, TravelTimeSource
 
-__all__ = ["SKILLS", "technician_day"]
+__all__ = ["SKILLS", "UNSTAFFED_SKILL", "technician_day"]
 
-#: The skills of the synthetic day.
+#: The skills technicians of the synthetic day hold.
 SKILLS = ("residential", "ct_rated", "network_collector", "meter_shop")
+
+#: A skill some orders need and no technician of the day holds.
+UNSTAFFED_SKILL = "substation_metering"
 
 # Order kinds: skill, share of orders, service time range [min].
 _ORDER_KINDS = (
-    ("residential", 0.81, (5.0, 12.0)),
-    ("ct_rated", 0.07, (20.0, 45.0)),
-    ("network_collector", 0.06, (15.0, 30.0)),
-    ("meter_shop", 0.06, (10.0, 25.0)),
+    ("residential", 0.84, (3.0, 9.0)),
+    ("ct_rated", 0.06, (20.0, 40.0)),
+    ("network_collector", 0.05, (15.0, 30.0)),
+    ("meter_shop", 0.05, (10.0, 25.0)),
 )
 # Technician crews: skills held, share of technicians.
 _CREWS = (
-    (frozenset({"residential"}), 0.58),
+    (frozenset({"residential"}), 0.55),
     (frozenset({"residential", "ct_rated"}), 0.15),
     (frozenset({"residential", "network_collector"}), 0.10),
-    (frozenset({"residential", "ct_rated", "network_collector"}), 0.05),
-    (frozenset({"residential", "meter_shop"}), 0.12),
+    (frozenset({"residential", "ct_rated", "network_collector"}), 0.07),
+    (frozenset({"residential", "meter_shop"}), 0.13),
 )
 _PRIORITY_SHARES = (0.04, 0.10, 0.50, 0.26, 0.10)
+# Orders that cannot be served by design, so the plan shows each reason for leaving out.
+_UNSTAFFED_SHARE = 0.004
+_TOO_EARLY_SHARE = 0.003
 _HOUR = 3600.0
 
 
@@ -107,7 +114,12 @@ def technician_day(
         return _offset(centre, reach * math.cos(angle), reach * math.sin(angle))
 
     service_centres = [_offset(centre, e, n) for e, n, _ in towns[:3]]
-    crew_choice = rng.choice(len(_CREWS), size=technicians, p=[c[1] for c in _CREWS])
+    # Crews by quota (largest remainder), not by draw: a utility staffs each skill on purpose.
+    quota = np.array([share * technicians for _, share in _CREWS])
+    counts = np.floor(quota).astype(int)
+    for k in np.argsort(counts - quota)[: technicians - int(counts.sum())]:
+        counts[k] += 1
+    crew_choice = rng.permutation(np.repeat(np.arange(len(_CREWS)), counts))
     crews = []
     for k in range(technicians):
         skills = _CREWS[int(crew_choice[k])][0]
@@ -137,6 +149,11 @@ def technician_day(
         if rng.random() < appointment_share:
             begin, end = slots[int(rng.integers(len(slots)))]
             windows = (TimeWindow(begin * _HOUR, end * _HOUR),)
+        odd = rng.random()
+        if odd < _UNSTAFFED_SHARE:
+            skill = UNSTAFFED_SKILL  # a crew outside this dispatch: nobody here holds it
+        elif odd < _UNSTAFFED_SHARE + _TOO_EARLY_SHARE:
+            windows = (TimeWindow(5.5 * _HOUR, 6.5 * _HOUR),)  # asked before any shift starts
         priority = int(rng.choice(5, p=_PRIORITY_SHARES)) + 1
         stops.append(
             Stop(
