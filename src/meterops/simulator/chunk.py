@@ -138,7 +138,7 @@ def generate_chunk(inputs: DayInputs, plan: DayPlan, chunk: int) -> ChunkOutput:
     n_t, step = clock.intervals, clock.interval_us
     a = chunk * CHUNK_SITES
     b = min(a + CHUNK_SITES, sites.count)
-    rng = stream(inputs.seed, Stream.DAY, clock.ordinal, chunk)
+    rng = stream(inputs.seed, Stream.DAY, clock.day.toordinal(), chunk)  # by calendar date
     lo, hi = np.searchsorted(inputs.inst_site, [a, b])
     inst = np.arange(lo, hi)
     inst = inst[

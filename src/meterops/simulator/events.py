@@ -147,7 +147,7 @@ def generate_events(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput])
         A ``PARSED_EVENTS`` frame ordered by time, then serial number.
     """
     clock, faults, sites = inputs.clock, inputs.faults, inputs.territory.sites
-    rng = stream(inputs.seed, Stream.DAY, clock.ordinal, _EVENT_STREAM)
+    rng = stream(inputs.seed, Stream.DAY, clock.day.toordinal(), _EVENT_STREAM)
     day0, day1 = clock.start_us, clock.end_us
     sink = _Sink()
     kinds = np.array([str(k) for k in faults.kind], dtype=object)

@@ -88,7 +88,7 @@ def comm_stats(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput]) -> p
         A ``PARSED_COMM_STATS`` frame, one row per meter.
     """
     clock, mesh = inputs.clock, inputs.mesh
-    rng = stream(inputs.seed, Stream.DAY, clock.ordinal, _NETWORK_STREAM)
+    rng = stream(inputs.seed, Stream.DAY, clock.day.toordinal(), _NETWORK_STREAM)
     meter = np.concatenate([c.meters for c in chunks])
     site = np.concatenate([c.sites for c in chunks])
     expected = np.concatenate([c.expected for c in chunks])
@@ -150,7 +150,7 @@ def topology(inputs: DayInputs, plan: DayPlan, chunks: list[ChunkOutput]) -> pl.
         A ``PARSED_TOPOLOGY`` frame: meters, then routers and collectors.
     """
     clock, mesh, infra = inputs.clock, inputs.mesh, inputs.infra
-    rng = stream(inputs.seed, Stream.DAY, clock.ordinal, _NETWORK_STREAM + 1)
+    rng = stream(inputs.seed, Stream.DAY, clock.day.toordinal(), _NETWORK_STREAM + 1)
     at = clock.end_us - 1
     meter = np.concatenate([c.meters for c in chunks])
     site = np.concatenate([c.sites for c in chunks])

@@ -8,7 +8,8 @@ Randomness: one seed per scenario. :func:`stream` derives an explicit
 ``numpy.random.Generator`` for each purpose (territory, mesh, weather, faults, one per
 simulated day and meter chunk, one per head-end command) from a ``numpy.random.SeedSequence``
 rooted at that seed, so every draw comes from the scenario's seed and a day's values do not
-depend on how many days were simulated before it or on how meters were chunked.
+depend on how many days were simulated before it or on how meters were chunked. Day streams
+are keyed by the calendar date, so a January week and a July week differ even from one seed.
 
 Pure module: standard library and numpy only; must not import ``meterops.db``, ``models``,
 ``web``, ``cli`` or ``config``.
