@@ -21,12 +21,18 @@ from meterops.ingest.formats.espi import (
 )
 
 from .fuzz import check_never_crashes, corpus
+from .golden import discover, run_case
 
 _LINE = re.compile(
     r"^\s+(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)\+00:00, (?:(\d+) days?, )?(\d+):(\d\d):(\d\d): "
     r"([-\d.e+]+) ?([A-Za-z]+)"
 )
 _TO_CHANNEL_UNIT = {"Wh": 0.001, "therm": 1.0}
+
+
+@pytest.mark.parametrize("folder", discover("espi"))
+def test_golden_case(folder: Path, update_golden: bool) -> None:
+    run_case(folder, parse_espi, update_golden)
 
 
 def read_expected(path: Path) -> list[tuple[datetime, int, float]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import BinaryIO, Final, NamedTuple
 
+import numpy as np
 import polars as pl
 
 from meterops.errors import Issue
@@ -203,3 +204,28 @@ def bad_utf8_lines(data: bytes) -> list[int]:
 def contract_frame(frame: pl.DataFrame, contract: FrameContract) -> pl.DataFrame:
     """Select and cast ``frame`` to ``contract`` (columns in canonical order)."""
     return frame.select(pl.col(c.name).cast(c.dtype) for c in contract)
+
+
+_EXACT_POW10: Final = np.array([float(10**i) for i in range(40)])
+
+
+def scale_pow10(value: pl.Series, exponent: pl.Series) -> pl.Series:
+    """``value × 10^exponent`` as the decimal text would give it.
+
+    Uses exact powers of ten and divides for negative exponents, in numpy: Polars may turn a
+    division by a constant into a multiplication by its reciprocal, which is off by one ulp
+    (1234 × 10⁻⁴ would not equal 0.1234). Exponents beyond ±39 or null give null.
+
+    Examples:
+        >>> scale_pow10(pl.Series([1234.0, 5.0]), pl.Series([-4, 3])).to_list()
+        [0.1234, 5000.0]
+    """
+    v = value.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    e = exponent.cast(pl.Int64).fill_null(999).to_numpy()
+    ok = np.abs(e) < _EXACT_POW10.size
+    power = _EXACT_POW10[np.where(ok, np.abs(e), 0)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.where(e >= 0, v * power, v / power)
+    result = pl.Series(value.name, out, dtype=pl.Float64)
+    missing = ~ok | value.is_null().to_numpy()
+    return result.scatter(np.flatnonzero(missing), None) if missing.any() else result

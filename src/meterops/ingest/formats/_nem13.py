@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from meterops.ingest.formats import _text, _time
-from meterops.ingest.formats._common import IssueLog, contract_frame
+from meterops.ingest.formats._common import IssueLog, contract_frame, scale_pow10
 from meterops.reads.schema import PARSED_REGISTER_READS
 
 __all__ = ["ParserView", "register_reads"]
@@ -136,11 +136,15 @@ def register_reads(
         .then(pl.col("nmi"))
         .otherwise(pl.col("serial"))
         .alias("serial_number"),
-        (pl.col("raw") * pl.col("factor")).alias("value"),
+        pl.col("raw").alias("value"),
         pl.lit(None, dtype=pl.String).alias("tou_period"),
         pl.col("source_quality")
         .str.slice(0, 1)
         .replace_strict(dict(quality_flags), default=0, return_dtype=pl.UInt32)
         .alias("quality_flags"),
     )
+    exponent = pl.Series(
+        np.rint(np.log10(frame["factor"].fill_null(1.0).to_numpy())).astype(np.int64)
+    )
+    frame = frame.with_columns(scale_pow10(frame["raw"], exponent).alias("value"))
     return contract_frame(frame, PARSED_REGISTER_READS)

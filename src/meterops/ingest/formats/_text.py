@@ -28,7 +28,7 @@ B = npt.NDArray[np.bool_]
 _COMMA: Final = 44
 _NEWLINE: Final = 10
 _MAX_FAST_DIGITS: Final = 15
-_POW10: Final = 10.0 ** np.arange(0, 23)
+_POW10: Final = np.array([float(10**i) for i in range(23)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,13 @@ from meterops.ingest.formats._cim_writer import (
     write_cim_end_device_events,
     write_cim_meter_readings,
 )
-from meterops.ingest.formats._common import IssueLog, contract_frame, read_input, read_path
+from meterops.ingest.formats._common import (
+    IssueLog,
+    contract_frame,
+    read_input,
+    read_path,
+    scale_pow10,
+)
 from meterops.ingest.formats.base import ParsedBatch
 from meterops.reads.schema import PARSED_INTERVAL_READS, PARSED_REGISTER_READS
 from meterops.vee.flags import FLAGS
@@ -423,15 +429,6 @@ def _decoded(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _scaled(value: pl.Expr) -> pl.Expr:
-    e = pl.col("exponent")
-    return (
-        pl.when(e >= 0)
-        .then(value * 10.0 ** e.cast(pl.Float64))
-        .otherwise(value / 10.0 ** (-e).cast(pl.Float64))
-    )
-
-
 def _value_rules() -> list[tuple[pl.Expr, str, str, str]]:
     return [
         (
@@ -512,8 +509,9 @@ def _intervals(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
         pl.coalesce((pl.col("end") - pl.col("begin")).dt.total_seconds(), length).alias(
             "interval_s"
         ),
-        _scaled(pl.when(has_pending).then(pending).otherwise(raw)).alias("value"),
+        pl.when(has_pending).then(pending).otherwise(raw).alias("unscaled"),
     )
+    frame = frame.with_columns(scale_pow10(frame["unscaled"], frame["exponent"]).alias("value"))
     rules = [
         *_value_rules()[:3],
         (
@@ -547,16 +545,13 @@ def _intervals(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
 def _registers(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
     if table.is_empty():
         return PARSED_REGISTER_READS.empty()
-    frame = (
-        _decoded(table.with_columns(serial_expr()))
-        .with_columns(
-            pl.col("time")
-            .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
-            .alias("read_time_utc"),
-            pl.col("value").cast(pl.Float64, strict=False).alias("raw"),
-        )
-        .with_columns(_scaled(pl.col("raw")).alias("value"))
+    frame = _decoded(table.with_columns(serial_expr())).with_columns(
+        pl.col("time")
+        .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
+        .alias("read_time_utc"),
+        pl.col("value").cast(pl.Float64, strict=False).alias("raw"),
     )
+    frame = frame.with_columns(scale_pow10(frame["raw"], frame["exponent"]).alias("value"))
     rules = [
         *_value_rules()[:3],
         (

@@ -38,6 +38,7 @@ from meterops.ingest.formats._common import (
     contract_frame,
     read_input,
     read_path,
+    scale_pow10,
     strip_bom,
 )
 from meterops.ingest.formats.base import ParsedBatch
@@ -363,17 +364,13 @@ def _readings(readings: pl.DataFrame, blocks: pl.DataFrame, issues: IssueLog) ->
     )
     value = pl.col("value").cast(pl.Float64, strict=False)
     exponent = pl.col("power_code") + pl.col("unit_exp")
-    scaled = (
-        pl.when(exponent >= 0)
-        .then(value * 10.0 ** exponent.cast(pl.Float64))
-        .otherwise(value / 10.0 ** (-exponent).cast(pl.Float64))
-    )
     df = df.with_columns(
         start_us.alias("start_us"),
         duration.alias("duration_s"),
         value.alias("raw"),
-        scaled.alias("scaled"),
+        exponent.alias("exponent"),
     )
+    df = df.with_columns(scale_pow10(df["raw"], df["exponent"]).alias("scaled"))
     rules: list[tuple[pl.Expr, str, str, str]] = [
         (
             ~pl.col("linked").fill_null(value=False),

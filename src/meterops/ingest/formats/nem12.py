@@ -46,6 +46,7 @@ from meterops.ingest.formats._common import (
     normalise_newlines,
     read_input,
     read_path,
+    scale_pow10,
     strip_bom,
 )
 from meterops.ingest.formats.base import ParsedBatch, ParseError
@@ -529,7 +530,9 @@ class _Parser:
                     "channel": channel,
                     "interval_start_utc": pl.Series(start).cast(pl.Datetime("us", "UTC")),
                     "interval_s": length[owner] * 60,
-                    "value": value * factor,
+                    "value": scale_pow10(
+                        pl.Series(value), pl.Series(np.rint(np.log10(factor)).astype(np.int64))
+                    ),
                     "raw": value,
                     "value_ok": value_ok,
                     "source_quality": source_quality,
