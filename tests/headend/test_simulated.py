@@ -339,3 +339,22 @@ def test_unknown_devices_and_commands_are_refused(world: World) -> None:
             head_end.ping(recorded)
         reported = json.loads(unknown["parameters"][0])["reported_serial"]
         assert head_end.ping(reported).startswith("CMD-")
+
+
+def test_a_wall_clock_runs_simulated_time_at_its_speed() -> None:
+    from meterops.headend.simulated import WallClock
+
+    ticks = iter([100.0, 100.0, 160.0])
+    clock = WallClock(
+        dt.datetime(2026, 7, 2, tzinfo=dt.UTC), speed=60.0, monotonic=lambda: next(ticks)
+    )
+    assert clock.now() == dt.datetime(2026, 7, 2, tzinfo=dt.UTC)
+    assert clock.now() == dt.datetime(2026, 7, 2, 1, tzinfo=dt.UTC)
+
+
+def test_a_manual_clock_never_runs_backwards() -> None:
+    from meterops.errors import InvalidInputError
+
+    clock = SimClock(dt.datetime(2026, 7, 2, tzinfo=dt.UTC))
+    with pytest.raises(InvalidInputError):
+        clock.advance(dt.timedelta(seconds=-1))
