@@ -337,3 +337,12 @@ def test_unknown_protocol_text_is_kept_and_flagged_suspect() -> None:
     reads = parse_cmep(text, name="x", zone=ZoneInfo("UTC"), strict=True).interval_reads
     assert reads["source_quality"].to_list() == ["VERYLONGCODE", "R0"]
     assert reads["quality_flags"].to_list() == [4, 0]
+
+
+def test_watt_hours_scale_exactly_and_the_calculation_constant_multiplies() -> None:
+    text = (
+        b"MEPMD01,1,S,,,,202401010000,M,OK,E,WH,1,00000015,2,202401010015,,350,,,410\n"
+        b"MEPMD01,1,S,,,,202401010000,N,OK,E,KWH,40,00000015,1,202401010015,,0.5\n"
+    )
+    reads = parse_cmep(text, name="x", zone=ZoneInfo("UTC"), strict=True).interval_reads
+    assert reads["value"].to_list() == [0.35, 0.41, 20.0]

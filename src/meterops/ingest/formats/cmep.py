@@ -46,6 +46,7 @@ from meterops.ingest.formats._common import (
     normalise_newlines,
     read_input,
     read_path,
+    scale_pow10,
     strip_bom,
 )
 from meterops.ingest.formats.base import ParsedBatch
@@ -483,7 +484,10 @@ class _Parser:
                 "interval_us": interval_us[keep],
                 "register": register[keep],
                 "channel": head["channel"].gather(owner),
-                "factor": (head["constant"] * head["scale"]).gather(owner),
+                "constant": head["constant"].gather(owner),
+                "unit_exp": pl.Series(
+                    np.rint(np.log10(head["scale"].fill_null(1.0).to_numpy())).astype(np.int64)
+                ).gather(owner),
                 "serial_number": head["meter_id"].gather(owner),
             }
         )
@@ -562,11 +566,15 @@ class _Parser:
                 bad = bad | condition
             self._add(pl.concat(found))
             trip = trip.filter(~any_bad)
+        # The calculation constant multiplies; the unit's power of ten scales exactly.
+        multiplied = trip.select(
+            pl.when(pl.col("constant") == 1.0)
+            .then(pl.col("value"))
+            .otherwise(pl.col("value") * pl.col("constant"))
+        ).to_series()
+        scaled = scale_pow10(multiplied, trip["unit_exp"])
         return trip.with_columns(
-            pl.when(pl.col("value_empty"))
-            .then(float("nan"))
-            .otherwise(pl.col("value") * pl.col("factor"))
-            .alias("value")
+            pl.when(pl.col("value_empty")).then(float("nan")).otherwise(scaled).alias("value")
         )
 
     def _frames(self, trip: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
