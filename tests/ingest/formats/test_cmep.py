@@ -346,3 +346,51 @@ def test_watt_hours_scale_exactly_and_the_calculation_constant_multiplies() -> N
     )
     reads = parse_cmep(text, name="x", zone=ZoneInfo("UTC"), strict=True).interval_reads
     assert reads["value"].to_list() == [0.35, 0.41, 20.0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dates(date(2000, 1, 1), date(2037, 12, 31)), _ZONES)
+def test_a_local_day_has_as_many_quarter_hours_as_the_zone_gives_it(day: date, zone: str) -> None:
+    from meterops.timeutil import intervals_in_local_day, local_day_bounds_utc
+
+    start, end = local_day_bounds_utc(day, ZoneInfo(zone))
+    n = int((end - start).total_seconds()) // 900
+    frame = pl.DataFrame(
+        {
+            "serial_number": "M",
+            "channel": "kwh_delivered",
+            "interval_start_utc": [start + timedelta(minutes=15 * k) for k in range(n)],
+            "interval_s": 900,
+            "value": [0.25] * n,
+            "quality_flags": 0,
+            "source_quality": None,
+        },
+        schema_overrides={
+            "interval_s": pl.Int32,
+            "quality_flags": pl.UInt32,
+            "source_quality": pl.String,
+            "interval_start_utc": pl.Datetime("us", "UTC"),
+        },
+    )
+    out = write_cmep(
+        frame, sender_id="S", zone=ZoneInfo(zone), created_at=CREATED, stamp_every_triplet=False
+    )
+    reads = parse_cmep(out, name="d", zone=ZoneInfo(zone), strict=True).interval_reads
+    assert reads.height == intervals_in_local_day(day, ZoneInfo(zone), 900)
+    assert reads["value"].sum() == pytest.approx(0.25 * n)
+    assert reads["interval_start_utc"].n_unique() == n
+
+
+def test_results_do_not_depend_on_the_host_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as time_module
+
+    data = (CASES / "cmep/fall_back_day_new_york/input.cmep").read_bytes()
+    frames = []
+    for host_zone in ("UTC", "Pacific/Kiritimati", "America/Los_Angeles"):
+        monkeypatch.setenv("TZ", host_zone)
+        time_module.tzset()
+        frames.append(parse_cmep(data, name="x", zone=NEW_YORK, strict=True).interval_reads)
+    monkeypatch.delenv("TZ")
+    time_module.tzset()
+    assert_frame_equal(frames[0], frames[1])
+    assert_frame_equal(frames[0], frames[2])
