@@ -233,6 +233,7 @@ class Lake:
         self.uri = uri.rstrip("/")
         self.storage_options = dict(storage_options) if storage_options else None
         self._tables: dict[Table, DeltaTable] = {}
+        self._cache: dict[Table, tuple[int, pl.DataFrame]] = {}
 
     @property
     def local_root(self) -> Path | None:
@@ -285,6 +286,28 @@ class Lake:
         if handle is None:
             return pl.LazyFrame(schema=spec.schema)
         return _logical(pl.scan_delta(handle), spec)
+
+    def read_cached(self, table: Table) -> pl.DataFrame:
+        """All rows of a small table, re-read only when its Delta version changed."""
+        handle = self._open(table)
+        if handle is None:
+            return pl.DataFrame(schema=TABLES[table].schema)
+        version = handle.version()
+        cached = self._cache.get(table)
+        if cached is None or cached[0] != version:
+            cached = (version, _logical(pl.scan_delta(handle), TABLES[table]).collect())
+            self._cache[table] = cached
+        return cached[1]
+
+    def compact_when_fragmented(self, table: Table, *, max_files: int) -> None:
+        """Merge the table's files into few when it holds more than ``max_files``.
+
+        Compaction rewrites files without changing data (Delta ``dataChange = false``), which
+        append-only tables allow; readers at older versions still see the old files.
+        """
+        handle = self._open(table)
+        if handle is not None and len(handle.file_uris()) > max_files:
+            handle.optimize.compact(writer_properties=_WRITER)
 
     def append(
         self, table: Table, frame: pl.DataFrame, *, metadata: Mapping[str, Any] | None = None

@@ -63,6 +63,7 @@ TIME_COLUMNS: Final[Mapping[Table, str]] = {
 
 _ID_COLUMN: Final = {Table.TOPOLOGY: "node_id"}
 _LATE_MASK: Final = FLAGS["LATE"].mask
+_MAX_COMMIT_FILES: Final = 16
 _STORED_CONTRACTS: Final = {
     Table.REGISTER_READS: REGISTER_READS,
     Table.EVENTS: EVENTS,
@@ -144,18 +145,14 @@ class ReadStore:
 
     def commits(self, *, as_of_utc: dt.datetime | None = None) -> pl.DataFrame:
         """Commit markers (one row per visible source file), optionally as of a time."""
-        frame = self._lake.scan(Table.COMMITS)
+        frame = self._lake.read_cached(Table.COMMITS)
         if as_of_utc is not None:
             frame = frame.filter(pl.col("committed_at_utc") <= _lit(_aware(as_of_utc, "as_of")))
-        return frame.collect()
+        return frame
 
     def commit_of(self, source_file_id: int) -> FileCommit | None:
         """The commit marker of ``source_file_id``, or None when the file is not visible."""
-        rows = (
-            self._lake.scan(Table.COMMITS)
-            .filter(pl.col("source_file_id") == source_file_id)
-            .collect()
-        )
+        rows = self.commits().filter(pl.col("source_file_id") == source_file_id)
         if rows.is_empty():
             return None
         row = rows.row(0, named=True)
@@ -191,6 +188,8 @@ class ReadStore:
         }
         frame = pl.DataFrame([row], schema=TABLES[Table.COMMITS].schema)
         self._lake.append(Table.COMMITS, frame, metadata={"source_file_id": commit.source_file_id})
+        # One tiny file per commit would make every visibility check slower; keep it compact.
+        self._lake.compact_when_fragmented(Table.COMMITS, max_files=_MAX_COMMIT_FILES)
 
     def append_rows(self, table: Table, frame: pl.DataFrame, *, source_file_id: int) -> int:
         """Append one file's rows to ``table``; invisible until :meth:`commit_file`.
