@@ -116,7 +116,8 @@ def _demand(
     u = rng.random((b - a, clock.intervals), dtype=np.float32)
     noise = np.subtract(np.float32(1.0), u)
     np.divide(u, noise, out=noise)
-    np.log(noise, out=noise)
+    with np.errstate(divide="ignore"):  # u = 0 gives log 0 = -inf and a noise factor of 0
+        np.log(noise, out=noise)
     noise *= c.astype(np.float32)[:, None]
     np.exp(noise, out=noise)
     demand *= noise
