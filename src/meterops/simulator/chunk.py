@@ -33,7 +33,7 @@ from meterops.simulator.params import Stream, stream
 from meterops.simulator.state import DayInputs
 from meterops.vee.flags import FLAGS
 
-__all__ = ["ChunkOutput", "generate_chunk"]
+__all__ = ["ChunkOutput", "blocked_matmul", "generate_chunk"]
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -88,6 +88,21 @@ def _scale(
     matrix[unique] *= combined
 
 
+def blocked_matmul(
+    a: npt.NDArray[np.floating[Any]], b: npt.NDArray[np.floating[Any]]
+) -> npt.NDArray[np.floating[Any]]:
+    """``a @ b`` in blocks of 128 rows.
+
+    A block is small enough for the BLAS library to compute it on the calling thread; one
+    large product would wake a thread per core, which spin and wait on a busy machine and turn
+    a millisecond into tens of them (and our own worker threads already use the cores).
+    """
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+    for start in range(0, a.shape[0], 128):
+        np.matmul(a[start : start + 128], b, out=out[start : start + 128])
+    return out
+
+
 def _demand(
     inputs: DayInputs, plan: DayPlan, a: int, b: int, rng: np.random.Generator
 ) -> Float32Array:
@@ -112,7 +127,7 @@ def _demand(
     column = load.ev_column(start, rng.random(ev.size) < 0.3)
     on = ev[charging]
     w[on, column[charging]] = cust.ev_kw[a + on] * row_scale[on]
-    demand = w @ plan.basis.basis
+    demand = blocked_matmul(w, plan.basis.basis)
     u = rng.random((b - a, clock.intervals), dtype=np.float32)
     noise = np.subtract(np.float32(1.0), u)
     np.divide(u, noise, out=noise)
@@ -334,7 +349,7 @@ def _registers(
             continue
         rows = np.flatnonzero(program == p_index)
         if rows.size:
-            buckets = demand[rows].astype(np.float64) @ onehot
+            buckets = blocked_matmul(demand[rows].astype(np.float64), onehot)
             increment[rows, 2 : 2 + onehot.shape[1]] = np.rint(buckets).astype(np.int64)
     unique_meter, inverse = np.unique(meter, return_inverse=True)
     regs = inputs.registers_wh[unique_meter].copy()
