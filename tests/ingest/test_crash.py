@@ -90,7 +90,7 @@ def _start(w: World, paths: list[Path], kill_at: str) -> subprocess.Popen[bytes]
 
 def _assert_no_partial_file_and_no_duplicate(w: World) -> None:
     commits = w.store.commits()
-    assert commits["sha256"].is_unique().all(), "a file's content became visible twice"
+    assert commits["content_hash"].is_unique().all(), "a file's content became visible twice"
     raw = w.store.current_interval_reads(start_utc=DAY, end_utc=DAY + dt.timedelta(days=3))
     assert not raw.select("meter_id", "channel", "interval_start_utc").is_duplicated().any()
     per_file = raw.group_by("source_file_id").len()

@@ -28,7 +28,7 @@ def test_recovery_finishes_a_pending_file_whose_marker_exists_and_abandons_the_o
     )
     counts = Counts(rows_in_file=3, accepted=2, duplicate=1)
     store.commit_file(
-        FileCommit(done.id, FACTS.sha256, "a.csv", "headend_csv", NOW, counts.as_dict())
+        FileCommit(done.id, FACTS.content_hash, "a.csv", "headend_csv", NOW, counts.as_dict())
     )
     recovered = journal.recover(session, store, now=NOW)
     assert [(r.source_file_id, r.status) for r in recovered] == [
@@ -37,7 +37,7 @@ def test_recovery_finishes_a_pending_file_whose_marker_exists_and_abandons_the_o
     ]
     assert (done.accepted, done.duplicate, done.rows_in_file) == (2, 1, 3)
     assert "nothing of it is visible" in (lost.message or "")
-    assert journal.find_committed(session, FACTS.sha256) is done
+    assert journal.find_committed(session, FACTS.content_hash) is done
     assert journal.recover(session, store, now=NOW) == []
 
 

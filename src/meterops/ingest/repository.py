@@ -28,11 +28,12 @@ class JournalRepository(RepositoryBase[ImportJournal]):
 
     model = ImportJournal
 
-    def committed_by_sha256(self, sha256: str) -> ImportJournal | None:
+    def committed_by_content_hash(self, content_hash: str) -> ImportJournal | None:
         """The committed entry of a content hash, or None."""
         return self.session.scalars(
             select(ImportJournal).where(
-                ImportJournal.sha256 == sha256, ImportJournal.status == ImportStatus.COMMITTED
+                ImportJournal.content_hash == content_hash,
+                ImportJournal.status == ImportStatus.COMMITTED,
             )
         ).one_or_none()
 

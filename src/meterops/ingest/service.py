@@ -5,7 +5,7 @@ marker → journal.
 
 The protocol per file (``docs/storage.md``, "Atomic visibility"):
 
-1. Hash the bytes; a committed file with the same SHA-256 is recorded as ``duplicate_file``
+1. Hash the bytes; a committed file with the same content hash is recorded as ``duplicate_file``
    at once, without parsing (ING-01).
 2. Parse (format sniffed or given). By default (``strict``) any parse issue refuses the whole
    file (FUZZ-06); ``strict=False`` stores the good rows and counts the bad ones ``rejected``.
@@ -26,8 +26,8 @@ the service never calls ``commit()`` itself. Must not import ``meterops.web``, `
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import hashlib
 import io
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -254,17 +254,17 @@ def _ingest_one(
     now: dt.datetime,
     fault: FaultHook,
 ) -> FileReport:
-    data = path.read_bytes()
+    digest, size = journal.content_hash(path)
     facts = journal.FileFacts(
         file_name=str(path),
-        sha256=hashlib.sha256(data).hexdigest(),
-        size_bytes=len(data),
-        format=options.format_id or _sniff(data),
+        content_hash=digest,
+        size_bytes=size,
+        format=options.format_id,
         strict=options.strict,
         actor=options.actor,
     )
     with _unit(sessions) as session:
-        original = journal.find_committed(session, facts.sha256)
+        original = journal.find_committed(session, facts.content_hash)
         if original is not None:
             entry = journal.record_duplicate(session, facts, original=original, now=now)
             counts = Counts(rows_in_file=entry.rows_in_file, duplicate=entry.duplicate)
@@ -276,6 +276,8 @@ def _ingest_one(
                 counts,
                 entry.message,
             )
+    data = path.read_bytes()
+    facts = dataclasses.replace(facts, format=options.format_id or _sniff(data))
     if facts.format is None:
         return _refuse(
             sessions,
@@ -327,7 +329,7 @@ def _ingest_one(
         store.commit_file(
             FileCommit(
                 source_file_id=source_file_id,
-                sha256=facts.sha256,
+                content_hash=facts.content_hash,
                 file_name=facts.file_name,
                 format=facts.format,
                 committed_at_utc=now,

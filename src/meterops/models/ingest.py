@@ -50,8 +50,8 @@ class ImportJournal(Base):
             name="counts_not_negative",
         ),
         Index(
-            "uq_import_journal_committed_sha256",
-            "sha256",
+            "uq_import_journal_committed_content_hash",
+            "content_hash",
             unique=True,
             sqlite_where=text("status = 'committed'"),
             postgresql_where=text("status = 'committed'"),
@@ -60,7 +60,7 @@ class ImportJournal(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     file_name: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[ImportStatus] = mapped_column(

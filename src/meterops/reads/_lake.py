@@ -111,7 +111,7 @@ which are constant for raw rows and are added on read)."""
 COMMITS: Final = pl.Schema(
     {
         "source_file_id": pl.Int64(),
-        "sha256": pl.String(),
+        "content_hash": pl.String(),
         "file_name": pl.String(),
         "format": pl.String(),
         "committed_at_utc": _UTC,

@@ -80,7 +80,7 @@ class FileCommit:
 
     Attributes:
         source_file_id: Import journal id the file's rows are tagged with.
-        sha256: Hex SHA-256 of the file's bytes.
+        content_hash: The import journal's content hash of the file.
         file_name: File name as given.
         format: Format id.
         committed_at_utc: When the file became visible (the ingest's "now"). [UTC]
@@ -88,7 +88,7 @@ class FileCommit:
     """
 
     source_file_id: int
-    sha256: str
+    content_hash: str
     file_name: str
     format: str
     committed_at_utc: dt.datetime
@@ -158,7 +158,7 @@ class ReadStore:
         row = rows.row(0, named=True)
         return FileCommit(
             source_file_id=row["source_file_id"],
-            sha256=row["sha256"],
+            content_hash=row["content_hash"],
             file_name=row["file_name"],
             format=row["format"],
             committed_at_utc=row["committed_at_utc"],
@@ -180,7 +180,7 @@ class ReadStore:
             )
         row = {
             "source_file_id": commit.source_file_id,
-            "sha256": commit.sha256,
+            "content_hash": commit.content_hash,
             "file_name": commit.file_name,
             "format": commit.format,
             "committed_at_utc": _aware(commit.committed_at_utc, "committed_at_utc"),
