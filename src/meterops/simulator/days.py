@@ -132,7 +132,7 @@ def _register_reads(
         rows = np.flatnonzero(program == index)
         for j, name in enumerate(names):
             part(rows, 2 + j, "kwh_delivered", name)
-    frame = pl.concat(parts).sort(["_meter", "channel", "tou_period"], nulls_last=False)
+    frame = pl.concat(parts)  # totals, then received, then TOU registers
     n = frame.height
     return frame.select(
         inputs.reported_serial.gather(frame["_meter"]).alias("serial_number"),

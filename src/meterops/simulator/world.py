@@ -30,7 +30,7 @@ import polars as pl
 from meterops.assets.programs import TouSchedule, parse_tou_schedule
 from meterops.errors import InvalidInputError, NotFoundError
 from meterops.simulator import actions, catalog, setup
-from meterops.simulator.columns import StringTable, inline_views
+from meterops.simulator.columns import StringTable, inline_views, string_column
 from meterops.simulator.customers import draw_customers, draw_occupancy
 from meterops.simulator.days import DayOutput, generate_day
 from meterops.simulator.faults import (
@@ -285,7 +285,7 @@ class World:
             interval_s=self.scenario.interval_s,
         )
         epoch = self.epoch_at(clock.end_us - 1)
-        views, data = self._serial_views()
+        views, data, serials = self._serial_views()
         events = pl.DataFrame(
             self._events,
             schema={
@@ -307,7 +307,7 @@ class World:
             mesh=epoch.mesh,
             infra_active=epoch.active,
             meter_row=self.meter_row,
-            reported_serial=pl.Series(self.reported_serial, dtype=pl.String),
+            reported_serial=serials,
             serial_views=views,
             serial_data=data,
             bidirectional=self.bidirectional,
@@ -334,15 +334,16 @@ class World:
             extra_events=events,
         )
 
-    def _serial_views(self) -> tuple[npt.NDArray[np.uint64], bytes]:
-        """String views of the reported serials (cached until a meter is added)."""
+    def _serial_views(self) -> tuple[npt.NDArray[np.uint64], bytes, pl.Series]:
+        """The reported serials as string views and as a Series (cached until one is added)."""
         key = len(self.reported_serial), id(self.reported_serial)
         if getattr(self, "_views_key", None) != key:
             try:
-                self._views = (inline_views(self.reported_serial), b"")
+                views, data = inline_views(self.reported_serial), b""
             except ValueError:
                 table = StringTable(self.reported_serial)
-                self._views = (table.views, table.data)
+                views, data = table.views, table.data
+            self._views = (views, data, string_column("serial_number", views, data))
             self._views_key = key
         return self._views
 
