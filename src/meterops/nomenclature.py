@@ -51,6 +51,7 @@ class ChannelKind(StrEnum):
     REACTIVE_ENERGY = "reactive_energy"
     VOLTAGE = "voltage"
     TEMPERATURE = "temperature"
+    VOLUME = "volume"
 
 
 class FlowDirection(StrEnum):
@@ -88,8 +89,8 @@ class Channel:
 
     @property
     def is_energy(self) -> bool:
-        """True for energy channels, whose interval values add up to a register advance."""
-        return self.kind in (ChannelKind.ENERGY, ChannelKind.REACTIVE_ENERGY)
+        """True for accumulating channels, whose interval values add up to a register advance."""
+        return self.kind in (ChannelKind.ENERGY, ChannelKind.REACTIVE_ENERGY, ChannelKind.VOLUME)
 
 
 _CHANNEL_LIST: Final = (
@@ -134,6 +135,16 @@ _CHANNEL_LIST: Final = (
         "Reactive energy, quadrants I+IV.",
     ),
     Channel(
+        "kvarh_received",
+        ChannelKind.REACTIVE_ENERGY,
+        "kVArh",
+        FlowDirection.RECEIVED,
+        12,
+        73,
+        3,
+        "Reactive energy received (export).",
+    ),
+    Channel(
         "kw_demand",
         ChannelKind.DEMAND,
         "kW",
@@ -172,6 +183,26 @@ _CHANNEL_LIST: Final = (
         29,
         0,
         "Maximum RMS service voltage in the interval.",
+    ),
+    Channel(
+        "gas_therm_delivered",
+        ChannelKind.ENERGY,
+        "therm",
+        FlowDirection.DELIVERED,
+        12,
+        169,
+        0,
+        "Natural gas delivered (Green Button gas feeds).",
+    ),
+    Channel(
+        "water_ft3_delivered",
+        ChannelKind.VOLUME,
+        "ft³",
+        FlowDirection.DELIVERED,
+        58,
+        119,
+        0,
+        "Water delivered (CMEP water rows).",
     ),
     Channel(
         "temperature_c",

@@ -8,8 +8,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from pathlib import Path
-from types import MappingProxyType
-from typing import BinaryIO, Final, NamedTuple
+from typing import BinaryIO, Final
 
 import numpy as np
 import polars as pl
@@ -28,7 +27,6 @@ __all__ = [
     "MISSING",
     "SUSPECT",
     "IssueLog",
-    "ProvisionalChannel",
     "contract_frame",
     "normalise_newlines",
     "read_input",
@@ -44,32 +42,7 @@ SUSPECT: Final = FLAGS["SOURCE_SUSPECT"].mask
 MISSING: Final = FLAGS["SOURCE_MISSING"].mask
 
 
-class ProvisionalChannel(NamedTuple):
-    """A channel that real feeds carry but ``nomenclature.CHANNELS`` does not list yet.
-
-    Gas and water usage arrive in Green Button and CMEP files; until the nomenclature
-    gains them (requested in the issue-4 report) parsers emit these names so nothing is lost.
-    """
-
-    name: str
-    unit: str
-    description: str
-
-
-PROVISIONAL_CHANNELS: Final = MappingProxyType(
-    {
-        c.name: c
-        for c in (
-            ProvisionalChannel("gas_therm_delivered", "therm", "Natural gas delivered. [therm]"),
-            ProvisionalChannel("water_ft3_delivered", "ft³", "Water delivered. [ft³]"),
-            ProvisionalChannel(
-                "kvarh_received", "kVArh", "Reactive energy, export (NEM12 K suffix). [kVArh]"
-            ),
-        )
-    }
-)
-
-KNOWN_CHANNELS: Final = frozenset(CHANNELS) | frozenset(PROVISIONAL_CHANNELS)
+KNOWN_CHANNELS: Final = frozenset(CHANNELS)
 """Channel names a parser may emit."""
 
 

@@ -103,7 +103,7 @@ SUFFIX_CHANNELS: Final[Mapping[str, str]] = MappingProxyType(
         "E": "kwh_delivered",  # import (energy delivered to the customer)
         "B": "kwh_received",  # export (e.g. rooftop solar)
         "Q": "kvarh_delivered",
-        "K": "kvarh_received",  # provisional channel (see _common.PROVISIONAL_CHANNELS)
+        "K": "kvarh_received",
         "V": "voltage_v",
     }
 )
