@@ -320,3 +320,35 @@ def test_every_row_lands_in_exactly_one_bucket(
         ).is_empty()
     assert plan.tables.get(Table.CONFLICTS, pl.DataFrame()).height == counts.conflicting
     assert plan.tables.get(Table.QUARANTINE, pl.DataFrame()).height == counts.quarantined
+
+
+def test_a_tou_register_read_at_the_time_of_the_stored_total_is_not_late() -> None:
+    def registers(tou: list[str | None]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "serial_number": ["A"] * len(tou),
+                "channel": ["kwh_delivered"] * len(tou),
+                "read_time_utc": [DAY] * len(tou),
+                "value": [100.0] * len(tou),
+                "tou_period": tou,
+                "quality_flags": [0] * len(tou),
+                "source_quality": [None] * len(tou),
+                "source_line": list(range(2, 2 + len(tou))),
+            },
+            schema=PARSED_REGISTER_READS.schema,
+        )
+
+    stored = registers([None]).with_columns(
+        pl.lit(1, pl.Int64).alias("meter_id"), pl.lit(4, pl.Int64).alias("source_file_id")
+    )
+    batch = ParsedBatch(
+        "f.csv", "headend_csv", register_reads=registers(["1", "2"]), rows_in_file=2
+    )
+    plan = classify(
+        screen(batch, METERS, rules=RULES),
+        {Table.REGISTER_READS: stored},
+        stored_interval_times=NO_TIMES,
+        source_file_id=9,
+        rules=RULES,
+    )
+    assert plan.counts == Counts(rows_in_file=2, accepted=2)

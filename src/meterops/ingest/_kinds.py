@@ -101,7 +101,7 @@ class KindSpec:
         duration_column: Length added to the time for the future check, if any.
         key: Natural key.
         values: Columns whose difference makes a conflict rather than a duplicate.
-        channel_column: Column grouped with the id for late detection, if the kind has one.
+        late_group: Columns that make one series for late detection (id, channel, TOU tier).
         late_flag: Whether late rows are flagged ``LATE`` in ``quality_flags``.
         stored: Stored frame contract (``None``: the raw interval layout).
     """
@@ -114,7 +114,7 @@ class KindSpec:
     duration_column: str | None
     key: tuple[str, ...]
     values: tuple[str, ...]
-    channel_column: str | None
+    late_group: tuple[str, ...]
     late_flag: bool
     stored: FrameContract | None
 
@@ -129,7 +129,7 @@ KINDS: Final = (
         "interval_s",
         ("meter_id", "channel", "interval_start_utc"),
         ("value",),
-        "channel",
+        ("meter_id", "channel"),
         late_flag=True,
         stored=None,
     ),
@@ -142,7 +142,7 @@ KINDS: Final = (
         None,
         ("meter_id", "channel", "tou_period", "read_time_utc"),
         ("value",),
-        "channel",
+        ("meter_id", "channel", "tou_period"),
         late_flag=True,
         stored=schema.REGISTER_READS,
     ),
@@ -155,7 +155,7 @@ KINDS: Final = (
         None,
         ("meter_id", "event_time_utc", "cim_event_type", "vendor_code"),
         ("severity", "details"),
-        None,
+        ("meter_id",),
         late_flag=False,
         stored=schema.EVENTS,
     ),
@@ -175,7 +175,7 @@ KINDS: Final = (
             "parent_node",
             "collector_code",
         ),
-        None,
+        ("meter_id",),
         late_flag=False,
         stored=schema.COMM_STATS,
     ),
@@ -188,7 +188,7 @@ KINDS: Final = (
         None,
         ("node_id", "observed_at_utc"),
         ("node_kind", "parent_node", "hop_count", "rssi_dbm", "status"),
-        None,
+        ("node_id",),
         late_flag=False,
         stored=schema.TOPOLOGY,
     ),

@@ -388,7 +388,7 @@ def _late(rows: pl.DataFrame, kind: KindSpec, stored_times: pl.DataFrame) -> pl.
 
     The day is the UTC day of the row's time.
     """
-    group = [kind.id_column] + ([kind.channel_column] if kind.channel_column else [])
+    group = list(kind.late_group)
     time = kind.time_column
     if stored_times.is_empty():
         return pl.repeat(False, rows.height, dtype=pl.Boolean, eager=True).alias("_late")
@@ -396,7 +396,7 @@ def _late(rows: pl.DataFrame, kind: KindSpec, stored_times: pl.DataFrame) -> pl.
         pl.col(time).max().alias("_latest")
     )
     joined = rows.select(*group, time, pl.col(time).dt.date().alias("_day")).join(
-        latest, on=[*group, "_day"], how="left", maintain_order="left"
+        latest, on=[*group, "_day"], how="left", maintain_order="left", nulls_equal=True
     )
     return (joined["_latest"] >= joined[time]).fill_null(value=False).alias("_late")
 
