@@ -15,7 +15,7 @@ Pure module: standard library, numpy and pure meterops modules; must not import
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from meterops.simulator.world import World
 
 __all__ = [
+    "TechnicianActions",
     "correct_ct_wiring",
     "exchange_meter",
     "fix_crossed_meters",
@@ -82,7 +83,7 @@ def replace_radio_module(
     """
     moment = _us(at)
     meter, _ = _installed(world, serial, moment)
-    world._end(world._live(FaultKind.RADIO_FAILURE, moment, meter=meter), moment)
+    world.end_faults(world.live_faults(FaultKind.RADIO_FAILURE, moment, meter=meter), moment)
     new = module_serial or f"0013501{meter:07X}"
     world.module_serial[meter] = new
     world.log_event(meter, moment, "firmware_changed", {"module_serial": new})
@@ -99,8 +100,8 @@ def reseat_meter(world: World, serial: str, *, at: dt.datetime) -> None:
     """
     moment = _us(at)
     meter, _ = _installed(world, serial, moment)
-    world._end(world._live(FaultKind.METER_REMOVED, moment, meter=meter), moment)
-    world._changed(moment)
+    world.end_faults(world.live_faults(FaultKind.METER_REMOVED, moment, meter=meter), moment)
+    world.forget_after(moment)
 
 
 def _add_meter(world: World, like: int, serial: str | None) -> int:
@@ -132,10 +133,7 @@ def _add_meter(world: World, like: int, serial: str | None) -> int:
     world.register_decimals = np.append(world.register_decimals, world.register_decimals[like])
     world.program_initial = np.append(world.program_initial, world.program_initial[like])
     world.module_serial.append(f"0013502{index:07X}")
-    for day, registers in list(world._register_start.items()):
-        world._register_start[day] = np.vstack(
-            [registers, np.zeros((1, registers.shape[1]), dtype=np.int64)]
-        )
+    world.add_register_row()
     return index
 
 
@@ -169,17 +167,14 @@ def exchange_meter(
     rate = str(world.customers.rate_code[site])
     world.program_initial[new] = world.program_codes.index(catalog.RATE_PROGRAM[rate])
     for kind in _MEASURE:
-        world._end(world._live(kind, moment, meter=old), moment)
+        world.end_faults(world.live_faults(kind, moment, meter=old), moment)
     # The technician at the socket removes a bypass and repairs burnt jaws.
     for kind in (FaultKind.THEFT_BYPASS, FaultKind.HOT_SOCKET):
-        world._end(world._live(kind, moment, site=site), moment)
+        world.end_faults(world.live_faults(kind, moment, site=site), moment)
     install_read = float(world.territory.meters["install_read_kwh"][int(world.meter_row[new])])
     day = world.day_ordinal(moment)
-    world._changed(moment)
-    for d, registers in world._register_start.items():
-        if d >= day:
-            registers[new] = 0
-            registers[new, 0] = round(install_read * 1000)
+    world.forget_after(moment)
+    world.set_registers(new, delivered_wh=round(install_read * 1000), from_day=day)
     return str(world.reported_serial[new])
 
 
@@ -196,16 +191,16 @@ def repair_hot_socket(world: World, service_point_number: str, *, at: dt.datetim
     """
     moment = _us(at)
     site = world.site_index(service_point_number)
-    rows = world._live(FaultKind.HOT_SOCKET, moment, site=site)
+    rows = world.live_faults(FaultKind.HOT_SOCKET, moment, site=site)
     failed = any(world.faults.value[r] <= moment for r in rows)
-    world._end(rows, moment)
+    world.end_faults(rows, moment)
     if failed:
         at_site = np.flatnonzero(
             (world.inst_site == site) & (world.inst_from <= moment) & (world.inst_to > moment)
         )
         meter = int(world.inst_meter[at_site[0]])
         return exchange_meter(world, world.reported_serial[meter], at=at)
-    world._changed(moment)
+    world.forget_after(moment)
     return None
 
 
@@ -220,8 +215,8 @@ def correct_ct_wiring(world: World, serial: str, *, at: dt.datetime) -> None:
     moment = _us(at)
     _, row = _installed(world, serial, moment)
     site = int(world.inst_site[row])
-    world._end(world._live(FaultKind.CT_POLARITY_REVERSED, moment, site=site), moment)
-    world._changed(moment)
+    world.end_faults(world.live_faults(FaultKind.CT_POLARITY_REVERSED, moment, site=site), moment)
+    world.forget_after(moment)
 
 
 def fix_crossed_meters(world: World, serial_a: str, serial_b: str, *, at: dt.datetime) -> None:
@@ -246,8 +241,8 @@ def fix_crossed_meters(world: World, serial_a: str, serial_b: str, *, at: dt.dat
     world.inst_meter, world.inst_site = world.inst_meter[order], world.inst_site[order]
     world.inst_from, world.inst_to = world.inst_from[order], world.inst_to[order]
     for meter in (a, b):
-        world._end(world._live(FaultKind.CROSSED_METERS, moment, meter=meter), moment)
-    world._changed(moment)
+        world.end_faults(world.live_faults(FaultKind.CROSSED_METERS, moment, meter=meter), moment)
+    world.forget_after(moment)
 
 
 def repair_collector(world: World, code: str, *, at: dt.datetime) -> None:
@@ -263,8 +258,8 @@ def repair_collector(world: World, code: str, *, at: dt.datetime) -> None:
     if code not in epoch.infra.codes:
         raise NotFoundError(f"no collector {code!r}", code="simulator.unknown_collector")
     index = epoch.infra.codes.index(code)
-    world._end(world._live(FaultKind.COLLECTOR_DOWN, moment, collector=index), moment)
-    world._changed(moment)
+    world.end_faults(world.live_faults(FaultKind.COLLECTOR_DOWN, moment, collector=index), moment)
+    world.forget_after(moment)
 
 
 def relocate_collector(
@@ -306,9 +301,49 @@ def relocate_collector(
     )
     world.epochs.append(NetworkEpoch(moment, moved, epoch.active, mesh))
     world.epochs.sort(key=lambda e: e.from_us)
-    for r in world._live(FaultKind.WEAK_MESH_PATH, moment):
+    for r in world.live_faults(FaultKind.WEAK_MESH_PATH, moment):
         site = int(world.faults.site[r])
         days = (moment - world.faults.start_us[r]) / 86_400e6
         if mesh.margin_db[site] - world.faults.value[r] * days >= 6.0:
-            world._end([r], moment)
-    world._changed(moment)
+            world.end_faults([r], moment)
+    world.forget_after(moment)
+
+
+class TechnicianActions:
+    """The actions as methods of the world (``World`` inherits them)."""
+
+    def replace_radio_module(
+        self, serial: str, *, at: dt.datetime, module_serial: str | None = None
+    ) -> str:
+        """Fit a new radio module; returns its serial (``replace_radio_module``)."""
+        return replace_radio_module(cast("World", self), serial, at=at, module_serial=module_serial)
+
+    def exchange_meter(self, serial: str, *, at: dt.datetime, new_serial: str | None = None) -> str:
+        """Exchange a meter; returns the new meter's serial (``exchange_meter``)."""
+        return exchange_meter(cast("World", self), serial, at=at, new_serial=new_serial)
+
+    def reseat_meter(self, serial: str, *, at: dt.datetime) -> None:
+        """Put a pulled meter back (``reseat_meter``)."""
+        reseat_meter(cast("World", self), serial, at=at)
+
+    def relocate_collector(
+        self, code: str, *, latitude: float, longitude: float, at: dt.datetime
+    ) -> None:
+        """Move a collector or router (``relocate_collector``)."""
+        relocate_collector(cast("World", self), code, latitude=latitude, longitude=longitude, at=at)
+
+    def repair_collector(self, code: str, *, at: dt.datetime) -> None:
+        """Bring a collector back (``repair_collector``)."""
+        repair_collector(cast("World", self), code, at=at)
+
+    def repair_hot_socket(self, service_point_number: str, *, at: dt.datetime) -> str | None:
+        """Repair socket jaws (``repair_hot_socket``)."""
+        return repair_hot_socket(cast("World", self), service_point_number, at=at)
+
+    def correct_ct_wiring(self, serial: str, *, at: dt.datetime) -> None:
+        """Correct reversed CT wiring (``correct_ct_wiring``)."""
+        correct_ct_wiring(cast("World", self), serial, at=at)
+
+    def fix_crossed_meters(self, serial_a: str, serial_b: str, *, at: dt.datetime) -> None:
+        """Swap crossed meters back (``fix_crossed_meters``)."""
+        fix_crossed_meters(cast("World", self), serial_a, serial_b, at=at)

@@ -99,7 +99,7 @@ class NetworkEpoch:
     mesh: Mesh
 
 
-class World:
+class World(actions.TechnicianActions):
     """A scenario's utility, built and running.
 
     Args:
@@ -400,8 +400,8 @@ class World:
             self._trim(d + 1)
             yield output
 
-    def _changed(self, moment_us: int) -> None:
-        """Forget generated days that end after a change at ``moment_us``."""
+    def forget_after(self, moment_us: int) -> None:
+        """Forget generated days that end after a change at ``moment_us`` (call after one)."""
         first = self.day_ordinal(moment_us)
         for d in [d for d in self._days if d >= first]:
             del self._days[d]
@@ -453,6 +453,19 @@ class World:
             match |= f.site == site
         return np.flatnonzero(live & match).tolist()
 
+    def add_register_row(self) -> None:
+        """Registers for one more meter (zero) in every kept snapshot."""
+        for day, registers in list(self._register_start.items()):
+            extra = np.zeros((1, registers.shape[1]), dtype=np.int64)
+            self._register_start[day] = np.vstack([registers, extra])
+
+    def set_registers(self, meter: int, *, delivered_wh: int, from_day: int) -> None:
+        """A freshly installed meter's dial (other registers zero) from a day on."""
+        for day, registers in self._register_start.items():
+            if day >= from_day:
+                registers[meter] = 0
+                registers[meter, 0] = delivered_wh
+
     def registers_at(self, meter: int, moment_us: int) -> npt.NDArray[np.int64]:
         """A meter's registers in watt-hours at a moment, interpolated over its day."""
         day = self.day_ordinal(moment_us)
@@ -481,11 +494,13 @@ class World:
 
     # -- state changes -------------------------------------------------------------------------
 
-    def _end(self, rows: list[int], moment_us: int) -> None:
+    def end_faults(self, rows: list[int], moment_us: int) -> None:
+        """End faults (a repair): their end becomes ``moment_us`` unless it is earlier."""
         for r in rows:
             self.faults.end_us[r] = min(int(self.faults.end_us[r]), moment_us)
 
-    def _live(self, kind: FaultKind, moment_us: int, **match: int) -> list[int]:
+    def live_faults(self, kind: FaultKind, moment_us: int, **match: int) -> list[int]:
+        """Fault rows of a kind active at a moment, matching column values (``meter=3``)."""
         rows = self.faults.rows(kind)
         f = self.faults
         keep = (f.start_us[rows] <= moment_us) & (f.end_us[rows] > moment_us)
@@ -505,7 +520,7 @@ class World:
                 None if details is None else json.dumps(details, sort_keys=True),
             )
         )
-        self._changed(moment_us)
+        self.forget_after(moment_us)
 
     def set_switch(self, meter: int, *, open_: bool, moment_us: int) -> None:
         """Open or close a meter's service switch."""
@@ -514,7 +529,7 @@ class World:
             np.append(self._switch[1], moment_us),
             np.append(self._switch[2], int(open_)),
         ]
-        self._changed(moment_us)
+        self.forget_after(moment_us)
 
     def switch_open(self, meter: int, moment_us: int) -> bool:
         """Whether the switch is open at a moment."""
@@ -528,13 +543,13 @@ class World:
             np.append(self._backfeed[1], moment_us),
             np.append(self._backfeed[2], int(present)),
         ]
-        self._changed(moment_us)
+        self.forget_after(moment_us)
 
     def load_side_voltage(self, site: int, moment_us: int) -> bool:
         """Voltage on the load side of the socket (backfeed or a bypass jumper)."""
         timeline = Timeline(*self._backfeed)
         fed = bool(timeline.state_at(np.array([site]), moment_us, np.zeros(1, np.int64))[0])
-        return fed or bool(self._live(FaultKind.THEFT_BYPASS, moment_us, site=site))
+        return fed or bool(self.live_faults(FaultKind.THEFT_BYPASS, moment_us, site=site))
 
     def set_program(self, meter: int, program_code: str, *, moment_us: int) -> None:
         """A program push took effect."""
@@ -548,7 +563,9 @@ class World:
             np.append(self._programs[2], index),
         ]
         if program_code != catalog.MISPROGRAMMED_TOU_PROGRAM:
-            self._end(self._live(FaultKind.TOU_MISPROGRAM, moment_us, meter=meter), moment_us)
+            self.end_faults(
+                self.live_faults(FaultKind.TOU_MISPROGRAM, moment_us, meter=meter), moment_us
+            )
         self.log_event(meter, moment_us, "program_changed", {"program_code": program_code})
 
     def program_of(self, meter: int, moment_us: int) -> str:
@@ -557,41 +574,3 @@ class World:
             np.array([meter]), moment_us, self.program_initial[[meter]]
         )
         return self.program_codes[int(state[0])]
-
-    # -- a technician's visit (see ``actions.py``) ---------------------------------------------
-
-    def replace_radio_module(
-        self, serial: str, *, at: dt.datetime, module_serial: str | None = None
-    ) -> str:
-        """Fit a new radio module; returns its serial (``actions.replace_radio_module``)."""
-        return actions.replace_radio_module(self, serial, at=at, module_serial=module_serial)
-
-    def exchange_meter(self, serial: str, *, at: dt.datetime, new_serial: str | None = None) -> str:
-        """Exchange a meter; returns the new meter's serial (``actions.exchange_meter``)."""
-        return actions.exchange_meter(self, serial, at=at, new_serial=new_serial)
-
-    def reseat_meter(self, serial: str, *, at: dt.datetime) -> None:
-        """Put a pulled meter back (``actions.reseat_meter``)."""
-        actions.reseat_meter(self, serial, at=at)
-
-    def relocate_collector(
-        self, code: str, *, latitude: float, longitude: float, at: dt.datetime
-    ) -> None:
-        """Move a collector or router (``actions.relocate_collector``)."""
-        actions.relocate_collector(self, code, latitude=latitude, longitude=longitude, at=at)
-
-    def repair_collector(self, code: str, *, at: dt.datetime) -> None:
-        """Bring a collector back (``actions.repair_collector``)."""
-        actions.repair_collector(self, code, at=at)
-
-    def repair_hot_socket(self, service_point_number: str, *, at: dt.datetime) -> str | None:
-        """Repair socket jaws (``actions.repair_hot_socket``)."""
-        return actions.repair_hot_socket(self, service_point_number, at=at)
-
-    def correct_ct_wiring(self, serial: str, *, at: dt.datetime) -> None:
-        """Correct reversed CT wiring (``actions.correct_ct_wiring``)."""
-        actions.correct_ct_wiring(self, serial, at=at)
-
-    def fix_crossed_meters(self, serial_a: str, serial_b: str, *, at: dt.datetime) -> None:
-        """Swap crossed meters back (``actions.fix_crossed_meters``)."""
-        actions.fix_crossed_meters(self, serial_a, serial_b, at=at)
