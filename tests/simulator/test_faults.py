@@ -419,3 +419,29 @@ def test_a_pulled_meter_reports_its_removal_and_goes_silent(busy_world: World) -
     assert removed["event_time_utc"].to_list() == [fault["start_utc"]]
     reads = _reads(busy_world, ALL_DAYS, [serial])
     assert reads.filter(pl.col("interval_start_utc") >= fault["start_utc"]).height == 0
+
+
+def test_tamper_without_theft_raises_tamper_events_but_keeps_the_consumption(
+    busy_world: World,
+) -> None:
+    faults = _faults(
+        busy_world,
+        FaultKind.TAMPER_WITHOUT_THEFT,
+        starting_after_day=1,
+        starting_before_day=BUSY_DAYS - 1,
+    )
+    assert faults
+    events = _events(busy_world, ALL_DAYS)
+    quiet = World(busy_world.scenario.replace(faults=NO_FAULTS), keep_days=BUSY_DAYS)
+    for fault in faults[:5]:
+        serial = _reported(busy_world, fault["meter_serial"])
+        code = EVENT_BY_NAME[fault["parameters"]["tamper_event"]].code
+        mine = events.filter(
+            (pl.col("serial_number") == serial) & (pl.col("cim_event_type") == code)
+        )
+        assert mine.height >= 1
+        assert mine["event_time_utc"].min() >= fault["start_utc"]
+        site = busy_world.site_index(fault["service_point_number"])
+        untouched = _reads(quiet, ALL_DAYS, [quiet.reported_serial[site]])["value"].sum()
+        tampered = _reads(busy_world, ALL_DAYS, [serial])["value"].sum()
+        assert tampered == pytest.approx(untouched, rel=0.25)
