@@ -5,18 +5,18 @@ where and how reads are kept. Each table is a Delta table in its own folder unde
 URI, created append-only (``delta.appendOnly = true``): the Delta protocol itself refuses any
 commit that removes data, so raw rows cannot be updated or deleted through any API (I1).
 
-Layout choice (measured with ``benchmarks/bench_ingest.py``, "layout" figures, best of three on
-a shared 2-CPU runner, 9.6 M reads of 100,000 meters): **no Hive partitioning; every append
-writes files sorted by the table's key** (meter, channel, time). Writing took 1.2 s
-unpartitioned against 3.0 s partitioned by UTC day and 4.8 s by meter bucket (delta-rs's
-partitioned writer is the slow part), for 1.49 / 1.52 / 1.50 bytes per read, and reading one
-meter's day back took 12 ms against 17 ms and 33 ms. Pruning does not need partitions here: an
-ingest file covers a short time window, so Delta's per-file min/max statistics on the time
-column skip files outside a query's range, and Parquet row-group statistics on ``meter_id``
-(rows sorted by meter) skip row groups of other meters. Values stay ``Float64``: with
-dictionary encoding and ZSTD they cost the same as scaled integers (both 1.46 bytes per read in
-an earlier measurement) and round-trip exactly. Unsigned flag columns are kept as ``Int64``
-because Delta has no unsigned types.
+Layout choice (measured with ``benchmarks/bench_ingest.py``, "layout" figures: 9.6 M reads of
+100,000 meters, best of three, 2-CPU runner): **no Hive partitioning; every append writes files
+sorted by the table's key** (meter, channel, time). Writing took 0.75 s unpartitioned against
+1.16 s partitioned by UTC day and 1.24 s by meter bucket on a quiet machine (1.2 / 3.0 / 4.8 s
+when it was shared: delta-rs's partitioned writer is the slow part), for 1.49 / 1.52 / 1.50
+bytes per read, and reading one meter's day back took 9 ms against 13 ms and 37 ms. Pruning
+does not need partitions here: an ingest file covers a short time window, so Delta's per-file
+min/max statistics on the time column skip files outside a query's range, and Parquet
+row-group statistics on ``meter_id`` (rows sorted by meter) skip row groups of other meters.
+Values stay ``Float64``: with dictionary encoding and ZSTD they cost the same as scaled
+integers (both 1.46 bytes per read in an earlier measurement) and round-trip exactly. Unsigned
+flag columns are kept as ``Int64`` because Delta has no unsigned types.
 
 Must not import ``meterops.db``, ``models``, ``web``, ``cli`` or ``config``.
 """
