@@ -101,3 +101,32 @@ def test_frames_mode_writes_parquet_parts_instead_of_format_files(tmp_path: Path
     assert (day / "events.parquet").is_file()
     assert (out / "frames" / "2026-07-02").is_dir()
     assert not (out / "frames" / "_day").exists()
+
+
+def test_stats_work_when_the_reads_stream_as_frames(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        _app(),
+        [
+            "simulate",
+            "--seed",
+            "4",
+            "--days",
+            "1",
+            "--service-points",
+            "250",
+            "--out",
+            str(tmp_path / "f"),
+            "--frames",
+            "--stats",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "complete meter-days" in result.output
+
+
+def test_text_files_for_a_metro_are_refused_with_a_hint() -> None:
+    result = CliRunner().invoke(
+        _app(), ["simulate", "--scenario", "metro", "--seed", "1", "--out", "/nonexistent/metro"]
+    )
+    assert result.exit_code != 0
+    assert "--frames" in str(result.exception)

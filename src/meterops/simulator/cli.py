@@ -15,6 +15,8 @@ import typer
 __all__ = ["register", "simulate"]
 
 _STATS_DAYS = 7
+_TEXT_LIMIT = 200_000
+"""Above this many meters the text files are refused (use --frames)."""
 
 
 def _rates(scale: float | None, overrides: list[str], no_faults: bool) -> object:
@@ -100,6 +102,7 @@ def simulate(
     workers: Annotated[int, typer.Option("--workers", min=1, help="Threads per day.")] = 1,
 ) -> None:
     """Simulate a utility's AMI fleet and write the files a head-end and back office export."""
+    import polars as pl
     from rich.table import Table
 
     from meterops.cli.context import console, progress
@@ -108,7 +111,12 @@ def simulate(
     from meterops.simulator.engine import simulate_days
     from meterops.simulator.output import write_simulation
     from meterops.simulator.scenarios import SCENARIOS
-    from meterops.simulator.stats import realism_table
+    from meterops.simulator.stats import (
+        DaySummary,
+        daily_usage,
+        realism_table,
+        summarize_day,
+    )
     from meterops.simulator.world import World
 
     if scenario not in SCENARIOS:
@@ -128,18 +136,32 @@ def simulate(
         options["service_points"] = service_points
     options["horizon_days"] = max(days, 365)
     chosen = SCENARIOS[scenario](**options)
+    if out is not None and not frames and chosen.territory.service_points > _TEXT_LIMIT:
+        msg = (
+            f"{chosen.territory.service_points:,} meters are too many for the text files "
+            "(a day would have to be held whole); use --frames"
+        )
+        raise InvalidInputError(msg, code="simulator.too_large_for_text")
     console.print(
         f"building [bold]{scenario}[/] (seed {seed}): "
         f"{chosen.territory.service_points:,} service points …"
     )
     world = World(chosen, keep_days=1)
-    kept: list[DayOutput] = []
+    kept: list[DaySummary] = []
+    usage: list[pl.DataFrame] = []
+
+    def take(reads: pl.DataFrame) -> None:
+        if stats and len(kept) < _STATS_DAYS:
+            usage.append(daily_usage(reads))
+
     with progress() as bar:
         task = bar.add_task("simulating days", total=days)
 
         def tick(output: DayOutput) -> None:
             if stats and len(kept) < _STATS_DAYS:
-                kept.append(output)
+                day_usage = pl.concat(usage) if usage else None
+                kept.append(summarize_day(output, day_usage))
+                usage.clear()
             bar.advance(task)
 
         if out is not None:
@@ -151,10 +173,13 @@ def simulate(
                 frames=frames,
                 workers=workers,
                 on_day=tick,
+                on_chunk=take if frames else None,
             )
             reads, events, truth = summary.interval_reads, summary.events, summary.ground_truth_rows
         else:
-            result = simulate_days(world, days=days, workers=workers, on_day=tick, keep=False)
+            result = simulate_days(
+                world, days=days, workers=workers, on_day=tick, keep=False, sink=take
+            )
             reads, events, truth = 0, 0, result.ground_truth.height
     if out is not None:
         console.print(

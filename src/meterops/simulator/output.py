@@ -197,6 +197,7 @@ def write_simulation(
     greenbutton: int = 5,
     workers: int = 1,
     on_day: Callable[[DayOutput], None] | None = None,
+    on_chunk: Callable[[pl.DataFrame], None] | None = None,
 ) -> OutputSummary:
     """Simulate days and write every file of the layout.
 
@@ -211,6 +212,7 @@ def write_simulation(
         greenbutton: Customers to write Green Button feeds for.
         workers: Threads per day.
         on_day: Called after each day is written (progress).
+        on_chunk: With ``frames``, called with each chunk of interval reads as written.
 
     Returns:
         A summary.
@@ -251,6 +253,8 @@ def write_simulation(
         reads.write_parquet(path, statistics=False)
         summary.interval_reads += reads.height
         keep_feeds(reads)
+        if on_chunk is not None:
+            on_chunk(reads)
 
     def handle(output: DayOutput) -> None:
         if frames:

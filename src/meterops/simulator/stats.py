@@ -13,6 +13,7 @@ Pure module: standard library, numpy, polars and meterops.simulator; must not im
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 import numpy as np
@@ -25,7 +26,14 @@ from meterops.simulator.territory import SiteClass
 if TYPE_CHECKING:
     from meterops.simulator.world import World
 
-__all__ = ["REFERENCES", "format_markdown", "realism_table"]
+__all__ = [
+    "REFERENCES",
+    "DaySummary",
+    "daily_usage",
+    "format_markdown",
+    "realism_table",
+    "summarize_day",
+]
 
 REFERENCES: Final[dict[str, str]] = {
     "residential kWh per customer-day": "≈ 29 (US average home, about 10,800 kWh a year; EIA)",
@@ -50,16 +58,58 @@ def _mean(series: pl.Series) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def realism_table(world: World, days: Sequence[DayOutput]) -> pl.DataFrame:
+@dataclass(frozen=True, slots=True)
+class DaySummary:
+    """What the realism table needs of a day (small even for a million meters).
+
+    Attributes:
+        usage: Per meter: ``kwh``, ``peak`` and ``n`` of its delivered intervals
+            (:func:`daily_usage`).
+        comm_stats: The day's comm stats.
+        events: The day's events.
+    """
+
+    usage: pl.DataFrame
+    comm_stats: pl.DataFrame
+    events: pl.DataFrame
+
+
+def daily_usage(interval_reads: pl.DataFrame) -> pl.DataFrame:
+    """Per meter: delivered kWh, the largest interval and the number of intervals.
+
+    Works on a day's reads or on one chunk of them (the results concatenate).
+    """
+    return (
+        interval_reads.filter(pl.col("channel") == "kwh_delivered")
+        .group_by("serial_number")
+        .agg(
+            pl.col("value").sum().alias("kwh"),
+            pl.col("value").max().alias("peak"),
+            pl.len().alias("n"),
+        )
+    )
+
+
+def summarize_day(output: DayOutput, usage: pl.DataFrame | None = None) -> DaySummary:
+    """A day's summary; pass ``usage`` when a sink took the interval reads."""
+    return DaySummary(
+        daily_usage(output.interval_reads) if usage is None else usage,
+        output.comm_stats,
+        output.events,
+    )
+
+
+def realism_table(world: World, days: Sequence[DayOutput | DaySummary]) -> pl.DataFrame:
     """Figures of simulated days next to public ones.
 
     Args:
         world: The world the days come from.
-        days: Simulated days.
+        days: Simulated days (or their summaries).
 
     Returns:
         Columns ``figure``, ``simulated``, ``reference``.
     """
+    summaries = [d if isinstance(d, DaySummary) else summarize_day(d) for d in days]
     sites = world.territory.sites
     site_of_meter = np.full(world.meter_count, -1, dtype=np.int64)
     site_of_meter[world.inst_meter] = world.inst_site
@@ -71,18 +121,15 @@ def realism_table(world: World, days: Sequence[DayOutput]) -> pl.DataFrame:
         {"serial_number": serials, "site_class": meter_class, "ratio": ratio, "site": site_of_meter}
     )
     per_day = []
-    for day in days:
-        kwh = day.interval_reads.filter(pl.col("channel") == "kwh_delivered")
+    for day in summaries:
+        usage = day.usage.group_by("serial_number").agg(
+            pl.col("kwh").sum(), pl.col("peak").max(), pl.col("n").sum()
+        )
         intervals = day.comm_stats.select("serial_number", "reads_expected")
         per_day.append(
-            kwh.group_by("serial_number")
-            .agg(
-                pl.col("value").sum().alias("kwh"),
-                pl.col("value").max().alias("peak"),
-                pl.len().alias("n"),
+            usage.join(intervals, on="serial_number").filter(
+                pl.col("n") == pl.col("reads_expected")
             )
-            .join(intervals, on="serial_number")
-            .filter(pl.col("n") == pl.col("reads_expected"))
         )
     daily = (
         pl.concat(per_day)
@@ -113,7 +160,7 @@ def realism_table(world: World, days: Sequence[DayOutput]) -> pl.DataFrame:
     rows.append(
         ("homes with an EV charger [%]", 100.0 * float(np.mean(world.customers.ev_kw[homes] > 0)))
     )
-    stats = pl.concat([d.comm_stats for d in days])
+    stats = pl.concat([d.comm_stats for d in summaries])
     rows.append(
         (
             "complete meter-days [%]",
@@ -128,7 +175,7 @@ def realism_table(world: World, days: Sequence[DayOutput]) -> pl.DataFrame:
     )
     meter_days = stats.height
     events = (
-        pl.concat([d.events for d in days])
+        pl.concat([d.events for d in summaries])
         .group_by("cim_event_type")
         .len()
         .sort("len", descending=True)
