@@ -130,3 +130,22 @@ def test_text_files_for_a_metro_are_refused_with_a_hint() -> None:
     )
     assert result.exit_code != 0
     assert "--frames" in str(result.exception)
+
+
+def test_simulating_again_into_the_same_folder_replaces_the_days(tmp_path: Path) -> None:
+    args = [
+        "simulate",
+        "--seed",
+        "4",
+        "--days",
+        "1",
+        "--service-points",
+        "200",
+        "--out",
+        str(tmp_path / "again"),
+        "--frames",
+    ]
+    first = CliRunner().invoke(_app(), args)
+    second = CliRunner().invoke(_app(), args)
+    assert first.exit_code == second.exit_code == 0, second.output
+    assert list((tmp_path / "again" / "frames" / "2026-07-01" / "interval_reads").iterdir())

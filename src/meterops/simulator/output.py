@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -238,6 +239,7 @@ def write_simulation(
     chosen = _greenbutton_serials(world, greenbutton)
     collected: list[pl.DataFrame] = []
     parts = out / "frames" / "_day" / "interval_reads"
+    shutil.rmtree(parts.parent, ignore_errors=True)  # left by an interrupted run
 
     def keep_feeds(reads: pl.DataFrame) -> None:
         collected.append(
@@ -260,6 +262,7 @@ def write_simulation(
         if frames:
             folder = out / "frames" / output.day.isoformat()
             if parts.parent.exists():
+                shutil.rmtree(folder, ignore_errors=True)  # an earlier run's day
                 parts.parent.rename(folder)
                 summary.files.extend(sorted((folder / "interval_reads").iterdir()))
         else:
