@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed-stamp
 PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterops/timeutil.py \
 	src/meterops/kit src/meterops/vee src/meterops/ingest/formats \
 	src/meterops/assets/lifecycle.py src/meterops/assets/registers.py \
-	src/meterops/assets/programs.py src/meterops/fleet/parse.py
+	src/meterops/assets/programs.py src/meterops/fleet/parse.py \
+	src/meterops/simulator src/meterops/headend/protocol.py
 
 .PHONY: venv demo serve test pytest lint format bench bench-quick clean help
 

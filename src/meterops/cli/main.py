@@ -27,6 +27,8 @@ from meterops.errors import (
     PermissionDeniedError,
 )
 from meterops.fleet import cli as fleet_cli
+from meterops.headend import cli as headend_cli
+from meterops.simulator import cli as simulator_cli
 
 __all__ = ["EXIT_CODES", "app", "exit_code_for", "main"]
 
@@ -69,7 +71,9 @@ def _root(
 app.add_typer(db_cli.app, name="db")
 app.add_typer(fleet_cli.app, name="fleet")
 app.add_typer(assets_cli.app, name="meter")
+app.add_typer(headend_cli.app, name="headend-sim")
 serve_cli.register(app)
+simulator_cli.register(app)
 
 
 def exit_code_for(error: MeterOpsError) -> int:
