@@ -9,7 +9,8 @@ PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterop
 	src/meterops/kit src/meterops/vee src/meterops/ingest/formats \
 	src/meterops/assets/lifecycle.py src/meterops/assets/registers.py \
 	src/meterops/assets/programs.py src/meterops/fleet/parse.py \
-	src/meterops/simulator src/meterops/headend/protocol.py
+	src/meterops/simulator src/meterops/headend/protocol.py \
+	src/meterops/reads/_lake.py src/meterops/reads/_current.py
 
 .PHONY: venv demo serve test pytest lint format bench bench-quick clean help
 

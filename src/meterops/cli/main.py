@@ -15,6 +15,7 @@ import typer
 from meterops import __version__
 from meterops.assets import cli as assets_cli
 from meterops.cli import db as db_cli
+from meterops.cli import demo as demo_cli
 from meterops.cli import serve as serve_cli
 from meterops.cli.context import err_console
 from meterops.errors import (
@@ -28,6 +29,8 @@ from meterops.errors import (
 )
 from meterops.fleet import cli as fleet_cli
 from meterops.headend import cli as headend_cli
+from meterops.ingest import cli as ingest_cli
+from meterops.reads import cli as reads_cli
 from meterops.simulator import cli as simulator_cli
 
 __all__ = ["EXIT_CODES", "app", "exit_code_for", "main"]
@@ -72,7 +75,10 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(fleet_cli.app, name="fleet")
 app.add_typer(assets_cli.app, name="meter")
 app.add_typer(headend_cli.app, name="headend-sim")
+app.add_typer(reads_cli.app, name="reads")
 serve_cli.register(app)
+demo_cli.register(app)
+ingest_cli.register(app)
 simulator_cli.register(app)
 
 

@@ -1,0 +1,162 @@
+"""``meterops demo``: build a simulated utility through the real import paths and serve it.
+
+The demo lives in its own folder (``<data dir>/demo``) with its own SQLite database and read
+store, so it never touches a configured production database. It simulates the ``small_town``
+scenario for the last ``--days`` days (inside the late-data horizon), imports the fleet files
+with ``fleet import`` and the head-end files with ``ingest`` — the same code a utility's real
+files go through — then starts the web app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from meterops.cli import context
+from meterops.config import Settings
+
+_MARKER = "demo.json"
+
+
+def _build(settings: Settings, files: Path, *, seed: int, days: int) -> None:
+    from meterops.db import migrate
+    from meterops.db.engine import make_engine, make_session_factory, session_scope
+    from meterops.fleet import service as fleet_service
+    from meterops.fleet.parse import parse_fleet_csv
+    from meterops.fleet.programs import parse_programs_file
+    from meterops.fleet.spec import IMPORT_ORDER
+    from meterops.ingest import service as ingest_service
+    from meterops.reads.store import ReadStore
+    from meterops.simulator.output import write_simulation
+    from meterops.simulator.scenarios import small_town
+    from meterops.simulator.world import World
+    from meterops.timeutil import utc_now
+
+    today = dt.datetime.now(settings.zone).date()
+    scenario = small_town(seed=seed, start=today - dt.timedelta(days=days))
+    console = context.console
+    console.print(
+        f"[bold]1/3[/] simulating {scenario.territory.utility_name}, "
+        f"{days} days from {scenario.start} (seed {seed}) …"
+    )
+    world = World(scenario, keep_days=1)
+    with context.progress() as bar:
+        task = bar.add_task("simulating days", total=days)
+        summary = write_simulation(world, files, days=days, on_day=lambda _: bar.advance(task))
+    console.print(
+        f"    {summary.interval_reads:,} interval reads, {summary.events:,} events in "
+        f"{len(summary.files):,} files"
+    )
+
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    sessions = make_session_factory(engine)
+    console.print("[bold]2/3[/] importing the fleet files (meterops fleet import) …")
+    fleet_dir = files / "fleet"
+    for kind in IMPORT_ORDER:
+        name = "programs.yaml" if kind == "meter_programs" else f"{kind}.csv"
+        data = (fleet_dir / name).read_bytes()
+        with session_scope(sessions) as session:
+            if kind == "meter_programs":
+                report = fleet_service.import_programs(
+                    session, parse_programs_file(data, file=name), actor="demo", now=utc_now()
+                )
+            else:
+                report = fleet_service.import_file(
+                    session,
+                    parse_fleet_csv(data, file=name),
+                    actor="demo",
+                    default_timezone=settings.utility_timezone,
+                    now=utc_now(),
+                )
+        console.print(f"    {name}: {report.created:,} created")
+
+    console.print("[bold]3/3[/] ingesting the head-end files (meterops ingest) …")
+    headend = sorted(p for p in (files / "headend").rglob("*") if p.is_file())
+    options = ingest_service.IngestOptions(
+        zone=settings.zone,
+        late_data_horizon_days=settings.late_data_horizon_days,
+        future_tolerance_s=settings.future_tolerance_s,
+        actor="demo",
+    )
+    with context.progress() as bar:
+        task = bar.add_task("ingesting files", total=len(headend))
+        reports = ingest_service.ingest_files(
+            sessions,
+            ReadStore(settings.reads_uri),
+            headend,
+            options=options,
+            clock=utc_now,
+            on_file=lambda _: bar.advance(task),
+        )
+    accepted = sum(r.counts.accepted for r in reports)
+    held = sum(r.counts.quarantined for r in reports)
+    refused = [r.file_name for r in reports if r.refused]
+    console.print(
+        f"    {len(reports):,} files: {accepted:,} rows stored, {held:,} held in "
+        f"quarantine (e.g. a meter the back office does not know)"
+        + (f"; refused: {refused}" if refused else "")
+    )
+    engine.dispose()
+
+
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the simulated utility.")] = 7,
+    days: Annotated[int, typer.Option(min=1, max=59, help="Days of history to simulate.")] = 30,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start over from scratch.")] = False,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the web app.")] = True,
+) -> None:
+    """Build a simulated utility (small_town) through the real import paths and serve it."""
+    base = context.settings()
+    folder = base.data_dir / "demo"
+    settings = Settings(
+        data_dir=folder,
+        utility_timezone="America/Chicago",
+        host=base.host,
+        port=base.port,
+        secret_key=base.secret_key,
+        database_url="",
+        reads_uri="",
+    )
+    marker = folder / _MARKER
+    wanted = {"seed": seed, "days": days}
+    built = json.loads(marker.read_text()) if marker.exists() else None
+    if rebuild or built is None or {k: built.get(k) for k in wanted} != wanted:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        _build(settings, folder / "files", seed=seed, days=days)
+        built_on = dt.datetime.now(settings.zone).date().isoformat()
+        marker.write_text(json.dumps({**wanted, "built_on": built_on}))
+    else:
+        context.console.print(
+            f"reusing the demo utility built on {built['built_on']} in "
+            f"{folder} (--rebuild to start over)"
+        )
+    url = f"http://{settings.host}:{settings.port}/"
+    context.console.print(
+        f"\n[bold green]meterops demo ready:[/] open [bold]{url}[/] — the fleet of Prairie "
+        "Junction Municipal Utilities.\nNo sign-in yet: accounts and roles arrive with the "
+        "field and desk app. Stop with Ctrl+C."
+    )
+    if serve:
+        import uvicorn
+
+        from meterops.web.app import create_app
+
+        uvicorn.run(
+            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the top-level ``demo`` command."""
+    app.command("demo")(demo)
+
+
+__all__ = ["demo", "register"]
