@@ -16,11 +16,15 @@ Run: ``.venv/bin/python -m benchmarks routing`` (``--quick`` for a one-minute sm
 3. **Changes during the day** at 11:00 on that plan: insert an emergency reconnect, cancel an
    order, move an order to a nearby technician (timed over several changes each), and the
    cost of the changed plan against a full re-solve of the changed day (55 s, from scratch).
+   Costs leave out the penalties of orders no plan can serve. Two solves of one day differ by
+   themselves, so the same comparison is made with no change at all (the spread the change
+   figures include), and a technician is sent home (answer time, orders taken over).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -48,7 +52,14 @@ from meterops.routing import (
     plan_kpis,
     solve,
 )
-from meterops.routing.reoptimize import Replan, cancel_order, insert_order, move_order
+from meterops.routing.reoptimize import (
+    Replan,
+    cancel_order,
+    insert_order,
+    move_order,
+    pin_progress,
+    remove_technician,
+)
 from meterops.routing.solomon import read_solomon, read_solomon_solution
 from meterops.routing.solve import SolveParams
 from meterops.routing.synthetic import technician_day
@@ -188,7 +199,10 @@ def _bench_solomon(ctx: BenchContext) -> list[Figure]:
         )
     console.print(table)
     n = len(runs)
-    note = f"{n} instances, {budget:g} s budget, 2 at a time on 2 cores; PyVRP 0.14 ILS"
+    note = (
+        f"{n} instances, {budget:g} s budget, 2 at a time on 2 cores; PyVRP 0.14 ILS; "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
     return [
         Figure(
             AREA,
@@ -292,7 +306,8 @@ def _bench_day(ctx: BenchContext) -> tuple[list[Figure], RoutingProblem, RoutePl
             "cheapest insertion",
             "<= 60 s",
             seconds <= 60.0,
-            f"{budget:g} s search budget; {'; '.join(plan.notes)}",
+            f"{budget:g} s search budget; {'; '.join(plan.notes)}; "
+            f"load average {os.getloadavg()[0]:.1f}",
         ),
         Figure(
             AREA,
@@ -434,7 +449,8 @@ def _bench_changes(
                 continue
             results["move"].append(moved)
             break
-    figures: list[Figure] = []
+    figures: list[Figure] = [_noise_floor(problem, plan, now=now, budget=budget)]
+    figures.append(_send_home(problem, plan, now=now))
     for kind, replans in results.items():
         if not replans:
             continue
@@ -446,11 +462,7 @@ def _bench_changes(
         fresh_seconds = time.perf_counter() - started
         changed, resolved = plan_kpis(first.problem, first.plan), plan_kpis(first.problem, fresh)
         # Orders nobody can serve cost the same in every plan; leave them out of the ratio.
-        fixed = sum(
-            first.problem.penalty(first.problem.stop_index(o.order_id))
-            for o in fresh.left_out
-            if o.reason is not LeaveOutReason.NOT_WORTH_SERVING
-        )
+        fixed = resolved.cost - _controllable(first.problem, fresh)
         excess = 100 * (changed.cost - resolved.cost) / (resolved.cost - fixed)
         p90 = millis[min(len(millis) - 1, math.ceil(0.9 * len(millis)) - 1)]
         figures.append(
@@ -484,6 +496,65 @@ def _bench_changes(
             )
         )
     return figures
+
+
+def _controllable(problem: RoutingProblem, plan: RoutePlan) -> float:
+    """Cost without the penalties of orders no plan can serve (the same in every plan)."""
+    fixed = sum(
+        problem.penalty(problem.stop_index(o.order_id))
+        for o in plan.left_out
+        if o.reason is not LeaveOutReason.NOT_WORTH_SERVING
+    )
+    return plan_kpis(problem, plan).cost - fixed
+
+
+def _noise_floor(problem: RoutingProblem, plan: RoutePlan, *, now: float, budget: float) -> Figure:
+    """How far the current plan is from a full re-solve of the same day, with no change."""
+    pinned = pin_progress(problem, plan, now_s=now)
+    assert check_plan(pinned, plan) == []
+    fresh = solve(pinned, stop=MaxRuntime(budget), seed=5, workers=2)
+    current, resolved = _controllable(pinned, plan), _controllable(pinned, fresh)
+    return Figure(
+        AREA,
+        "Day at 11:00 with no change: current plan vs full re-solve",
+        100 * (current - resolved) / resolved,
+        "%",
+        0.0,
+        "full re-solve of the same day",
+        None,
+        None,
+        "two solves of one day with different seeds: the spread that the change figures "
+        f"below include; drive {plan_kpis(pinned, plan).drive_s / 3600:.1f} vs "
+        f"{plan_kpis(pinned, fresh).drive_s / 3600:.1f} h, left out {len(plan.left_out)} vs "
+        f"{len(fresh.left_out)}",
+    )
+
+
+def _send_home(problem: RoutingProblem, plan: RoutePlan, *, now: float) -> Figure:
+    """The busiest technician goes home at 11:00: their remaining orders are spread."""
+    leaver = max(plan.routes, key=lambda r: sum(v.start_s > now for v in r.visits))
+    handed = [v.order_id for v in leaver.visits if v.start_s > now]
+    started = time.perf_counter()
+    result = remove_technician(problem, plan, technician_id=leaver.technician_id, now_s=now, seed=3)
+    seconds = time.perf_counter() - started
+    baseline_started = time.perf_counter()
+    construct(result.problem)
+    baseline_seconds = time.perf_counter() - baseline_started
+    served = result.plan.served_order_ids()
+    taken = sum(order_id in served for order_id in handed)
+    violations = len(check_plan(result.problem, result.plan))
+    return Figure(
+        AREA,
+        "A technician goes home at 11:00: answer time",
+        1000 * seconds,
+        "ms",
+        1000 * baseline_seconds,
+        "cheapest insertion of the whole day",
+        None,
+        None,
+        f"{taken} of {len(handed)} unstarted orders taken over by "
+        f"{len(result.changed_technicians) - 1} colleagues; {violations} violations",
+    )
 
 
 def _nearby_colleague(

@@ -22,7 +22,7 @@ from meterops.routing import (
     VisitStatus,
     build_problem,
 )
-from meterops.routing.problem import with_stops, without_stops
+from meterops.routing.editing import with_stops, without_stops
 
 LoadCase = Callable[[str], RoutingProblem]
 

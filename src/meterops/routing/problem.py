@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from meterops.errors import ConflictError, InvalidInputError, NotFoundError
+from meterops.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from meterops.routing.travel import TravelTimeSource
@@ -41,14 +42,18 @@ __all__ = [
     "TimeWindow",
     "VisitStatus",
     "build_problem",
-    "with_stops",
-    "without_stops",
 ]
 
 FloatMatrix = npt.NDArray[np.float64]
 
 #: Tolerance used when comparing times and distances given as floats. [s] or [m]
 EPSILON = 1e-6
+
+#: Stops and technicians of the problem being copied by :meth:`RoutingProblem.replace`,
+#: already validated (identity, not equality, is what counts).
+_TRUSTED: ContextVar[tuple[tuple[Stop, ...], tuple[Technician, ...]] | None] = ContextVar(
+    "routing_trusted_stops", default=None
+)
 
 
 def _invalid(what: str, field_name: str, message: str, **details: Any) -> InvalidInputError:
@@ -354,8 +359,19 @@ class RoutingProblem:
         return self.duration_s
 
     def replace(self, **changes: Any) -> RoutingProblem:
-        """A copy with some fields changed (validated again)."""
-        return replace(self, **changes)
+        """A copy with some fields changed (validated again).
+
+        Stops are not checked one by one again when neither they nor the technicians change
+        (re-planning during the day replaces pins and matrices of large days often).
+        """
+        trusted = None
+        if "stops" not in changes and "technicians" not in changes:
+            trusted = (self.stops, self.technicians)
+        token = _TRUSTED.set(trusted)
+        try:
+            return replace(self, **changes)
+        finally:
+            _TRUSTED.reset(token)
 
 
 def _is_frozen(matrix: object) -> bool:
@@ -410,8 +426,10 @@ def _validate(problem: RoutingProblem, *, matrices_checked: bool = False) -> Non
         raise _invalid("problem", "time_resolution_s", "and distance_resolution_m must be > 0")
     if problem.leave_out.base <= 0 or problem.leave_out.growth < 1:
         raise _invalid("problem", "leave_out", "needs base > 0 and growth >= 1")
-    for stop in problem.stops:
-        _validate_stop(problem, stop)
+    trusted = _TRUSTED.get()
+    if trusted is None or trusted[0] is not problem.stops or trusted[1] is not problem.technicians:
+        for stop in problem.stops:
+            _validate_stop(problem, stop)
     for technician in problem.technicians:
         _validate_technician(technician)
     _validate_pins(problem)
@@ -563,75 +581,4 @@ def build_problem(
         now_s=now_s,
         objective=objective,
         leave_out=leave_out,
-    )
-
-
-def with_stops(
-    problem: RoutingProblem, stops: Sequence[Stop], travel: TravelTimeSource
-) -> RoutingProblem:
-    """The problem with more stops; only travel to and from new points is asked for.
-
-    Args:
-        problem: The problem.
-        stops: Stops to add (new order ids).
-        travel: Travel source for the new points.
-
-    Returns:
-        The extended problem.
-
-    Raises:
-        InvalidInputError: An order id already exists (or another stop rule is broken).
-    """
-    known = {point: i for i, point in enumerate(problem.locations)}
-    added: list[Location] = []
-    stop_locations = list(problem.stop_locations)
-    for stop in stops:
-        if stop.location not in known:
-            known[stop.location] = len(problem.locations) + len(added)
-            added.append(stop.location)
-        stop_locations.append(known[stop.location])
-    duration = problem.duration_s
-    distance = problem.distance_m
-    if added:
-        everything = [*problem.locations, *added]
-        outgoing = travel.matrices(added, everything)
-        incoming = travel.matrices(problem.locations, added)
-        n, m = len(problem.locations), len(added)
-        duration = np.zeros((n + m, n + m))
-        distance = np.zeros((n + m, n + m))
-        duration[:n, :n] = problem.duration_s
-        distance[:n, :n] = problem.distance_m
-        duration[n:, :] = outgoing.duration_s
-        distance[n:, :] = outgoing.distance_m
-        duration[:n, n:] = incoming.duration_s
-        distance[:n, n:] = incoming.distance_m
-    return problem.replace(
-        stops=(*problem.stops, *stops),
-        locations=(*problem.locations, *added),
-        stop_locations=tuple(stop_locations),
-        duration_s=duration,
-        distance_m=distance,
-    )
-
-
-def without_stops(problem: RoutingProblem, order_ids: Sequence[str]) -> RoutingProblem:
-    """The problem without some (unpinned) orders; locations and matrices are kept.
-
-    Raises:
-        NotFoundError: An order is not in the problem.
-        ConflictError: An order is pinned (completed or in progress).
-    """
-    drop = {problem.stop_index(order_id) for order_id in order_ids}
-    pinned = {p.order_id for p in problem.pinned_visits}
-    for order_id in order_ids:
-        if order_id in pinned:
-            raise ConflictError(
-                f"order {order_id} is completed or in progress and cannot be removed",
-                code="routing.order_pinned",
-                details={"order_id": order_id},
-            )
-    keep = [i for i in range(len(problem.stops)) if i not in drop]
-    return problem.replace(
-        stops=tuple(problem.stops[i] for i in keep),
-        stop_locations=tuple(problem.stop_locations[i] for i in keep),
     )

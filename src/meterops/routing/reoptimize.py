@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from meterops.errors import ConflictError
+from meterops.routing.editing import with_stops, without_stops
 from meterops.routing.insertion import best_insertion, can_serve, repair_route, route_travel_cost
 from meterops.routing.plan import LeaveOutReason, LeftOut, RoutePlan, TakenBreak, Visit
 from meterops.routing.problem import (
@@ -40,8 +41,6 @@ from meterops.routing.problem import (
     RoutingProblem,
     Stop,
     VisitStatus,
-    with_stops,
-    without_stops,
 )
 from meterops.routing.schedule import TechnicianState, break_step, technician_states
 from meterops.routing.solve import build_plan, unservable
@@ -70,7 +69,7 @@ class ReplanParams:
     """
 
     neighbour_routes: int = 4
-    search_s: float = 0.05
+    search_s: float = 0.04
     retry_left_out: int = 10
 
 
