@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -143,6 +143,7 @@ def translate(
     *,
     technicians: Sequence[int],
     stops: Sequence[int],
+    required: Collection[int] = frozenset(),
 ) -> Translation:
     """Build the PyVRP instance for some technicians and stops.
 
@@ -151,6 +152,8 @@ def translate(
         states: Start state of every technician of the problem.
         technicians: Technician indices to plan.
         stops: Stop indices to plan (unpinned ones).
+        required: Stops that must be served here although the problem lets them be left
+            out (a commitment of an earlier stage).
 
     Returns:
         The translation.
@@ -258,10 +261,11 @@ def translate(
         if not variants:
             continue
         group_id = len(groups) if len(variants) > 1 else None
+        must = stop.mandatory or s in required
         members: list[int] = []
         for early, late, service, bonus, rule, window_s in variants:
             members.append(len(clients))
-            prize = (0 if stop.mandatory else prizes[s]) + bonus
+            prize = (0 if must else prizes[s]) + bonus
             clients.append(
                 Client(
                     location=stop_loc[s],
@@ -270,14 +274,14 @@ def translate(
                     tw_early=early,
                     tw_late=late,
                     prize=prize,
-                    required=stop.mandatory and group_id is None,
+                    required=must and group_id is None,
                     group=group_id,
                     name=stop.order_id,
                 )
             )
             roles.append(_Role(stop=s, break_class=rule, window=window_s))
         if group_id is not None:
-            groups.append(ClientGroup(members, required=stop.mandatory))
+            groups.append(ClientGroup(members, required=must))
         stop_clients[s] = tuple(members)
 
     start_break_clients: dict[tuple[int, int], int] = {}
@@ -303,12 +307,12 @@ def translate(
             roles.append(_Role(stop=None, break_class=c, window=(earliest, latest)))
 
     # Skill profiles.
-    def required(s: int) -> frozenset[str]:
+    def skills_needed(s: int) -> frozenset[str]:
         stop = problem.stops[s]
         fixed = {f"@technician:{stop.technician_id}"} if stop.technician_id else set()
         return stop.skills | fixed
 
-    needed = {s: required(s) for s in stops}
+    needed = {s: skills_needed(s) for s in stops}
     relevant = frozenset().union(*needed.values()) if needed else frozenset()
 
     def skill_key(t: int) -> frozenset[str]:
