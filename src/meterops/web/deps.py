@@ -9,21 +9,15 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from meterops.config import Settings
+from meterops.db.engine import session_scope
 
 __all__ = ["SessionDep", "SettingsDep", "get_session", "get_settings"]
 
 
 def get_session(request: Request) -> Iterator[Session]:
     """A session per request: committed when the handler returns, rolled back on error."""
-    session: Session = request.app.state.session_factory()
-    try:
+    with session_scope(request.app.state.session_factory) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def get_settings(request: Request) -> Settings:
