@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks.harness import BenchContext, Figure
+from meterops.errors import ConflictError
 from meterops.routing import (
     GreatCircleTravel,
     LeaveOutReason,
@@ -445,7 +446,7 @@ def _bench_changes(
                 moved = move_order(
                     problem, plan, order_id=order_id, technician_id=target, now_s=now, seed=k
                 )
-            except Exception:  # noqa: BLE001 - an infeasible move is refused; try another
+            except ConflictError:  # the colleague has no room for it: try another order
                 continue
             results["move"].append(moved)
             break

@@ -26,6 +26,11 @@ The only module that imports ``pyvrp`` (the optional ``routing`` extra). How eac
   problem's resolution (0.1 for Solomon, whose best-known costs have one decimal).
 
 The exact scheduler (:mod:`~meterops.routing.schedule`) re-times every route afterwards.
+
+Role: the solver adapter behind the optional ``routing`` extra (it fails with an install hint
+when PyVRP is missing). Besides ``pyvrp`` it imports only the standard library, numpy and pure
+``meterops.routing`` modules; never ``httpx``, ``meterops.db``, ``models``, ``web``, ``cli`` or
+``config``.
 """
 
 from __future__ import annotations

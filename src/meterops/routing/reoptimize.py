@@ -12,9 +12,10 @@ then applied to the current plan, not solved from scratch:
    searched again by PyVRP for a short budget, warm-started from the current routes; the
    result is kept only when it is cheaper.
 
-This answers in a fraction of a second and stays within about 1 % of a full re-solve of the
-day (measured in ``benchmarks/bench_routing.py``), because one change rarely affects more than
-a few neighbouring routes.
+On the benchmark day (60 technicians, 1,500 orders, at 11:00) an insert, cancel or move
+answers in 70-150 ms and the changed plan costs no more than a 55 s re-solve of the changed
+day from scratch (``benchmarks/bench_routing.py``): one change rarely affects more than a few
+neighbouring routes, and two full solves of one day differ by about as much as a change does.
 
 Pure module: standard library, numpy and other ``meterops.routing`` modules (the solver
 through ``_pyvrp``); it must not import ``meterops.db``, ``models``, ``web``, ``cli`` or
