@@ -69,12 +69,47 @@ def _quality_text() -> pl.Expr:
     return pl.coalesce(pl.col("source_quality"), derived)
 
 
+def _quality_column(frame: pl.DataFrame) -> pl.Expr:
+    """Protocol text per row; a constant empty text when no row has a quality to say."""
+    plain = frame.select(
+        pl.col("source_quality").is_null().all() & (pl.col("quality_flags") == 0).all()
+    ).item()
+    return pl.lit("") if plain else _quality_text()
+
+
+def _value_column(frame: pl.DataFrame) -> pl.Expr:
+    """Value text; the NaN check (no data) only when a NaN is present."""
+    has_nan = frame.select(pl.col("value").is_nan().any()).item()
+    return _value_text() if has_nan else pl.col("value").cast(pl.String)
+
+
 def _value_text() -> pl.Expr:
     return (
         pl.when(pl.col("value").is_nan())
         .then(pl.lit(""))
         .otherwise(pl.col("value").cast(pl.String))
     )
+
+
+def _grouped_in_time_order(frame: pl.DataFrame) -> bool:
+    """Whether each (meter, channel) is one contiguous run in time order (no sort needed).
+
+    Lines only need each meter's channel together and in time order; which meter comes first
+    does not matter, so a frame generated meter by meter is written as it comes.
+    """
+    if frame.height < 2:
+        return True
+    key_changes = (pl.col("serial_number") != pl.col("serial_number").shift(1)) | (
+        pl.col("channel") != pl.col("channel").shift(1)
+    )
+    changes = key_changes.fill_null(value=True)
+    backwards = frame.select(
+        (~changes & (pl.col("interval_start_utc") <= pl.col("interval_start_utc").shift(1))).any()
+    ).item()
+    # A key seen in two runs is split: compare the run heads only (few rows).
+    heads = frame.filter(changes).select("serial_number", "channel")
+    checks = {"runs": heads.height, "keys": heads.n_unique(), "backwards": backwards}
+    return bool(checks["runs"] == checks["keys"] and not checks["backwards"])
 
 
 def interval_lines(
@@ -88,24 +123,32 @@ def interval_lines(
         raise ValueError(msg)
     start = pl.col("interval_start_utc")
     keys = ["serial_number", "channel", "interval_s", "local_day"]
-    df = frame.sort("serial_number", "channel", "interval_start_utc")
+    df = (
+        frame
+        if _grouped_in_time_order(frame)
+        else frame.sort("serial_number", "channel", "interval_start_utc")
+    )
     start_us = df["interval_start_utc"].cast(pl.Int64).to_numpy()
     end_us = start_us + df["interval_s"].cast(pl.Int64).to_numpy() * 1_000_000
     df = df.with_columns(
         pl.Series("local_day", _time.utc_to_wall_us(start_us, zone) // _DAY_US),
         pl.Series("end", end_us).cast(pl.Datetime("us", "UTC")),
-        _stamp(end_us, zone),
     )
     new_line = pl.any_horizontal(
         *[pl.col(c) != pl.col(c).shift(1) for c in keys], start != pl.col("end").shift(1)
     ).fill_null(value=True)
-    df = df.with_columns(new_line.cum_sum().alias("line_no"))
-    first = pl.col("line_no") != pl.col("line_no").shift(1)
-    stamp = pl.col("stamp")
-    if not every:
-        stamp = pl.when(first.fill_null(value=True)).then(stamp).otherwise(pl.lit(""))
+    df = df.with_columns(new_line.alias("first"), new_line.cum_sum().alias("line_no"))
+    # Stamps cost a time-zone pass and a civil-date computation per row: format them only
+    # where they are written (every row, or only the first of each line).
+    rows = np.arange(df.height) if every else np.flatnonzero(df["first"].to_numpy())
+    stamps = pl.repeat(None, df.height, dtype=pl.Int64, eager=True).scatter(
+        rows, _time.wall_to_stamp(_time.utc_to_wall_us(end_us[rows], zone))
+    )
     df = df.with_columns(
-        pl.concat_str([stamp, _quality_text(), _value_text()], separator=",").alias("triplet")
+        pl.concat_str(
+            [stamps.cast(pl.String).fill_null(""), _quality_column(df), _value_column(df)],
+            separator=",",
+        ).alias("triplet")
     )
     minutes = pl.col("interval_s") // 60
     code = pl.format(

@@ -122,16 +122,8 @@ def parse_iso_utc(text: pl.Series) -> pl.Series:
     return result.alias(text.name)
 
 
-def wall_to_stamp(wall: I64) -> I64:
-    """``CCYYMMDDHHMM`` integers of wall-clock µs (civil-from-days, integer arithmetic only).
-
-    Examples:
-        >>> wall_to_stamp(np.array([0, 1_709_251_200_000_000 + 3_600_000_000 * 13 + 60_000_000]))
-        array([197001010000, 202403011301])
-    """
-    minutes = wall // US_PER_MINUTE
-    days, minute_of_day = np.divmod(minutes, 1440)
-    # Howard Hinnant's civil_from_days.
+def _civil_yyyymmdd(days: I64) -> I64:
+    """``CCYYMMDD`` of days since 1970-01-01 (Howard Hinnant's civil_from_days)."""
     z = days + 719_468
     era = np.floor_divide(z, 146_097)
     doe = z - era * 146_097
@@ -142,6 +134,32 @@ def wall_to_stamp(wall: I64) -> I64:
     day = doy - (153 * mp + 2) // 5 + 1
     month = np.where(mp < 10, mp + 3, mp - 9)
     year = year + (month <= 2)
+    result: I64 = (year * 10_000 + month * 100 + day).astype(np.int64)
+    return result
+
+
+def wall_to_stamp(wall: I64) -> I64:
+    """``CCYYMMDDHHMM`` integers of wall-clock µs (integer arithmetic only).
+
+    The civil date is computed once per distinct day and looked up, since a file spans few
+    days but many intervals.
+
+    Examples:
+        >>> wall_to_stamp(np.array([0, 1_709_251_200_000_000 + 3_600_000_000 * 13 + 60_000_000]))
+        array([197001010000, 202403011301])
+        >>> wall_to_stamp(np.array([], dtype=np.int64))
+        array([], dtype=int64)
+    """
+    minutes = wall // US_PER_MINUTE
+    days, minute_of_day = np.divmod(minutes, 1440)
+    if days.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    first, last = int(days.min()), int(days.max())
+    if last - first < 100_000:
+        table = _civil_yyyymmdd(np.arange(first, last + 1, dtype=np.int64))
+        dates = table[days - first]
+    else:  # pragma: no cover - spans of more than 270 years
+        dates = _civil_yyyymmdd(days)
     hour, minute = np.divmod(minute_of_day, 60)
-    stamp: I64 = year * 100_000_000 + month * 1_000_000 + day * 10_000 + hour * 100 + minute
+    stamp: I64 = dates * 10_000 + hour * 100 + minute
     return stamp.astype(np.int64)

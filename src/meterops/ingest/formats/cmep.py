@@ -682,8 +682,7 @@ def write_cmep(
             ]
         )
     )
-    text = "\n".join(lines.to_series().to_list()) + "\n"
-    out = text.encode("utf-8")
+    out = (lines.to_series().str.join("\n").item() + "\n").encode("utf-8")
     if path is not None:
         Path(path).write_bytes(out)
     return out
