@@ -682,7 +682,8 @@ def write_cmep(
             ]
         )
     )
-    out = (lines.to_series().str.join("\n").item() + "\n").encode("utf-8")
+    text: str = lines.to_series().str.join("\n").item()
+    out = (text + "\n").encode("utf-8")
     if path is not None:
         Path(path).write_bytes(out)
     return out
