@@ -41,7 +41,9 @@ from meterops.reads.store import ReadStore
 url, reads, kill_at, *files = sys.argv[1:]
 
 def fault(step):
-    if step == kill_at:
+    if kill_at == "report":  # tell the parent where we are; it kills us from outside
+        print(step, flush=True)
+    elif step == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
 
 ingest_files(
@@ -152,12 +154,23 @@ def test_sigkill_at_each_step_leaves_no_partial_file_and_a_rerun_completes(
 
 
 def test_sigkill_at_random_moments_then_a_clean_run_completes(w: World) -> None:
+    """The parent kills the child from outside at a random step boundary plus a random delay.
+
+    The child reports each step boundary it passes; waiting for the k-th report makes the
+    kill land inside the run on any machine, and the random delay after it lands it between
+    boundaries too (mid-append, mid-commit), not only on them.
+    """
     paths = _files(w)
     rng = random.Random(20241123)
     killed_mid_run = 0
     for _ in range(6):
-        child = _start(w, paths, "never")
-        time.sleep(rng.uniform(0.5, 6.0))
+        child = _start(w, paths, "report")
+        assert child.stdout is not None
+        target = rng.randint(1, 12)
+        for _seen in range(target):
+            if not child.stdout.readline():
+                break  # the run finished before that many boundaries (later runs are short)
+        time.sleep(rng.uniform(0.0, 0.05))
         if child.poll() is None:
             child.send_signal(signal.SIGKILL)
             killed_mid_run += 1
@@ -167,4 +180,4 @@ def test_sigkill_at_random_moments_then_a_clean_run_completes(w: World) -> None:
     _, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err.decode()
     _assert_complete(w, paths)
-    assert killed_mid_run >= 1
+    assert killed_mid_run >= 3, f"only {killed_mid_run} of 6 kills landed inside a run"
