@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         late_data_horizon_days: Reads older than this many days at arrival are quarantined
             with reason ``beyond_horizon`` instead of being stored as late.
         future_tolerance_s: Reads stamped further than this in the future are quarantined.
+        map_tile_url: Leaflet tile URL template for maps, e.g.
+            ``https://tile.openstreetmap.org/{z}/{x}/{y}.png`` or a utility's own tile server.
+            Empty (the default) draws maps without tiles: routes, stops and meters on a plain
+            background, which works offline on a utility LAN.
     """
 
     model_config = SettingsConfigDict(
@@ -56,6 +60,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr = SecretStr("")
     late_data_horizon_days: int = Field(default=60, ge=0)
     future_tolerance_s: int = Field(default=300, ge=0)
+    map_tile_url: str = ""
 
     @model_validator(mode="before")
     @classmethod
