@@ -10,6 +10,15 @@ from meterops.models.meters import FirmwareRevision, Installation, Meter, MeterP
 from meterops.models.org import Role, Territory, User, UserTerritory
 from meterops.models.premises import Premise, ServicePoint
 from meterops.models.workforce import Technician
+from meterops.models.workorders import (
+    DayPlan,
+    DayPlanActivity,
+    DayPlanOrder,
+    DayPlanRoute,
+    TechnicianDay,
+    TruckStock,
+    WorkOrder,
+)
 
 __all__ = [
     "Account",
@@ -18,6 +27,10 @@ __all__ = [
     "CommModule",
     "CommModuleLink",
     "Customer",
+    "DayPlan",
+    "DayPlanActivity",
+    "DayPlanOrder",
+    "DayPlanRoute",
     "Feeder",
     "FirmwareRevision",
     "FleetImport",
@@ -29,8 +42,11 @@ __all__ = [
     "Role",
     "ServicePoint",
     "Technician",
+    "TechnicianDay",
     "Territory",
     "Transformer",
+    "TruckStock",
     "User",
     "UserTerritory",
+    "WorkOrder",
 ]
