@@ -23,6 +23,7 @@ __all__ = [
     "EXCLUDE_FROM_BILLING",
     "FLAGS",
     "FLAGS_VERSION",
+    "RULE_MASK",
     "Flag",
     "FlagGroup",
     "flag_mask",
@@ -72,7 +73,7 @@ class Flag:
         return 1 << self.bit
 
 
-FLAGS_VERSION: Final = 1
+FLAGS_VERSION: Final = 2
 """Version of the flag table; bump when a flag is added or retired."""
 
 _G = FlagGroup
@@ -110,7 +111,87 @@ _FLAG_LIST: Final = (
         "Arrived after the day was first processed (inside the horizon).",
         "3.4.0",
     ),
-    # Bits 10-23: VEE rule flags, assigned by vee/rules as they are added.
+    # Bits 10-23: VEE rule flags, assigned by vee/rules as they are added (version 2: 10-19).
+    Flag(
+        "MISSING_INTERVAL",
+        10,
+        _G.RULE,
+        "No actual value for an expected interval (the version that fills it is an estimate).",
+        "3.5.259",
+        since_version=2,
+    ),
+    Flag(
+        "SPIKE",
+        11,
+        _G.RULE,
+        "Value far above the meter's own history (the other reads of the series).",
+        "3.6.5",
+        since_version=2,
+    ),
+    Flag(
+        "ZERO_RUN",
+        12,
+        _G.RULE,
+        "Part of a long run of zero consumption on an active, connected, powered account.",
+        "3.6.1",
+        since_version=2,
+    ),
+    Flag(
+        "INACTIVE_USAGE",
+        13,
+        _G.RULE,
+        "Consumption on a day the meter serves no open account.",
+        "3.6.2",
+        since_version=2,
+    ),
+    Flag(
+        "REVERSE_ENERGY",
+        14,
+        _G.RULE,
+        "Negative energy, or received energy on a meter that is not bidirectional.",
+        "1.3.4",
+        since_version=2,
+    ),
+    Flag(
+        "SUM_CHECK",
+        15,
+        _G.RULE,
+        "The day's interval sum disagrees with the register advance (multiplier, rollover).",
+        "3.6.9",
+        since_version=2,
+    ),
+    Flag(
+        "CLOCK_ERROR",
+        16,
+        _G.RULE,
+        "Inside the window around a meter clock error or clock change.",
+        "1.1.9",
+        since_version=2,
+    ),
+    Flag(
+        "FLATLINE",
+        17,
+        _G.RULE,
+        "Part of a long run of the same non-zero value (frozen register or stuck channel).",
+        "3.5.258",
+        since_version=2,
+    ),
+    Flag(
+        "HIGH_VOLTAGE",
+        18,
+        _G.RULE,
+        "Voltage above the service's upper limit (ANSI C84.1 range).",
+        "3.6.3",
+        since_version=2,
+    ),
+    Flag(
+        "LOW_VOLTAGE",
+        19,
+        _G.RULE,
+        "Voltage below the service's lower limit (ANSI C84.1 range), outside outages.",
+        "3.6.4",
+        since_version=2,
+    ),
     # Bits 24-31: version flags.
     Flag("ESTIMATED", 24, _G.VERSION, "Value estimated by meterops VEE.", "3.8.0"),
     Flag("EDITED", 25, _G.VERSION, "Value edited by a person with a reason code.", "3.7.0"),
@@ -124,6 +205,9 @@ EXCLUDE_FROM_BILLING: Final[frozenset[str]] = frozenset(
     {"SOURCE_SUSPECT", "SOURCE_MISSING", "TEST_MODE"}
 )
 """Flags whose values need review before they feed billing determinants."""
+
+RULE_MASK: Final[int] = sum(f.mask for f in _FLAG_LIST if f.group is FlagGroup.RULE)
+"""Every bit a VEE validation rule may set (bits 10-23); a VEE run recomputes these."""
 
 
 def flag_mask(names: Iterable[str]) -> int:
