@@ -77,31 +77,73 @@ def _day_of(t: int, day_bounds: Any, hint: int) -> int:
     return d
 
 
-@_jit
-def _counts(
-    series_start: Any, t: Any, value: Any, flags: Any, ws: int, we: int, interval_us: Any,
+@_pjit
+def new_series(meter: Any, channel_change: Any) -> Any:
+    """Where a series starts (meter or channel changes), and whether meters ascend."""
+    n = meter.shape[0]
+    out = np.empty(n, np.bool_)
+    descending = 0
+    for i in nb.prange(n):
+        if i == 0:
+            out[i] = True
+        else:
+            out[i] = meter[i] != meter[i - 1] or channel_change[i]
+            if meter[i] < meter[i - 1]:
+                descending += 1
+    return out, descending == 0
+
+
+@_pjit
+def series_facts(
+    series_start: Any, t: Any, value: Any, flags: Any, interval_s: Any, ws: int, we: int,
     estimable: Any,
 ) -> Any:  # fmt: skip
-    """Per series: absent grid slots and (for estimated series) window slots to estimate."""
+    """Per series: interval [µs], absent slots, slots to estimate; and whether times ascend."""
     n_series = series_start.shape[0] - 1
-    out = np.zeros((n_series, 2), np.int64)
-    for s in range(n_series):
-        step = interval_us[s]
+    interval_us = np.empty(n_series, np.int64)
+    counts = np.zeros((n_series, 2), np.int64)
+    unordered = 0
+    for s in nb.prange(n_series):
+        r0, r1 = series_start[s], series_start[s + 1]
+        step = np.int64(interval_s[r0])
+        for r in range(r0 + 1, r1):
+            step = min(step, np.int64(interval_s[r]))
+            if t[r] <= t[r - 1]:
+                unordered += 1
+        step *= _US
+        interval_us[s] = step
         grid = (we - ws + step - 1) // step
         on_grid = 0
         not_actual = 0
-        for r in range(series_start[s], series_start[s + 1]):
+        g = np.int64(ws)
+        for r in range(r0, r1):
             tr = t[r]
             if tr >= ws and tr < we:
-                if (tr - ws) % step == 0:
+                while g < tr:
+                    g += step
+                if g == tr:
                     on_grid += 1
                 x = value[r]
                 if x != x or (flags[r] & (B_SOURCE_MISSING | B_ESTIMATED)) != 0:
                     not_actual += 1
-        out[s, 0] = grid - on_grid
+        counts[s, 0] = grid - on_grid
         if estimable[s]:
-            out[s, 1] = grid - on_grid + not_actual
-    return out
+            counts[s, 1] = grid - on_grid + not_actual
+    return interval_us, counts, unordered == 0
+
+
+@_jit
+def _slots(
+    n: int, vt: Any, vday: Any, day_bounds: Any, day_shift_at: Any, day_shift_us: Any,
+    step: int, vslot: Any,
+) -> None:  # fmt: skip
+    """Local wall-clock slot of the day of each virtual row (like days match on it)."""
+    for i in range(n):
+        d = vday[i]
+        wall = vt[i] - day_bounds[d]
+        if vt[i] >= day_shift_at[d]:
+            wall += day_shift_us[d]
+        vslot[i] = (wall // _US) // (step // _US)
 
 
 @_jit
@@ -196,65 +238,7 @@ def _series(
     count = 0
     d = -1
     n_ctx_days = ctx_active.shape[1]
-    for i in range(n):
-        vest[i] = np.nan
-        vmeth[i] = M_NONE
-        x = vv[i]
-        f = vf[i]
-        vact[i] = (x == x) and (f & (B_SOURCE_MISSING | B_ESTIMATED)) == 0
-        d = _day_of(vt[i], day_bounds, d)
-        vday[i] = d
-        wall = vt[i] - day_bounds[d]
-        if vt[i] >= day_shift_at[d]:
-            wall += day_shift_us[d]
-        vslot[i] = (wall // _US) // (step // _US)
-        disc = False
-        out = (f & B_POWER_OUTAGE) != 0
-        clock = _NO_CLOCK
-        for w in range(win_start[m], win_start[m + 1]):
-            dist = max(vt[i] - win_e[w], win_s[w] - vt[i] - step)
-            kind = win_kind[w]
-            if kind == W_DISCONNECTED:
-                disc = disc or dist < 0
-            elif kind == W_OUTAGE:
-                out = out or dist < 0
-            elif dist < clock:
-                clock = dist
-        vdisc[i], vout[i], vclock[i] = disc, out, clock
-        if vact[i]:
-            total += x
-            count += 1
-    # 2. Runs of eligible zeros and of repeated non-zero values.
-    zero_begin = -1
-    flat_begin = -1
-    for i in range(n + 1):
-        contiguous = i < n and i > 0 and vt[i] - vt[i - 1] == step
-        zero = False
-        flat = False
-        if i < n and vact[i]:
-            dd = vday[i]
-            active = ctx_active[m, dd] if 0 <= dd < n_ctx_days else True
-            zero = vv[i] == 0.0 and active and not vdisc[i] and not vout[i]
-            flat = vv[i] != 0.0
-        if zero_begin >= 0 and not (zero and contiguous):
-            for j in range(zero_begin, i):
-                vzero[j] = i - zero_begin
-            zero_begin = -1
-        if zero and zero_begin < 0:
-            zero_begin = i
-        same = contiguous and flat and flat_begin >= 0 and vv[i] == vv[i - 1]
-        if flat_begin >= 0 and not same:
-            for j in range(flat_begin, i):
-                vflat[j] = i - flat_begin
-            flat_begin = -1
-        if flat and flat_begin < 0:
-            flat_begin = i
-        if i < n:
-            if not zero:
-                vzero[i] = 0
-            if not flat:
-                vflat[i] = 0
-    # 3. Day sums over window rows.
+    w0, w1 = win_start[m], win_start[m + 1]
     n_wdays = day_sum.shape[0]
     for j in range(n_wdays):
         day_sum[j] = 0.0
@@ -262,61 +246,113 @@ def _series(
         day_fixed[j] = 0.0
         day_profile[j] = 0.0
         day_slots[j] = 0
-    for i in range(n):
-        if vt[i] >= ws:
-            j = vday[i] - first_window_day
-            if vv[i] == vv[i]:
-                day_sum[j] += vv[i]
-            day_complete[j] = day_complete[j] and vact[i]
-    # 4. Rule flags.
+    # 2. One pass: actual, day, windows, series sum, runs (closed when they end), day sums.
+    zero_begin = -1
+    flat_begin = -1
+    for i in range(n + 1):
+        zero = False
+        flat = False
+        contiguous = False
+        if i < n:
+            vest[i] = np.nan
+            vmeth[i] = M_NONE
+            x = vv[i]
+            f = vf[i]
+            act = (x == x) and (f & (B_SOURCE_MISSING | B_ESTIMATED)) == 0
+            vact[i] = act
+            d = _day_of(vt[i], day_bounds, d)
+            vday[i] = d
+            disc = False
+            out = (f & B_POWER_OUTAGE) != 0
+            clock = _NO_CLOCK
+            for w in range(w0, w1):
+                dist = max(vt[i] - win_e[w], win_s[w] - vt[i] - step)
+                kind = win_kind[w]
+                if kind == W_DISCONNECTED:
+                    disc = disc or dist < 0
+                elif kind == W_OUTAGE:
+                    out = out or dist < 0
+                elif dist < clock:
+                    clock = dist
+            vdisc[i], vout[i], vclock[i] = disc, out, clock
+            contiguous = i > 0 and vt[i] - vt[i - 1] == step
+            if act:
+                total += x
+                count += 1
+                active = ctx_active[m, d] if d < n_ctx_days else True
+                zero = x == 0.0 and active and not disc and not out
+                flat = x != 0.0
+            if vt[i] >= ws:
+                j = d - first_window_day
+                if x == x:
+                    day_sum[j] += x
+                day_complete[j] = day_complete[j] and act
+            vzero[i] = 0
+            vflat[i] = 0
+        if zero_begin >= 0 and not (zero and contiguous):
+            for j in range(zero_begin, i):
+                vzero[j] = i - zero_begin
+            zero_begin = -1
+        if zero and zero_begin < 0:
+            zero_begin = i
+        if flat_begin >= 0 and not (contiguous and flat and vv[i] == vv[i - 1]):
+            for j in range(flat_begin, i):
+                vflat[j] = i - flat_begin
+            flat_begin = -1
+        if flat and flat_begin < 0:
+            flat_begin = i
+    # 3. Sum check per window day (register advance rolled over at 10^digits).
+    for j in range(n_wdays):
+        a = reg_start[s, j]
+        b = reg_end[s, j]
+        dd = j + first_window_day
+        fail = False
+        if day_complete[j] and a == a and b == b and (mask & B_SUM) != 0:
+            in_ctx = dd < n_ctx_days
+            advance = b - a
+            if advance < 0:
+                advance += 10.0 ** (ctx_digits[m, dd] if in_ctx else 5)
+            factor = (ctx_mult[m, dd] if in_ctx else 1.0) if params[P_PRIMARY] > 0 else 1.0
+            advance *= factor
+            step_r = 10.0 ** -(ctx_decimals[m, dd] if in_ctx else 0)
+            tolerance = params[P_SUM_ABS] + params[P_SUM_REL] * abs(advance) + step_r * factor
+            fail = abs(day_sum[j] - advance) > tolerance
+        day_fixed[j] = 1.0 if fail else 0.0
+    # 4. Rule flags of window rows; absent grid slots are listed.
+    step_s = step // _US
     for i in range(n):
         if vt[i] < ws:
             continue
         x = vv[i]
         dd = vday[i]
-        in_ctx = 0 <= dd < n_ctx_days
         bits = 0
         if not vact[i]:
-            bits |= B_MISSING
+            bits = B_MISSING
         else:
             spike = x * (count - 1) > params[P_SPIKE_FACTOR] * (total - x)
             if count > 1 and x > params[P_SPIKE_MIN] and spike:
                 bits |= B_SPIKE
             tol = params[P_REVERSE_TOL]
-            bidir = ctx_bidir[m, dd] if in_ctx else False
-            if (x < -tol and fl != F_NET) or (fl == F_RECEIVED and x > tol and not bidir):
+            if (x < -tol and fl != F_NET) or (
+                fl == F_RECEIVED and x > tol and not ctx_bidir[m, dd]
+            ):
                 bits |= B_REVERSE
-            if vzero[i] > 0 and vzero[i] * (step // _US) >= params[P_ZERO_S]:
+            if vzero[i] > 0 and vzero[i] * step_s >= params[P_ZERO_S]:
                 bits |= B_ZERO
-            active = ctx_active[m, dd] if in_ctx else True
-            if not active and x > params[P_INACTIVE_MIN]:
+            if not ctx_active[m, dd] and x > params[P_INACTIVE_MIN]:
                 bits |= B_INACTIVE
-            if x != 0.0 and vflat[i] * (step // _US) >= params[P_FLAT_S]:
+            if x != 0.0 and vflat[i] * step_s >= params[P_FLAT_S]:
                 bits |= B_FLAT
             if vclock[i] != _NO_CLOCK and vclock[i] < params[P_CLOCK_S] * _US:
                 bits |= B_CLOCK
-            nominal = ctx_nominal[m, dd] if in_ctx else np.nan
+            nominal = ctx_nominal[m, dd]
             if nominal == nominal:
                 if x > nominal * params[P_HIGH_V]:
                     bits |= B_HIGH_V
                 if not vout[i] and x < nominal * params[P_LOW_V]:
                     bits |= B_LOW_V
-            j = dd - first_window_day
-            a = reg_start[s, j]
-            b = reg_end[s, j]
-            if day_complete[j] and a == a and b == b:
-                digits = ctx_digits[m, dd] if in_ctx else 5
-                decimals = ctx_decimals[m, dd] if in_ctx else 0
-                advance = b - a
-                if advance < 0:
-                    advance += 10.0**digits
-                factor = (ctx_mult[m, dd] if in_ctx else 1.0) if params[P_PRIMARY] > 0 else 1.0
-                advance *= factor
-                tolerance = (
-                    params[P_SUM_ABS] + params[P_SUM_REL] * abs(advance) + 10.0**-decimals * factor
-                )
-                if abs(day_sum[j] - advance) > tolerance:
-                    bits |= B_SUM
+            if day_fixed[dd - first_window_day] > 0.0:
+                bits |= B_SUM
         bits &= mask
         if vrow[i] >= 0:
             out_flags[vrow[i]] = bits
@@ -324,9 +360,12 @@ def _series(
             abs_series[abs_at] = s
             abs_t[abs_at] = vt[i]
             abs_at += 1
+    for j in range(n_wdays):
+        day_fixed[j] = 0.0
     if not estimable[s]:
         return
     # 5. Estimation over gaps of window rows without an actual value.
+    slots_ready = False
     i = 0
     while i < n:
         if vt[i] < ws or vact[i]:
@@ -353,6 +392,9 @@ def _series(
         )
         like_days = int(params[P_LIKE_DAYS])
         if not covered and not interpolate:
+            if not slots_ready:
+                _slots(n, vt, vday, day_bounds, day_shift_at, day_shift_us, step, vslot)
+                slots_ready = True
             for j in range(g0, g1):
                 found = 0
                 acc = 0.0

@@ -205,25 +205,60 @@ def _registers(
     return start, end
 
 
-def _sorted_order(frame: pl.DataFrame) -> np.ndarray[Any, Any] | None:
-    """None when ``frame`` is in key order; else the permutation that sorts it."""
-    meter = frame["meter_id"].to_numpy()
-    t = frame[_T].dt.epoch("us").to_numpy()
-    if meter.shape[0] < 2:
-        return None
-    dm = np.diff(meter)
-    if (dm >= 0).all():
-        channel = frame["channel"]
-        change = (channel != channel.shift(1)).fill_null(value=True).to_numpy()[1:]
-        new = (dm != 0) | change
-        dt_ok = (np.diff(t) > 0) | new
-        if dt_ok.all():
-            starts = np.flatnonzero(np.concatenate(([True], new)))
-            names = channel.gather(starts)
-            same_meter = meter[starts][1:] == meter[starts][:-1]
-            if (~same_meter | (names.slice(1) > names.slice(0, names.len() - 1)).to_numpy()).all():
-                return None
-    return frame.with_row_index("_i").sort("meter_id", "channel", _T)["_i"].to_numpy()
+def _channel_change(channel: pl.Series, meter: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """True where the channel differs from the previous row's.
+
+    Rows are in key order, so a meter whose first and last rows have the same channel has one
+    channel: strings are compared row by row only inside meters with several channels.
+    Enum and Categorical columns compare their codes.
+    """
+    n = meter.shape[0]
+    if isinstance(channel.dtype, pl.Enum | pl.Categorical):
+        codes = channel.to_physical().to_numpy()
+        return np.concatenate(([True], codes[1:] != codes[:-1]))
+    change = np.zeros(n, np.bool_)
+    first = np.flatnonzero(np.concatenate(([True], meter[1:] != meter[:-1])))
+    last = np.append(first[1:], n) - 1
+    several = (channel.gather(first) != channel.gather(last)).to_numpy()
+    for a, b in zip(first[several].tolist(), last[several].tolist(), strict=True):
+        part = channel.slice(a, b - a + 1)
+        change[a + 1 : b + 1] = (part.slice(1) != part.slice(0, b - a)).to_numpy()
+    return change
+
+
+def _times(frame: pl.DataFrame) -> np.ndarray[Any, Any]:
+    return frame[_T].to_physical().to_numpy()
+
+
+def _values(frame: pl.DataFrame) -> np.ndarray[Any, Any]:
+    value = frame["value"]
+    return (value.fill_null(np.nan) if value.null_count() else value).to_numpy()
+
+
+class _Index:
+    """Series of a frame: starts, channel names and the kernel's per-series facts."""
+
+    def __init__(self, frame: pl.DataFrame, suite: Suite, ws: int, we: int) -> None:
+        meter = frame["meter_id"].to_numpy()
+        if frame.height:
+            new, ascending = k.new_series(meter, _channel_change(frame["channel"], meter))
+            starts = np.flatnonzero(new)
+        else:
+            starts, ascending = np.zeros(0, np.int64), True
+        names = frame["channel"].gather(starts).cast(pl.String)
+        same_meter = meter[starts][1:] == meter[starts][:-1]
+        later = (names.slice(1) > names.slice(0, max(names.len() - 1, 0))).to_numpy()
+        self.channels = {c: suite.estimates(c) for c in names.unique().to_list()}
+        self.estimable = names.replace_strict(self.channels, return_dtype=pl.Boolean).to_numpy()
+        self.series_start = np.append(starts, frame.height).astype(np.int64)
+        self.interval_us, self.counts, times_ok = k.series_facts(
+            self.series_start, _times(frame), _values(frame), frame["quality_flags"].to_numpy(),
+            frame["interval_s"].to_numpy(), ws, we, self.estimable,
+        )  # fmt: skip
+        self.starts = starts
+        self.names = names
+        self.meters = meter[starts]
+        self.ordered = bool(ascending and times_ok and (~same_meter | later).all())
 
 
 def run_fast(
@@ -253,64 +288,45 @@ def run_fast(
     n_input = reads.height
     keep: np.ndarray[Any, Any] | None = None
     frame = reads
-    if n_input and int(reads[_T].dt.epoch("us").max()) >= we:  # type: ignore[arg-type]
-        keep = np.flatnonzero(reads[_T].dt.epoch("us").to_numpy() < we)
+    if n_input and _times(reads).max() >= we:
+        keep = np.flatnonzero(_times(reads) < we)
         frame = reads[keep]
-    order = _sorted_order(frame)
-    if order is not None:
+    index = _Index(frame, suite, ws, we)
+    order: np.ndarray[Any, Any] | None = None
+    if not index.ordered:
+        order = frame.with_row_index("_i").sort("meter_id", "channel", _T)["_i"].to_numpy()
         frame = frame[order]
-    n = frame.height
-    meter = frame["meter_id"].to_numpy()
-    t = frame[_T].dt.epoch("us").to_numpy()
-    if n:
-        change = (frame["channel"] != frame["channel"].shift(1)).fill_null(value=True).to_numpy()
-        new = change | np.concatenate(([True], np.diff(meter) != 0))
-        starts = np.flatnonzero(new)
-    else:
-        starts = np.zeros(0, np.int64)
-    series_start = np.append(starts, n).astype(np.int64)
+        index = _Index(frame, suite, ws, we)
+    names = index.names
     series = pl.DataFrame(
-        {
-            "meter_id": meter[starts],
-            "channel": frame["channel"].gather(starts),
-            "_series": np.arange(starts.shape[0]),
-        }
+        {"meter_id": index.meters, "channel": names, "_series": np.arange(names.len())}
     )
-    names = series["channel"]
-    masks = {c: suite.rule_mask(c) for c in names.unique().to_list()}
+    masks = {c: suite.rule_mask(c) for c in index.channels}
     rule_mask = names.replace_strict(masks, return_dtype=pl.UInt32).to_numpy()
     flows = {c: _FLOWS[CHANNELS[c].flow if c in CHANNELS else FlowDirection.NONE] for c in masks}
     flow = names.replace_strict(flows, return_dtype=pl.Int8).to_numpy()
-    estimable = names.replace_strict(
-        {c: suite.estimates(c) for c in masks}, return_dtype=pl.Boolean
-    ).to_numpy()
-    interval_s = frame["interval_s"].to_numpy()
-    interval_us = (
-        np.minimum.reduceat(interval_s, starts).astype(np.int64) * _US
-        if n
-        else np.zeros(0, np.int64)
-    )
-    meters = np.unique(meter[starts])
-    meter_index = np.searchsorted(meters, meter[starts])
+    distinct = np.concatenate(([True], index.meters[1:] != index.meters[:-1]))
+    meters = index.meters[distinct]
+    meter_index = np.cumsum(distinct) - 1
     first = window.first_day
-    if n:
-        first_local = frame[_T].min().astimezone(ZoneInfo(window.zone)).date()  # type: ignore[union-attr]
+    if frame.height:
+        first_us = int(_times(frame)[index.series_start[:-1]].min())
+        first_local = dt.datetime.fromtimestamp(first_us / _US, ZoneInfo(window.zone)).date()
         first = min(first, first_local)
     table = _day_table(first, window)
     ctx = _dense_context(context, meters, first, len(table["days"]))
     win = _windows(context, meters)
     reg_start, reg_end = _registers(context, series, window)
-    value = frame["value"].fill_null(np.nan).to_numpy()
-    flags = frame["quality_flags"].to_numpy()
-    counts = k._counts(series_start, t, value, flags, ws, we, interval_us, estimable)
+    counts = index.counts
     abs_offsets = np.concatenate(([0], np.cumsum(counts[:, 0]))).astype(np.int64)
     est_offsets = np.concatenate(([0], np.cumsum(counts[:, 1]))).astype(np.int64)
-    n_series = starts.shape[0]
+    n_series = names.len()
     chunks = np.unique(np.append(np.arange(0, n_series, chunk_series), n_series)).astype(np.int64)
     (out_flags, abs_series, abs_t, est_series, est_t, est_value, est_method, est_row) = (
         k.run_kernel(
-            series_start, t, value, flags, meter_index, rule_mask, flow, estimable, interval_us,
-            ws, we, table["bounds"], table["shift_at"], table["shift_us"], table["weekend"],
+            index.series_start, _times(frame), _values(frame), frame["quality_flags"].to_numpy(),
+            meter_index, rule_mask, flow, index.estimable, index.interval_us, ws, we,
+            table["bounds"], table["shift_at"], table["shift_us"], table["weekend"],
             table["ordinal"], table["first_window_day"], ctx["active"], ctx["bidir"],
             ctx["mult"], ctx["digits"], ctx["decimals"], ctx["nominal"], win[0], win[1],
             win[2], win[3], reg_start, reg_end, kernel_params(suite), abs_offsets, est_offsets,
@@ -326,14 +342,10 @@ def run_fast(
         full[keep] = rule_flags
         rule_flags = full
     absent = pl.DataFrame(
-        {
-            "meter_id": meter[starts][abs_series],
-            "channel": names.gather(abs_series),
-            _T: abs_t,
-        }
+        {"meter_id": index.meters[abs_series], "channel": names.gather(abs_series), _T: abs_t}
     ).with_columns(pl.col(_T).cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
     estimates = _estimates(
-        frame, series, interval_us, suite, est_series, est_t, est_value, est_method, est_row
+        frame, series, index.interval_us, suite, est_series, est_t, est_value, est_method, est_row
     )
     return VeeOutcome(
         pl.Series("rule_flags", rule_flags, pl.UInt32), absent.cast(ABSENT), estimates
