@@ -234,13 +234,13 @@ class DayPlanRoute(Base):
     end_latitude: Mapped[float]
     end_longitude: Mapped[float]
     skills: Mapped[list[str]]
-    """Routing skills: technician skills, ``cert:<name>`` and ``stock:<item>`` tokens."""
+    """Routing skills: technician skills and ``cert:<name>`` tokens."""
     break_earliest_s: Mapped[float | None]
     break_latest_s: Mapped[float | None]
     break_duration_s: Mapped[float | None]
     max_stops: Mapped[int]
-    capacity: Mapped[int | None]
-    """Stock items carried, when stock is tracked for the technician."""
+    stock: Mapped[dict[str, Any] | None]
+    """Truck stock (item → quantity) at planning; None when not tracked."""
     departure_s: Mapped[float | None]
     return_s: Mapped[float | None]
     drive_s: Mapped[float] = mapped_column(default=0.0)

@@ -1,8 +1,8 @@
 """work orders, truck stock, technician days and day plans
 
-Revision ID: 7ac0c24e63a8
+Revision ID: 9ab587be65a9
 Revises: 06aed68e45ed
-Create Date: 2026-11-24 01:29:17.576908+00:00
+Create Date: 2026-11-24 01:36:25.789202+00:00
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 
 import meterops.db.base
 
-revision: str = "7ac0c24e63a8"
+revision: str = "9ab587be65a9"
 down_revision: str | None = "06aed68e45ed"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -93,7 +93,7 @@ def upgrade() -> None:
         sa.Column("break_latest_s", sa.Double(), nullable=True),
         sa.Column("break_duration_s", sa.Double(), nullable=True),
         sa.Column("max_stops", sa.Integer(), nullable=False),
-        sa.Column("capacity", sa.Integer(), nullable=True),
+        sa.Column("stock", sa.JSON(), nullable=True),
         sa.Column("departure_s", sa.Double(), nullable=True),
         sa.Column("return_s", sa.Double(), nullable=True),
         sa.Column("drive_s", sa.Double(), nullable=False),
