@@ -18,6 +18,10 @@ from meterops.cli import db as db_cli
 from meterops.cli import demo as demo_cli
 from meterops.cli import serve as serve_cli
 from meterops.cli.context import err_console
+from meterops.commands import cli as commands_cli
+from meterops.determinants import cli as determinants_cli
+from meterops.diagnostics import cli as diagnostics_cli
+from meterops.dispatch import cli as dispatch_cli
 from meterops.errors import (
     ConflictError,
     DataContractError,
@@ -30,8 +34,12 @@ from meterops.errors import (
 from meterops.fleet import cli as fleet_cli
 from meterops.headend import cli as headend_cli
 from meterops.ingest import cli as ingest_cli
+from meterops.meter_shop import cli as meter_shop_cli
+from meterops.outages import cli as outages_cli
 from meterops.reads import cli as reads_cli
 from meterops.simulator import cli as simulator_cli
+from meterops.vee import cli as vee_cli
+from meterops.workorders import cli as workorders_cli
 
 __all__ = ["EXIT_CODES", "app", "exit_code_for", "main"]
 
@@ -76,6 +84,14 @@ app.add_typer(fleet_cli.app, name="fleet")
 app.add_typer(assets_cli.app, name="meter")
 app.add_typer(headend_cli.app, name="headend-sim")
 app.add_typer(reads_cli.app, name="reads")
+app.add_typer(commands_cli.app, name="remote")
+app.add_typer(determinants_cli.app, name="determinants")
+app.add_typer(diagnostics_cli.app, name="diagnose")
+app.add_typer(dispatch_cli.app, name="routes")
+app.add_typer(meter_shop_cli.app, name="shop")
+app.add_typer(outages_cli.app, name="outages")
+app.add_typer(vee_cli.app, name="vee")
+app.add_typer(workorders_cli.app, name="orders")
 serve_cli.register(app)
 demo_cli.register(app)
 ingest_cli.register(app)

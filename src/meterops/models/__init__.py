@@ -1,5 +1,8 @@
 """All ORM classes, one module per aggregate; importing this package registers them all."""
 
+from meterops.models import commands as commands
+from meterops.models import diagnostics as diagnostics
+from meterops.models import meter_shop as meter_shop
 from meterops.models.accounts import Account, Customer
 from meterops.models.audit import AuditEvent
 from meterops.models.comm import Collector, CommModule, CommModuleLink

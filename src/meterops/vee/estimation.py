@@ -46,6 +46,7 @@ __all__ = [
     "REASONS",
     "SOURCE_MASK",
     "Method",
+    "actor_of",
     "drop_unchanged",
     "estimate_gaps",
     "estimate_linear_interpolation",

@@ -132,7 +132,7 @@ def parse_rule_set(text: str, *, source: str = "<text>") -> RuleSet:
         InvalidInputError: Malformed YAML, unknown sections or keys, or wrong value types.
 
     Examples:
-        >>> rs = parse_rule_set("version: '1'\nrules:\\n  limits.spike: {factor: 5}\\n")
+        >>> rs = parse_rule_set("version: '1'\nrules:\n  limits.spike: {factor: 5}\n")
         >>> rs.params("limits.spike").factor
         5.0
         >>> rs.enabled("usage.flatline")

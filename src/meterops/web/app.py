@@ -12,11 +12,27 @@ from starlette.responses import Response
 
 from meterops import __version__
 from meterops.assets import api as assets_api
+from meterops.commands import api as commands_api
+from meterops.commands import pages as commands_pages
 from meterops.config import Settings
 from meterops.db.engine import make_engine, make_session_factory
+from meterops.determinants import api as determinants_api
+from meterops.determinants import pages as determinants_pages
+from meterops.diagnostics import api as diagnostics_api
+from meterops.diagnostics import pages as diagnostics_pages
+from meterops.dispatch import api as dispatch_api
+from meterops.dispatch import pages as dispatch_pages
+from meterops.meter_shop import api as meter_shop_api
+from meterops.meter_shop import pages as meter_shop_pages
+from meterops.outages import api as outages_api
+from meterops.outages import pages as outages_pages
+from meterops.vee import api as vee_api
+from meterops.vee import pages as vee_pages
 from meterops.web import health
 from meterops.web.errors import install_error_handlers
 from meterops.web.ui import pages
+from meterops.workorders import api as workorders_api
+from meterops.workorders import pages as workorders_pages
 
 __all__ = ["create_app"]
 
@@ -65,4 +81,20 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(assets_api.router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(commands_api.router, prefix="/api/v1")
+    app.include_router(determinants_api.router, prefix="/api/v1")
+    app.include_router(diagnostics_api.router, prefix="/api/v1")
+    app.include_router(dispatch_api.router, prefix="/api/v1")
+    app.include_router(meter_shop_api.router, prefix="/api/v1")
+    app.include_router(outages_api.router, prefix="/api/v1")
+    app.include_router(vee_api.router, prefix="/api/v1")
+    app.include_router(workorders_api.router, prefix="/api/v1")
+    app.include_router(commands_pages.router)
+    app.include_router(determinants_pages.router)
+    app.include_router(diagnostics_pages.router)
+    app.include_router(dispatch_pages.router)
+    app.include_router(meter_shop_pages.router)
+    app.include_router(outages_pages.router)
+    app.include_router(vee_pages.router)
+    app.include_router(workorders_pages.router)
     return app

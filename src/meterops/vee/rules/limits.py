@@ -12,6 +12,8 @@ import polars as pl
 from meterops.vee.rules import rule
 
 __all__ = [
+    "HighVoltageParams",
+    "LowVoltageParams",
     "ReverseEnergyParams",
     "SpikeParams",
     "VoltageLimitParams",

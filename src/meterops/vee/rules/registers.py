@@ -11,7 +11,7 @@ import polars as pl
 
 from meterops.vee.rules import rule
 
-__all__ = ["SumCheckParams", "check_sum"]
+__all__ = ["SumCheckParams", "check_sum", "register_advance_in_interval_units"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""Remote operations with safeguards: request, guards, approval, outbox, dispatch, confirmation."""

@@ -1,0 +1,1 @@
+"""Billing determinants: TOU energy by period, maximum demand, net metering, register comparison."""

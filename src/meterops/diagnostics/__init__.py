@@ -1,0 +1,1 @@
+"""Diagnose before the truck rolls: exceptions, root-cause verdicts with evidence, cohorts."""

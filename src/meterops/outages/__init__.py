@@ -1,0 +1,1 @@
+"""Outage detection from last-gasp and restore events, grouped up the grid."""
