@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import polars as pl
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterops.dispatch.service import Planner
+from meterops.fleet import service as fleet_service
+from meterops.fleet.parse import parse_fleet_csv
+from meterops.fleet.programs import parse_programs_file
+from meterops.fleet.spec import IMPORT_ORDER
+from meterops.headend.simulated import SimClock, SimulatedHeadEnd
 from meterops.models import Feeder, Meter, Premise, Technician, Territory, Transformer
 from meterops.routing import GreatCircleTravel, MaxIterations
+from meterops.simulator import FaultRates, small_town
+from meterops.simulator import World as SimWorld
+from meterops.simulator.fleetfiles import write_fleet_files
 from meterops.workorders import service as workorders_service
 from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.service import WorkOrderPolicy
@@ -110,3 +121,85 @@ def spread(world: World, count: int, *, start: int = 0) -> list[Meter]:
         world.meter(41.60 + 0.004 * ((i + start) % 5), -93.60 + 0.006 * ((i + start) // 5 + 1))
         for i in range(count)
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# A simulated territory: the simulator's fleet files imported through the real fleet import,
+# and a simulated head-end over the same world (so the orders' meters answer pings or not).
+
+SIM_START = dt.date(2026, 7, 6)
+SIM_RATES = FaultRates(radio_failure_per_meter_year=3.0, collector_down_per_collector_year=0.0)
+
+
+@dataclass
+class SimTerritory:
+    session: Session
+    world: SimWorld
+    head_end: SimulatedHeadEnd
+    clock: SimClock
+    territory_code: str
+
+    def dead_meters(self) -> list[str]:
+        """Serials of meters whose radio failed before now and is not repaired."""
+        now = self.clock.now()
+        faults = self.world.ground_truth().filter(
+            (pl.col("kind") == "radio_failure")
+            & (pl.col("start_utc") < now)
+            & pl.col("end_utc").is_null()
+        )
+        return sorted(faults["meter_serial"].to_list())
+
+    def healthy_meters(self) -> list[str]:
+        """Serials of meters without any fault in the horizon."""
+        faulty = set(self.world.ground_truth()["meter_serial"].drop_nulls().to_list())
+        installed = (
+            str(self.world.reported_serial[m]) for m in range(self.world.territory.sites.count)
+        )
+        return [s for s in installed if s not in faulty]
+
+    def wait(self, seconds: float) -> None:
+        """What the ping flow calls instead of sleeping: the simulated clock moves."""
+        self.clock.advance(dt.timedelta(seconds=seconds))
+
+    def order(self, serial: str, order_type: WorkOrderType, **fields: object) -> str:
+        request = OrderRequest.model_validate(
+            {"order_type": order_type, "meter_serial": serial, **fields}
+        )
+        return workorders_service.create_order(
+            self.session, request, actor="test", now=self.clock.now(), policy=POLICY
+        ).order_number
+
+
+def import_sim_fleet(session: Session, folder: Path, world: SimWorld) -> None:
+    """The simulator's fleet files through the real fleet import."""
+    write_fleet_files(world, folder, as_of=world.scenario.start)
+    now = dt.datetime.combine(world.scenario.start, dt.time(6), tzinfo=dt.UTC)
+    for kind in IMPORT_ORDER:
+        name = "programs.yaml" if kind == "meter_programs" else f"{kind}.csv"
+        data = (folder / name).read_bytes()
+        if kind == "meter_programs":
+            fleet_service.import_programs(
+                session, parse_programs_file(data, file=name), actor="test", now=now
+            )
+        else:
+            fleet_service.import_file(
+                session,
+                parse_fleet_csv(data, file=name),
+                actor="test",
+                default_timezone="America/Chicago",
+                now=now,
+            )
+    session.flush()
+
+
+@pytest.fixture
+def sim(session: Session, tmp_path: Path) -> SimTerritory:
+    """Prairie Junction (150 service points, radios failing often), the clock on Thursday."""
+    world = SimWorld(
+        small_town(seed=41, start=SIM_START, service_points=150, horizon_days=12, faults=SIM_RATES),
+        keep_days=1,
+    )
+    import_sim_fleet(session, tmp_path / "fleet", world)
+    clock = SimClock(dt.datetime(2026, 7, 9, 17, 0, tzinfo=dt.UTC))
+    [code] = session.scalars(select(Territory.code)).all()
+    return SimTerritory(session, world, SimulatedHeadEnd(world, clock=clock), clock, code)
