@@ -293,7 +293,9 @@ def estimate_gaps(frame: pl.DataFrame, suite: Suite) -> pl.DataFrame:
             pl.col("method").replace_strict(reasons, return_dtype=pl.String).alias("reason_code"),
             pl.col("method").replace_strict(actors, return_dtype=pl.String).alias("actor"),
             pl.when(pl.col("_row").is_not_null()).then(pl.col("version")).alias("parent_version"),
-            pl.when(pl.col("is_estimate")).then(pl.col("value")).alias("previous_value"),
+            pl.when(pl.col("is_estimate") & pl.col("value").is_not_nan())
+            .then(pl.col("value"))
+            .alias("previous_value"),
         )
         .cast(ESTIMATES)
         .sort([*SERIES, _T])

@@ -404,7 +404,9 @@ def _estimates(  # noqa: PLR0917 - the kernel's output arrays, in its order
             pl.col("method").replace_strict(reasons, return_dtype=pl.String).alias("reason_code"),
             pl.col("method").replace_strict(actors, return_dtype=pl.String).alias("actor"),
             pl.when(pl.col("_has_row")).then(pl.col("parent_version")).alias("parent_version"),
-            pl.when(pl.col("_was_estimate")).then(pl.col("previous_value")).alias("previous_value"),
+            pl.when(pl.col("_was_estimate") & pl.col("previous_value").is_not_nan())
+            .then(pl.col("previous_value"))
+            .alias("previous_value"),
         )
         .select(ESTIMATES.names())
         .cast(ESTIMATES)

@@ -24,7 +24,14 @@ import yaml
 from meterops.errors import InvalidInputError
 from meterops.vee.rules import RULES
 
-__all__ = ["DEFAULT_RULES_FILE", "EstimationParams", "RuleSet", "load_rule_set", "parse_rule_set"]
+__all__ = [
+    "DEFAULT_RULES_FILE",
+    "EstimationParams",
+    "RuleSet",
+    "dump_rule_set",
+    "load_rule_set",
+    "parse_rule_set",
+]
 
 DEFAULT_RULES_FILE: Final = "default_rules.yaml"
 """Name of the packaged default rule set (in ``meterops.vee``)."""
@@ -79,38 +86,80 @@ class RuleSet:
         raise KeyError(msg)
 
 
+class _Where:
+    """Where keys of a YAML document are: dotted key path → 1-based line."""
+
+    def __init__(self, source: str, lines: dict[str, int] | None = None) -> None:
+        self.source = source
+        self.lines = lines or {}
+
+    def refuse(self, key: str, message: str, *, at: str | None = None) -> InvalidInputError:
+        """An error naming the file, the line of ``at`` (or ``key``) and the key."""
+        line = self.lines.get(at or key)
+        if line is None:  # the closest enclosing key that has a line
+            parts = (at or key).split(".")
+            while parts and line is None:
+                parts.pop()
+                line = self.lines.get(".".join(parts))
+        where = f"{self.source}:{line}" if line is not None else self.source
+        return InvalidInputError(
+            f"{where}: {key}: {message}",
+            code="vee.invalid_rule_set",
+            details={"file": self.source, "line": line, "key": key},
+        )
+
+
+def _key_lines(text: str) -> dict[str, int]:
+    """Dotted key path → line of every mapping key in the document (rule ids keep dots)."""
+    lines: dict[str, int] = {}
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+
+    def walk(node: yaml.Node, prefix: str) -> None:
+        if not isinstance(node, yaml.MappingNode):
+            return
+        for key_node, value_node in node.value:
+            name = f"{prefix}{key_node.value}"
+            lines[name] = key_node.start_mark.line + 1
+            walk(value_node, f"{name}.")
+
+    if root is not None:
+        walk(root, "")
+    return lines
+
+
 def _refuse(source: str, key: str, message: str) -> InvalidInputError:
-    return InvalidInputError(
-        f"{source}: {key}: {message}",
-        code="vee.invalid_rule_set",
-        details={"file": source, "key": key},
-    )
+    return _Where(source).refuse(key, message)
 
 
-def _build(cls: type[Any], section: dict[str, Any], *, source: str, key: str) -> Any:
+def _build(cls: type[Any], section: dict[str, Any], *, where: _Where, key: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(section) - set(fields))
     if unknown:
-        raise _refuse(source, key, f"unknown keys {unknown}; allowed: {sorted(fields)}")
+        raise where.refuse(
+            key, f"unknown keys {unknown}; allowed: {sorted(fields)}", at=f"{key}.{unknown[0]}"
+        )
     values: dict[str, Any] = {}
     for name, given in section.items():
         default = None if _required(fields[name]) else getattr(cls(), name)
-        values[name] = _checked(given, default, source=source, key=f"{key}.{name}")
+        values[name] = _checked(given, default, where=where, key=f"{key}.{name}")
     return cls(**values)
 
 
-def _checked(value: Any, default: Any, *, source: str, key: str) -> Any:
+def _checked(value: Any, default: Any, *, where: _Where, key: str) -> Any:
     """``value`` converted to the type of ``default`` (a number when there is no default)."""
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise _refuse(source, key, f"expected true or false, found {value!r}")
+            raise where.refuse(key, f"expected true or false, found {value!r}")
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _refuse(source, key, f"expected a number, found {value!r}")
+        raise where.refuse(key, f"expected a number, found {value!r}")
     if isinstance(default, int) and not isinstance(value, int):
-        raise _refuse(source, key, f"expected an integer, found {value!r}")
+        raise where.refuse(key, f"expected an integer, found {value!r}")
     if value < 0:
-        raise _refuse(source, key, f"must not be negative, found {value!r}")
+        raise where.refuse(key, f"must not be negative, found {value!r}")
     return value if isinstance(default, int) else float(value)
 
 
@@ -129,7 +178,8 @@ def parse_rule_set(text: str, *, source: str = "<text>") -> RuleSet:
         The rule set; rules missing from the document are enabled with their defaults.
 
     Raises:
-        InvalidInputError: Malformed YAML, unknown sections or keys, or wrong value types.
+        InvalidInputError: Malformed YAML, unknown sections or keys, or wrong value types;
+            the message and ``details`` name the file, the line and the key.
 
     Examples:
         >>> rs = parse_rule_set("version: '1'\nrules:\n  limits.spike: {factor: 5}\n")
@@ -141,33 +191,45 @@ def parse_rule_set(text: str, *, source: str = "<text>") -> RuleSet:
     try:
         document = yaml.safe_load(text) or {}
     except yaml.YAMLError as error:
-        raise _refuse(source, "<document>", f"not valid YAML ({error})") from None
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InvalidInputError(
+            f"{source}{line}: <document>: not valid YAML ({error})",
+            code="vee.invalid_rule_set",
+            details={"file": source, "line": mark.line + 1 if mark else None, "key": None},
+        ) from None
+    where = _Where(source, _key_lines(text))
     if not isinstance(document, dict):
-        raise _refuse(source, "<document>", "expected a mapping with version, rules, estimation")
+        raise where.refuse("<document>", "expected a mapping with version, rules, estimation")
     unknown = sorted(set(document) - {"version", "rules", "estimation"})
     if unknown:
-        raise _refuse(source, "<document>", f"unknown sections {unknown}")
+        raise where.refuse("<document>", f"unknown sections {unknown}", at=str(unknown[0]))
     sections = document.get("rules") or {}
     if not isinstance(sections, dict):
-        raise _refuse(source, "rules", "expected a mapping of rule id to settings")
+        raise where.refuse("rules", "expected a mapping of rule id to settings")
     unknown_rules = sorted(set(sections) - set(RULES))
     if unknown_rules:
-        raise _refuse(source, "rules", f"unknown rules {unknown_rules}; known: {sorted(RULES)}")
+        raise where.refuse(
+            "rules",
+            f"unknown rules {unknown_rules}; known: {sorted(RULES)}",
+            at=f"rules.{unknown_rules[0]}",
+        )
     rules: list[tuple[str, Any]] = []
     for rule_id, spec in RULES.items():
-        section = dict(sections.get(rule_id) or {})
+        raw = sections.get(rule_id) or {}
+        if not isinstance(raw, dict):
+            raise where.refuse(f"rules.{rule_id}", "expected a mapping of settings")
+        section = dict(raw)
         enabled = section.pop("enabled", True)
         if not isinstance(enabled, bool):
-            raise _refuse(
-                source, f"rules.{rule_id}.enabled", f"expected true or false: {enabled!r}"
-            )
+            raise where.refuse(f"rules.{rule_id}.enabled", f"expected true or false: {enabled!r}")
         if enabled:
-            params = _build(spec.params_type, section, source=source, key=f"rules.{rule_id}")
+            params = _build(spec.params_type, section, where=where, key=f"rules.{rule_id}")
             rules.append((rule_id, params))
     estimation_section = document.get("estimation") or {}
     if not isinstance(estimation_section, dict):
-        raise _refuse(source, "estimation", "expected a mapping")
-    estimation = _build(EstimationParams, estimation_section, source=source, key="estimation")
+        raise where.refuse("estimation", "expected a mapping")
+    estimation = _build(EstimationParams, estimation_section, where=where, key="estimation")
     return RuleSet(str(document.get("version", "unversioned")), tuple(rules), estimation, source)
 
 
@@ -185,3 +247,30 @@ def load_rule_set(path: Path | None = None) -> RuleSet:
     except OSError as error:
         raise _refuse(str(path), "<file>", f"cannot be read ({error.strerror})") from None
     return parse_rule_set(text, source=str(path))
+
+
+def dump_rule_set(rule_set: RuleSet) -> str:
+    r"""The rule set as a YAML document that :func:`parse_rule_set` reads back.
+
+    Every registered rule is listed, disabled ones with ``enabled: false``, so the output is a
+    complete starting point for a utility's own file.
+
+    Examples:
+        >>> text = dump_rule_set(load_rule_set())
+        >>> parse_rule_set(text) == dataclasses.replace(load_rule_set(), source="<text>")
+        True
+    """
+    rules: dict[str, dict[str, Any]] = {}
+    for rule_id in RULES:
+        if rule_set.enabled(rule_id):
+            params = rule_set.params(rule_id)
+            fields = {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+            rules[rule_id] = {"enabled": True, **fields}
+        else:
+            rules[rule_id] = {"enabled": False}
+    estimation = {
+        f.name: getattr(rule_set.estimation, f.name)
+        for f in dataclasses.fields(rule_set.estimation)
+    }
+    document = {"version": rule_set.version, "rules": rules, "estimation": estimation}
+    return yaml.safe_dump(document, sort_keys=False)
