@@ -25,10 +25,9 @@ __all__ = [
     "BY_TOU",
     "DETERMINANT_READS",
     "METER_REGISTER_SUMMARY",
-    "REGISTER_BUCKETS",
+    "REGISTER_ADVANCES",
     "REGISTER_COMPARISON",
     "REGISTER_SPECS",
-    "SCHEDULE_MISMATCHES",
 ]
 
 _C = ColumnSpec
@@ -143,25 +142,40 @@ REGISTER_SPECS: Final = FrameContract(
     "register_specs",
     (
         _METER,
-        _C("register_digits", pl.Int32(), "Integer digits of the dial."),
-        _C("register_decimals", pl.Int32(), "Decimal digits of the dial."),
+        _C(
+            "tariff_schedule_key",
+            pl.String(),
+            "Schedule the customer is billed on (the tariff's TOU definition).",
+        ),
+        _C(
+            "program_schedule_key",
+            pl.String(),
+            "Program the back office says the meter carries.",
+            True,
+        ),
+        _C("register_digits", pl.Int32(), "Integer digits of the dial (rollover at 10^digits)."),
+        _C("register_decimals", pl.Int32(), "Decimal digits of the dial (resolution)."),
     ),
 )
-"""Dial geometry of each meter (for rollover and resolution)."""
+"""What the register comparison needs to know about each meter."""
 
-REGISTER_BUCKETS: Final = FrameContract(
-    "register_buckets",
+REGISTER_ADVANCES: Final = FrameContract(
+    "register_advances",
     (
         _METER,
-        _START,
-        _END,
-        _SCHEDULE,
         _TOU,
-        _C("delivered_kwh", pl.Float64(), "Computed energy, secondary side. [kWh]"),
-        _C("completeness", pl.Float64(), "intervals / expected_intervals of the period. [-]"),
+        _C("start_read_utc", UTC_DATETIME, "Register read used at the start. [UTC]"),
+        _C("end_read_utc", UTC_DATETIME, "Register read used at the end. [UTC]"),
+        _C(
+            "register_kwh",
+            pl.Float64(),
+            "Advance of the TOU register, rollover undone. [kWh]",
+            True,
+        ),
+        _C("message", pl.String(), "Why the advance is unusable.", True),
     ),
 )
-"""Computed TOU buckets in the meter's own units, per schedule hypothesis."""
+"""Advance of each meter's TOU registers between two common register reads."""
 
 REGISTER_COMPARISON: Final = FrameContract(
     "register_comparison",
@@ -204,28 +218,18 @@ METER_REGISTER_SUMMARY: Final = FrameContract(
             pl.String(),
             "match | allocation_shift | total_mismatch | incomplete | no_registers",
         ),
+        _C("tariff_schedule_key", pl.String(), "Schedule the computed buckets follow."),
+        _C("program_schedule_key", pl.String(), "Program on record for the meter.", True),
         _C(
             "best_schedule_key", pl.String(), "Schedule whose buckets fit the registers best.", True
         ),
-        _C("best_schedule_residual_pct", pl.Float64(), "Its largest |difference|. [%]", True),
+        _C(
+            "best_schedule_residual_pct",
+            pl.Float64(),
+            "Its largest |register − computed| over the periods, as a share of Σ computed. [%]",
+            True,
+        ),
         _C("summary", pl.String(), "One verdict-ready sentence."),
     ),
 )
 """One row per meter: is the meter's TOU registration consistent with the tariff?"""
-
-SCHEDULE_MISMATCHES: Final = FrameContract(
-    "schedule_mismatches",
-    (
-        _C("first_day", pl.String(), "First month-day of the date range (MM-DD)."),
-        _C("last_day", pl.String(), "Last month-day of the date range (MM-DD)."),
-        _C("tariff_season", pl.String(), "Season of the tariff over the range."),
-        _C("programmed_season", pl.String(), "Season of the program over the range."),
-        _C("day_type", pl.String(), "weekday | weekend | holiday"),
-        _C("start_time", pl.String(), "Local start of the mismatching hours (HH:MM)."),
-        _C("end_time", pl.String(), "Local end (HH:MM; 24:00 = midnight)."),
-        _C("tariff_period", pl.String(), "Period the tariff defines."),
-        _C("programmed_period", pl.String(), "Period the program uses."),
-        _C("minutes_per_day", pl.Int64(), "Length of the mismatch. [min]"),
-    ),
-)
-"""Hours where a programmed schedule differs from its tariff, per date range and day type."""
