@@ -269,10 +269,21 @@ def _routing_reason(reason: str) -> LeaveOutReason:
 
 
 def kpis_of(
-    problem: RoutingProblem, plan: RoutePlan, extra: Mapping[str, tuple[str, str]]
+    problem: RoutingProblem,
+    plan: RoutePlan,
+    extra: Mapping[str, tuple[str, str]],
+    members: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The plan's figures as stored on the plan row (reasons routing does not know added)."""
+    """The plan's figures as stored on the plan row (reasons routing does not know added).
+
+    Routing counts stops (a bundle is one stop); ``members`` (stop key → number of work
+    orders in it) adds the counts of work orders, ``work_orders`` and ``work_orders_served``.
+    """
     figures = asdict(plan_kpis(problem, plan))
+    sizes = members or {}
+    served = plan.served_order_ids()
+    figures["work_orders"] = sum(sizes.get(s.order_id, 1) for s in problem.stops)
+    figures["work_orders_served"] = sum(sizes.get(key, 1) for key in served)
     by_reason: dict[str, int] = {}
     for left in plan.left_out:
         reason = extra.get(left.order_id, (left.reason.value, ""))[0]
@@ -360,6 +371,6 @@ def store_day(
                     left_out_detail=(detail or "")[:500] if reason else None,
                 )
             )
-    row.kpis = kpis_of(problem, plan, extra)
+    row.kpis = kpis_of(problem, plan, extra, {key: len(m) for key, m in orders.items()})
     row.notes = list(plan.notes)
     session.flush()

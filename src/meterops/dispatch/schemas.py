@@ -92,11 +92,17 @@ class LeftOutRead(BaseModel):
 
 
 class KpisRead(BaseModel):
-    """The plan in figures (see ``routing.PlanKpis``)."""
+    """The plan in figures (see ``routing.PlanKpis``).
 
-    orders: int = 0
-    orders_served: int = 0
-    orders_left_out: int = 0
+    ``orders*`` count stops (orders bundled at one premise are one stop); ``work_orders*``
+    count the work orders in them.
+    """
+
+    orders: int = Field(default=0, description="Stops the plan considered.")
+    orders_served: int = Field(default=0, description="Stops on a route.")
+    orders_left_out: int = Field(default=0, description="Stops left out (see the reasons).")
+    work_orders: int = Field(default=0, description="Work orders in the stops.")
+    work_orders_served: int = Field(default=0, description="Work orders on a route.")
     technicians: int = 0
     technicians_used: int = 0
     stops_per_technician: float = 0.0

@@ -24,7 +24,7 @@ from meterops.models import DayPlan, WorkOrder
 from meterops.routing import GreatCircleTravel, plan_to_geojson
 from meterops.timeutil import local_day_bounds_utc
 
-__all__ = ["day_plans", "plan_geojson"]
+__all__ = ["day_plans", "plan_geojson", "plan_view"]
 
 
 def _hhmm(moment: dt.datetime, zone: ZoneInfo) -> str:
@@ -47,6 +47,8 @@ def _kpis(figures: dict[str, Any]) -> schemas.KpisRead:
         orders=figures["orders"],
         orders_served=figures["orders_served"],
         orders_left_out=figures["orders_left_out"],
+        work_orders=figures.get("work_orders", figures["orders"]),
+        work_orders_served=figures.get("work_orders_served", figures["orders_served"]),
         technicians=figures["technicians"],
         technicians_used=figures["technicians_used"],
         stops_per_technician=round(figures["stops_per_technician"], 2),
@@ -160,6 +162,11 @@ def _view(session: Session, row: DayPlan, zone: ZoneInfo) -> schemas.DayPlanRead
         left_out=left_out,
         notes=list(row.notes),
     )
+
+
+def plan_view(session: Session, row: DayPlan, *, utility_timezone: str) -> schemas.DayPlanRead:
+    """One stored plan as dispatchers read it (after a change returned its row)."""
+    return _view(session, row, ZoneInfo(utility_timezone))
 
 
 def day_plans(

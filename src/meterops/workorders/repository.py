@@ -11,6 +11,7 @@ from sqlalchemy import Select, func, select
 
 from meterops.db.repository import RepositoryBase
 from meterops.models import (
+    AuditEvent,
     Collector,
     Installation,
     Meter,
@@ -227,3 +228,11 @@ class WorkOrderRepository(RepositoryBase[WorkOrder]):
         if order_type is not None:
             query = query.where(WorkOrder.order_type == order_type)
         return {status: int(count) for status, count in self.session.execute(query).tuples()}
+
+    def history(self, order_number: str) -> Sequence[AuditEvent]:
+        """The audit events of an order, oldest first."""
+        return self.session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "work_order", AuditEvent.entity_id == order_number)
+            .order_by(AuditEvent.id)
+        ).all()

@@ -26,6 +26,7 @@ __all__ = [
     "CreationResult",
     "Duplicate",
     "ImportResult",
+    "OrderEvent",
     "OrderFilter",
     "OrderRequest",
     "Refusal",
@@ -235,3 +236,13 @@ class WorkOrderTypeRead(BaseModel):
     priority: int
     deadline: str
     cancel_when_meter_answers: bool
+
+
+class OrderEvent(BaseModel):
+    """One entry of an order's history (from the audit trail)."""
+
+    occurred_at_utc: dt.datetime
+    actor: str
+    action: str = Field(description="e.g. workorder.create, workorder.status, workorder.ping.")
+    reason: str | None
+    data: dict[str, Any]

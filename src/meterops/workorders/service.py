@@ -54,6 +54,7 @@ __all__ = [
     "create_many",
     "create_order",
     "get_order",
+    "history",
     "import_programme",
     "list_orders",
     "move",
@@ -152,6 +153,25 @@ def _read(row: OrderRow) -> schemas.WorkOrderRead:
         created_at_utc=order.created_at_utc,
         status_changed_at_utc=order.status_changed_at_utc,
     )
+
+
+def history(session: Session, order_number: str) -> list[schemas.OrderEvent]:
+    """An order's history, oldest first: creation, bundling, moves, pings, reassignments.
+
+    Raises:
+        WorkOrderNotFoundError: No such order.
+    """
+    order = get_order(session, order_number)
+    return [
+        schemas.OrderEvent(
+            occurred_at_utc=event.occurred_at_utc,
+            actor=event.actor,
+            action=event.action,
+            reason=event.reason,
+            data=dict(event.data),
+        )
+        for event in WorkOrderRepository(session).history(order.order_number)
+    ]
 
 
 def read_order(session: Session, order_number: str) -> schemas.WorkOrderRead:
