@@ -5,7 +5,10 @@ numbers are parsed straight from the byte buffer over fixed-width windows: no Py
 per line or per value. Anything the fast path does not recognise (exponents, more than
 15 significant digits) falls back to Polars' own float parser for those fields only.
 
-Pure module: numpy, polars and pyarrow only.
+The per-byte loops are compiled (``_kernels``, numba); the numpy formulation they replaced
+made one full-array pass per character position.
+
+Pure module: numpy, numba (via ``_kernels``), polars and pyarrow only.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import numpy.typing as npt
 import polars as pl
 import pyarrow as pa
 
+from meterops.ingest.formats import _kernels
+
 __all__ = ["Fields", "parse_decimal", "parse_digits", "strings_at", "tokenize"]
 
 I64 = npt.NDArray[np.int64]
@@ -27,7 +32,6 @@ B = npt.NDArray[np.bool_]
 
 _COMMA: Final = 44
 _NEWLINE: Final = 10
-_MAX_FAST_DIGITS: Final = 15
 _POW10: Final = np.array([float(10**i) for i in range(23)])
 
 
@@ -79,13 +83,11 @@ def tokenize(data: bytes, *, delimiter: int = _COMMA) -> Fields:
     buffer = np.frombuffer(data, dtype=np.uint8)
     if buffer.size and buffer[-1] != _NEWLINE:
         buffer = np.append(buffer, np.uint8(_NEWLINE))
-    is_newline = buffer == _NEWLINE
-    ends = np.flatnonzero(is_newline | (buffer == delimiter)).astype(np.int64)
+    ends, newline_at_end = _kernels.split(buffer, delimiter)
     starts = np.empty_like(ends)
     if ends.size:
         starts[0] = 0
         starts[1:] = ends[:-1] + 1
-    newline_at_end = is_newline[ends]
     line_last = np.flatnonzero(newline_at_end).astype(np.int64)
     line_first = np.empty_like(line_last)
     if line_last.size:
@@ -141,16 +143,8 @@ def parse_digits(buffer: U8, starts: I64, ends: I64, *, width: int) -> tuple[I64
     """
     if starts.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
-    window = _windows(buffer, starts, width)
-    ok = (ends - starts) == width
-    values = np.zeros(starts.size, dtype=np.int64)
-    for j in range(width):
-        column = window[:, j]
-        ok &= (column >= 48) & (column <= 57)
-        values *= 10
-        values += column
-        values -= 48
-    return np.where(ok, values, 0), ok
+    values, ok = _kernels.digits(buffer, starts, ends, width)
+    return values, ok
 
 
 def parse_decimal(buffer: U8, starts: I64, ends: I64) -> tuple[F64, B]:
@@ -173,36 +167,7 @@ def parse_decimal(buffer: U8, starts: I64, ends: I64) -> tuple[F64, B]:
     if n == 0:
         return values, ok
     lengths = ends - starts
-    width = int(min(max(int(lengths.max()), 1), 24))
-    window = _windows(buffer, starts, width)
-    first = window[:, 0]
-    negative = first == 45
-    skip = (negative | (first == 43)).astype(np.int64)
-    mantissa = np.zeros(n, dtype=np.int64)
-    digits = np.zeros(n, dtype=np.int64)
-    decimals = np.zeros(n, dtype=np.int64)
-    dots = np.zeros(n, dtype=np.int64)
-    other = np.zeros(n, dtype=bool)
-    for j in range(width):
-        column = window[:, j]
-        body = (j < lengths) & (j >= skip)
-        digit = body & (column >= 48) & (column <= 57)
-        dot = body & (column == 46)
-        other |= body & ~digit & ~dot
-        mantissa = np.where(digit, mantissa * 10 + column - 48, mantissa)
-        digits += digit
-        decimals += digit & (dots > 0)
-        dots += dot
-    fast = (
-        (lengths > 0)
-        & (lengths <= width)
-        & (digits > 0)
-        & (digits <= _MAX_FAST_DIGITS)
-        & (dots <= 1)
-        & ~other
-    )
-    fast_values = mantissa.astype(np.float64) / _POW10[np.minimum(decimals, 22)]
-    values = np.where(negative, -fast_values, fast_values)
+    values, fast = _kernels.decimals(buffer, starts, ends, _POW10)
     ok = fast.copy()
     slow = np.flatnonzero(~fast & (lengths > 0))
     if slow.size:

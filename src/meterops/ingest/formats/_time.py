@@ -4,7 +4,7 @@ Naive wall times travel as int64 microseconds since 1970-01-01 (wall clock), UTC
 int64 microseconds since the epoch. Conversions go through Polars' time-zone engine, whole
 columns at a time.
 
-Pure module: numpy and polars only.
+Pure module: numpy, numba (via ``_kernels``) and polars only.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Final, Literal
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+
+from meterops.ingest.formats import _kernels
 
 __all__ = ["US_PER_MINUTE", "Ambiguity", "civil_to_wall_us", "utc_to_wall_us", "wall_to_utc_us"]
 
@@ -36,32 +38,13 @@ def civil_to_wall_us(stamp: I64, *, digits: int) -> tuple[I64, B]:
         >>> str(np.datetime64(int(w[0]), "us")), ok.tolist()
         ('2024-03-11T00:00:00.000000', [True, False])
     """
-    seconds = np.zeros_like(stamp)
-    rest = stamp
-    if digits == 14:
-        seconds, rest = rest % 100, rest // 100
-    if digits >= 12:
-        minute, hour, ymd = rest % 100, (rest // 100) % 100, rest // 10_000
-    else:
-        minute, hour, ymd = np.zeros_like(rest), np.zeros_like(rest), rest
-    year, month, day = ymd // 10_000, (ymd // 100) % 100, ymd % 100
-    ok = (
-        (year >= 1900)
-        & (year <= 2200)
-        & (month >= 1)
-        & (month <= 12)
-        & (day >= 1)
-        & (minute <= 59)
-        & (seconds <= 59)
-        & ((hour <= 23) | ((hour == 24) & (minute == 0) & (seconds == 0)))
+    if digits not in (8, 12, 14):
+        msg = f"digits must be 8, 12 or 14, not {digits}"
+        raise ValueError(msg)
+    wall, ok = _kernels.civil_to_wall(
+        np.ascontiguousarray(stamp, dtype=np.int64), digits >= 12, digits == 14
     )
-    months = np.where(ok, (year - 1970) * 12 + month - 1, 0)
-    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    next_first = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
-    ok &= first + day - 1 < next_first
-    days = first + day - 1
-    wall = ((days * 1440 + hour * 60 + minute) * 60 + seconds) * 1_000_000
-    return np.where(ok, wall, 0).astype(np.int64), ok
+    return wall, ok
 
 
 def wall_to_utc_us(wall: I64, zone: str, *, ambiguous: Ambiguity | Literal["null"]) -> I64:

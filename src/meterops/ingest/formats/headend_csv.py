@@ -326,12 +326,16 @@ def _typed(raw: pl.DataFrame, kind: str, issues: IssueLog) -> pl.DataFrame:
         [typed, raw.select("__extra", *[text[n].alias(f"{n}__text") for n in text])],
         how="horizontal",
     )
-    masks = both.select(cond.alias(f"rule{i}") for i, (cond, *_) in enumerate(rules)).to_numpy()
-    first = np.where(masks.any(axis=1), masks.argmax(axis=1), -1)
-    bad_rows = np.flatnonzero(first >= 0)
-    if bad_rows.size:
-        picked = both[bad_rows]
-        kinds = first[bad_rows]
+    # Each row's first broken rule (null when none), in one pass; strings only for bad rows.
+    first_rule = both.select(
+        pl.coalesce(
+            pl.when(cond).then(pl.lit(i, pl.Int32)) for i, (cond, *_) in enumerate(rules)
+        ).alias("rule")
+    ).to_series()
+    good = first_rule.is_null()
+    if not good.all():
+        picked = both.filter(~good)
+        kinds = first_rule.filter(~good).to_numpy()
         messages = [picked.with_columns(rules[r][3].alias("__m"))["__m"] for r in range(len(rules))]
         issues.add_frame(
             pl.DataFrame(
@@ -343,7 +347,8 @@ def _typed(raw: pl.DataFrame, kind: str, issues: IssueLog) -> pl.DataFrame:
                 }
             )
         )
-    return typed.filter(pl.Series(first < 0))
+        return typed.filter(good)
+    return typed
 
 
 def _kind_rules(kind: str, rule: _Flag) -> None:
