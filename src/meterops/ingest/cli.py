@@ -1,7 +1,12 @@
-"""``meterops ingest PATH...``: load meter-data files into the read store, each file whole."""
+"""Meter-data commands: ``meterops ingest PATH...`` and ``meterops export greenbutton ACCOUNT``.
+
+``ingest`` loads files into the read store, each file whole; ``export greenbutton`` writes one
+customer's usage as a Green Button feed.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -117,3 +122,61 @@ def ingest(
 def register(app: typer.Typer) -> None:
     """Add the top-level ``ingest`` command."""
     app.command("ingest")(ingest)
+
+
+export_app = typer.Typer(help="Export meter data in exchange formats.", no_args_is_help=True)
+
+
+@export_app.command("greenbutton")
+def export_greenbutton(
+    account: Annotated[str, typer.Argument(help="Account number.")],
+    *,
+    from_date: Annotated[
+        dt.datetime,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="First local day (YYYY-MM-DD)."),
+    ],
+    to_date: Annotated[
+        dt.datetime,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last local day, included."),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the feed to this file (default: standard output)."),
+    ] = None,
+) -> None:
+    """Export one account's interval usage as a Green Button (ESPI) Atom feed.
+
+    Current values (estimates and edits marked with ESPI quality codes) of every meter
+    installed at the account's service point, clipped to the account's move-in and move-out
+    days. Local days are in the utility's time zone.
+    """
+    from meterops.ingest import export
+    from meterops.reads.store import ReadStore
+    from meterops.timeutil import utc_now
+
+    settings = context.settings()
+    with context.session() as session:
+        result = export.export_greenbutton(
+            session,
+            ReadStore(settings.reads_uri),
+            account,
+            first_day=from_date.date(),
+            last_day=to_date.date(),
+            zone=settings.zone,
+            now=utc_now(),
+        )
+    summary = (
+        f"account {result.account_number}: {result.reads:,} interval reads of "
+        f"{', '.join(result.meters)} at usage point {result.usage_point}"
+    )
+    if out is None:
+        typer.echo(result.xml.decode("utf-8"), nl=False)
+        context.err_console.print(summary, highlight=False)
+    else:
+        out.write_bytes(result.xml)
+        context.console.print(f"{summary} → {out}", highlight=False)
+
+
+def register_export(app: typer.Typer) -> None:
+    """Add the ``export`` command group (``export greenbutton``)."""
+    app.add_typer(export_app, name="export")

@@ -1,4 +1,7 @@
-"""Every SQL statement of meter-data ingest: the import journal and serial → meter id lookups.
+"""Every SQL statement of meter-data ingest and export.
+
+The import journal, serial → meter id lookups, and an account's service point and the meters
+installed there (Green Button export).
 
 Repositories never commit and hold no business rules. Must not import ``meterops.web``,
 ``cli`` or ``config``.
@@ -6,7 +9,9 @@ Repositories never commit and hold no business rules. Must not import ``meterops
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import polars as pl
@@ -15,9 +20,18 @@ from sqlalchemy.orm import Session
 
 from meterops.db.repository import RepositoryBase
 from meterops.models import ImportJournal, Meter
+from meterops.models.accounts import Account, Customer
 from meterops.models.ingest import ImportStatus
+from meterops.models.meters import Installation
+from meterops.models.premises import ServicePoint
 
-__all__ = ["JournalRepository", "meter_ids_by_serial"]
+__all__ = [
+    "AccountService",
+    "JournalRepository",
+    "account_service",
+    "installations_at",
+    "meter_ids_by_serial",
+]
 
 _CHUNK: Final = 5000  # serials per IN list (well under SQLite's and PostgreSQL's limits)
 _SCAN_SHARE: Final = 4  # scan the whole meters table when a batch names 1/4 of the fleet
@@ -78,3 +92,78 @@ def meter_ids_by_serial(session: Session, serials: Sequence[str]) -> pl.DataFram
         rows = session.execute(query.where(Meter.serial_number.in_(chunk)))
         found.extend((serial, id_) for serial, id_ in rows)
     return pl.DataFrame(found, schema=schema, orient="row")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountService:
+    """An account, its customer and the service point it is billed at.
+
+    Attributes:
+        account_number: The account.
+        customer_number: Its customer.
+        service_point_id: Database id of the service point.
+        service_point_number: The service point's number.
+        move_in_date: First local day of the account. [local date]
+        move_out_date: The day the account ended (exclusive), or None. [local date]
+    """
+
+    account_number: str
+    customer_number: str
+    service_point_id: int
+    service_point_number: str
+    move_in_date: dt.date
+    move_out_date: dt.date | None
+
+
+def account_service(session: Session, account_number: str) -> AccountService | None:
+    """The account ``account_number`` with its customer and service point, or None."""
+    row = session.execute(
+        select(
+            Account.account_number,
+            Customer.customer_number,
+            ServicePoint.id,
+            ServicePoint.service_point_number,
+            Account.move_in_date,
+            Account.move_out_date,
+        )
+        .join(Customer, Customer.id == Account.customer_id)
+        .join(ServicePoint, ServicePoint.id == Account.service_point_id)
+        .where(Account.account_number == account_number)
+    ).one_or_none()
+    return None if row is None else AccountService(*row)
+
+
+def installations_at(
+    session: Session, service_point_id: int, *, start_utc: dt.datetime, end_utc: dt.datetime
+) -> pl.DataFrame:
+    """Meters installed at a service point at some moment of ``[start_utc, end_utc)``.
+
+    Returns:
+        Columns ``meter_id``, ``serial_number``, ``installed_at_utc``, ``removed_at_utc``
+        (null while installed), oldest installation first.
+    """
+    rows = session.execute(
+        select(
+            Installation.meter_id,
+            Meter.serial_number,
+            Installation.installed_at_utc,
+            Installation.removed_at_utc,
+        )
+        .join(Meter, Meter.id == Installation.meter_id)
+        .where(
+            Installation.service_point_id == service_point_id,
+            Installation.installed_at_utc < end_utc,
+            (Installation.removed_at_utc.is_(None)) | (Installation.removed_at_utc > start_utc),
+        )
+        .order_by(Installation.installed_at_utc, Installation.id)
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "meter_id": pl.Int64,
+            "serial_number": pl.String,
+            "installed_at_utc": pl.Datetime("us", "UTC"),
+            "removed_at_utc": pl.Datetime("us", "UTC"),
+        },
+        orient="row",
+    )

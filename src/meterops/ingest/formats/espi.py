@@ -45,6 +45,7 @@ from meterops.ingest.formats.base import ParsedBatch
 from meterops.reads.schema import PARSED_INTERVAL_READS
 
 __all__ = [
+    "ESPI_CHANNELS",
     "QUALITY_FLAGS",
     "READING_TYPES",
     "EspiReadingType",
@@ -112,6 +113,9 @@ QUALITY_FLAGS: Final[Mapping[str, int]] = MappingProxyType(
 """ESPI QualityOfReading → ``quality_flags``; unknown codes → ``SOURCE_SUSPECT``."""
 
 _CHANNEL_TYPES: Final = {ch: (uom, flow) for (uom, flow), (ch, _) in READING_TYPES.items()}
+
+ESPI_CHANNELS: Final = frozenset(_CHANNEL_TYPES)
+"""Channels a Green Button feed can carry (:func:`write_espi` refuses others)."""
 
 _ENTRY_XSLT: Final = etree.XSLT(
     etree.XML(
