@@ -45,6 +45,10 @@ class Settings(BaseSettings):
             ``https://tile.openstreetmap.org/{z}/{x}/{y}.png`` or a utility's own tile server.
             Empty (the default) draws maps without tiles: routes, stops and meters on a plain
             background, which works offline on a utility LAN.
+        session_idle_minutes: A signed-in session ends after this long without a request.
+        session_absolute_hours: A session ends this long after sign-in, however active.
+        cookie_secure: Send the session cookie over HTTPS only. Keep it on in production (behind
+            TLS); browsers also accept secure cookies on ``http://127.0.0.1`` for the demo.
     """
 
     model_config = SettingsConfigDict(
@@ -61,6 +65,9 @@ class Settings(BaseSettings):
     late_data_horizon_days: int = Field(default=60, ge=0)
     future_tolerance_s: int = Field(default=300, ge=0)
     map_tile_url: str = ""
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
+    cookie_secure: bool = True
 
     @model_validator(mode="before")
     @classmethod

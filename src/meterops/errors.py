@@ -38,7 +38,9 @@ __all__ = [
     "MeterOpsError",
     "MissingColumnsError",
     "NotFoundError",
+    "NotSignedInError",
     "PermissionDeniedError",
+    "TooManyAttemptsError",
     "ValidationReportError",
 ]
 
@@ -168,6 +170,18 @@ class PermissionDeniedError(MeterOpsError):
     """The actor is not allowed to perform this operation."""
 
     default_code = "permission_denied"
+
+
+class NotSignedInError(PermissionDeniedError):
+    """No valid session: never signed in, signed out, or timed out."""
+
+    default_code = "not_signed_in"
+
+
+class TooManyAttemptsError(PermissionDeniedError):
+    """Refused for now after too many failures; ``details['retry_after_s']`` says how long."""
+
+    default_code = "too_many_attempts"
 
 
 class IntegrationError(MeterOpsError):

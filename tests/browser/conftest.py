@@ -85,25 +85,30 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    """A fresh page (own cookies); the test fails on any console error, CSP violation or 4xx/5xx."""
+    """A fresh page (own cookies); the test fails on any console error, CSP violation or 4xx/5xx.
+
+    A test that expects an error status calls ``page.allow_status(401)`` first.
+    """
     context = browser.new_context()
     page = context.new_page()
     errors: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(f"{message.text} ({message.location.get('url')})")
-            if message.type == "error"
-            else None
-        ),
-    )
+    allowed: set[int] = set()
+    page.allow_status = allowed.add
+
+    def on_console(message: Any) -> None:
+        if message.type != "error":
+            return
+        if "status of" in message.text and any(f"status of {s} " in message.text for s in allowed):
+            return
+        errors.append(f"{message.text} ({message.location.get('url')})")
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400 and response.status not in allowed:
+            errors.append(f"{response.status} {response.url}")
+
+    page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on(
-        "response",
-        lambda response: (
-            errors.append(f"{response.status} {response.url}") if response.status >= 400 else None
-        ),
-    )
+    page.on("response", on_response)
     yield page
     context.close()
     assert errors == [], f"browser errors: {errors}"

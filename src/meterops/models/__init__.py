@@ -5,6 +5,7 @@ from meterops.models import diagnostics as diagnostics
 from meterops.models import meter_shop as meter_shop
 from meterops.models.accounts import Account, Customer
 from meterops.models.audit import AuditEvent
+from meterops.models.auth import SignInAttempt, WebSession
 from meterops.models.comm import Collector, CommModule, CommModuleLink
 from meterops.models.fleet_import import FleetImport
 from meterops.models.grid import Feeder, Transformer
@@ -44,6 +45,7 @@ __all__ = [
     "Premise",
     "Role",
     "ServicePoint",
+    "SignInAttempt",
     "Technician",
     "TechnicianDay",
     "Territory",
@@ -51,5 +53,6 @@ __all__ = [
     "TruckStock",
     "User",
     "UserTerritory",
+    "WebSession",
     "WorkOrder",
 ]

@@ -28,7 +28,7 @@ from meterops.outages import api as outages_api
 from meterops.outages import pages as outages_pages
 from meterops.vee import api as vee_api
 from meterops.vee import pages as vee_pages
-from meterops.web import health
+from meterops.web import auth, health
 from meterops.web.errors import install_error_handlers
 from meterops.web.ui import pages
 from meterops.workorders import api as workorders_api
@@ -66,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.templates = Jinja2Templates(directory=ui / "templates")
     app.mount("/static", StaticFiles(directory=ui / "static"), name="static")
     install_error_handlers(app)
+    auth.install_session_resolver(app)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
         return response
 
     app.include_router(health.router)
+    app.include_router(auth.router)
     app.include_router(assets_api.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(commands_api.router, prefix="/api/v1")

@@ -23,7 +23,9 @@ from meterops.errors import (
     InvalidInputError,
     MeterOpsError,
     NotFoundError,
+    NotSignedInError,
     PermissionDeniedError,
+    TooManyAttemptsError,
 )
 
 __all__ = ["ErrorBody", "ErrorResponse", "install_error_handlers", "status_for"]
@@ -31,6 +33,8 @@ __all__ = ["ErrorBody", "ErrorResponse", "install_error_handlers", "status_for"]
 logger = logging.getLogger(__name__)
 
 _STATUS: tuple[tuple[type[MeterOpsError], int], ...] = (
+    (NotSignedInError, 401),
+    (TooManyAttemptsError, 429),
     (NotFoundError, 404),
     (ConflictError, 409),
     (InvalidInputError, 422),
@@ -55,7 +59,7 @@ class ErrorResponse(BaseModel):
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (403, 404, 409, 422, 502)
+    status: {"model": ErrorResponse} for status in (401, 403, 404, 409, 422, 429, 502)
 }
 """OpenAPI ``responses=`` declaration shared by API routes."""
 
@@ -97,7 +101,10 @@ def install_error_handlers(app: FastAPI) -> None:
         status = status_for(exc)
         if status >= 500:
             logger.error("server error %s: %s", exc.code, exc.message)
-        return _render(request, status, exc.code, exc.message, exc.details)
+        response = _render(request, status, exc.code, exc.message, exc.details)
+        if "retry_after_s" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after_s"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
