@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
@@ -141,21 +142,11 @@ class SimTerritory:
 
     def dead_meters(self) -> list[str]:
         """Serials of meters whose radio failed before now and is not repaired."""
-        now = self.clock.now()
-        faults = self.world.ground_truth().filter(
-            (pl.col("kind") == "radio_failure")
-            & (pl.col("start_utc") < now)
-            & pl.col("end_utc").is_null()
-        )
-        return sorted(faults["meter_serial"].to_list())
+        return dead_meters(self.world, self.clock.now())
 
     def healthy_meters(self) -> list[str]:
-        """Serials of meters without any fault in the horizon."""
-        faulty = set(self.world.ground_truth()["meter_serial"].drop_nulls().to_list())
-        installed = (
-            str(self.world.reported_serial[m]) for m in range(self.world.territory.sites.count)
-        )
-        return [s for s in installed if s not in faulty]
+        """Serials of installed meters without any fault in the horizon."""
+        return healthy_meters(self.world)
 
     def wait(self, seconds: float) -> None:
         """What the ping flow calls instead of sleeping: the simulated clock moves."""
@@ -168,6 +159,23 @@ class SimTerritory:
         return workorders_service.create_order(
             self.session, request, actor="test", now=self.clock.now(), policy=POLICY
         ).order_number
+
+
+def dead_meters(world: SimWorld, now: dt.datetime) -> list[str]:
+    """Serials of meters whose radio failed before ``now`` and is not repaired."""
+    faults = world.ground_truth().filter(
+        (pl.col("kind") == "radio_failure")
+        & (pl.col("start_utc") < now)
+        & pl.col("end_utc").is_null()
+    )
+    return sorted(faults["meter_serial"].to_list())
+
+
+def healthy_meters(world: SimWorld) -> list[str]:
+    """Serials of installed meters without any fault in the horizon."""
+    faulty = set(world.ground_truth()["meter_serial"].drop_nulls().to_list())
+    installed = (str(world.reported_serial[m]) for m in range(world.territory.sites.count))
+    return [s for s in installed if s not in faulty]
 
 
 def import_sim_fleet(session: Session, folder: Path, world: SimWorld) -> None:
@@ -203,3 +211,21 @@ def sim(session: Session, tmp_path: Path) -> SimTerritory:
     clock = SimClock(dt.datetime(2026, 7, 9, 17, 0, tzinfo=dt.UTC))
     [code] = session.scalars(select(Territory.code)).all()
     return SimTerritory(session, world, SimulatedHeadEnd(world, clock=clock), clock, code)
+
+
+def next_workday() -> dt.date:
+    """The first Monday-to-Friday after today in Chicago (a day not begun yet)."""
+    from meterops.timeutil import utc_now
+
+    day = utc_now().astimezone(ZoneInfo("America/Chicago")).date() + dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def sim_world() -> SimWorld:
+    """Prairie Junction as in :func:`sim`, for web tests that commit for real."""
+    return SimWorld(
+        small_town(seed=41, start=SIM_START, service_points=150, horizon_days=12, faults=SIM_RATES),
+        keep_days=1,
+    )

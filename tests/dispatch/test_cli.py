@@ -10,7 +10,6 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner, Result
@@ -20,17 +19,9 @@ from meterops.cli.main import app
 from meterops.errors import ConflictError, InvalidInputError
 from meterops.simulator import World, small_town
 from meterops.simulator.fleetfiles import write_fleet_files
-from meterops.timeutil import utc_now
+from tests.dispatch.conftest import next_workday
 
 Invoke = Callable[..., Result]
-
-
-def next_workday() -> dt.date:
-    """The first Monday-to-Friday after today in Chicago (a day not begun yet)."""
-    day = utc_now().astimezone(ZoneInfo("America/Chicago")).date() + dt.timedelta(days=1)
-    while day.weekday() >= 5:
-        day += dt.timedelta(days=1)
-    return day
 
 
 @pytest.fixture

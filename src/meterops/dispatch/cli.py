@@ -270,14 +270,10 @@ def ping(
 ) -> None:
     """Ping the meters of non-comm orders; cancel the orders whose meter answers."""
     from meterops.dispatch import flows, wiring
-    from meterops.errors import InvalidInputError
     from meterops.timeutil import utc_now
 
     settings = context.settings()
-    head_end = wiring.head_end(settings, headend_url)
-    if head_end is None:
-        msg = "no head-end configured: give --headend-url or set METEROPS_HEADEND_URL"
-        raise InvalidInputError(msg, code="dispatch.no_headend")
+    head_end = flows.require_head_end(wiring.head_end(settings, headend_url))
     purpose = flows.PingPurpose.MORNING_OF_VISIT if morning else flows.PingPurpose.BEFORE_PLANNING
     with context.session() as session:
         report = flows.ping_before_visits(

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from meterops.dispatch import changes, schemas
 from meterops.dispatch.service import Planner, orders_to_ping, plan_day
-from meterops.errors import MeterOpsError
+from meterops.errors import InvalidInputError, MeterOpsError
 from meterops.headend.protocol import CommandState, CommandStatus, HeadEnd
 from meterops.models import DayPlan, WorkOrder
 from meterops.workorders import service as workorders_service
@@ -39,6 +39,7 @@ __all__ = [
     "PingPurpose",
     "ping_before_visits",
     "plan_day_with_pings",
+    "require_head_end",
 ]
 
 
@@ -58,11 +59,22 @@ class PingPolicy:
     Attributes:
         wait_s: Total time to wait for pending pings [s] (the head-end's ping timeout is
             typically 60 s).
-        poll_every_s: Time between reads of the pending commands' status [s].
+        first_poll_s: Wait before the first re-read of pending commands [s]; each later
+            wait doubles, up to ``poll_every_s`` (most pings answer in a second or two).
+        poll_every_s: Longest time between reads of the pending commands' status [s].
     """
 
     wait_s: float = 90.0
+    first_poll_s: float = 0.25
     poll_every_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not (self.wait_s >= 0 and self.first_poll_s > 0 and self.poll_every_s > 0):
+            msg = (
+                "ping waits: wait_s must be >= 0, first_poll_s and poll_every_s > 0; got "
+                f"{self.wait_s}, {self.first_poll_s}, {self.poll_every_s}"
+            )
+            raise InvalidInputError(msg, code="dispatch.bad_ping_policy")
 
 
 @dataclass(slots=True)
@@ -98,6 +110,7 @@ def _settle(
     wait: Callable[[float], None],
 ) -> None:
     waited = 0.0
+    step = policy.first_poll_s
     while True:
         for ping in pings.values():
             if ping.pending:
@@ -109,9 +122,10 @@ def _settle(
                     ping.error_code, ping.error_message = error.code, error.message
         if not any(p.pending for p in pings.values()) or waited >= policy.wait_s:
             return
-        step = min(policy.poll_every_s, policy.wait_s - waited)
-        wait(step)
-        waited += step
+        pause = max(min(step, policy.poll_every_s, policy.wait_s - waited), 0.0)
+        wait(pause)
+        waited += pause
+        step *= 2
 
 
 def _evidence(ping: _Ping, purpose: PingPurpose, now: dt.datetime) -> dict[str, Any]:
@@ -147,6 +161,21 @@ def _why(evidence: dict[str, Any]) -> str:
         f"meter {evidence['meter_serial']} answered a ping {evidence['purpose'].replace('_', ' ')}"
         f"{signal}, command {evidence['command_id']}: it communicates again"
     )
+
+
+def require_head_end(head_end: HeadEnd | None) -> HeadEnd:
+    """The head-end, or a clear error when none is configured.
+
+    Raises:
+        InvalidInputError: No head-end (set ``METEROPS_HEADEND_URL``).
+    """
+    if head_end is None:
+        msg = (
+            "no head-end is configured to ping meters through: set METEROPS_HEADEND_URL "
+            "(or give --headend-url)"
+        )
+        raise InvalidInputError(msg, code="dispatch.no_headend")
+    return head_end
 
 
 def ping_before_visits(

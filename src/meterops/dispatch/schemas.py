@@ -16,9 +16,13 @@ from meterops.workorders.lifecycle import WorkOrderStatus
 __all__ = [
     "AvailabilityUpdate",
     "BreakRead",
+    "CancelRequest",
     "DayPlanRead",
+    "InsertRequest",
+    "InsertResult",
     "KpisRead",
     "LeftOutRead",
+    "OptimizeResult",
     "PingOutcome",
     "PingReport",
     "PlanOrderRead",
@@ -26,6 +30,7 @@ __all__ = [
     "RouteRead",
     "StockUpdate",
     "TechnicianRead",
+    "TerritoryKpis",
     "VisitRead",
 ]
 
@@ -190,3 +195,40 @@ class PingReport(BaseModel):
     pinged: int
     recovered: list[str] = Field(description="Orders cancelled: their meter answered.")
     outcomes: list[PingOutcome]
+
+
+class OptimizeResult(BaseModel):
+    """What optimising a day did: the pings before planning and the plans."""
+
+    pings: PingReport | None = Field(description="None when no head-end is configured.")
+    plans: list[DayPlanRead]
+
+
+class InsertRequest(BaseModel):
+    """Insert a waiting order (an emergency) into a day under way."""
+
+    order_number: str = Field(max_length=20)
+
+
+class InsertResult(BaseModel):
+    """Whether the inserted order got a place, and the plan after it."""
+
+    order_number: str
+    placed: bool
+    plan: DayPlanRead
+
+
+class CancelRequest(BaseModel):
+    """Cancel an order; when it is on a route, the route closes the gap."""
+
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class TerritoryKpis(BaseModel):
+    """One territory's plan in figures."""
+
+    territory: str
+    plan_date: dt.date
+    revision: int
+    kpis: KpisRead
+    left_out: list[LeftOutRead]
