@@ -9,7 +9,8 @@ kinds of rows:
   the stored bits differ, i.e. whether a flag row must be written);
 * ``estimate`` — new estimate versions (re-made estimates with the same value are left out);
 * ``absent`` — expected intervals without a row (what the missing-interval rule counted);
-* ``count`` — one row per group with the number of reads validated (``value``).
+* ``count`` — the number of reads validated (``value``), one row per channel of the group
+  (one row with a null channel and 0 for an empty group).
 
 :func:`store_rows` turns the rows into ``INTERVAL_FLAGS`` and ``INTERVAL_VERSIONS`` frames and
 :func:`report_from_rows` into a :class:`~meterops.vee.engine.VeeReport`, so the output of
@@ -140,9 +141,15 @@ class VeeJob:
             "parent_version",
         )
         absent = outcome.absent.select(pl.lit("absent").alias("row_kind"), *_KEY)
-        count = int(reads.select(in_window.sum()).item())
+        counts = (
+            reads.filter(in_window)
+            .group_by("channel")
+            .agg(pl.len().cast(pl.Float64).alias("value"))
+            .sort("channel")
+            .select(pl.lit("count").alias("row_kind"), "channel", "value")
+        )
         return pl.concat(
-            [_typed(flagged), _typed(estimates), _typed(absent), _count_row(count)],
+            [_typed(flagged), _typed(estimates), _typed(absent), _typed(counts)],
             how="vertical",
         )
 

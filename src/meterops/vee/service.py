@@ -1,0 +1,396 @@
+"""VEE runs and manual edits against the database and the read store.
+
+:func:`run_vee` validates and estimates a window of local days over all or selected meters,
+one group of meters at a time (memory is bounded by the group, not the fleet): it loads the
+group's current reads with some history days before the window, the fleet facts
+(:mod:`meterops.vee.repository`), the events and register reads of the store, runs the pure
+:class:`~meterops.vee.batch.VeeJob` and writes what changed: sparse flag rows and estimate
+versions through :class:`~meterops.reads.store.ReadStore`. Running it twice writes nothing
+new (flags are written only where they change; an estimate that re-makes the current one
+with the same value is left out). Each run is audited (``vee.run``) with its summary.
+
+:func:`edit_interval` stores a manual edit as a new version; it needs a reason code from
+:data:`EDIT_REASONS` and an actor, or it is refused. An actual read that arrives later
+supersedes estimates and edits made before it (the store's current-view rule); they stay in
+history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from meterops.audit.service import record
+from meterops.errors import InvalidInputError
+from meterops.nomenclature import CHANNELS
+from meterops.reads.schema import INTERVAL_VERSIONS
+from meterops.reads.store import ReadStore, Table
+from meterops.timeutil import local_day_bounds_utc
+from meterops.vee import repository
+from meterops.vee.batch import VeeJob, report_from_rows, store_rows
+from meterops.vee.context import VEE_INPUT, RunWindow, VeeContext
+from meterops.vee.engine import Engine, VeeReport
+from meterops.vee.flags import FLAGS
+from meterops.vee.ruleset import RuleSet, load_rule_set
+from meterops.vee.sources import registers_from_reads, windows_from_events
+from meterops.vee.suites import Suite
+
+__all__ = [
+    "EDIT_REASONS",
+    "EditResult",
+    "VeeRunSummary",
+    "edit_interval",
+    "run_vee",
+]
+
+EDIT_REASONS: Final = {
+    "meter_exchange": "Meter exchange: values from the old or new meter.",
+    "multiplier_correction": "Multiplier or CT/PT ratio correction.",
+    "customer_read": "Customer-provided read.",
+    "field_read": "Read taken in the field by a technician.",
+    "test_mode_data": "Data recorded while the meter was in test mode.",
+    "clock_correction": "DST or meter clock correction.",
+    "outage_adjustment": "Outage adjustment.",
+    "crossed_meter": "Crossed meters (two premises' meters swapped).",
+    "rebill": "Rebill or backbill.",
+    "manual_estimate": "Manual estimate by an analyst.",
+    "accepted_as_actual": "Suspect value reviewed and accepted as actual.",
+}
+"""Reason codes of manual edits (standards.md §9.4, project-defined)."""
+
+_T: Final = "interval_start_utc"
+_EDITED: Final = FLAGS["EDITED"].mask
+_SOURCE_BITS: Final = 0xFF
+_REPORT_COLUMNS: Final = ("row_kind", "meter_id", "channel", "quality_flags", "method", "value")
+
+
+@dataclass(frozen=True, slots=True)
+class VeeRunSummary:
+    """What a VEE run did.
+
+    Attributes:
+        first_day: First local day validated.
+        last_day: Last local day validated.
+        meters: Meters in the run.
+        groups: Groups of meters processed.
+        rule_set_version: Version of the rule set that ran.
+        report: Reads validated, intervals flagged per rule, estimates per method.
+        flag_rows_written: Flag rows appended (changed flags only).
+        versions_written: Estimate versions appended.
+    """
+
+    first_day: dt.date
+    last_day: dt.date
+    meters: int
+    groups: int
+    rule_set_version: str
+    report: VeeReport
+    flag_rows_written: int
+    versions_written: int
+
+    @property
+    def reads_validated(self) -> int:
+        """Stored reads inside the window that were validated."""
+        return self.report.reads
+
+    @property
+    def estimated(self) -> int:
+        """Estimates written or confirmed (every method)."""
+        return sum(count for _, count in self.report.estimates)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (audit data, API)."""
+        return {
+            "first_day": self.first_day.isoformat(),
+            "last_day": self.last_day.isoformat(),
+            "meters": self.meters,
+            "groups": self.groups,
+            "rule_set_version": self.rule_set_version,
+            "reads_validated": self.reads_validated,
+            "flagged": {r.rule_id: r.intervals for r in self.report.rules},
+            "estimated": dict(self.report.estimates),
+            "flag_rows_written": self.flag_rows_written,
+            "versions_written": self.versions_written,
+        }
+
+
+def _group_context(
+    session: Session,
+    store: ReadStore,
+    meter_ids: list[int],
+    *,
+    first_day: dt.date,
+    window: RunWindow,
+    zone: ZoneInfo,
+) -> VeeContext:
+    start_utc, _ = local_day_bounds_utc(first_day, zone)
+    _, end_utc = window.bounds_utc
+    days = repository.context_days(
+        session, meter_ids, first_day=first_day, last_day=window.last_day, zone=zone
+    )
+    events = store.records(
+        Table.EVENTS,
+        start_utc=start_utc - dt.timedelta(days=1),
+        end_utc=end_utc + dt.timedelta(days=1),
+        ids=meter_ids,
+    )
+    registers = store.records(
+        Table.REGISTER_READS,
+        start_utc=start_utc - dt.timedelta(hours=2),
+        end_utc=end_utc + dt.timedelta(hours=2),
+        ids=meter_ids,
+    )
+    return VeeContext(
+        days=days,
+        windows=windows_from_events(events, start_utc=start_utc, end_utc=end_utc),
+        registers=registers_from_reads(
+            registers, first_day=window.first_day, last_day=window.last_day, zone=zone
+        ),
+    )
+
+
+def run_vee(
+    session: Session,
+    store: ReadStore,
+    *,
+    first_day: dt.date,
+    last_day: dt.date,
+    zone: ZoneInfo,
+    now: dt.datetime,
+    serials: Sequence[str] | None = None,
+    rule_set: RuleSet | None = None,
+    actor: str = "system:vee",
+    history_days: int = 14,
+    group_meters: int = 5_000,
+    engine: Engine = "fast",
+    on_group: Callable[[int, int], None] | None = None,
+) -> VeeRunSummary:
+    """Validate and estimate ``first_day`` … ``last_day`` for all or selected meters.
+
+    Args:
+        session: Database session (fleet facts, audit; the caller commits).
+        store: The read store (reads, events and registers in; flags and versions out).
+        first_day: First local day.
+        last_day: Last local day (included).
+        zone: The utility's zone.
+        now: When flags and versions are recorded. [UTC]
+        serials: Only these meters (None: the whole fleet).
+        rule_set: Thresholds (None: the packaged default).
+        actor: Who runs it (audit).
+        history_days: Days before the window loaded as reference (spikes, like days).
+        group_meters: Meters per group (bounds memory).
+        engine: ``"fast"`` or ``"reference"``.
+        on_group: Called with (meters done, meters in total) after each group.
+
+    Returns:
+        The run summary.
+
+    Raises:
+        NotFoundError: A serial number is not in the fleet.
+        InvalidInputError: ``last_day`` before ``first_day``.
+    """
+    if last_day < first_day:
+        raise InvalidInputError(
+            f"--to {last_day} is before --from {first_day}",
+            code="vee.bad_window",
+            details={"field": "to"},
+        )
+    window = RunWindow(first_day, last_day, zone.key)
+    rules = rule_set or load_rule_set()
+    suite = Suite(rules)
+    meters = (
+        repository.meters_by_serial(session, serials) if serials else repository.all_meters(session)
+    )
+    ids = sorted(m.meter_id for m in meters)
+    history_start = first_day - dt.timedelta(days=history_days)
+    start_utc, _ = local_day_bounds_utc(history_start, zone)
+    window_start, end_utc = window.bounds_utc
+    outputs: list[pl.DataFrame] = []
+    flags_written = versions_written = groups = 0
+    for offset in range(0, len(ids), max(group_meters, 1)):
+        group = ids[offset : offset + group_meters]
+        groups += 1
+        context = _group_context(
+            session, store, group, first_day=history_start, window=window, zone=zone
+        )
+        reads = store.current_interval_reads(start_utc=start_utc, end_utc=end_utc, meter_ids=group)
+        job = VeeJob(suite, window, context, engine)
+        rows = job(reads.select(VEE_INPUT.names))
+        latest = store.latest_versions(start_utc=window_start, end_utc=end_utc, meter_ids=group)
+        flags, versions = store_rows(rows, latest_versions=latest)
+        if not flags.is_empty():
+            flags_written += store.write_flags(flags, now=now)
+        if not versions.is_empty():
+            versions_written += store.write_versions(versions, now=now)
+        # What the report needs, without the times and texts of every row.
+        outputs.append(rows.select(_REPORT_COLUMNS))
+        if on_group is not None:
+            on_group(min(offset + group_meters, len(ids)), len(ids))
+    all_rows = (
+        pl.concat(outputs)
+        if outputs
+        else VeeJob(suite, window, VeeContext())(VEE_INPUT.empty()).select(_REPORT_COLUMNS)
+    )
+    summary = VeeRunSummary(
+        first_day,
+        last_day,
+        len(ids),
+        groups,
+        rules.version,
+        report_from_rows(all_rows, suite),
+        flags_written,
+        versions_written,
+    )
+    record(
+        session,
+        actor=actor,
+        action="vee.run",
+        entity_type="vee_run",
+        entity_id=f"{first_day.isoformat()}..{last_day.isoformat()}",
+        reason=f"rule set {rules.version} ({rules.source})",
+        data=summary.to_dict(),
+        now=now,
+    )
+    return summary
+
+
+@dataclass(frozen=True, slots=True)
+class EditResult:
+    """A stored edit.
+
+    Attributes:
+        meter_id: The meter.
+        channel: The channel.
+        interval_start_utc: The interval. [UTC]
+        version: The edit's version number.
+        parent_version: The version it replaces (null when no read existed).
+        previous_value: The value it replaces (null when none).
+        value: The new value.
+    """
+
+    meter_id: int
+    channel: str
+    interval_start_utc: dt.datetime
+    version: int
+    parent_version: int | None
+    previous_value: float | None
+    value: float
+
+
+def _refuse(field: str, message: str) -> InvalidInputError:
+    return InvalidInputError(message, code=f"vee.edit_{field}", details={"field": field})
+
+
+def edit_interval(
+    session: Session,
+    store: ReadStore,
+    *,
+    serial: str,
+    channel: str,
+    at_utc: dt.datetime,
+    value: float,
+    reason_code: str | None,
+    actor: str | None,
+    now: dt.datetime,
+    interval_s: int = 900,
+    note: str | None = None,
+) -> EditResult:
+    """Store a manual edit of one interval as a new version.
+
+    Args:
+        session: Database session (meter lookup, audit; the caller commits).
+        store: The read store.
+        serial: Meter serial number.
+        channel: Canonical channel name.
+        at_utc: Interval start. [UTC]
+        value: The new value in the channel's unit.
+        reason_code: One of :data:`EDIT_REASONS` (required).
+        actor: Who edits (required).
+        now: When the edit is recorded. [UTC]
+        interval_s: Interval length when no read exists for the interval yet. [s]
+        note: Free text for the audit record.
+
+    Returns:
+        The stored edit.
+
+    Raises:
+        InvalidInputError: Missing or unknown reason code, missing actor, unknown channel,
+            naive time or a value that is not a finite number; ``details["field"]`` names
+            the field.
+        NotFoundError: Unknown meter.
+    """
+    if not reason_code or not reason_code.strip():
+        raise _refuse("reason_code", f"an edit needs a reason code, one of {sorted(EDIT_REASONS)}")
+    if reason_code not in EDIT_REASONS:
+        raise _refuse(
+            "reason_code",
+            f"unknown reason code {reason_code!r}; expected one of {sorted(EDIT_REASONS)}",
+        )
+    if not actor or not actor.strip():
+        raise _refuse("actor", "an edit needs an actor (who made it)")
+    if channel not in CHANNELS:
+        raise _refuse("channel", f"unknown channel {channel!r}; known: {sorted(CHANNELS)}")
+    if at_utc.tzinfo is None:
+        raise _refuse("at", f"the interval start {at_utc.isoformat()} needs a time zone")
+    if not math.isfinite(value):
+        raise _refuse("value", f"the value must be a finite number, got {value!r}")
+    meter = repository.meters_by_serial(session, [serial])[0]
+    at = at_utc.astimezone(dt.UTC)
+    window = {"start_utc": at, "end_utc": at + dt.timedelta(microseconds=1)}
+    current = store.current_interval_reads(**window, meter_ids=[meter.meter_id], channels=[channel])
+    latest = store.latest_versions(**window, meter_ids=[meter.meter_id]).filter(
+        pl.col("channel") == channel
+    )
+    version = (int(latest["version"].max() or 0) if latest.height else 0) + 1  # type: ignore[arg-type]
+    parent: int | None = None
+    previous: float | None = None
+    flags = _EDITED
+    if current.height:
+        row = current.row(0, named=True)
+        parent, previous = int(row["version"]), row["value"]
+        interval_s = int(row["interval_s"])
+        flags |= int(row["quality_flags"]) & _SOURCE_BITS
+    versions = pl.DataFrame(
+        {
+            "meter_id": [meter.meter_id],
+            "channel": [channel],
+            _T: [at],
+            "interval_s": [interval_s],
+            "value": [float(value)],
+            "quality_flags": [flags],
+            "version": [version],
+            "version_kind": ["edit"],
+            "method": ["manual"],
+            "reason_code": [reason_code],
+            "actor": [actor],
+            "parent_version": [parent],
+        },
+        schema=INTERVAL_VERSIONS.schema,
+    )
+    store.write_versions(versions, now=now)
+    record(
+        session,
+        actor=actor,
+        action="reads.edit",
+        entity_type="meter",
+        entity_id=serial,
+        reason=reason_code,
+        data={
+            "channel": channel,
+            "interval_start_utc": at.isoformat(),
+            "version": version,
+            "parent_version": parent,
+            "previous_value": previous,
+            "value": float(value),
+            "note": note,
+        },
+        now=now,
+    )
+    return EditResult(meter.meter_id, channel, at, version, parent, previous, float(value))
