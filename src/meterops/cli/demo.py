@@ -21,6 +21,57 @@ from meterops.cli import context
 from meterops.config import Settings
 
 _MARKER = "demo.json"
+_CREDENTIALS = "credentials.json"
+_DEMO_USERS = (
+    ("tech", "Terry Tech", "technician"),
+    ("dispatch", "Dana Dispatch", "dispatcher"),
+    ("analyst", "Alex Analyst", "analyst"),
+    ("super", "Sam Supervisor", "supervisor"),
+    ("admin", "Ada Admin", "admin"),
+)
+
+
+def _create_users(settings: Settings, folder: Path) -> None:
+    """One user per role with access to every territory; passwords generated, kept 0600."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from meterops.auth import service as auth_service
+    from meterops.db.engine import make_engine, make_session_factory, session_scope
+    from meterops.models.org import Role, Territory
+
+    engine = make_engine(settings.database_url)
+    credentials: dict[str, str] = {}
+    with session_scope(make_session_factory(engine)) as session:
+        codes = list(session.scalars(select(Territory.code)))
+        for username, name, role in _DEMO_USERS:
+            password = secrets.token_urlsafe(12)
+            auth_service.create_user(
+                session,
+                username=username,
+                display_name=name,
+                role=Role(role),
+                password=password,
+                territory_codes=codes,
+                actor="demo",
+            )
+            credentials[username] = password
+    engine.dispose()
+    path = folder / _CREDENTIALS
+    path.write_text(json.dumps(credentials, indent=2))
+    path.chmod(0o600)
+
+
+def _print_credentials(folder: Path) -> None:
+    path = folder / _CREDENTIALS
+    if not path.exists():
+        return
+    credentials = json.loads(path.read_text())
+    roles = {username: role for username, _, role in _DEMO_USERS}
+    context.console.print("Sign in as (user name / password, kept in " + str(path) + "):")
+    for username, password in credentials.items():
+        context.console.print(f"    {roles.get(username, ''):<11} {username:<9} {password}")
 
 
 def _build(settings: Settings, files: Path, *, seed: int, days: int) -> None:
@@ -131,6 +182,7 @@ def demo(
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         _build(settings, folder / "files", seed=seed, days=days)
+        _create_users(settings, folder)
         built_on = dt.datetime.now(settings.zone).date().isoformat()
         marker.write_text(json.dumps({**wanted, "built_on": built_on}))
     else:
@@ -141,9 +193,9 @@ def demo(
     url = f"http://{settings.host}:{settings.port}/"
     context.console.print(
         f"\n[bold green]meterops demo ready:[/] open [bold]{url}[/] — the fleet of Prairie "
-        "Junction Municipal Utilities.\nNo sign-in yet: accounts and roles arrive with the "
-        "field and desk app. Stop with Ctrl+C."
+        "Junction Municipal Utilities. Stop with Ctrl+C."
     )
+    _print_credentials(folder)
     if serve:
         import uvicorn
 
