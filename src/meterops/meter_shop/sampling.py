@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import polars as pl
@@ -62,6 +62,8 @@ __all__ = [
     "judge_lots",
     "lot_key",
     "lot_results",
+    "plan_from_dict",
+    "plan_to_dict",
     "replacement_list",
     "sample_size",
     "z19_code_letter",
@@ -289,6 +291,49 @@ def sample_size(plan: Plan, lot_size: int) -> SampleSize:
     raise InvalidInputError(
         f"no variables plan at AQL {plan.aql_pct:g} % for lot size {lot_size}; tabled AQLs: {aqls}",
         code="meter_shop.no_plan",
+    )
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """A plan as JSON-able data (stored with each lot, so its status is judged the same way).
+
+    Custom k tables are not stored; lots judged later use :data:`Z19_K`.
+
+    Examples:
+        >>> plan_to_dict(VariablesPlan(aql_pct=1.0))
+        {'kind': 'variables', 'aql_pct': 1.0, 'low_pct': 98.0, 'high_pct': 102.0}
+    """
+    tolerance = {"low_pct": plan.tolerance.low_pct, "high_pct": plan.tolerance.high_pct}
+    if isinstance(plan, VariablesPlan):
+        return {"kind": "variables", "aql_pct": plan.aql_pct, **tolerance}
+    return {
+        "kind": "fixed_percentage",
+        "sample_pct": plan.sample_pct,
+        "min_sample": plan.min_sample,
+        "max_failing_pct": plan.max_failing_pct,
+        **tolerance,
+    }
+
+
+def plan_from_dict(data: Mapping[str, Any]) -> Plan:
+    """The inverse of :func:`plan_to_dict`.
+
+    Raises:
+        InvalidInputError: Unknown plan kind.
+    """
+    tolerance = InServiceTolerance(float(data["low_pct"]), float(data["high_pct"]))
+    if data.get("kind") == "variables":
+        return VariablesPlan(aql_pct=float(data["aql_pct"]), tolerance=tolerance)
+    if data.get("kind") == "fixed_percentage":
+        return FixedPercentagePlan(
+            sample_pct=float(data["sample_pct"]),
+            min_sample=int(data["min_sample"]),
+            max_failing_pct=float(data["max_failing_pct"]),
+            tolerance=tolerance,
+        )
+    raise InvalidInputError(
+        f"unknown sampling plan kind {data.get('kind')!r}; use 'variables' or 'fixed_percentage'",
+        code="meter_shop.plan_kind",
     )
 
 
