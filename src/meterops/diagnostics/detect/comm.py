@@ -1,0 +1,197 @@
+"""Non-communicating meters: silent for too long, or too few reads arriving.
+
+A meter whose transformer or feeder is in a power outage is not a non-comm: when at least
+``outage_share`` of the meters on its transformer (or feeder) logged a power loss or a last
+gasp with no restore since, the meter is left out (a pulled meter's own ``meter_removed``
+event overrides this: its transformer is fine).
+
+Pure module: polars and pure meterops modules only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from meterops.diagnostics.detect._common import as_exceptions, event_name_expr, utc_literal
+from meterops.diagnostics.kinds import ExceptionKind
+from meterops.diagnostics.params import DetectParams
+
+__all__ = ["detect_non_communicating", "outage_state"]
+
+_OUTAGE = ("power_loss", "last_gasp")
+_RESTORE = ("power_restored", "power_restored_nic")
+
+
+def outage_state(
+    *, meters: pl.DataFrame, events: pl.DataFrame, outage_share: float
+) -> pl.DataFrame:
+    """Which meters sit on a transformer or feeder that is in an outage now.
+
+    Args:
+        meters: ``METER_CONTEXT`` rows (``meter_id``, ``transformer_code``, ``feeder_code``).
+        events: Stored events (``EVENTS``) up to the moment judged.
+        outage_share: Share of a transformer's (feeder's) meters with an unrestored power
+            loss that puts it in an outage. [0-1]
+
+    Returns:
+        ``meter_id``, ``unrestored`` (own power loss not restored), ``meter_removed`` (own
+        removal event), ``transformer_outage_share``, ``feeder_outage_share`` and
+        ``in_outage`` (the grid, not the meter, explains silence).
+    """
+    named = events.lazy().with_columns(event_name_expr().alias("event_name"))
+    own = named.group_by("meter_id").agg(
+        pl.col("event_time_utc").filter(pl.col("event_name").is_in(_OUTAGE)).max().alias("lo"),
+        pl.col("event_time_utc").filter(pl.col("event_name").is_in(_RESTORE)).max().alias("lr"),
+        (pl.col("event_name") == "meter_removed").any().alias("meter_removed"),
+    )
+    frame = (
+        meters.lazy()
+        .select("meter_id", "transformer_code", "feeder_code")
+        .join(own, on="meter_id", how="left")
+        .with_columns(
+            (
+                pl.col("lo").is_not_null()
+                & (pl.col("lr").is_null() | (pl.col("lr") < pl.col("lo")))
+            ).alias("unrestored"),
+            pl.col("meter_removed").fill_null(value=False),
+        )
+        .with_columns(
+            pl.col("unrestored")
+            .cast(pl.Float64)
+            .mean()
+            .over("transformer_code")
+            .alias("transformer_outage_share"),
+            pl.col("unrestored")
+            .cast(pl.Float64)
+            .mean()
+            .over("feeder_code")
+            .alias("feeder_outage_share"),
+        )
+        .with_columns(
+            in_outage=(
+                (
+                    (pl.col("transformer_outage_share") >= outage_share)
+                    & pl.col("transformer_code").is_not_null()
+                )
+                | (
+                    (pl.col("feeder_outage_share") >= outage_share)
+                    & pl.col("feeder_code").is_not_null()
+                )
+            )
+            & ~pl.col("meter_removed")
+        )
+    )
+    return frame.select(
+        "meter_id",
+        "unrestored",
+        "meter_removed",
+        "transformer_outage_share",
+        "feeder_outage_share",
+        "in_outage",
+    ).collect()
+
+
+def detect_non_communicating(
+    *,
+    meters: pl.DataFrame,
+    last_reads: pl.DataFrame,
+    comm_stats: pl.DataFrame,
+    events: pl.DataFrame,
+    window_start_utc: dt.datetime,
+    as_of_utc: dt.datetime,
+    params: DetectParams,
+) -> pl.DataFrame:
+    """Meters silent for ``non_comm_hours`` or below ``min_read_success``, outages excepted.
+
+    Args:
+        meters: ``METER_CONTEXT``.
+        last_reads: ``meter_id``, ``last_read_utc`` (from ``summary.last_read_times``).
+        comm_stats: Stored comm stats (``COMM_STATS``) of the window.
+        events: Stored events (``EVENTS``) of the window.
+        window_start_utc: Start of the data window; a meter with no read in it has been
+            silent since then at least. [UTC]
+        as_of_utc: The moment judged. [UTC]
+        params: Thresholds.
+
+    Returns:
+        ``EXCEPTIONS`` rows of kind ``non_communicating``; evidence: ``mode`` (``silent`` or
+        ``intermittent``), ``silent_hours``, ``last_read_utc``, ``read_success``,
+        ``reads_received``, ``reads_expected``, ``never_reported``.
+    """
+    as_of = utc_literal(as_of_utc)
+    comm_from = as_of_utc - dt.timedelta(days=params.comm_days)
+    success = (
+        comm_stats.lazy()
+        .filter(
+            (pl.col("period_start_utc") >= utc_literal(comm_from))
+            & (pl.col("period_start_utc") < as_of)
+        )
+        .group_by("meter_id")
+        .agg(
+            pl.col("reads_expected").sum().alias("reads_expected"),
+            pl.col("reads_received").sum().alias("reads_received"),
+            pl.col("period_start_utc")
+            .filter(pl.col("reads_received") < pl.col("reads_expected"))
+            .min()
+            .alias("first_short_utc"),
+        )
+    )
+    outage = outage_state(meters=meters, events=events, outage_share=params.outage_share)
+    frame = (
+        meters.lazy()
+        .select("meter_id")
+        .join(last_reads.lazy(), on="meter_id", how="left")
+        .join(success, on="meter_id", how="left")
+        .join(outage.lazy(), on="meter_id", how="left")
+        .with_columns(
+            pl.col("last_read_utc").is_null().alias("never_reported"),
+            pl.coalesce("last_read_utc", utc_literal(window_start_utc)).alias("silent_since"),
+            (
+                pl.col("reads_received").cast(pl.Float64)
+                / pl.col("reads_expected").cast(pl.Float64)
+            ).alias("read_success"),
+        )
+        .with_columns(
+            ((as_of - pl.col("silent_since")).dt.total_seconds() / 3600.0)
+            .round(1)
+            .alias("silent_hours")
+        )
+        .with_columns(
+            (pl.col("silent_hours") >= params.non_comm_hours).alias("silent"),
+        )
+        .with_columns(
+            (~pl.col("silent") & (pl.col("read_success") < params.min_read_success)).alias(
+                "intermittent"
+            )
+        )
+        .filter((pl.col("silent") | pl.col("intermittent")) & ~pl.col("in_outage").fill_null(False))
+        .with_columns(
+            pl.when(pl.col("silent"))
+            .then(pl.lit("silent"))
+            .otherwise(pl.lit("intermittent"))
+            .alias("mode"),
+            pl.when(pl.col("silent"))
+            .then(pl.col("silent_since"))
+            .otherwise(pl.coalesce("first_short_utc", utc_literal(comm_from)))
+            .alias("first_seen_utc"),
+            as_of.alias("last_seen_utc"),
+            pl.col("read_success").round(3),
+            pl.col("last_read_utc").dt.to_string("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        .collect()
+    )
+    return as_exceptions(
+        frame,
+        ExceptionKind.NON_COMMUNICATING,
+        (
+            "mode",
+            "silent_hours",
+            "last_read_utc",
+            "read_success",
+            "reads_received",
+            "reads_expected",
+            "never_reported",
+        ),
+    )

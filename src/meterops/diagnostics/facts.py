@@ -1,0 +1,250 @@
+"""Per-meter facts that verdict rules read: radio, mesh neighbourhood, events, consumption.
+
+Computed column-wise for the meters that have exceptions. Neighbourhood facts use the
+topology the head-end reports: the meter's collector and mesh parent (latest comm stats), the
+collector's latest status, and how many of the meters on the same collector or parent are
+silent too.
+
+Pure module: polars and pure meterops modules only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from meterops.diagnostics.detect._common import event_name_expr, utc_literal
+from meterops.diagnostics.detect.events import REVERSE_EVENTS, TAMPER_EVENTS
+from meterops.diagnostics.engine import DiagnosticInputs
+from meterops.diagnostics.kinds import ExceptionKind
+from meterops.diagnostics.params import DetectParams
+
+__all__ = ["FACT_NAMES", "meter_facts"]
+
+FACT_NAMES = (
+    "mode",
+    "silent_hours",
+    "never_reported",
+    "read_success",
+    "rssi_dbm",
+    "rssi_change_db",
+    "hop_count",
+    "parent_changed",
+    "collector_code",
+    "collector_down",
+    "collector_meters",
+    "collector_silent_share",
+    "parent_meters",
+    "parent_silent_share",
+    "comm_failure_events",
+    "outage_after_last_read",
+    "meter_removed_events",
+    "power_failed_events",
+    "high_temperature_events",
+    "tamper_events",
+    "reverse_events",
+    "clock_error_days",
+    "usage_ratio",
+    "prior_kwh_per_day",
+    "kwh_received",
+    "transformer_rated",
+    "account_active",
+    "unknown_serials_reported",
+    "transformer_voltage_share",
+    "basis",
+)
+"""Every fact a rule may test (documented in docs/diagnostics.md)."""
+
+
+def _comm(inputs: DiagnosticInputs) -> pl.LazyFrame:
+    stats = inputs.comm_stats.lazy().sort("meter_id", "period_start_utc")
+    with_rssi = stats.filter(pl.col("rssi_dbm").is_not_null())
+    rssi = with_rssi.group_by("meter_id").agg(
+        pl.col("rssi_dbm").last().alias("rssi_dbm"),
+        (pl.col("rssi_dbm").last() - pl.col("rssi_dbm").first()).round(1).alias("rssi_change_db"),
+    )
+    mesh = (
+        stats.filter(pl.col("collector_code").is_not_null())
+        .group_by("meter_id")
+        .agg(
+            pl.col("hop_count").last().alias("hop_count"),
+            (pl.col("parent_node").n_unique() > 1).alias("parent_changed"),
+            pl.col("parent_node").last().alias("parent_node"),
+            pl.col("collector_code").last().alias("collector_code"),
+        )
+    )
+    return rssi.join(mesh, on="meter_id", how="full", coalesce=True)
+
+
+def meter_facts(
+    inputs: DiagnosticInputs,
+    exceptions: pl.DataFrame,
+    *,
+    params: DetectParams,
+    unknown_serials_reported: int = 0,
+) -> pl.DataFrame:
+    """The facts of every meter that has an exception.
+
+    Args:
+        inputs: The window's frames.
+        exceptions: ``EXCEPTIONS`` rows of the same window.
+        params: Detector thresholds (recent-days split, outage share).
+        unknown_serials_reported: Serials the head-end reported that the back office does
+            not know (the store's ``unknown_meter`` quarantine), a fleet-wide fact.
+
+    Returns:
+        ``meter_id`` and one column per name in :data:`FACT_NAMES` (null where unknown).
+    """
+    as_of = inputs.as_of_utc
+    noncomm = exceptions.filter(pl.col("kind") == ExceptionKind.NON_COMMUNICATING.value)
+    decoded = noncomm.select(
+        "meter_id",
+        pl.col("evidence")
+        .str.json_decode(
+            pl.Struct(
+                {
+                    "mode": pl.String,
+                    "silent_hours": pl.Float64,
+                    "never_reported": pl.Boolean,
+                    "read_success": pl.Float64,
+                }
+            )
+        )
+        .alias("e"),
+    ).unnest("e")
+    silent_ids = decoded.filter(pl.col("mode") == "silent")["meter_id"].implode()
+    comm = _comm(inputs).collect()
+    everyone = (
+        inputs.meters.lazy()
+        .select("meter_id", "transformer_code", "transformer_rated", "account_active")
+        .join(comm.lazy(), on="meter_id", how="left")
+        .with_columns(pl.col("meter_id").is_in(silent_ids).alias("_silent"))
+        .with_columns(
+            pl.when(pl.col("collector_code").is_not_null())
+            .then(pl.len().over("collector_code"))
+            .alias("collector_meters"),
+            pl.when(pl.col("collector_code").is_not_null())
+            .then(pl.col("_silent").cast(pl.Float64).mean().over("collector_code").round(3))
+            .alias("collector_silent_share"),
+            pl.when(pl.col("parent_node").is_not_null())
+            .then(pl.len().over("parent_node"))
+            .alias("parent_meters"),
+            pl.when(pl.col("parent_node").is_not_null())
+            .then(pl.col("_silent").cast(pl.Float64).mean().over("parent_node").round(3))
+            .alias("parent_silent_share"),
+        )
+    )
+    status = (
+        inputs.collectors.lazy()
+        .filter(pl.col("observed_at_utc") < utc_literal(as_of))
+        .sort("observed_at_utc")
+        .group_by("node_id")
+        .agg(pl.col("status").last().alias("collector_status"))
+        .rename({"node_id": "collector_code"})
+    )
+    named = inputs.events.lazy().with_columns(event_name_expr().alias("event_name"))
+    last_reads = inputs.last_reads.lazy()
+    events = (
+        named.join(last_reads, on="meter_id", how="left")
+        .group_by("meter_id")
+        .agg(
+            (pl.col("event_name") == "comm_failure").sum().alias("comm_failure_events"),
+            (
+                pl.col("event_name").is_in(["last_gasp", "power_loss"])
+                & (
+                    pl.col("last_read_utc").is_null()
+                    | (pl.col("event_time_utc") >= pl.col("last_read_utc") - dt.timedelta(hours=1))
+                )
+            )
+            .any()
+            .alias("outage_after_last_read"),
+            (pl.col("event_name") == "meter_removed").sum().alias("meter_removed_events"),
+            (pl.col("event_name") == "power_failed").sum().alias("power_failed_events"),
+            (pl.col("event_name") == "high_temperature").sum().alias("high_temperature_events"),
+            pl.col("event_name").is_in(list(TAMPER_EVENTS)).sum().alias("tamper_events"),
+            pl.col("event_name").is_in(list(REVERSE_EVENTS)).sum().alias("reverse_events"),
+            pl.col("event_time_utc")
+            .filter(pl.col("event_name") == "clock_error")
+            .dt.convert_time_zone(inputs.zone)
+            .dt.date()
+            .n_unique()
+            .alias("clock_error_days"),
+        )
+    )
+    recent_first = inputs.last_day - dt.timedelta(days=params.recent_days - 1)
+    usage = (
+        inputs.daily.lazy()
+        .filter(pl.col("day") <= inputs.last_day)
+        .group_by("meter_id")
+        .agg(
+            pl.col("kwh_delivered").filter(pl.col("day") >= recent_first).mean().alias("recent"),
+            pl.col("kwh_delivered").filter(pl.col("day") < recent_first).mean().alias("before"),
+            pl.col("kwh_received")
+            .filter(pl.col("day") >= recent_first)
+            .sum()
+            .alias("kwh_received"),
+        )
+        .with_columns(
+            pl.when(pl.col("before") > 0.5)
+            .then(pl.col("recent") / pl.col("before"))
+            .otherwise(None)
+            .round(3)
+            .alias("usage_ratio"),
+            pl.col("before").round(2).alias("prior_kwh_per_day"),
+            pl.col("kwh_received").round(2),
+        )
+        .select("meter_id", "usage_ratio", "prior_kwh_per_day", "kwh_received")
+    )
+    voltage = exceptions.filter(pl.col("kind") == ExceptionKind.VOLTAGE_OUT_OF_RANGE.value)
+    voltage_share = (
+        inputs.meters.lazy()
+        .select("meter_id", "transformer_code")
+        .with_columns(
+            pl.col("meter_id")
+            .is_in(voltage["meter_id"].implode())
+            .cast(pl.Float64)
+            .mean()
+            .over("transformer_code")
+            .round(3)
+            .alias("transformer_voltage_share")
+        )
+        .select("meter_id", "transformer_voltage_share")
+    )
+    high_bill = exceptions.filter(pl.col("kind") == ExceptionKind.HIGH_BILL.value).select(
+        "meter_id",
+        pl.col("evidence").str.json_path_match("$.basis").alias("basis"),
+    )
+    frame = (
+        exceptions.lazy()
+        .select("meter_id")
+        .unique()
+        .join(everyone, on="meter_id", how="left")
+        .join(decoded.lazy(), on="meter_id", how="left")
+        .join(status, on="collector_code", how="left")
+        .join(events, on="meter_id", how="left")
+        .join(usage, on="meter_id", how="left")
+        .join(voltage_share, on="meter_id", how="left")
+        .join(high_bill.lazy(), on="meter_id", how="left")
+        .with_columns(
+            (pl.col("collector_status") == "down").fill_null(value=False).alias("collector_down"),
+            pl.lit(unknown_serials_reported).alias("unknown_serials_reported"),
+            pl.col("outage_after_last_read").fill_null(value=False),
+            *(
+                pl.col(name).fill_null(0)
+                for name in (
+                    "comm_failure_events",
+                    "meter_removed_events",
+                    "power_failed_events",
+                    "high_temperature_events",
+                    "tamper_events",
+                    "reverse_events",
+                    "clock_error_days",
+                )
+            ),
+        )
+        .select("meter_id", *FACT_NAMES)
+        .sort("meter_id")
+        .collect()
+    )
+    return frame

@@ -1,0 +1,66 @@
+"""Thresholds of the detectors, as one frozen parameter bundle.
+
+Pure module: standard library only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DetectParams"]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectParams:
+    """What counts as an exception.
+
+    Attributes:
+        non_comm_hours: A meter with no interval read for this long is non-communicating. [h]
+        min_read_success: A meter whose read success over the last ``comm_days`` is below
+            this share is non-communicating (intermittent). [0-1]
+        comm_days: Days over which read success is judged. [d]
+        outage_share: A transformer (feeder) is in an outage when at least this share of its
+            meters logged a power loss or last gasp with no restore since. [0-1]
+        zero_days: Days of zero delivered energy (with reads arriving) on an active account. [d]
+        zero_kwh: At most this much energy over ``zero_days`` counts as zero. [kWh]
+        inactive_kwh_per_day: Delivered energy above this on an inactive account. [kWh/d]
+        inactive_days: Days over which inactive usage is judged. [d]
+        recent_days: Days of the "current bill" in high-bill and drop comparisons. [d]
+        baseline_days: At least this many earlier days form the customer's own history. [d]
+        high_bill_ratio: Recent over baseline daily energy, weather-adjusted, at least this. [-]
+        high_bill_min_increase_kwh: And at least this much more per day. [kWh/d]
+        tou_share_ratio: A TOU meter whose on-peak share of energy is at least this multiple
+            of its rate peers' median is a high bill (misprogrammed periods). [-]
+        voltage_band: Hourly min/max voltage outside nominal × (1 ± band). [0-1]
+        voltage_min_hours: Hours out of band (or voltage events) to raise an exception. [h]
+        suspect_share: Share of intervals flagged suspect to raise an exception. [0-1]
+        clock_error_days: Days with a clock error event to raise an exception. [d]
+        mismatch_kwh: Register advance and interval sum differ by more than this... [kWh]
+        mismatch_share: ...and by more than this share of the advance. [0-1]
+        hot_socket_events: High-temperature alarms in the window to raise an exception.
+        tamper_events: Tamper events in the window to raise an exception.
+        reverse_events: Reverse-energy events in the window to raise an exception.
+    """
+
+    non_comm_hours: float = 24.0
+    min_read_success: float = 0.75
+    comm_days: int = 3
+    outage_share: float = 0.3
+    zero_days: int = 3
+    zero_kwh: float = 0.01
+    inactive_kwh_per_day: float = 1.0
+    inactive_days: int = 3
+    recent_days: int = 7
+    baseline_days: int = 7
+    high_bill_ratio: float = 1.6
+    high_bill_min_increase_kwh: float = 5.0
+    tou_share_ratio: float = 1.2
+    voltage_band: float = 0.1
+    voltage_min_hours: int = 3
+    suspect_share: float = 0.05
+    clock_error_days: int = 2
+    mismatch_kwh: float = 1.0
+    mismatch_share: float = 0.02
+    hot_socket_events: int = 1
+    tamper_events: int = 1
+    reverse_events: int = 1

@@ -1,0 +1,136 @@
+"""All SQL of diagnostics: the meter context, exceptions and their verdicts.
+
+Never commits; holds no rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+
+import polars as pl
+from sqlalchemy import and_, extract, or_, select
+
+from meterops.db.repository import RepositoryBase
+from meterops.diagnostics.frames import METER_CONTEXT
+from meterops.diagnostics.kinds import ExceptionKind
+from meterops.models import (
+    Account,
+    Feeder,
+    Installation,
+    Meter,
+    MeterProgram,
+    ServicePoint,
+    Transformer,
+)
+from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
+
+__all__ = ["ExceptionRepository"]
+
+
+class ExceptionRepository(RepositoryBase[DiagnosticException]):
+    """Exceptions, and the fleet and account facts diagnostics read."""
+
+    model = DiagnosticException
+
+    def meter_context(self, day: dt.date) -> pl.DataFrame:
+        """``METER_CONTEXT`` of every installed meter, accounts as open on ``day``."""
+        account_open = and_(
+            Account.service_point_id == ServicePoint.id,
+            Account.move_in_date <= day,
+            or_(Account.move_out_date.is_(None), Account.move_out_date > day),
+        )
+        statement = (
+            select(
+                Meter.id,
+                Meter.serial_number,
+                Meter.vendor,
+                Meter.model,
+                Meter.firmware_revision,
+                MeterProgram.program_code,
+                Meter.ct_ratio,
+                ServicePoint.transformer_rated,
+                Meter.bidirectional,
+                Meter.register_digits,
+                ServicePoint.service_point_number,
+                Transformer.code,
+                Feeder.code,
+                Account.id,
+                Account.net_metering,
+                Account.rate_code,
+                extract("year", Installation.installed_at_utc),
+            )
+            .join(Installation, and_(Installation.meter_id == Meter.id))
+            .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
+            .outerjoin(Transformer, Transformer.id == ServicePoint.transformer_id)
+            .outerjoin(Feeder, Feeder.id == Transformer.feeder_id)
+            .outerjoin(MeterProgram, MeterProgram.id == Meter.program_id)
+            .outerjoin(Account, account_open)
+            .where(Installation.removed_at_utc.is_(None))
+            .order_by(Meter.id)
+        )
+        rows = self.session.execute(statement).all()
+        names = METER_CONTEXT.names
+        records = [
+            {
+                **dict(zip(names[:13], row[:13], strict=True)),
+                "account_active": row[13] is not None,
+                "net_metering": bool(row[14]),
+                "rate_code": row[15],
+                "install_year": int(row[16]) if row[16] is not None else None,
+            }
+            for row in rows
+        ]
+        frame = pl.DataFrame(records, schema=METER_CONTEXT.schema)
+        return frame.unique("meter_id", keep="first", maintain_order=True)
+
+    def open_exceptions(
+        self, *, kinds: Collection[ExceptionKind] | None = None
+    ) -> Sequence[DiagnosticException]:
+        """Open exceptions (optionally of some kinds)."""
+        statement = select(DiagnosticException).where(
+            DiagnosticException.status == ExceptionStatus.OPEN
+        )
+        if kinds is not None:
+            statement = statement.where(DiagnosticException.kind.in_(list(kinds)))
+        return self.session.scalars(statement.order_by(DiagnosticException.id)).all()
+
+    def list_exceptions(
+        self,
+        *,
+        kind: ExceptionKind | None = None,
+        open_only: bool = False,
+        meter_id: int | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> Sequence[tuple[DiagnosticException, str]]:
+        """Exceptions with their meter's serial, newest first."""
+        statement = select(DiagnosticException, Meter.serial_number).join(
+            Meter, Meter.id == DiagnosticException.meter_id
+        )
+        if kind is not None:
+            statement = statement.where(DiagnosticException.kind == kind)
+        if open_only:
+            statement = statement.where(DiagnosticException.status == ExceptionStatus.OPEN)
+        if meter_id is not None:
+            statement = statement.where(DiagnosticException.meter_id == meter_id)
+        statement = (
+            statement.order_by(DiagnosticException.opened_at_utc.desc(), DiagnosticException.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return [(row[0], row[1]) for row in self.session.execute(statement).all()]
+
+    def meter_id_of(self, serial_number: str) -> int | None:
+        """The id of the meter with this serial, or None."""
+        found = self.session.scalar(select(Meter.id).where(Meter.serial_number == serial_number))
+        return int(found) if found is not None else None
+
+    def serials(self, meter_ids: Collection[int]) -> dict[int, str]:
+        """Meter id → serial number."""
+        if not meter_ids:
+            return {}
+        rows = self.session.execute(
+            select(Meter.id, Meter.serial_number).where(Meter.id.in_(list(meter_ids)))
+        ).all()
+        return {int(i): str(s) for i, s in rows}

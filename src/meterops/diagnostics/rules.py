@@ -1,0 +1,541 @@
+"""Verdict rules as data: for each exception kind, the causes in the order they are tried.
+
+A rule holds when all its conditions hold on the meter's facts (:mod:`diagnostics.facts`);
+the first rule of the exception's kind that holds gives the verdict: the cause, a
+confidence, the action (remote command, back-office fix, or a visit with its work-order
+type) and the evidence (each condition with the fact's value and the threshold). A kind's
+last rule has no conditions, so every exception gets a verdict.
+
+Pure module: standard library, polars and pure meterops modules only.
+"""
+
+from __future__ import annotations
+
+import json
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Final
+
+import polars as pl
+
+from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
+from meterops.workorders.types import WorkOrderType
+
+__all__ = [
+    "OPERATORS",
+    "RULES",
+    "VERDICTS",
+    "Condition",
+    "VerdictRule",
+    "diagnose",
+    "evaluate",
+]
+
+OPERATORS: Final[Mapping[str, Callable[[Any, Any], bool]]] = MappingProxyType(
+    {
+        "==": operator.eq,
+        "!=": operator.ne,
+        ">=": operator.ge,
+        "<=": operator.le,
+        ">": operator.gt,
+        "<": operator.lt,
+    }
+)
+"""Comparison operators a condition may use (a null fact never satisfies one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One test of a fact: ``fact op value``.
+
+    Attributes:
+        fact: A name from ``facts.FACT_NAMES``.
+        op: One of :data:`OPERATORS`.
+        value: The threshold or value compared with.
+    """
+
+    fact: str
+    op: str
+    value: Any
+
+    def holds(self, facts: Mapping[str, Any]) -> bool:
+        """Whether the condition holds (False when the fact is null)."""
+        found = facts.get(self.fact)
+        if found is None:
+            return False
+        return bool(OPERATORS[self.op](found, self.value))
+
+    def describe(self, facts: Mapping[str, Any]) -> str:
+        """``fact = value (op threshold)`` for the evidence text."""
+        return f"{self.fact} = {facts.get(self.fact)} ({self.op} {self.value})"
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictRule:
+    """One way an exception can be explained.
+
+    Attributes:
+        rule_id: Stable id (``kind.cause[.variant]``).
+        kind: The exception kind it explains.
+        cause: The root cause it names.
+        when: Conditions that must all hold (empty: always, the kind's fallback).
+        confidence: How sure the rule is when it holds. [0-1]
+        action: Where the fix happens.
+        order_type: Work-order type of a visit (``action`` = field).
+        remote_command: Head-end command of a remote fix (``ping``, ``read_on_demand``,
+            ``push_program``, ``time_sync``).
+        subject: ``meter`` or ``collector`` (collector work is ordered on the collector).
+        priority: Work-order priority, 1 (most urgent) to 5 (None: the type's default).
+        explanation: One sentence for people.
+        facts: Further facts shown with the evidence.
+    """
+
+    rule_id: str
+    kind: ExceptionKind
+    cause: Cause
+    when: tuple[Condition, ...]
+    confidence: float
+    action: ActionKind
+    explanation: str
+    order_type: WorkOrderType | None = None
+    remote_command: str | None = None
+    subject: str = "meter"
+    priority: int | None = None
+    facts: tuple[str, ...] = field(default=())
+
+
+_K, _C, _A, _W = ExceptionKind, Cause, ActionKind, WorkOrderType
+
+
+def _c(fact: str, op: str, value: Any) -> Condition:
+    return Condition(fact, op, value)
+
+
+_COMM_FACTS = ("rssi_dbm", "rssi_change_db", "hop_count", "collector_code", "read_success")
+
+RULES: Final[tuple[VerdictRule, ...]] = (
+    # -- non-communicating -------------------------------------------------------------------
+    VerdictRule(
+        "non_communicating.unprovisioned",
+        _K.NON_COMMUNICATING,
+        _C.UNPROVISIONED_METER,
+        (_c("never_reported", "==", True), _c("unknown_serials_reported", ">=", 1)),
+        0.7,
+        _A.BACK_OFFICE,
+        "The meter never reported in the window while the head-end reports serials the "
+        "back office does not know: check the serial recorded for this meter.",
+        facts=("unknown_serials_reported",),
+    ),
+    VerdictRule(
+        "non_communicating.collector_down",
+        _K.NON_COMMUNICATING,
+        _C.COLLECTOR_DOWN,
+        (_c("collector_down", "==", True),),
+        0.95,
+        _A.FIELD,
+        "The meter's collector reports itself down: its children are silent with it.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=2,
+        facts=("collector_code", "collector_silent_share", "collector_meters"),
+    ),
+    VerdictRule(
+        "non_communicating.collector_silent",
+        _K.NON_COMMUNICATING,
+        _C.COLLECTOR_DOWN,
+        (_c("collector_silent_share", ">=", 0.5), _c("collector_meters", ">=", 5)),
+        0.85,
+        _A.FIELD,
+        "Most meters on the same collector went silent together: the collector, not their radios.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=2,
+        facts=("collector_code", "collector_meters"),
+    ),
+    VerdictRule(
+        "non_communicating.meter_removed",
+        _K.NON_COMMUNICATING,
+        _C.METER_REMOVED,
+        (_c("meter_removed_events", ">=", 1),),
+        0.9,
+        _A.FIELD,
+        "The meter reported its removal from the socket, then went silent.",
+        _W.TAMPER_INVESTIGATION,
+        priority=2,
+        facts=("outage_after_last_read",),
+    ),
+    VerdictRule(
+        "non_communicating.hot_socket",
+        _K.NON_COMMUNICATING,
+        _C.HOT_SOCKET,
+        (_c("high_temperature_events", ">=", 1),),
+        0.9,
+        _A.FIELD,
+        "High-temperature alarms before the meter went silent: a burnt socket.",
+        _W.HOT_SOCKET_INSPECTION,
+        priority=1,
+        facts=("power_failed_events",),
+    ),
+    VerdictRule(
+        "non_communicating.power_outage",
+        _K.NON_COMMUNICATING,
+        _C.POWER_OUTAGE,
+        (_c("outage_after_last_read", "==", True), _c("mode", "==", "silent")),
+        0.6,
+        _A.REMOTE,
+        "A last gasp or power loss came with the silence: ping it; if it stays dark the "
+        "service is without power.",
+        remote_command="ping",
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.intermittent",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("mode", "==", "intermittent"),),
+        0.8,
+        _A.FIELD,
+        "Reads still arrive, but too few: a weak mesh path to the collector (relocate or "
+        "add a collector or router).",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=3,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.rssi",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("rssi_change_db", "<=", -4.0),),
+        0.75,
+        _A.FIELD,
+        "The signal faded over days before the silence: a weak mesh path.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=3,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.radio_module_failure",
+        _K.NON_COMMUNICATING,
+        _C.RADIO_MODULE_FAILURE,
+        (_c("mode", "==", "silent"), _c("rssi_change_db", ">", -4.0)),
+        0.85,
+        _A.FIELD,
+        "A sudden stop with a steady signal before it and its neighbours still reading: the "
+        "radio module failed.",
+        _W.RADIO_MODULE_REPLACEMENT,
+        facts=(*_COMM_FACTS, "comm_failure_events", "parent_silent_share"),
+    ),
+    VerdictRule(
+        "non_communicating.undetermined",
+        _K.NON_COMMUNICATING,
+        _C.UNDETERMINED,
+        (),
+        0.3,
+        _A.FIELD,
+        "No rule explains the silence: a technician investigates on site.",
+        _W.NON_COMM_INVESTIGATION,
+        facts=_COMM_FACTS,
+    ),
+    # -- zero consumption ----------------------------------------------------------------------
+    VerdictRule(
+        "zero_consumption.stopped_register",
+        _K.ZERO_CONSUMPTION,
+        _C.STOPPED_REGISTER,
+        (_c("prior_kwh_per_day", ">=", 1.0), _c("kwh_received", "<=", 0.01)),
+        0.85,
+        _A.FIELD,
+        "The meter communicates and used energy before, but now registers none on an "
+        "occupied account: the register stopped.",
+        _W.EXCHANGE,
+        facts=("prior_kwh_per_day",),
+    ),
+    VerdictRule(
+        "zero_consumption.vacant",
+        _K.ZERO_CONSUMPTION,
+        _C.VACANT_PREMISE,
+        (),
+        0.6,
+        _A.BACK_OFFICE,
+        "No use in the whole window on an open account: the premise looks vacant; confirm "
+        "occupancy and the account.",
+        facts=("prior_kwh_per_day", "kwh_received"),
+    ),
+    # -- inactive usage ------------------------------------------------------------------------
+    VerdictRule(
+        "inactive_usage.account",
+        _K.INACTIVE_USAGE,
+        _C.ACCOUNT_MISCONFIGURATION,
+        (),
+        0.8,
+        _A.BACK_OFFICE,
+        "Energy is used where no account is open: a move-in not recorded (or a meter linked "
+        "to the wrong service point).",
+        facts=("prior_kwh_per_day",),
+    ),
+    # -- tamper ----------------------------------------------------------------------------------
+    VerdictRule(
+        "tamper.bypass",
+        _K.TAMPER,
+        _C.BYPASS_THEFT,
+        (_c("usage_ratio", "<=", 0.75),),
+        0.8,
+        _A.FIELD,
+        "Tamper events and registered consumption fell: a bypass.",
+        _W.TAMPER_INVESTIGATION,
+        priority=2,
+        facts=("tamper_events", "prior_kwh_per_day"),
+    ),
+    VerdictRule(
+        "tamper.events_only",
+        _K.TAMPER,
+        _C.TAMPER,
+        (),
+        0.7,
+        _A.FIELD,
+        "Tamper events with consumption unchanged: inspect and re-seal.",
+        _W.TAMPER_INVESTIGATION,
+        priority=4,
+        facts=("tamper_events", "usage_ratio"),
+    ),
+    # -- reverse energy --------------------------------------------------------------------------
+    VerdictRule(
+        "reverse_energy.ct_polarity",
+        _K.REVERSE_ENERGY,
+        _C.CT_POLARITY,
+        (_c("transformer_rated", "==", True),),
+        0.85,
+        _A.FIELD,
+        "Reverse energy on a transformer-rated meter without export: a CT wired backwards.",
+        _W.CT_SITE_CHECK,
+        facts=("reverse_events",),
+    ),
+    VerdictRule(
+        "reverse_energy.export",
+        _K.REVERSE_ENERGY,
+        _C.ACCOUNT_MISCONFIGURATION,
+        (),
+        0.5,
+        _A.BACK_OFFICE,
+        "Reverse energy on a self-contained meter: generation not enrolled for net metering.",
+        facts=("reverse_events", "kwh_received"),
+    ),
+    # -- hot socket -------------------------------------------------------------------------------
+    VerdictRule(
+        "hot_socket.alarms",
+        _K.HOT_SOCKET,
+        _C.HOT_SOCKET,
+        (),
+        0.9,
+        _A.FIELD,
+        "High-temperature alarms: inspect the socket today before it burns.",
+        _W.HOT_SOCKET_INSPECTION,
+        priority=1,
+        facts=("high_temperature_events",),
+    ),
+    # -- voltage -----------------------------------------------------------------------------------
+    VerdictRule(
+        "voltage_out_of_range.hot_socket",
+        _K.VOLTAGE_OUT_OF_RANGE,
+        _C.HOT_SOCKET,
+        (_c("high_temperature_events", ">=", 1),),
+        0.85,
+        _A.FIELD,
+        "Voltage dips with temperature alarms: a failing socket connection.",
+        _W.HOT_SOCKET_INSPECTION,
+        priority=1,
+    ),
+    VerdictRule(
+        "voltage_out_of_range.transformer",
+        _K.VOLTAGE_OUT_OF_RANGE,
+        _C.SERVICE_VOLTAGE,
+        (_c("transformer_voltage_share", ">=", 0.5),),
+        0.7,
+        _A.ANALYST,
+        "Most meters on the transformer see it too: a grid voltage problem for distribution "
+        "engineering.",
+        facts=("transformer_voltage_share",),
+    ),
+    VerdictRule(
+        "voltage_out_of_range.service",
+        _K.VOLTAGE_OUT_OF_RANGE,
+        _C.SERVICE_VOLTAGE,
+        (),
+        0.5,
+        _A.ANALYST,
+        "Only this service is out of range: review before sending a visit (loose neutral?).",
+        facts=("transformer_voltage_share",),
+    ),
+    # -- suspect reads -----------------------------------------------------------------------------
+    VerdictRule(
+        "suspect_reads.clock",
+        _K.SUSPECT_READS,
+        _C.CLOCK_ERROR,
+        (_c("clock_error_days", ">=", 2),),
+        0.85,
+        _A.REMOTE,
+        "The meter reports clock errors day after day: set its clock from the head-end.",
+        remote_command="time_sync",
+    ),
+    VerdictRule(
+        "suspect_reads.flags",
+        _K.SUSPECT_READS,
+        _C.METER_FAULT,
+        (),
+        0.5,
+        _A.ANALYST,
+        "Many reads fail validation: review the flagged reads.",
+    ),
+    # -- register mismatch -------------------------------------------------------------------------
+    VerdictRule(
+        "register_mismatch.clock",
+        _K.REGISTER_MISMATCH,
+        _C.CLOCK_ERROR,
+        (_c("clock_error_days", ">=", 1),),
+        0.7,
+        _A.REMOTE,
+        "Intervals are shifted by a drifting clock: set the clock.",
+        remote_command="time_sync",
+    ),
+    VerdictRule(
+        "register_mismatch.metrology",
+        _K.REGISTER_MISMATCH,
+        _C.METER_FAULT,
+        (),
+        0.6,
+        _A.FIELD,
+        "Register and intervals disagree: test the meter's accuracy.",
+        _W.ACCURACY_TEST,
+    ),
+    # -- high bill ---------------------------------------------------------------------------------
+    VerdictRule(
+        "high_bill.tou_misprogram",
+        _K.HIGH_BILL,
+        _C.TOU_MISPROGRAM,
+        (_c("basis", "==", "tou_on_peak_share"),),
+        0.8,
+        _A.REMOTE,
+        "Far more on-peak energy than customers on the same rate, same total: the meter's "
+        "TOU periods are wrong; push the right program.",
+        remote_command="push_program",
+    ),
+    VerdictRule(
+        "high_bill.usage",
+        _K.HIGH_BILL,
+        _C.CUSTOMER_USAGE,
+        (),
+        0.5,
+        _A.ANALYST,
+        "Use rose well above the customer's own weather-adjusted history with no fault "
+        "found: explain the usage.",
+        facts=("usage_ratio", "prior_kwh_per_day"),
+    ),
+)
+"""Every verdict rule, by kind in the order tried."""
+
+VERDICTS: Final = pl.Schema(
+    {
+        "meter_id": pl.Int64,
+        "kind": pl.String,
+        "rule_id": pl.String,
+        "cause": pl.String,
+        "confidence": pl.Float64,
+        "action": pl.String,
+        "order_type": pl.String,
+        "remote_command": pl.String,
+        "subject": pl.String,
+        "priority": pl.Int32,
+        "summary": pl.String,
+        "verdict_evidence": pl.String,
+    }
+)
+"""Columns of :func:`diagnose`'s output."""
+
+
+def evaluate(kind: ExceptionKind, facts: Mapping[str, Any]) -> tuple[VerdictRule, list[str]]:
+    """The first rule of ``kind`` that holds on ``facts``, and its conditions described.
+
+    Args:
+        kind: The exception kind.
+        facts: Fact name → value (nulls as None).
+
+    Returns:
+        The rule and ``fact = value (op threshold)`` for each of its conditions.
+
+    Raises:
+        KeyError: No rule for the kind (every kind has a fallback, so only a new kind).
+
+    Examples:
+        >>> rule, why = evaluate(ExceptionKind.TAMPER, {"usage_ratio": 0.4})
+        >>> rule.cause.value, why
+        ('bypass_theft', ['usage_ratio = 0.4 (<= 0.75)'])
+    """
+    for rule in _BY_KIND[kind]:
+        if all(condition.holds(facts) for condition in rule.when):
+            return rule, [condition.describe(facts) for condition in rule.when]
+    raise KeyError(kind)
+
+
+def diagnose(exceptions: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
+    """A verdict for each exception.
+
+    Args:
+        exceptions: ``EXCEPTIONS`` rows.
+        facts: ``facts.meter_facts`` of their meters.
+
+    Returns:
+        One row per exception (:data:`VERDICTS` columns), in the exceptions' order.
+    """
+    by_meter = {row["meter_id"]: row for row in facts.iter_rows(named=True)}
+    rows: list[dict[str, Any]] = []
+    for meter_id, kind_text, evidence in exceptions.select(
+        "meter_id", "kind", "evidence"
+    ).iter_rows():
+        kind = ExceptionKind(kind_text)
+        meter_facts = by_meter.get(meter_id, {})
+        rule, why = evaluate(kind, meter_facts)
+        shown = {
+            name: meter_facts.get(name) for name in (*(c.fact for c in rule.when), *rule.facts)
+        }
+        summary = rule.explanation + (" Because " + "; ".join(why) + "." if why else "")
+        rows.append(
+            {
+                "meter_id": meter_id,
+                "kind": kind.value,
+                "rule_id": rule.rule_id,
+                "cause": rule.cause.value,
+                "confidence": rule.confidence,
+                "action": rule.action.value,
+                "order_type": rule.order_type.value if rule.order_type else None,
+                "remote_command": rule.remote_command,
+                "subject": rule.subject,
+                "priority": rule.priority,
+                "summary": summary,
+                "verdict_evidence": json.dumps(
+                    {
+                        "rule": rule.rule_id,
+                        "conditions": why,
+                        "facts": shown,
+                        "detector": json.loads(evidence),
+                    },
+                    default=str,
+                    sort_keys=True,
+                ),
+            }
+        )
+    return pl.DataFrame(rows, schema=VERDICTS)
+
+
+def _by_kind(rules: Sequence[VerdictRule]) -> dict[ExceptionKind, tuple[VerdictRule, ...]]:
+    grouped: dict[ExceptionKind, list[VerdictRule]] = {}
+    for rule in rules:
+        grouped.setdefault(rule.kind, []).append(rule)
+    missing = [kind for kind in ExceptionKind if kind not in grouped or grouped[kind][-1].when]
+    if missing:  # pragma: no cover - guarded by a test
+        raise ValueError(f"kinds without a fallback rule: {missing}")
+    return {kind: tuple(found) for kind, found in grouped.items()}
+
+
+_BY_KIND: Final = _by_kind(RULES)

@@ -1,0 +1,438 @@
+"""Diagnostics services: load a window of data, detect, diagnose, keep the exception store.
+
+``run`` is the daily pass: it reads the fleet and account model (repository) and the read
+store (``reads.store.ReadStore``), runs the pure detectors and verdict rules, opens new
+exceptions, refreshes open ones, closes those that recovered (with the reason), and feeds
+the field verdicts to ``workorders.service.create_from_verdicts``.
+
+Services flush, never commit; adapters (CLI, API) own the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterops.diagnostics import cohorts as cohort_analysis
+from meterops.diagnostics.detect import last_read_times, summarise_intervals
+from meterops.diagnostics.engine import DiagnosticInputs, detect_exceptions
+from meterops.diagnostics.errors import NoSuchMeterError
+from meterops.diagnostics.facts import meter_facts
+from meterops.diagnostics.kinds import ActionKind, ExceptionKind
+from meterops.diagnostics.params import DetectParams
+from meterops.diagnostics.repository import ExceptionRepository
+from meterops.diagnostics.rules import diagnose
+from meterops.models import Collector
+from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
+from meterops.reads.store import ReadStore, Table
+from meterops.workorders import service as workorders_service
+from meterops.workorders.schemas import OrderRequest
+from meterops.workorders.types import WorkOrderType
+
+__all__ = [
+    "RECOVERY_REASONS",
+    "RunOptions",
+    "RunSummary",
+    "get_exception",
+    "list_exceptions",
+    "load_inputs",
+    "meter_exceptions",
+    "record_exceptions",
+    "run",
+    "run_cohorts",
+]
+
+RECOVERY_REASONS: dict[ExceptionKind, str] = {
+    ExceptionKind.NON_COMMUNICATING: "reads arrive again",
+    ExceptionKind.ZERO_CONSUMPTION: "the meter registers energy again (or the account closed)",
+    ExceptionKind.INACTIVE_USAGE: "no more use without an account (or an account opened)",
+    ExceptionKind.TAMPER: "no tamper event in the window",
+    ExceptionKind.REVERSE_ENERGY: "no reverse-energy event in the window",
+    ExceptionKind.HOT_SOCKET: "no high-temperature alarm in the window",
+    ExceptionKind.VOLTAGE_OUT_OF_RANGE: "voltage back inside the band",
+    ExceptionKind.SUSPECT_READS: "reads validate and the clock holds",
+    ExceptionKind.REGISTER_MISMATCH: "register and intervals agree",
+    ExceptionKind.HIGH_BILL: "use back within the customer's norm",
+}
+"""Why an exception closes when its detector no longer finds it."""
+
+_CHANNELS = ("kwh_delivered", "kwh_received", "voltage_min_v", "voltage_max_v")
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How a diagnostics run reads and acts.
+
+    Attributes:
+        zone: IANA zone of the utility (its calendar days).
+        lookback_days: Days of data before ``as_of`` each run reads. [d]
+        params: Detector thresholds.
+        create_work_orders: Feed field verdicts to the work-order service.
+        workorder_policy: The utility's work-order rules (needed to create orders).
+    """
+
+    zone: str = "America/Chicago"
+    lookback_days: int = 21
+    params: DetectParams = field(default_factory=DetectParams)
+    create_work_orders: bool = False
+    workorder_policy: workorders_service.WorkOrderPolicy | None = None
+
+
+@dataclass
+class RunSummary:
+    """What a run did.
+
+    Attributes:
+        as_of_utc: The moment judged. [UTC]
+        meters: Installed meters examined.
+        found: Exceptions found per kind.
+        opened: New exceptions.
+        refreshed: Open exceptions found again.
+        closed: Exceptions closed as recovered.
+        causes: Verdicts per cause.
+        actions: Verdicts per action kind.
+        orders_created: Work orders created from field verdicts.
+        orders_existing: Field verdicts that matched an active order.
+        orders_refused: Field verdicts the work-order service refused (code → count).
+    """
+
+    as_of_utc: dt.datetime
+    meters: int = 0
+    found: dict[str, int] = field(default_factory=dict)
+    opened: int = 0
+    refreshed: int = 0
+    closed: int = 0
+    causes: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, int] = field(default_factory=dict)
+    orders_created: int = 0
+    orders_existing: int = 0
+    orders_refused: dict[str, int] = field(default_factory=dict)
+
+
+def load_inputs(
+    session: Session,
+    store: ReadStore,
+    *,
+    as_of_utc: dt.datetime,
+    zone: str,
+    lookback_days: int,
+) -> tuple[DiagnosticInputs, int]:
+    """The window's frames from the fleet model and the read store (as of ``as_of_utc``).
+
+    Args:
+        session: Database session.
+        store: The read store.
+        as_of_utc: The moment judged; only data committed by then is read. [UTC]
+        zone: IANA zone of the utility.
+        lookback_days: Days of data to read. [d]
+
+    Returns:
+        The inputs and the number of serials the head-end reported that the fleet does not
+        know (``unknown_meter`` quarantine).
+    """
+    start = as_of_utc - dt.timedelta(days=lookback_days)
+    repository = ExceptionRepository(session)
+    local_day = pl.Series([as_of_utc]).dt.convert_time_zone(zone)[0].date()
+    meters = repository.meter_context(local_day)
+    reads = store.current_interval_reads(
+        start_utc=start, end_utc=as_of_utc, channels=_CHANNELS, as_of_utc=as_of_utc
+    )
+    voltage = reads.filter(pl.col("channel").is_in(["voltage_min_v", "voltage_max_v"]))
+    codes = list(session.scalars(select(Collector.code)).all())
+    topology = store.records(
+        Table.TOPOLOGY, start_utc=start, end_utc=as_of_utc, ids=codes, as_of_utc=as_of_utc
+    )
+    collectors = topology.filter(pl.col("node_kind") == "collector").select(
+        "node_id", "observed_at_utc", "status"
+    )
+    inputs = DiagnosticInputs(
+        meters=meters,
+        daily=summarise_intervals(reads, zone=zone),
+        last_reads=last_read_times(reads.filter(pl.col("channel") == "kwh_delivered")),
+        voltage_reads=voltage,
+        registers=store.records(
+            Table.REGISTER_READS, start_utc=start, end_utc=as_of_utc, as_of_utc=as_of_utc
+        ),
+        events=store.records(Table.EVENTS, start_utc=start, end_utc=as_of_utc, as_of_utc=as_of_utc),
+        comm_stats=store.records(
+            Table.COMM_STATS, start_utc=start, end_utc=as_of_utc, as_of_utc=as_of_utc
+        ),
+        collectors=collectors,
+        window_start_utc=start,
+        as_of_utc=as_of_utc,
+        zone=zone,
+    )
+    return inputs, _unknown_serials(store)
+
+
+def _unknown_serials(store: ReadStore) -> int:
+    held = store.quarantine(reason_code="unknown_meter")
+    if held.is_empty():
+        return 0
+    serials = held["payload"].str.json_path_match("$.serial_number").drop_nulls()
+    return int(serials.n_unique())
+
+
+def run(
+    session: Session,
+    store: ReadStore,
+    *,
+    as_of_utc: dt.datetime,
+    options: RunOptions,
+    actor: str,
+    now: dt.datetime,
+    on_step: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Detect, diagnose and keep the exception store (see the module docstring).
+
+    Args:
+        session: Database session (flushed, not committed).
+        store: The read store.
+        as_of_utc: The moment judged. [UTC]
+        options: Window, thresholds and whether to create work orders.
+        actor: Who runs it (user or job name).
+        now: The clock (orders' creation time). [UTC]
+        on_step: Progress callback with a step name.
+
+    Returns:
+        What the run found and did.
+    """
+    inputs, unknown = load_inputs(
+        session,
+        store,
+        as_of_utc=as_of_utc,
+        zone=options.zone,
+        lookback_days=options.lookback_days,
+    )
+    if on_step is not None:
+        on_step("load")
+    exceptions = detect_exceptions(inputs, params=options.params, on_step=on_step)
+    facts = meter_facts(inputs, exceptions, params=options.params, unknown_serials_reported=unknown)
+    verdicts = diagnose(exceptions, facts)
+    if on_step is not None:
+        on_step("verdicts")
+    summary = RunSummary(as_of_utc=as_of_utc, meters=inputs.meters.height)
+    summary.found = dict(Counter(exceptions["kind"].to_list()))
+    rows = record_exceptions(
+        session,
+        exceptions.hstack(verdicts.drop("meter_id", "kind")),
+        as_of_utc=as_of_utc,
+        summary=summary,
+    )
+    summary.causes = dict(Counter(verdicts["cause"].to_list()))
+    summary.actions = dict(Counter(verdicts["action"].to_list()))
+    if options.create_work_orders:
+        if options.workorder_policy is None:
+            msg = "create_work_orders needs a workorder_policy"
+            raise ValueError(msg)
+        _order(session, rows, summary, actor=actor, now=now, policy=options.workorder_policy)
+    if on_step is not None:
+        on_step("store")
+    return summary
+
+
+def record_exceptions(
+    session: Session, found: pl.DataFrame, *, as_of_utc: dt.datetime, summary: RunSummary
+) -> list[DiagnosticException]:
+    """Keep the exception store: open new, refresh found, close recovered (with the reason).
+
+    Args:
+        session: Database session (flushed).
+        found: ``EXCEPTIONS`` rows with their verdict columns (``rules.VERDICTS``).
+        as_of_utc: The run's moment (opening and closing time). [UTC]
+        summary: Counts to update.
+
+    Returns:
+        The open rows found in this run.
+    """
+    as_of = as_of_utc
+    repository = ExceptionRepository(session)
+    open_rows = {(row.meter_id, row.kind): row for row in repository.open_exceptions()}
+    touched: list[DiagnosticException] = []
+    seen: set[tuple[int, ExceptionKind]] = set()
+    for record in found.iter_rows(named=True):
+        key = (int(record["meter_id"]), ExceptionKind(record["kind"]))
+        seen.add(key)
+        row = open_rows.get(key)
+        if row is None:
+            row = DiagnosticException(
+                meter_id=key[0],
+                kind=key[1],
+                status=ExceptionStatus.OPEN,
+                first_seen_utc=record["first_seen_utc"],
+                opened_at_utc=as_of,
+            )
+            session.add(row)
+            summary.opened += 1
+        else:
+            summary.refreshed += 1
+        row.last_seen_utc = record["last_seen_utc"]
+        row.evidence = json.loads(record["evidence"])
+        row.cause = record["cause"]
+        row.rule_id = record["rule_id"]
+        row.confidence = record["confidence"]
+        row.action = record["action"]
+        row.order_type = record["order_type"]
+        row.remote_command = record["remote_command"]
+        row.summary = record["summary"][:2000]
+        row.verdict_evidence = {
+            **json.loads(record["verdict_evidence"]),
+            "subject": record["subject"],
+            "priority": record["priority"],
+        }
+        touched.append(row)
+    for key, row in open_rows.items():
+        if key not in seen:
+            row.status = ExceptionStatus.CLOSED
+            row.closed_at_utc = as_of
+            row.close_reason = f"recovered: {RECOVERY_REASONS[key[1]]}"
+            summary.closed += 1
+    session.flush()
+    return touched
+
+
+def _order(
+    session: Session,
+    rows: Sequence[DiagnosticException],
+    summary: RunSummary,
+    *,
+    actor: str,
+    now: dt.datetime,
+    policy: workorders_service.WorkOrderPolicy,
+) -> None:
+    candidates = [
+        row
+        for row in rows
+        if row.action == ActionKind.FIELD and row.order_type and row.work_order_number is None
+    ]
+    types = {row.id: WorkOrderType(str(row.order_type)) for row in candidates}
+    serials = ExceptionRepository(session).serials({row.meter_id for row in candidates})
+    requests: list[OrderRequest] = []
+    owners: list[DiagnosticException] = []
+    for row in candidates:
+        evidence = row.verdict_evidence or {}
+        subject = evidence.get("subject", "meter")
+        facts = evidence.get("facts", {})
+        collector = facts.get("collector_code") if subject == "collector" else None
+        if subject == "collector" and not collector:
+            continue
+        requests.append(
+            OrderRequest(
+                order_type=types[row.id],
+                meter_serial=None if subject == "collector" else serials[row.meter_id],
+                collector_code=collector,
+                problem_code=str(row.cause),
+                priority=evidence.get("priority"),
+                evidence_summary=(row.summary or "")[:500],
+                evidence=_json_safe(evidence),
+                external_ref=f"diag-{row.id}",
+            )
+        )
+        owners.append(row)
+    if not requests:
+        return
+    result = workorders_service.create_from_verdicts(
+        session, requests, actor=actor, now=now, policy=policy
+    )
+    duplicates = {d.index: d.order_number for d in result.duplicates}
+    refused = {r.index: r.code for r in result.refused}
+    created = iter(result.created)
+    for index, row in enumerate(owners):
+        if index in refused:
+            summary.orders_refused[refused[index]] = (
+                summary.orders_refused.get(refused[index], 0) + 1
+            )
+        elif index in duplicates:
+            row.work_order_number = duplicates[index]
+            summary.orders_existing += 1
+        else:
+            row.work_order_number = next(created)
+            summary.orders_created += 1
+    session.flush()
+
+
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(json.dumps(value, default=str))
+    return loaded
+
+
+def list_exceptions(
+    session: Session,
+    *,
+    kind: ExceptionKind | None = None,
+    open_only: bool = False,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[tuple[DiagnosticException, str]]:
+    """Exceptions with their meter's serial, newest first."""
+    return list(
+        ExceptionRepository(session).list_exceptions(
+            kind=kind, open_only=open_only, limit=limit, offset=offset
+        )
+    )
+
+
+def get_exception(session: Session, exception_id: int) -> tuple[DiagnosticException, str]:
+    """One exception and its meter's serial.
+
+    Raises:
+        NoSuchMeterError: No exception with this id (code ``diagnostics.not_found``).
+    """
+    repository = ExceptionRepository(session)
+    row = repository.get(exception_id)
+    if row is None:
+        raise NoSuchMeterError(f"No diagnostics exception with id {exception_id}.")
+    return row, repository.serials([row.meter_id])[row.meter_id]
+
+
+def meter_exceptions(session: Session, serial_number: str) -> list[DiagnosticException]:
+    """Every exception of a meter (open and closed), newest first.
+
+    Raises:
+        NoSuchMeterError: The serial is not in the fleet.
+    """
+    repository = ExceptionRepository(session)
+    meter_id = repository.meter_id_of(serial_number)
+    if meter_id is None:
+        raise NoSuchMeterError(
+            f"No meter with serial {serial_number!r}; check the serial (meterops meters show)."
+        )
+    return [row for row, _ in repository.list_exceptions(meter_id=meter_id, limit=1000)]
+
+
+def run_cohorts(
+    session: Session,
+    *,
+    kind: ExceptionKind | None = None,
+    as_of_day: dt.date,
+    min_size: int = 10,
+    alpha: float = 0.05,
+) -> pl.DataFrame:
+    """Cohorts over-represented among the open exceptions (see ``cohorts.find_cohorts``).
+
+    Args:
+        session: Database session.
+        kind: Only exceptions of this kind (None: all kinds, each analysed apart).
+        as_of_day: Accounts as open on this local day (the meter context).
+        min_size: Smallest cohort tested.
+        alpha: False-discovery rate.
+
+    Returns:
+        ``cohorts.COHORTS`` rows, the strongest first.
+    """
+    repository = ExceptionRepository(session)
+    context = repository.meter_context(as_of_day)
+    open_rows = repository.open_exceptions(kinds=[kind] if kind else None)
+    flagged = pl.DataFrame(
+        {"meter_id": [r.meter_id for r in open_rows], "kind": [str(r.kind) for r in open_rows]},
+        schema={"meter_id": pl.Int64, "kind": pl.String},
+    )
+    return cohort_analysis.find_cohorts(flagged, context, min_size=min_size, alpha=alpha)

@@ -1,0 +1,130 @@
+"""Verdict rules: data, a fallback for every kind, look-alikes told apart by their facts."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from meterops.diagnostics.facts import FACT_NAMES
+from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
+from meterops.diagnostics.rules import OPERATORS, RULES, diagnose, evaluate
+from meterops.workorders.types import ORDER_TYPES, WorkOrderType
+
+
+def test_every_kind_ends_with_a_rule_without_conditions() -> None:
+    for kind in ExceptionKind:
+        rules = [rule for rule in RULES if rule.kind is kind]
+        assert rules, kind
+        assert rules[-1].when == (), kind
+
+
+def test_rules_use_known_facts_operators_and_field_rules_name_an_order_type() -> None:
+    ids = [rule.rule_id for rule in RULES]
+    assert len(ids) == len(set(ids))
+    for rule in RULES:
+        for condition in rule.when:
+            assert condition.fact in FACT_NAMES, rule.rule_id
+            assert condition.op in OPERATORS, rule.rule_id
+        assert set(rule.facts) <= set(FACT_NAMES), rule.rule_id
+        assert (rule.action is ActionKind.FIELD) == (rule.order_type is not None), rule.rule_id
+        if rule.subject == "collector":
+            assert rule.order_type is not None
+            assert ORDER_TYPES[rule.order_type].subject.value == "collector", rule.rule_id
+        if rule.action is ActionKind.REMOTE:
+            assert rule.remote_command, rule.rule_id
+
+
+SILENT = {"mode": "silent", "never_reported": False, "rssi_change_db": -0.5}
+
+
+@pytest.mark.parametrize(
+    ("kind", "facts", "cause"),
+    [
+        # A collector outage is not many radio failures.
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {**SILENT, "collector_silent_share": 0.9, "collector_meters": 200},
+            Cause.COLLECTOR_DOWN,
+        ),
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {**SILENT, "collector_silent_share": 0.01, "collector_meters": 200},
+            Cause.RADIO_MODULE_FAILURE,
+        ),
+        (ExceptionKind.NON_COMMUNICATING, {**SILENT, "collector_down": True}, Cause.COLLECTOR_DOWN),
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {**SILENT, "rssi_change_db": -9.0},
+            Cause.WEAK_MESH_PATH,
+        ),
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {"mode": "intermittent", "rssi_change_db": 0.0},
+            Cause.WEAK_MESH_PATH,
+        ),
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {**SILENT, "meter_removed_events": 1, "outage_after_last_read": True},
+            Cause.METER_REMOVED,
+        ),
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {**SILENT, "never_reported": True, "unknown_serials_reported": 3},
+            Cause.UNPROVISIONED_METER,
+        ),
+        # A vacant premise is not a stopped register.
+        (
+            ExceptionKind.ZERO_CONSUMPTION,
+            {"prior_kwh_per_day": 25.0, "kwh_received": 0.0},
+            Cause.STOPPED_REGISTER,
+        ),
+        (
+            ExceptionKind.ZERO_CONSUMPTION,
+            {"prior_kwh_per_day": None, "kwh_received": 0.0},
+            Cause.VACANT_PREMISE,
+        ),
+        (ExceptionKind.TAMPER, {"usage_ratio": 0.3}, Cause.BYPASS_THEFT),
+        (ExceptionKind.TAMPER, {"usage_ratio": 1.02}, Cause.TAMPER),
+        (ExceptionKind.REVERSE_ENERGY, {"transformer_rated": True}, Cause.CT_POLARITY),
+        (ExceptionKind.SUSPECT_READS, {"clock_error_days": 5}, Cause.CLOCK_ERROR),
+        (ExceptionKind.HIGH_BILL, {"basis": "tou_on_peak_share"}, Cause.TOU_MISPROGRAM),
+        (ExceptionKind.HIGH_BILL, {"basis": "usage"}, Cause.CUSTOMER_USAGE),
+    ],
+)
+def test_the_first_rule_that_holds_names_the_cause(
+    kind: ExceptionKind, facts: dict[str, object], cause: Cause
+) -> None:
+    rule, _ = evaluate(kind, facts)
+    assert rule.cause is cause
+
+
+def test_a_null_fact_never_satisfies_a_condition() -> None:
+    rule, why = evaluate(ExceptionKind.TAMPER, {"usage_ratio": None})
+    assert rule.cause is Cause.TAMPER
+    assert why == []
+
+
+def test_diagnose_gives_each_exception_its_verdict_with_the_evidence() -> None:
+    exceptions = pl.DataFrame(
+        {
+            "meter_id": [1, 2],
+            "kind": ["reverse_energy", "hot_socket"],
+            "evidence": [json.dumps({"events": 3}), json.dumps({"events": 1})],
+        }
+    )
+    facts = pl.DataFrame(
+        {"meter_id": [1, 2], "transformer_rated": [True, False], "reverse_events": [3, 0]}
+    )
+    out = diagnose(exceptions, facts)
+    assert out["cause"].to_list() == ["ct_polarity", "hot_socket"]
+    assert out["order_type"].to_list() == [
+        WorkOrderType.CT_SITE_CHECK.value,
+        WorkOrderType.HOT_SOCKET_INSPECTION.value,
+    ]
+    first = json.loads(out["verdict_evidence"][0])
+    assert first["conditions"] == ["transformer_rated = True (== True)"]
+    assert first["facts"] == {"transformer_rated": True, "reverse_events": 3}
+    assert first["detector"] == {"events": 3}
+    assert "Because transformer_rated = True" in out["summary"][0]
