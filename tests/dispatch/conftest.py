@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meterops.config import Settings
+from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.dispatch.service import Planner
 from meterops.fleet import service as fleet_service
 from meterops.fleet.parse import parse_fleet_csv
 from meterops.fleet.programs import parse_programs_file
 from meterops.fleet.spec import IMPORT_ORDER
-from meterops.headend.simulated import SimClock, SimulatedHeadEnd
+from meterops.headend.simulated import SimClock, SimulatedHeadEnd, WallClock
 from meterops.models import Feeder, Meter, Premise, Technician, Territory, Transformer
 from meterops.routing import GreatCircleTravel, MaxIterations
 from meterops.simulator import FaultRates, small_town
 from meterops.simulator import World as SimWorld
 from meterops.simulator.fleetfiles import write_fleet_files
+from meterops.web.app import create_app
 from meterops.workorders import service as workorders_service
 from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.service import WorkOrderPolicy
@@ -229,3 +235,51 @@ def sim_world() -> SimWorld:
         small_town(seed=41, start=SIM_START, service_points=150, horizon_days=12, faults=SIM_RATES),
         keep_days=1,
     )
+
+
+HEAD_END_START = dt.datetime(2026, 7, 9, 17, 0, tzinfo=dt.UTC)
+
+
+@dataclass
+class Site:
+    client: TestClient
+    world: SimWorld
+    head_end: SimulatedHeadEnd
+    day: dt.date
+
+    def dead(self) -> list[str]:
+        return dead_meters(self.world, self.clock.now())
+
+    def order(self, serial: str, order_type: str, **fields: object) -> str:
+        """Create an order through the JSON API; its number."""
+        response = self.client.post(
+            "/api/v1/orders", json={"order_type": order_type, "meter_serial": serial, **fields}
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["order_number"])
+
+    def healthy(self) -> list[str]:
+        return healthy_meters(self.world)
+
+    @property
+    def clock(self) -> WallClock:
+        assert isinstance(self.head_end.clock, WallClock)
+        return self.head_end.clock
+
+
+@contextmanager
+def web_site(database_url: str, folder: Path) -> Iterator[Site]:
+    """The web app over Prairie Junction (committed for real) with a simulated head-end."""
+    world = sim_world()
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        import_sim_fleet(session, folder / "fleet", world)
+    engine.dispose()
+    settings = Settings(database_url=database_url, data_dir=folder / "var")
+    app = create_app(settings)
+    # Simulated time runs 200 times faster than the wall clock: a ping's 60 s timeout
+    # passes in 0.3 s of the flow's waits.
+    head_end = SimulatedHeadEnd(world, clock=WallClock(HEAD_END_START, speed=200.0))
+    app.state.head_end = head_end
+    with TestClient(app) as client:
+        yield Site(client, world, head_end, next_workday())

@@ -2,64 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
 
-from meterops.config import Settings
-from meterops.db.engine import make_engine, make_session_factory, session_scope
-from meterops.headend.simulated import SimulatedHeadEnd, WallClock
-from meterops.simulator import World
-from meterops.web.app import create_app
-from tests.dispatch.conftest import (
-    dead_meters,
-    healthy_meters,
-    import_sim_fleet,
-    next_workday,
-    sim_world,
-)
-
-HEAD_END_START = dt.datetime(2026, 7, 9, 17, 0, tzinfo=dt.UTC)
-
-
-@dataclass
-class Site:
-    client: TestClient
-    world: World
-    head_end: SimulatedHeadEnd
-    day: dt.date
-
-    def dead(self) -> list[str]:
-        return dead_meters(self.world, self.clock.now())
-
-    def healthy(self) -> list[str]:
-        return healthy_meters(self.world)
-
-    @property
-    def clock(self) -> WallClock:
-        assert isinstance(self.head_end.clock, WallClock)
-        return self.head_end.clock
+from tests.dispatch.conftest import Site, web_site
 
 
 @pytest.fixture(scope="module")
 def site(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    folder = tmp_path_factory.mktemp("dispatch-web")
-    world = sim_world()
-    engine = make_engine(module_database_url)
-    with session_scope(make_session_factory(engine)) as session:
-        import_sim_fleet(session, folder / "fleet", world)
-    engine.dispose()
-    settings = Settings(database_url=module_database_url, data_dir=folder / "var")
-    app = create_app(settings)
-    # Simulated time runs 200 times faster than the wall clock: a ping's 60 s timeout
-    # passes in 0.3 s of the flow's waits.
-    head_end = SimulatedHeadEnd(world, clock=WallClock(HEAD_END_START, speed=200.0))
-    app.state.head_end = head_end
-    with TestClient(app) as client:
-        yield Site(client, world, head_end, next_workday())
+    with web_site(module_database_url, tmp_path_factory.mktemp("dispatch-web")) as found:
+        yield found
 
 
 def create(client: TestClient, serial: str, order_type: str, **fields: object) -> str:

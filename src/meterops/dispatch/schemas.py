@@ -44,6 +44,7 @@ class PlanOrderRead(BaseModel):
     priority: int
     meter_serial: str | None
     duration_min: int
+    required_skill: str
 
 
 class VisitRead(BaseModel):
@@ -78,6 +79,8 @@ class RouteRead(BaseModel):
 
     technician: str
     name: str
+    skills: list[str] = Field(description="Skills (residential, ct_rated …) used when planned.")
+    certifications: list[str]
     shift_local: str
     departure_local: str | None
     return_local: str | None

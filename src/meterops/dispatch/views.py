@@ -85,6 +85,7 @@ def _view(session: Session, row: DayPlan, zone: ZoneInfo) -> schemas.DayPlanRead
             priority=order.priority,
             meter_serial=serials.get(order.meter_id or -1),
             duration_min=order.duration_min,
+            required_skill=order.required_skill,
         )
 
     route_reads: list[schemas.RouteRead] = []
@@ -126,6 +127,8 @@ def _view(session: Session, row: DayPlan, zone: ZoneInfo) -> schemas.DayPlanRead
             schemas.RouteRead(
                 technician=person.employee_number,
                 name=person.name,
+                skills=[s for s in route.skills if ":" not in s],
+                certifications=[s[5:] for s in route.skills if s.startswith("cert:")],
                 shift_local=f"{_hhmm(at(route.shift_start_s), zone)}–"
                 f"{_hhmm(at(route.shift_end_s), zone)}",
                 departure_local=None
