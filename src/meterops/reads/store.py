@@ -17,6 +17,12 @@ substitutes; :meth:`ReadStore.write_flags` appends sparse flag rows;
 :meth:`ReadStore.current_interval_reads` returns, per key, the row received last among the raw
 read and its versions, with flags merged. Nothing here updates or deletes a row.
 
+Other engines (Spark): :meth:`ReadStore.table_files` lists the Parquet files of a table's
+current Delta version and :meth:`ReadStore.commits` the visible source files; an engine reads
+the files itself, keeps raw rows of visible files, and hands each group's raw, version and flag
+rows to :func:`current_from_rows`, the same current-view rule as
+:meth:`ReadStore.current_interval_reads`.
+
 Must not import ``meterops.db``, ``models``, ``web``, ``cli`` or ``config``: it receives a URI
 and explicit parameters.
 """
@@ -30,6 +36,8 @@ from dataclasses import dataclass
 from typing import Final, NamedTuple
 
 import polars as pl
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from meterops.errors import ConflictError
 from meterops.kit.frames import check_frame
@@ -47,7 +55,15 @@ from meterops.reads.schema import (
 )
 from meterops.vee.flags import FLAGS
 
-__all__ = ["COUNT_NAMES", "TIME_COLUMNS", "FileCommit", "ReadStore", "Table"]
+__all__ = [
+    "COUNT_NAMES",
+    "TIME_COLUMNS",
+    "FileCommit",
+    "ReadStore",
+    "Table",
+    "current_from_rows",
+    "stored_schema",
+]
 
 TIME_COLUMNS: Final[Mapping[Table, str]] = {
     Table.INTERVAL_READS: "interval_start_utc",
@@ -105,6 +121,61 @@ class _Window(NamedTuple):
     channels: Collection[str] | None = None
 
 
+def stored_schema(table: Table) -> pl.Schema:
+    """The schema of ``table``'s Parquet files, for engines that read them (Spark).
+
+    The logical columns, with unsigned integers (flags, masks) stored as ``Int64``: Delta has
+    no unsigned types.
+
+    Examples:
+        >>> stored_schema(Table.INTERVAL_FLAGS)["flag_mask"]
+        Int64
+    """
+    unsigned = (pl.UInt8(), pl.UInt16(), pl.UInt32())
+    return pl.Schema(
+        {n: pl.Int64() if t in unsigned else t for n, t in TABLES[table].schema.items()}
+    )
+
+
+def current_from_rows(
+    raw: pl.DataFrame, versions: pl.DataFrame, flags: pl.DataFrame
+) -> pl.DataFrame:
+    """The current view of given rows, as :meth:`ReadStore.current_interval_reads` builds it.
+
+    For engines that read the tables' Parquet files themselves (Spark): pass the visible raw
+    rows (of files with a commit marker), the version rows and the flag rows of a set of keys,
+    with their stored (:func:`stored_schema`) or logical dtypes; visibility and time windows
+    are the caller's. An empty frame may lack columns.
+
+    Args:
+        raw: Rows of the raw interval table (``Table.INTERVAL_READS`` columns).
+        versions: Rows of the versions table (with ``received_at_utc``).
+        flags: Rows of the flags table (with ``received_at_utc``).
+
+    Returns:
+        ``INTERVAL_READS`` rows, one per key, flags merged, in key order.
+    """
+    rows = _current.raw_as_rows(_cast(raw, Table.INTERVAL_READS).lazy())
+    duplicated = raw.height > 0 and bool(
+        raw.select(pl.struct(_current.KEY).is_duplicated().any()).item()
+    )
+    if versions.height:
+        version_rows = _current.versions_as_rows(_cast(versions, Table.INTERVAL_VERSIONS).lazy())
+        rows = pl.concat([rows, version_rows])
+    if versions.height or duplicated:
+        rows = _current.latest_per_key(rows)
+    if flags.height:
+        rows = _current.apply_flags(rows, _cast(flags, Table.INTERVAL_FLAGS).lazy())
+    return _current.as_interval_reads(rows).collect()
+
+
+def _cast(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
+    schema = TABLES[table].schema
+    if frame.is_empty():
+        return pl.DataFrame(schema=schema)
+    return frame.select(pl.col(n).cast(t) for n, t in schema.items())
+
+
 def _aware(moment: dt.datetime, name: str) -> dt.datetime:
     if moment.tzinfo is None:
         msg = f"{name} must be an aware UTC datetime, got naive {moment.isoformat()}"
@@ -131,6 +202,11 @@ class ReadStore:
     def uri(self) -> str:
         """Where the store lives."""
         return self._lake.uri
+
+    @property
+    def storage_options(self) -> Mapping[str, str] | None:
+        """The object-store options the store was opened with (for workers that reopen it)."""
+        return self._lake.storage_options
 
     # ----------------------------------------------------------------------------------------
     # Commit markers and visibility
@@ -249,6 +325,7 @@ class ReadStore:
         start_utc: dt.datetime,
         end_utc: dt.datetime,
         ids: _Ids,
+        pending_source_file_id: int | None = None,
     ) -> pl.DataFrame:
         """Visible stored rows of ``table`` in ``[start_utc, end_utc)`` for the given ids.
 
@@ -260,11 +337,21 @@ class ReadStore:
             start_utc: Window start (inclusive). [UTC]
             end_utc: Window end (exclusive). [UTC]
             ids: Meter ids (node ids for topology).
+            pending_source_file_id: Also the rows already appended, not yet committed, for
+                this file: a big file ingested in batches compares each batch with its
+                earlier ones.
 
         Returns:
             The table's stored columns.
         """
-        frame = self._visible(self._window(table, _Window(start_utc, end_utc, ids)), None)
+        frame = self._window(table, _Window(start_utc, end_utc, ids))
+        if pending_source_file_id is None:
+            frame = self._visible(frame, None)
+        else:
+            ids_seen = self.commits()["source_file_id"].append(
+                pl.Series([pending_source_file_id], dtype=pl.Int64)
+            )
+            frame = frame.filter(pl.col("source_file_id").is_in(ids_seen.implode()))
         if table is Table.INTERVAL_READS:
             frame = _current.latest_per_key(frame.with_columns(pl.lit(0).alias("version"))).drop(
                 "version"
@@ -552,6 +639,26 @@ class ReadStore:
         if reason_code is not None:
             frame = frame.filter(pl.col("reason_code") == reason_code)
         return frame.sort("source_file_id", "source_line", nulls_last=False).collect()
+
+    def table_files(self, table: Table) -> list[str]:
+        """URIs of the Parquet files of ``table``'s current Delta version (for Spark).
+
+        The files hold :func:`stored_schema` columns. Rows of ingest-fed tables are visible
+        only when their ``source_file_id`` has a row in the ``Table.COMMITS`` files (the
+        visibility marker; :meth:`commits`): an engine must semi-join them. The table's
+        log is not needed to read the files; no files are listed for a table never written.
+
+        Returns:
+            Absolute file URIs (``file://`` paths for a local store), empty when the table
+            does not exist.
+        """
+        try:
+            handle = DeltaTable(
+                self._lake.table_uri(table), storage_options=self._lake.storage_options
+            )
+        except TableNotFoundError:
+            return []
+        return list(handle.file_uris())
 
     def size_bytes(self, table: Table) -> int:
         """Size of ``table``'s data files on disk [bytes]."""
