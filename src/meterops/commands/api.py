@@ -1,11 +1,71 @@
-"""JSON API of the commands capability (mounted under ``/api/v1``)."""
+"""JSON API of the commands capability (mounted under ``/api/v1``).
+
+There is no sign-in yet: the acting user comes in the ``X-Meterops-User`` header and is
+resolved against the users table (role and territories) by the service.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import datetime as dt
+from typing import Annotated
 
+from fastapi import APIRouter, Header
+
+from meterops.commands import schemas
+from meterops.commands import service as commands_service
+from meterops.commands.policy import CommandPolicy
+from meterops.web.deps import SessionDep
 from meterops.web.errors import ERROR_RESPONSES
 
-__all__ = ["router"]
+__all__ = ["approve_request", "create_request", "get_request", "kill_switch", "overview", "router"]
 
 router = APIRouter(tags=["remote operations"], responses=ERROR_RESPONSES)
+
+User = Annotated[str, Header(alias="X-Meterops-User", max_length=64)]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@router.post("/remote/requests", response_model=schemas.CommandRequestRead, status_code=201)
+def create_request(
+    payload: schemas.CommandRequestCreate, session: SessionDep, user: User
+) -> schemas.CommandRequestRead:
+    """Request a command on meters; the same idempotency key returns the same request."""
+    actor = commands_service.resolve_actor(session, user)
+    return commands_service.request(
+        session, payload, actor=actor, now=_now(), policy=CommandPolicy()
+    )
+
+
+@router.get("/remote/requests/{request_id}", response_model=schemas.CommandRequestRead)
+def get_request(request_id: int, session: SessionDep) -> schemas.CommandRequestRead:
+    """A request with its commands, guard results and head-end answers."""
+    return commands_service.get_request(session, request_id)
+
+
+@router.post("/remote/requests/{request_id}/approve", response_model=schemas.CommandRequestRead)
+def approve_request(request_id: int, session: SessionDep, user: User) -> schemas.CommandRequestRead:
+    """Approve a held request (a second, different supervisor or admin, in time)."""
+    actor = commands_service.resolve_actor(session, user)
+    return commands_service.approve(
+        session, request_id, actor=actor, now=_now(), policy=CommandPolicy()
+    )
+
+
+@router.get("/remote/overview", response_model=schemas.CommandsOverview)
+def overview(session: SessionDep) -> schemas.CommandsOverview:
+    """Held requests, recent requests and commands, and the kill switch."""
+    return commands_service.overview(session)
+
+
+@router.put("/remote/kill-switch", response_model=schemas.KillSwitchRead)
+def kill_switch(
+    payload: schemas.KillSwitchUpdate, session: SessionDep, user: User
+) -> schemas.KillSwitchRead:
+    """Halt or resume all dispatching (queued commands stay queued)."""
+    actor = commands_service.resolve_actor(session, user)
+    return commands_service.set_kill_switch(
+        session, active=payload.active, actor=actor, now=_now(), reason=payload.reason
+    )

@@ -4,8 +4,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from meterops.outages import schemas
+from meterops.outages import service as outages_service
+from meterops.web.deps import SessionDep
 from meterops.web.errors import ERROR_RESPONSES
 
-__all__ = ["router"]
+__all__ = ["get_outage", "list_outages", "router"]
 
 router = APIRouter(tags=["outages"], responses=ERROR_RESPONSES)
+
+
+@router.get("/outages", response_model=list[schemas.OutageRead])
+def list_outages(session: SessionDep) -> list[schemas.OutageRead]:
+    """Outage incidents, latest first."""
+    return outages_service.list_incidents(session)
+
+
+@router.get("/outages/{incident_id}", response_model=schemas.OutageDetail)
+def get_outage(incident_id: int, session: SessionDep) -> schemas.OutageDetail:
+    """An outage incident with its meters."""
+    return outages_service.get_incident(session, incident_id)

@@ -1,0 +1,197 @@
+"""``meterops remote`` and ``meterops outages`` (through the real entry point) and the JSON API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from meterops.cli import context
+from meterops.cli.main import main
+from meterops.commands import schemas
+from meterops.commands import service as commands_service
+from meterops.commands.policy import CommandPolicy
+from meterops.config import Settings
+from meterops.db.engine import make_engine, make_session_factory, session_scope
+from meterops.models.commands import CommandType, OutageIncident, OutageLevel, OutageMember
+from meterops.models.org import Role
+from meterops.web.app import create_app
+from tests.commands.world import MONDAY_10, Loaded, add_user, load_world
+
+
+@pytest.fixture(scope="module")
+def world(
+    module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, Loaded, Path]:
+    engine = make_engine(module_database_url)
+    folder = tmp_path_factory.mktemp("cli")
+    with session_scope(make_session_factory(engine)) as session:
+        loaded = load_world(session, folder / "fleet")
+        add_user(session, "ann", Role.DISPATCHER, [loaded.territory])
+        add_user(session, "sue", Role.SUPERVISOR, [loaded.territory])
+        add_user(session, "tom", Role.TECHNICIAN, [loaded.territory])
+        meter_id = session.execute(text("SELECT id FROM meters ORDER BY id LIMIT 1")).scalar_one()
+        incident = OutageIncident(
+            level=OutageLevel.TRANSFORMER,
+            device_code="TX-TEST",
+            feeder_code="F-TEST",
+            started_at_utc=MONDAY_10,
+            restored_at_utc=None,
+            affected_meters=1,
+            last_gasps=1,
+            confidence=1.0,
+            detected_at_utc=MONDAY_10,
+        )
+        session.add(incident)
+        session.flush()
+        session.add(
+            OutageMember(
+                incident_id=incident.id, meter_id=meter_id, serial_number="S-TEST", last_gasp=True
+            )
+        )
+    engine.dispose()
+    return module_database_url, loaded, folder
+
+
+@pytest.fixture
+def cli(world: tuple[str, Loaded, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    url, _, folder = world
+    monkeypatch.setenv("METEROPS_DATABASE_URL", url)
+    monkeypatch.setenv("METEROPS_DATA_DIR", str(folder / "var"))
+    monkeypatch.setenv("COLUMNS", "200")
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+    yield
+    context.engine().dispose()
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+
+
+def test_remote_ping_queues_and_status_shows_it(
+    cli: None, world: tuple[str, Loaded, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    serial = world[1].all_serials[0]
+    assert main(["remote", "ping", serial, "--as", "ann", "--key", "cli-ping-0001", "--json"]) == 0
+    read = json.loads(capsys.readouterr().out)
+    assert read["state"] == "released"
+    assert read["commands"][0]["state"] == "queued"
+    # The same key again: the same request.
+    assert main(["remote", "ping", serial, "--as", "ann", "--key", "cli-ping-0001", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["id"] == read["id"]
+    assert main(["remote", "status", str(read["id"])]) == 0
+    assert serial in capsys.readouterr().out
+
+
+def test_remote_refuses_a_technician_disconnect_with_exit_code_5(
+    cli: None, world: tuple[str, Loaded, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    serial = world[1].switch_serials[0]
+    code = main(["remote", "disconnect", serial, "--as", "tom", "--reason", "non-payment"])
+    assert code == 5
+    assert "may not request disconnect" in capsys.readouterr().err
+
+
+def test_kill_switch_on_and_off_from_the_cli(cli: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["remote", "kill-switch", "on", "--as", "ann", "--reason", "storm drill"]) == 0
+    assert "halted" in capsys.readouterr().out
+    # A dispatcher may halt, but only a supervisor or admin may resume.
+    assert main(["remote", "kill-switch", "off", "--as", "ann", "--reason", "done"]) == 5
+    assert main(["remote", "kill-switch", "off", "--as", "sue", "--reason", "done"]) == 0
+
+
+def test_outages_list_and_show(cli: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["outages", "list", "--json"]) == 0
+    incidents = json.loads(capsys.readouterr().out)
+    assert [i["device_code"] for i in incidents] == ["TX-TEST"]
+    assert main(["outages", "show", str(incidents[0]["id"])]) == 0
+    assert "S-TEST" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def client(world: tuple[str, Loaded, Path]) -> Iterator[TestClient]:
+    url, _, folder = world
+    settings = Settings(database_url=url, data_dir=folder / "var")
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def test_api_request_is_idempotent_and_refuses_a_reused_key(
+    client: TestClient, world: tuple[str, Loaded, Path]
+) -> None:
+    serials = world[1].all_serials
+    body = {
+        "kind": "on_demand_read",
+        "serial_numbers": [serials[1]],
+        "reason": "check",
+        "idempotency_key": "api-read-0001",
+    }
+    first = client.post("/api/v1/remote/requests", json=body, headers={"X-Meterops-User": "ann"})
+    assert first.status_code == 201
+    again = client.post("/api/v1/remote/requests", json=body, headers={"X-Meterops-User": "ann"})
+    assert again.json()["id"] == first.json()["id"]
+    other = client.post(
+        "/api/v1/remote/requests",
+        json={**body, "serial_numbers": [serials[2]]},
+        headers={"X-Meterops-User": "ann"},
+    )
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "commands.idempotency_key_reused"
+    got = client.get(f"/api/v1/remote/requests/{first.json()['id']}")
+    assert got.json()["commands"][0]["serial_number"] == serials[1]
+
+
+def test_api_approval_by_the_requester_or_too_late_is_forbidden(
+    client: TestClient, world: tuple[str, Loaded, Path]
+) -> None:
+    url, loaded, _ = world
+    engine = make_engine(url)
+    with session_scope(make_session_factory(engine)) as session:
+        ann = commands_service.resolve_actor(session, "ann")
+        held = commands_service.request(
+            session,
+            schemas.CommandRequestCreate(
+                kind=CommandType.DISCONNECT,
+                serial_numbers=loaded.switch_serials[:12],
+                reason="mass",
+                idempotency_key="api-mass-0001",
+            ),
+            actor=ann,
+            now=MONDAY_10,
+            policy=CommandPolicy(),
+        )
+    engine.dispose()
+    assert held.state == "awaiting_approval"
+    own = client.post(
+        f"/api/v1/remote/requests/{held.id}/approve", headers={"X-Meterops-User": "ann"}
+    )
+    assert own.status_code == 403
+    late = client.post(
+        f"/api/v1/remote/requests/{held.id}/approve", headers={"X-Meterops-User": "sue"}
+    )
+    assert late.status_code == 403  # the request was made long before the approval window
+    overview = client.get("/api/v1/remote/overview").json()
+    assert held.id in [r["id"] for r in overview["awaiting_approval"]]
+
+
+def test_api_kill_switch_and_outages(client: TestClient) -> None:
+    on = client.put(
+        "/api/v1/remote/kill-switch",
+        json={"active": True, "reason": "drill"},
+        headers={"X-Meterops-User": "sue"},
+    )
+    assert on.json()["active"] is True
+    off = client.put(
+        "/api/v1/remote/kill-switch",
+        json={"active": False, "reason": "drill over"},
+        headers={"X-Meterops-User": "sue"},
+    )
+    assert off.json()["active"] is False
+    outages = client.get("/api/v1/outages").json()
+    assert outages[0]["device_code"] == "TX-TEST"
+    detail = client.get(f"/api/v1/outages/{outages[0]['id']}").json()
+    assert detail["meters"][0]["serial_number"] == "S-TEST"
+    assert client.get("/api/v1/outages/999999").status_code == 404
