@@ -195,3 +195,12 @@ def test_api_kill_switch_and_outages(client: TestClient) -> None:
     detail = client.get(f"/api/v1/outages/{outages[0]['id']}").json()
     assert detail["meters"][0]["serial_number"] == "S-TEST"
     assert client.get("/api/v1/outages/999999").status_code == 404
+
+
+def test_console_and_outages_pages_render(client: TestClient) -> None:
+    console = client.get("/remote")
+    assert console.status_code == 200
+    assert "Awaiting a second person" in console.text
+    outages = client.get("/outages")
+    assert outages.status_code == 200
+    assert "TX-TEST" in outages.text
