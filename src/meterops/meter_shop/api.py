@@ -22,8 +22,6 @@ from meterops.timeutil import utc_now
 from meterops.web.deps import SessionDep, SettingsDep
 from meterops.web.errors import ERROR_RESPONSES
 
-__all__ = ["PlanRequest", "router"]
-
 router = APIRouter(tags=["meter shop"], responses=ERROR_RESPONSES)
 
 YearQuery = Annotated[

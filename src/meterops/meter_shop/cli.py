@@ -11,8 +11,6 @@ from rich.table import Table
 
 from meterops.cli import context
 
-__all__ = ["app"]
-
 app = typer.Typer(
     help="Meter accuracy tests (ANSI C12.20) and in-service testing programmes.",
     no_args_is_help=True,

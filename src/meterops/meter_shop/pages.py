@@ -12,8 +12,6 @@ from meterops.meter_shop import service as shop_service
 from meterops.meter_shop.schemas import LotRead
 from meterops.web.deps import SessionDep
 
-__all__ = ["router"]
-
 router = APIRouter(include_in_schema=False)
 
 BADGES = {
