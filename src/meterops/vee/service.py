@@ -44,9 +44,12 @@ from meterops.vee.suites import Suite
 
 __all__ = [
     "EDIT_REASONS",
+    "MAX_VIEW_DAYS",
     "EditResult",
     "VeeRunSummary",
     "edit_interval",
+    "interval_versions",
+    "meter_intervals",
     "run_vee",
 ]
 
@@ -394,3 +397,71 @@ def edit_interval(
         now=now,
     )
     return EditResult(meter.meter_id, channel, at, version, parent, previous, float(value))
+
+
+MAX_VIEW_DAYS: Final = 31
+"""Longest range of local days a meter view reads at once."""
+
+
+def meter_intervals(
+    session: Session,
+    store: ReadStore,
+    *,
+    serial: str,
+    first_day: dt.date,
+    last_day: dt.date,
+    zone: ZoneInfo,
+    channel: str | None = None,
+) -> pl.DataFrame:
+    """A meter's current interval reads over local days (what the meter page charts).
+
+    Args:
+        session: Database session (meter lookup).
+        store: The read store.
+        serial: Meter serial number.
+        first_day: First local day.
+        last_day: Last local day (included).
+        zone: The utility's zone.
+        channel: Only this channel (None: all).
+
+    Returns:
+        ``INTERVAL_READS`` rows (current view, flags merged), in key order.
+
+    Raises:
+        NotFoundError: Unknown meter.
+        InvalidInputError: ``last_day`` before ``first_day`` or more than
+            :data:`MAX_VIEW_DAYS` days.
+    """
+    if last_day < first_day or (last_day - first_day).days >= MAX_VIEW_DAYS:
+        raise InvalidInputError(
+            f"the range {first_day} to {last_day} must be 1 to {MAX_VIEW_DAYS} local days",
+            code="vee.bad_range",
+            details={"field": "to"},
+        )
+    meter = repository.meters_by_serial(session, [serial])[0]
+    start, _ = local_day_bounds_utc(first_day, zone)
+    _, end = local_day_bounds_utc(last_day, zone)
+    return store.current_interval_reads(
+        start_utc=start,
+        end_utc=end,
+        meter_ids=[meter.meter_id],
+        channels=[channel] if channel else None,
+    )
+
+
+def interval_versions(
+    session: Session, store: ReadStore, *, serial: str, channel: str, at_utc: dt.datetime
+) -> pl.DataFrame:
+    """Every stored version of one interval, oldest first, with ``is_current``.
+
+    Raises:
+        NotFoundError: Unknown meter.
+    """
+    meter = repository.meters_by_serial(session, [serial])[0]
+    at = at_utc.astimezone(dt.UTC)
+    return store.interval_history(
+        start_utc=at,
+        end_utc=at + dt.timedelta(microseconds=1),
+        meter_ids=[meter.meter_id],
+        channels=[channel],
+    )

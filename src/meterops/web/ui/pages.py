@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from meterops.assets import service as assets_service
-from meterops.web.deps import SessionDep
+from meterops.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,8 +39,28 @@ def meter_search(
 
 
 @router.get("/meters/{serial_number}", response_class=HTMLResponse)
-def meter_page(request: Request, serial_number: str, session: SessionDep) -> HTMLResponse:
-    """A meter: nameplate, service point, communication module, installation history."""
-    return _render(
-        request, "meter.html", detail=assets_service.meter_detail(session, serial_number)
+def meter_page(
+    request: Request,
+    serial_number: str,
+    *,
+    session: SessionDep,
+    settings: SettingsDep,
+    first_day: Annotated[dt.date | None, Query(alias="from")] = None,
+    last_day: Annotated[dt.date | None, Query(alias="to")] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    at: Annotated[dt.datetime | None, Query()] = None,
+) -> HTMLResponse:
+    """A meter: nameplate, service point, module, installations, interval chart and versions."""
+    from meterops.vee.pages import meter_reads_panel
+
+    detail = assets_service.meter_detail(session, serial_number)
+    reads = meter_reads_panel(
+        session,
+        settings,
+        serial=serial_number,
+        first_day=first_day,
+        last_day=last_day,
+        channel=channel,
+        at=at if at is None or at.tzinfo is not None else at.replace(tzinfo=dt.UTC),
     )
+    return _render(request, "meter.html", detail=detail, reads=reads)
