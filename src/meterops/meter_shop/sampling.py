@@ -64,6 +64,7 @@ __all__ = [
     "lot_results",
     "plan_from_dict",
     "plan_to_dict",
+    "render_plan_table",
     "replacement_list",
     "sample_size",
     "z19_code_letter",
@@ -558,3 +559,25 @@ def lot_results(decisions: pl.DataFrame) -> pl.DataFrame:
     """
     check_frame(decisions, LOT_RESULTS)
     return decisions.with_columns((pl.col("decision") == "reject").alias("rejected"))
+
+
+def render_plan_table() -> str:
+    """The tabled variables plans as Markdown (for ``docs/meter-shop.md``, checked by a test).
+
+    Rows are code letters with their lot sizes and n; columns are AQLs; cells are k.
+    """
+    aqls = sorted({a for row in Z19_K.values() for a in row})
+    lines = [
+        "| code letter | lot size | n | " + " | ".join(f"AQL {a:g} %" for a in aqls) + " |",
+        "|---|---|---|" + "---|" * len(aqls),
+    ]
+    low = 2
+    for limit, letter in Z19_CODE_LETTERS:
+        size = f"{low}-{int(limit)}" if math.isfinite(limit) else f"{low} and more"
+        low = int(limit) + 1 if math.isfinite(limit) else low
+        if letter not in Z19_K:
+            lines.append(f"| {letter} | {size} | (J plan) | " + " | ".join("" for _ in aqls) + " |")
+            continue
+        cells = " | ".join(f"{Z19_K[letter][a]:g}" if a in Z19_K[letter] else "↓" for a in aqls)
+        lines.append(f"| {letter} | {size} | {Z19_SAMPLE_SIZES[letter]} | {cells} |")
+    return "\n".join(lines)
