@@ -47,6 +47,7 @@ __all__ = [
     "record_duplicate",
     "record_refused",
     "recover",
+    "refuse_pending",
     "start",
 ]
 
@@ -231,6 +232,32 @@ def finish(
     entry.finished_at_utc = now
     if issues:
         entry.issues = [issue.to_dict() for issue in issues[:_MAX_ISSUES_KEPT]]
+    session.flush()
+    return entry
+
+
+def refuse_pending(
+    session: Session,
+    source_file_id: int,
+    *,
+    counts: Counts,
+    message: str,
+    issues: list[Issue],
+    now: dt.datetime,
+) -> ImportJournal:
+    """Mark a pending file ``refused`` (a big file whose later batch broke the strict rule).
+
+    Rows of its earlier batches were appended but never committed: they stay invisible.
+
+    Raises:
+        IllegalTransitionError: The entry is not pending.
+    """
+    entry = get(session, source_file_id)
+    _move(entry, ImportStatus.REFUSED)
+    _set_counts(entry, counts)
+    entry.finished_at_utc = now
+    entry.message = message[:_MAX_MESSAGE]
+    entry.issues = [issue.to_dict() for issue in issues[:_MAX_ISSUES_KEPT]]
     session.flush()
     return entry
 

@@ -207,8 +207,11 @@ def _window(frame: pl.DataFrame, kind: KindSpec) -> Window:
     return Window(ids, start, end)
 
 
-def _issue_rows(issues: Sequence[Issue], data: bytes | None) -> pl.DataFrame:
-    """Quarantine rows for parse issues, each with the text of its line when known."""
+def _issue_rows(issues: Sequence[Issue], data: bytes | None, line_offset: int) -> pl.DataFrame:
+    """Quarantine rows for parse issues, each with the text of its line when known.
+
+    ``data`` holds the file's lines from line ``line_offset + 1`` on (a batch of a big file).
+    """
     texts: dict[int, str] = {}
     lines = sorted({i.line for i in issues if i.line is not None})
     if data is not None and lines:
@@ -216,8 +219,9 @@ def _issue_rows(issues: Sequence[Issue], data: bytes | None) -> pl.DataFrame:
         starts = np.concatenate(([0], ends + 1))
         ends = np.concatenate((ends, [len(data)]))
         for line in lines:
-            if 1 <= line <= len(starts):
-                raw = data[starts[line - 1] : ends[line - 1]][:2000]
+            if 1 <= line - line_offset <= len(starts):
+                at = line - line_offset - 1
+                raw = data[starts[at] : ends[at]][:2000]
                 texts[line] = raw.decode("utf-8", "replace").rstrip("\r")
     return pl.DataFrame(
         {
@@ -252,6 +256,7 @@ def screen(
     *,
     rules: IngestRules,
     data: bytes | None = None,
+    line_offset: int = 0,
 ) -> Screened:
     """Resolve meters and hold back unknown-meter, future and beyond-horizon rows.
 
@@ -260,6 +265,8 @@ def screen(
         meters: ``serial_number`` → ``meter_id`` for (at least) the batch's serials.
         rules: Arrival time and limits.
         data: The file's bytes, to keep the text of lines with parse issues.
+        line_offset: ``data`` starts at the file's line ``line_offset + 1`` (issue and row
+            lines are the file's).
 
     Returns:
         Rows to compare, the store windows to compare them with, held rows and counts.
@@ -282,7 +289,7 @@ def screen(
             frames[kind.table] = kept
             windows[kind.table] = _window(kept, kind)
     if batch.issues:
-        held.append(_issue_rows(batch.issues, data))
+        held.append(_issue_rows(batch.issues, data, line_offset))
     rows_in_file = max(batch.rows_in_file, parsed)
     counts = Counts(
         rows_in_file=rows_in_file, rejected=rows_in_file - parsed, quarantined=quarantined

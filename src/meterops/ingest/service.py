@@ -19,6 +19,19 @@ A failure after step 4 began marks the entry ``abandoned`` and re-raises; a SIGK
 ``pending`` and :func:`recover` (run at the start of every :func:`ingest_files`) settles it.
 Ingest holds the store's single-writer lock throughout.
 
+Big files in batches (bounded memory). A CMEP or head-end CSV file larger than
+``IngestOptions.batch_bytes`` is read in batches of whole lines of about that size (a CSV
+batch gets the header row again) and each batch goes through steps 2-4 on its own, with
+issue and row line numbers of the file: its rows are compared with the stored rows *and*
+with the file's earlier batches (``ReadStore.existing(pending_source_file_id=…)``), then
+appended under the same journal id. Only after the last batch is the single commit marker
+written, so the file still becomes visible whole or not at all (a SIGKILL between batches
+leaves only invisible rows, which recovery abandons). In strict mode a parse issue in any
+batch refuses the file: the remaining batches are only parsed to count rows and issues, and
+the rows of earlier batches stay invisible. One difference from a file ingested in one go (only
+for files above the batch size): a key repeated in a later batch with a higher source version
+supersedes the earlier row instead of conflicting with it.
+
 Each database step runs in its own unit of work from ``sessions`` (the adapter's factory);
 the service never calls ``commit()`` itself. Must not import ``meterops.web``, ``cli`` or
 ``config``: settings arrive as :class:`IngestOptions`.
@@ -44,6 +57,7 @@ from meterops.db.engine import session_scope
 from meterops.errors import Issue
 from meterops.ingest import journal, pipeline
 from meterops.ingest._kinds import Counts, IngestRules
+from meterops.ingest.formats._common import strip_bom
 from meterops.ingest.formats.base import ParsedBatch, ParseError
 from meterops.ingest.formats.registry import get_format, sniff_format
 from meterops.ingest.repository import meter_ids_by_serial
@@ -64,6 +78,8 @@ FaultHook = Callable[[str], None]
 _SNIFF_BYTES: Final = 65536
 _METER_KINDS: Final = ("interval_reads", "register_reads", "events", "comm_stats")
 _ZIPPED_FORMATS: Final = frozenset({"nem12"})
+_BATCHED_FORMATS: Final = frozenset({"cmep", "headend_csv"})
+_HEADER_FORMATS: Final = frozenset({"headend_csv"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +94,8 @@ class IngestOptions:
         late_data_horizon_days: Older rows are quarantined (``beyond_horizon``). [days]
         future_tolerance_s: Rows ending later than now plus this are quarantined. [s]
         actor: Who ingests (journal).
+        batch_bytes: CMEP and head-end CSV files larger than this are ingested in batches of
+            about this size (bounded memory; see the module docstring). [bytes]
     """
 
     format_id: str | None = None
@@ -86,6 +104,7 @@ class IngestOptions:
     late_data_horizon_days: int = 60
     future_tolerance_s: int = 300
     actor: str = "cli"
+    batch_bytes: int = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +221,16 @@ def _refuse(
 
 
 def _parse(
-    data: bytes, facts: journal.FileFacts, options: IngestOptions
+    data: bytes, facts: journal.FileFacts, options: IngestOptions, *, part: bool = False
 ) -> tuple[ParsedBatch | None, str, list[Issue]]:
-    """Parse leniently (to report every issue); return the batch or why there is none."""
+    """Parse leniently (to report every issue); return the batch or why there is none.
+
+    ``part``: ``data`` is a batch of a bigger file, which may hold no usable row.
+    """
     spec = get_format(facts.format or "")
-    extra = {"zone": options.zone} if "zone" in spec.required_options else {}
+    extra: dict[str, object] = {"zone": options.zone} if "zone" in spec.required_options else {}
+    if part:
+        extra["allow_empty"] = True
     try:
         batch = spec.parse(data, name=facts.file_name, strict=False, **extra)
     except ParseError as error:
@@ -275,6 +299,15 @@ def _ingest_one(
                 entry.format,
                 counts,
                 entry.message,
+            )
+    if size > options.batch_bytes:
+        with path.open("rb") as stream:
+            head = stream.read(_SNIFF_BYTES)
+        format_id = options.format_id or sniff_format(head)
+        if format_id in _BATCHED_FORMATS:
+            facts = dataclasses.replace(facts, format=format_id)
+            return _ingest_batches(
+                sessions, store, path, facts, options=options, now=now, fault=fault
             )
     data = path.read_bytes()
     facts = dataclasses.replace(facts, format=options.format_id or _sniff(data))
@@ -372,3 +405,206 @@ def _interval_times(
         start_utc=window.start_utc, end_utc=window.end_utc, meter_ids=window.ids
     )
     return pl.concat([existing[Table.INTERVAL_READS].select(keys), versions.select(keys)])
+
+
+# --------------------------------------------------------------------------------------------
+# Big files in batches
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Whole lines of a file: ``data`` holds the file's lines from ``line_offset + 1`` on.
+
+    A CSV batch after the first starts with a copy of the header row, so its first data line
+    is parser line 2 and ``line_offset`` is one less than the lines before it in the file.
+    """
+
+    data: bytes
+    line_offset: int
+
+
+def _batches(path: Path, *, batch_bytes: int, header: bool) -> Iterator[_Batch]:
+    """The file as batches of whole lines of about ``batch_bytes`` (never a line cut)."""
+    with path.open("rb") as stream:
+        carry = b""
+        header_row = b""
+        lines_before = 0
+        while True:
+            block = stream.read(batch_bytes)
+            data = carry + block
+            cut = len(data) if not block else data.rfind(b"\n") + 1
+            if block and cut == 0:  # no line end yet: read on
+                carry = data
+                continue
+            part, carry = data[:cut], data[cut:]
+            if lines_before == 0 and header:
+                header_row = strip_bom(part[: part.find(b"\n") + 1])
+                batch = _Batch(part, 0)
+            elif header:
+                batch = _Batch(header_row + part, lines_before - 1)
+            else:
+                batch = _Batch(part, lines_before)
+            lines_before += part.count(b"\n")
+            if part.strip() or lines_before == part.count(b"\n"):  # blank tails add no rows
+                yield batch
+            if not block:
+                return
+
+
+def _shifted(batch: ParsedBatch, offset: int) -> ParsedBatch:
+    """The batch with line numbers of the whole file (rows and issues)."""
+    if offset == 0:
+        return batch
+    for kind in pipeline.KINDS:
+        frame: pl.DataFrame = getattr(batch, kind.batch_attr)
+        if frame.height:
+            setattr(batch, kind.batch_attr, frame.with_columns(pl.col("source_line") + offset))
+    batch.issues = [_moved(issue, offset) for issue in batch.issues]
+    return batch
+
+
+def _moved(issue: Issue, offset: int) -> Issue:
+    if issue.line is None:
+        return issue
+    return dataclasses.replace(issue, line=issue.line + offset)
+
+
+def _ingest_batches(
+    sessions: sessionmaker[Session],
+    store: ReadStore,
+    path: Path,
+    facts: journal.FileFacts,
+    *,
+    options: IngestOptions,
+    now: dt.datetime,
+    fault: FaultHook,
+) -> FileReport:
+    """Ingest a big CMEP or CSV file batch by batch under one journal id and commit marker."""
+    rules = IngestRules(now, options.late_data_horizon_days, options.future_tolerance_s)
+    issues: list[Issue] = []
+    counts = Counts()
+    parsed_rows = usable = 0
+    source_file_id: int | None = None
+
+    def refuse(message: str, refused: Counts) -> FileReport:
+        if source_file_id is None:
+            return _refuse(sessions, facts, counts=refused, message=message, issues=issues, now=now)
+        with _unit(sessions) as session:
+            journal.refuse_pending(
+                session, source_file_id, counts=refused, message=message, issues=issues, now=now
+            )
+        return FileReport(
+            facts.file_name,
+            ImportStatus.REFUSED,
+            source_file_id,
+            facts.format,
+            refused,
+            message,
+            tuple(issues),
+        )
+
+    try:
+        for part in _batches(
+            path, batch_bytes=options.batch_bytes, header=facts.format in _HEADER_FORMATS
+        ):
+            batch, message, found = _parse(part.data, facts, options, part=True)
+            issues += [_moved(issue, part.line_offset) for issue in found]
+            if batch is None:
+                return refuse(message, Counts())
+            parsed_rows += max(batch.rows_in_file, batch.row_count)
+            usable += batch.row_count
+            if issues and options.strict:
+                continue  # refused: only count the rest of the file
+            batch = _shifted(batch, part.line_offset)
+            if source_file_id is None:
+                with _unit(sessions) as session:
+                    source_file_id = journal.start(session, facts, now=now).id
+                fault("after_pending")
+            counts += _store_batch(
+                sessions, store, batch, part, rules=rules, source_file_id=source_file_id,
+                fault=fault,
+            )  # fmt: skip
+        if usable == 0:  # as the parser refuses a whole file without a usable row
+            return refuse("no usable row in the file", Counts())
+        if issues and options.strict:
+            return refuse(
+                f"{len(issues)} parse issue(s); nothing stored (use --lenient to store the "
+                "good rows)",
+                Counts(rows_in_file=parsed_rows, rejected=parsed_rows),
+            )
+        assert source_file_id is not None
+        counts.check(facts.file_name)
+        store.commit_file(
+            FileCommit(
+                source_file_id=source_file_id,
+                content_hash=facts.content_hash,
+                file_name=facts.file_name,
+                format=facts.format or "",
+                committed_at_utc=now,
+                counts=counts.as_dict(),
+            )
+        )
+    except BaseException as error:
+        if source_file_id is not None and store.commit_of(source_file_id) is None:
+            with _unit(sessions) as session:
+                if journal.get(session, source_file_id).status is ImportStatus.PENDING:
+                    journal.abandon(
+                        session, source_file_id, message=f"ingest failed: {error!r}", now=now
+                    )
+        raise
+    fault("after_commit_marker")
+    with _unit(sessions) as session:
+        journal.finish(session, source_file_id, counts=counts, now=now, issues=issues)
+    fault("after_journal")
+    return FileReport(
+        facts.file_name,
+        ImportStatus.COMMITTED,
+        source_file_id,
+        facts.format,
+        counts,
+        None,
+        tuple(issues),
+    )
+
+
+def _store_batch(
+    sessions: sessionmaker[Session],
+    store: ReadStore,
+    batch: ParsedBatch,
+    part: _Batch,
+    *,
+    rules: IngestRules,
+    source_file_id: int,
+    fault: FaultHook,
+) -> Counts:
+    """Screen, compare (with the store and the file's earlier batches) and append one batch."""
+    with _unit(sessions) as session:
+        meters = meter_ids_by_serial(session, _serials(batch))
+    screened = pipeline.screen(
+        batch, meters, rules=rules, data=part.data, line_offset=part.line_offset
+    )
+    existing = {
+        table: store.existing(
+            table,
+            start_utc=window.start_utc,
+            end_utc=window.end_utc,
+            ids=window.ids,
+            pending_source_file_id=source_file_id,
+        )
+        for table, window in screened.windows.items()
+    }
+    committed = {  # late detection looks at committed rows only, as for a single batch
+        table: frame.filter(pl.col("source_file_id") != source_file_id)
+        for table, frame in existing.items()
+    }
+    plan = pipeline.classify(
+        screened,
+        existing,
+        stored_interval_times=_interval_times(store, screened, committed),
+        source_file_id=source_file_id,
+        rules=rules,
+    )
+    for table, frame in plan.tables.items():
+        store.append_rows(table, frame, source_file_id=source_file_id)
+        fault(f"after_append:{table.value}")
+    return plan.counts

@@ -189,6 +189,7 @@ def parse_cmep(
     ambiguous: _time.Ambiguity = "raise",
     protocol_flags: Mapping[str, int] | None = None,
     units: Mapping[tuple[str, str], CmepUnit] | None = None,
+    allow_empty: bool = False,
 ) -> ParsedBatch:
     """Parse CMEP ``MEPMD01`` records into interval and register reads.
 
@@ -200,13 +201,16 @@ def parse_cmep(
         ambiguous: Rule for a fall-back-hour stamp that the sequence cannot resolve.
         protocol_flags: Sender's protocol text → flags (default :data:`DEFAULT_PROTOCOL_FLAGS`).
         units: Extra or overriding (commodity, units) mappings, merged over :data:`CMEP_UNITS`.
+        allow_empty: Return empty frames (with the issues) instead of raising when no row is
+            usable: for a batch of lines of a bigger file (ingest decides for the file).
 
     Returns:
         Interval reads (interval-beginning UTC) and register reads; ``rows_in_file`` counts
         triplets (a structurally broken line counts as the triplets it appears to hold).
 
     Raises:
-        ParseError: In strict mode at the first issue; always when no row is usable.
+        ParseError: In strict mode at the first issue; when no row is usable (unless
+            ``allow_empty``).
 
     Examples:
         >>> line = b"MEPMD01,19970819,S,,,,202401020000,M1,OK,E,KWH,1,00000015,2,"
@@ -227,7 +231,7 @@ def parse_cmep(
             excluded.add(line)
     fields = _text.tokenize(data)
     parsed = _Parser(fields, issues, zone.key, ambiguous, table, flags_table, excluded).run()
-    if parsed[0].height + parsed[1].height == 0:
+    if parsed[0].height + parsed[1].height == 0 and not allow_empty:
         raise issues.whole_file("file.no_records", "no usable MEPMD01 record in the file")
     return ParsedBatch(
         source_name=name,

@@ -130,7 +130,12 @@ def read_headend_csv(
 
 
 def parse_headend_csv(
-    stream: bytes | BinaryIO, *, name: str, kind: str | None = None, strict: bool = False
+    stream: bytes | BinaryIO,
+    *,
+    name: str,
+    kind: str | None = None,
+    strict: bool = False,
+    allow_empty: bool = False,
 ) -> ParsedBatch:
     r"""Parse a head-end CSV file of one documented kind.
 
@@ -139,12 +144,15 @@ def parse_headend_csv(
         name: File name used in issues.
         kind: One of :data:`KINDS`; None detects it from the header row.
         strict: Raise at the first issue instead of collecting issues.
+        allow_empty: Return an empty frame (with the issues) instead of raising when no row
+            is usable: for a batch of lines of a bigger file (ingest decides for the file).
 
     Returns:
         The kind's frame filled; ``rows_in_file`` counts data rows.
 
     Raises:
-        ParseError: Unknown header, unbalanced quotes, strict mode with an issue, or no usable row.
+        ParseError: Unknown header, unbalanced quotes, strict mode with an issue, or no usable
+            row (unless ``allow_empty``).
 
     Examples:
         >>> text = b"serial_number,channel,interval_start_utc,interval_s,value,quality_flags,"
@@ -189,7 +197,7 @@ def parse_headend_csv(
     rows_in_file = int((~raw["__blank"]).sum()) + len(excluded)
     raw = raw.filter(~pl.col("__blank") & ~pl.col("line").is_in(excluded))
     frame = _typed(raw, kind, issues)
-    if frame.is_empty():
+    if frame.is_empty() and not allow_empty:
         raise issues.whole_file("file.no_records", f"no usable {kind} row in the file")
     return ParsedBatch(
         source_name=name,
