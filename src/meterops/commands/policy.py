@@ -11,8 +11,10 @@ Pure module: standard library only; must not import ``meterops.db``, ``models``,
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -21,6 +23,8 @@ __all__ = [
     "ALLOWED_ROLES",
     "APPROVER_ROLES",
     "KILL_SWITCH_ROLES",
+    "POLICY_BEGIN",
+    "POLICY_END",
     "SWITCH_KINDS",
     "Actor",
     "CommandPolicy",
@@ -30,6 +34,7 @@ __all__ = [
     "WindowCounts",
     "check_meter",
     "check_thresholds",
+    "render_policy_table",
     "rollout_stage_sizes",
     "stagger_offsets_s",
 ]
@@ -412,3 +417,29 @@ def rollout_stage_sizes(count: int, *, policy: CommandPolicy) -> list[int]:
     second = max(0, min(count, math.ceil(count * policy.rollout_second_share)) - first)
     sizes = [first, second, count - first - second]
     return [s for s in sizes if s > 0]
+
+
+POLICY_BEGIN = "<!-- policy-defaults:begin -->"
+"""Marker before the generated defaults table in ``docs/remote-operations.md``."""
+POLICY_END = "<!-- policy-defaults:end -->"
+"""Marker after it."""
+
+
+def render_policy_table() -> str:
+    """The shipped defaults of :class:`CommandPolicy` as a Markdown table (for the docs).
+
+    Returns:
+        The table, one row per setting, with the description from the class docstring.
+    """
+    doc = CommandPolicy.__doc__ or ""
+    descriptions: dict[str, str] = {}
+    for match in re.finditer(r"^ {8}(\w+): (.+?)(?=^ {8}\w+: |\Z)", doc, re.MULTILINE | re.DOTALL):
+        descriptions[match.group(1)] = " ".join(match.group(2).split())
+    default = CommandPolicy()
+    lines = ["| setting | default | meaning |", "|---|---|---|"]
+    for item in dataclasses.fields(CommandPolicy):
+        value = getattr(default, item.name)
+        if isinstance(value, frozenset):
+            value = ", ".join(str(v) for v in sorted(value)) or "(none)"
+        lines.append(f"| `{item.name}` | {value} | {descriptions.get(item.name, '')} |")
+    return "\n".join(lines)

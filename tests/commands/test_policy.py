@@ -1,0 +1,104 @@
+"""Pure guard, threshold, stagger and rollout rules; the documented defaults stay current."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meterops.commands.policy import (
+    POLICY_BEGIN,
+    POLICY_END,
+    Actor,
+    CommandPolicy,
+    MeterFacts,
+    WindowCounts,
+    check_meter,
+    check_thresholds,
+    render_policy_table,
+    rollout_stage_sizes,
+    stagger_offsets_s,
+)
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "remote-operations.md"
+POLICY = CommandPolicy()
+MONDAY_10 = dt.datetime(2026, 11, 23, 16, tzinfo=dt.UTC)
+ANN = Actor("ann", "dispatcher", frozenset({"T1"}))
+
+
+def test_the_documented_defaults_are_current() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    pattern = re.escape(POLICY_BEGIN) + r"\n(.*?)\n" + re.escape(POLICY_END)
+    match = re.search(pattern, text, re.DOTALL)
+    assert match, "markers not found in docs/remote-operations.md"
+    assert match.group(1) == render_policy_table()
+
+
+def test_a_clean_meter_passes_every_guard() -> None:
+    facts = MeterFacts("M1", territory_code="T1", temperature_c=12.0)
+    assert all(
+        r.passed for r in check_meter("disconnect", facts, actor=ANN, now=MONDAY_10, policy=POLICY)
+    )
+
+
+def test_temperature_limits_are_exclusive() -> None:
+    for temperature, ok in ((0.0, False), (0.1, True), (34.9, True), (35.0, False)):
+        facts = MeterFacts("M1", territory_code="T1", temperature_c=temperature)
+        results = {
+            r.code: r.passed
+            for r in check_meter("disconnect", facts, actor=ANN, now=MONDAY_10, policy=POLICY)
+        }
+        assert results["guard.weather"] is ok
+
+
+def test_reads_and_pings_ignore_the_disconnect_rules() -> None:
+    facts = MeterFacts("M1", territory_code="T1", medical_life_support=True, temperature_c=-30)
+    saturday = dt.datetime(2026, 11, 28, 16, tzinfo=dt.UTC)
+    assert all(r.passed for r in check_meter("ping", facts, actor=ANN, now=saturday, policy=POLICY))
+
+
+@given(
+    n=st.integers(1, 60),
+    user=st.integers(0, 40),
+    territory=st.integers(0, 150),
+    system=st.integers(0, 300),
+)
+def test_no_window_passes_its_limit_without_an_approval_reason(
+    n: int, user: int, territory: int, system: int
+) -> None:
+    verdict = check_thresholds(
+        "disconnect",
+        {"T1": n},
+        WindowCounts(
+            user_unapproved=user,
+            territory_unapproved={"T1": territory},
+            system_unapproved=system,
+            system_total=system,
+        ),
+        policy=POLICY,
+    )
+    if not verdict.needs_approval:
+        assert n <= POLICY.request_meter_limit
+        assert user + n <= POLICY.user_limit
+        assert territory + n <= POLICY.territory_limit
+        assert system + n <= POLICY.system_limit
+
+
+@given(st.lists(st.sampled_from(["F1", "F2", "F3", None]), max_size=200))
+def test_stagger_never_puts_more_than_the_cap_in_one_window(feeders: list[str | None]) -> None:
+    offsets = stagger_offsets_s(feeders, already={}, policy=POLICY)
+    for feeder in ("F1", "F2", "F3"):
+        starts = [o for f, o in zip(feeders, offsets, strict=True) if f == feeder]
+        for slot in set(starts):
+            assert starts.count(slot) <= POLICY.reconnects_per_feeder
+
+
+@given(st.integers(1, 100_000))
+def test_rollout_stages_cover_every_meter_once(count: int) -> None:
+    sizes = rollout_stage_sizes(count, policy=POLICY)
+    assert sum(sizes) == count
+    assert all(s > 0 for s in sizes)
+    assert sizes[0] <= POLICY.rollout_first_stage
