@@ -244,3 +244,29 @@ def test_samples_are_distinct_meters_of_their_own_lot_and_of_the_planned_size(
     for key, group in samples.group_by("lot_key"):
         lot_size = lots.filter(pl.col("lot_key") == key[0]).height
         assert group.height == sample_size(plan, lot_size).n <= lot_size
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    deviations=st.lists(st.floats(-3.0, 3.0, allow_nan=False), min_size=10, max_size=10),
+    factor=st.floats(0.1, 1.0),
+)
+def test_an_accepted_lot_stays_accepted_when_every_meter_moves_closer_to_100_percent(
+    deviations: list[float], factor: float
+) -> None:
+    size = sample_size(Z19, 100)
+    before = decide_lot([100 + d for d in deviations], plan=Z19, size=size)
+    after = decide_lot([100 + factor * d for d in deviations], plan=Z19, size=size)
+    if before.decision == "accept":
+        assert after.decision == "accept"
+
+
+@settings(max_examples=80, deadline=None)
+@given(values=st.lists(st.floats(95.0, 105.0, allow_nan=False), min_size=10, max_size=10))
+def test_a_variables_decision_follows_the_quality_indices(values: list[float]) -> None:
+    size = sample_size(Z19, 100)
+    decision = decide_lot(values, plan=Z19, size=size)
+    assert decision.outside_tolerance == sum(not 98.0 <= round(v, 6) <= 102.0 for v in values)
+    if decision.q_upper is not None and decision.q_lower is not None:
+        accepted = min(decision.q_upper, decision.q_lower) >= 1.41
+        assert (decision.decision == "accept") is accepted
