@@ -71,7 +71,13 @@ SILENT = {"mode": "silent", "never_reported": False, "rssi_change_db": -0.5}
         ),
         (
             ExceptionKind.NON_COMMUNICATING,
-            {**SILENT, "never_reported": True, "unknown_serials_reported": 3},
+            {
+                **SILENT,
+                "never_reported": True,
+                "comm_stats_days": 0,
+                "comm_failure_events": 0,
+                "unknown_serials_reported": 3,
+            },
             Cause.UNPROVISIONED_METER,
         ),
         # A vacant premise is not a stopped register.
@@ -82,15 +88,32 @@ SILENT = {"mode": "silent", "never_reported": False, "rssi_change_db": -0.5}
         ),
         (
             ExceptionKind.ZERO_CONSUMPTION,
-            {"prior_kwh_per_day": None, "kwh_received": 0.0},
+            {"prior_kwh_per_day": None, "kwh_received": 35.0},
             Cause.VACANT_PREMISE,
         ),
-        (ExceptionKind.TAMPER, {"usage_ratio": 0.3}, Cause.BYPASS_THEFT),
-        (ExceptionKind.TAMPER, {"usage_ratio": 1.02}, Cause.TAMPER),
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {**SILENT, "rssi_change_db": None, "comm_failure_events": 12},
+            Cause.RADIO_MODULE_FAILURE,
+        ),
+        (ExceptionKind.TAMPER, {"usage_ratio_since_tamper": 0.3}, Cause.BYPASS_THEFT),
+        (ExceptionKind.TAMPER, {"usage_ratio_since_tamper": 1.02}, Cause.TAMPER),
         (ExceptionKind.REVERSE_ENERGY, {"transformer_rated": True}, Cause.CT_POLARITY),
         (ExceptionKind.SUSPECT_READS, {"clock_error_days": 5}, Cause.CLOCK_ERROR),
         (ExceptionKind.HIGH_BILL, {"basis": "tou_on_peak_share"}, Cause.TOU_MISPROGRAM),
         (ExceptionKind.HIGH_BILL, {"basis": "usage"}, Cause.CUSTOMER_USAGE),
+        # A radio the head-end logs as failing is not an unknown serial.
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {
+                **SILENT,
+                "never_reported": True,
+                "comm_stats_days": 21,
+                "comm_failure_events": 21,
+                "unknown_serials_reported": 3,
+            },
+            Cause.RADIO_MODULE_FAILURE,
+        ),
     ],
 )
 def test_the_first_rule_that_holds_names_the_cause(
@@ -101,7 +124,7 @@ def test_the_first_rule_that_holds_names_the_cause(
 
 
 def test_a_null_fact_never_satisfies_a_condition() -> None:
-    rule, why = evaluate(ExceptionKind.TAMPER, {"usage_ratio": None})
+    rule, why = evaluate(ExceptionKind.TAMPER, {"usage_ratio_since_tamper": None})
     assert rule.cause is Cause.TAMPER
     assert why == []
 

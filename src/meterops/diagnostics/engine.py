@@ -42,6 +42,9 @@ class DiagnosticInputs:
         window_start_utc: First instant of the data window. [UTC]
         as_of_utc: The moment judged. [UTC]
         zone: IANA zone of the utility.
+        event_history: Events over a longer history than the window (None: ``events``);
+            verdicts read it for what explains a silence that began before the window
+            (a removal, a last gasp, temperature alarms).
     """
 
     meters: pl.DataFrame
@@ -55,6 +58,7 @@ class DiagnosticInputs:
     window_start_utc: dt.datetime
     as_of_utc: dt.datetime
     zone: str
+    event_history: pl.DataFrame | None = None
 
     @property
     def last_day(self) -> dt.date:

@@ -46,6 +46,8 @@ FACT_NAMES = (
     "reverse_events",
     "clock_error_days",
     "usage_ratio",
+    "usage_ratio_since_tamper",
+    "comm_stats_days",
     "prior_kwh_per_day",
     "kwh_received",
     "transformer_rated",
@@ -64,6 +66,7 @@ def _comm(inputs: DiagnosticInputs) -> pl.LazyFrame:
         pl.col("rssi_dbm").last().alias("rssi_dbm"),
         (pl.col("rssi_dbm").last() - pl.col("rssi_dbm").first()).round(1).alias("rssi_change_db"),
     )
+    days = stats.group_by("meter_id").agg(pl.len().alias("comm_stats_days"))
     mesh = (
         stats.filter(pl.col("collector_code").is_not_null())
         .group_by("meter_id")
@@ -74,7 +77,9 @@ def _comm(inputs: DiagnosticInputs) -> pl.LazyFrame:
             pl.col("collector_code").last().alias("collector_code"),
         )
     )
-    return rssi.join(mesh, on="meter_id", how="full", coalesce=True)
+    return rssi.join(mesh, on="meter_id", how="full", coalesce=True).join(
+        days, on="meter_id", how="full", coalesce=True
+    )
 
 
 def meter_facts(
@@ -144,33 +149,51 @@ def meter_facts(
         .rename({"node_id": "collector_code"})
     )
     named = inputs.events.lazy().with_columns(event_name_expr().alias("event_name"))
+    history = (
+        (inputs.events if inputs.event_history is None else inputs.event_history)
+        .lazy()
+        .with_columns(event_name_expr().alias("event_name"))
+    )
     last_reads = inputs.last_reads.lazy()
-    events = (
-        named.join(last_reads, on="meter_id", how="left")
+    events = named.group_by("meter_id").agg(
+        (pl.col("event_name") == "comm_failure").sum().alias("comm_failure_events"),
+        pl.col("event_name").is_in(list(TAMPER_EVENTS)).sum().alias("tamper_events"),
+        pl.col("event_name").is_in(list(REVERSE_EVENTS)).sum().alias("reverse_events"),
+        pl.col("event_time_utc")
+        .filter(pl.col("event_name") == "clock_error")
+        .dt.convert_time_zone(inputs.zone)
+        .dt.date()
+        .n_unique()
+        .alias("clock_error_days"),
+    )
+    # Events that explain a silence may predate the window: read them from the history,
+    # after the meter's last read (any time when it never reported in the window).
+    after_last = pl.col("last_read_utc").is_null() | (
+        pl.col("event_time_utc") >= pl.col("last_read_utc") - dt.timedelta(hours=1)
+    )
+    outage = pl.col("event_name").is_in(["last_gasp", "power_loss"]) & after_last
+    restore = pl.col("event_name").is_in(["power_restored", "power_restored_nic"])
+    past = (
+        history.join(last_reads, on="meter_id", how="left")
         .group_by("meter_id")
         .agg(
-            (pl.col("event_name") == "comm_failure").sum().alias("comm_failure_events"),
-            (
-                pl.col("event_name").is_in(["last_gasp", "power_loss"])
-                & (
-                    pl.col("last_read_utc").is_null()
-                    | (pl.col("event_time_utc") >= pl.col("last_read_utc") - dt.timedelta(hours=1))
-                )
-            )
-            .any()
-            .alias("outage_after_last_read"),
-            (pl.col("event_name") == "meter_removed").sum().alias("meter_removed_events"),
-            (pl.col("event_name") == "power_failed").sum().alias("power_failed_events"),
+            pl.col("event_time_utc").filter(outage).max().alias("_lo"),
+            pl.col("event_time_utc").filter(restore).max().alias("_lr"),
+            ((pl.col("event_name") == "meter_removed") & after_last)
+            .sum()
+            .alias("meter_removed_events"),
+            ((pl.col("event_name") == "power_failed") & after_last)
+            .sum()
+            .alias("power_failed_events"),
             (pl.col("event_name") == "high_temperature").sum().alias("high_temperature_events"),
-            pl.col("event_name").is_in(list(TAMPER_EVENTS)).sum().alias("tamper_events"),
-            pl.col("event_name").is_in(list(REVERSE_EVENTS)).sum().alias("reverse_events"),
-            pl.col("event_time_utc")
-            .filter(pl.col("event_name") == "clock_error")
-            .dt.convert_time_zone(inputs.zone)
-            .dt.date()
-            .n_unique()
-            .alias("clock_error_days"),
         )
+        .with_columns(
+            (
+                pl.col("_lo").is_not_null()
+                & (pl.col("_lr").is_null() | (pl.col("_lr") < pl.col("_lo")))
+            ).alias("outage_after_last_read")
+        )
+        .drop("_lo", "_lr")
     )
     recent_first = inputs.last_day - dt.timedelta(days=params.recent_days - 1)
     usage = (
@@ -195,6 +218,35 @@ def meter_facts(
             pl.col("kwh_received").round(2),
         )
         .select("meter_id", "usage_ratio", "prior_kwh_per_day", "kwh_received")
+    )
+    tamper_day = (
+        named.filter(pl.col("event_name").is_in(list(TAMPER_EVENTS)))
+        .group_by("meter_id")
+        .agg(
+            pl.col("event_time_utc")
+            .min()
+            .dt.convert_time_zone(inputs.zone)
+            .dt.date()
+            .alias("tamper_day")
+        )
+    )
+    since_tamper = (
+        inputs.daily.lazy()
+        .filter(pl.col("day") <= inputs.last_day)
+        .join(tamper_day, on="meter_id")
+        .group_by("meter_id")
+        .agg(
+            pl.col("kwh_delivered").filter(pl.col("day") > pl.col("tamper_day")).mean().alias("a"),
+            pl.col("kwh_delivered").filter(pl.col("day") < pl.col("tamper_day")).mean().alias("b"),
+        )
+        .select(
+            "meter_id",
+            pl.when(pl.col("b") > 0.5)
+            .then(pl.col("a") / pl.col("b"))
+            .otherwise(None)
+            .round(3)
+            .alias("usage_ratio_since_tamper"),
+        )
     )
     voltage = exceptions.filter(pl.col("kind") == ExceptionKind.VOLTAGE_OUT_OF_RANGE.value)
     voltage_share = (
@@ -223,7 +275,9 @@ def meter_facts(
         .join(decoded.lazy(), on="meter_id", how="left")
         .join(status, on="collector_code", how="left")
         .join(events, on="meter_id", how="left")
+        .join(past, on="meter_id", how="left")
         .join(usage, on="meter_id", how="left")
+        .join(since_tamper, on="meter_id", how="left")
         .join(voltage_share, on="meter_id", how="left")
         .join(high_bill.lazy(), on="meter_id", how="left")
         .with_columns(
@@ -240,6 +294,7 @@ def meter_facts(
                     "tamper_events",
                     "reverse_events",
                     "clock_error_days",
+                    "comm_stats_days",
                 )
             ),
         )

@@ -19,6 +19,10 @@ class DetectParams:
         min_read_success: A meter whose read success over the last ``comm_days`` is below
             this share is non-communicating (intermittent). [0-1]
         comm_days: Days over which read success is judged. [d]
+        rssi_fall_db: A meter whose RSSI fell by at least this much over the window (mean of
+            the first three reports against the last three) while still reading is
+            degrading: a weak mesh path before it fails. [dB]
+        rssi_weak_dbm: ...and whose RSSI is now at or below this. [dBm]
         outage_share: A transformer (feeder) is in an outage when at least this share of its
             meters logged a power loss or last gasp with no restore since. [0-1]
         zero_days: Days of zero delivered energy (with reads arriving) on an active account. [d]
@@ -45,6 +49,8 @@ class DetectParams:
     non_comm_hours: float = 24.0
     min_read_success: float = 0.75
     comm_days: int = 3
+    rssi_fall_db: float = 8.0
+    rssi_weak_dbm: float = -78.0
     outage_share: float = 0.3
     zero_days: int = 3
     zero_kwh: float = 0.01

@@ -121,11 +121,17 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         "non_communicating.unprovisioned",
         _K.NON_COMMUNICATING,
         _C.UNPROVISIONED_METER,
-        (_c("never_reported", "==", True), _c("unknown_serials_reported", ">=", 1)),
+        (
+            _c("never_reported", "==", True),
+            _c("comm_stats_days", "==", 0),
+            _c("comm_failure_events", "==", 0),
+            _c("unknown_serials_reported", ">=", 1),
+        ),
         0.7,
         _A.BACK_OFFICE,
-        "The meter never reported in the window while the head-end reports serials the "
-        "back office does not know: check the serial recorded for this meter.",
+        "The head-end does not know this meter (no read, no comm stats, no comm-failure log) "
+        "while it reports serials the back office does not know: check the serial recorded "
+        "for this meter.",
         facts=("unknown_serials_reported",),
     ),
     VerdictRule(
@@ -204,10 +210,23 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         facts=_COMM_FACTS,
     ),
     VerdictRule(
+        "non_communicating.weak_mesh_path.degrading",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("mode", "==", "degrading"),),
+        0.75,
+        _A.FIELD,
+        "Reads still arrive but the signal keeps fading: a weak mesh path about to fail.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=4,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
         "non_communicating.weak_mesh_path.rssi",
         _K.NON_COMMUNICATING,
         _C.WEAK_MESH_PATH,
-        (_c("rssi_change_db", "<=", -4.0),),
+        (_c("rssi_change_db", "<=", -6.0),),
         0.75,
         _A.FIELD,
         "The signal faded over days before the silence: a weak mesh path.",
@@ -217,10 +236,22 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         facts=_COMM_FACTS,
     ),
     VerdictRule(
+        "non_communicating.radio_module_failure.comm_failure",
+        _K.NON_COMMUNICATING,
+        _C.RADIO_MODULE_FAILURE,
+        (_c("mode", "==", "silent"), _c("comm_failure_events", ">=", 1)),
+        0.85,
+        _A.FIELD,
+        "The head-end logs the meter as not communicating while its neighbours read: the "
+        "radio module failed.",
+        _W.RADIO_MODULE_REPLACEMENT,
+        facts=(*_COMM_FACTS, "parent_silent_share"),
+    ),
+    VerdictRule(
         "non_communicating.radio_module_failure",
         _K.NON_COMMUNICATING,
         _C.RADIO_MODULE_FAILURE,
-        (_c("mode", "==", "silent"), _c("rssi_change_db", ">", -4.0)),
+        (_c("mode", "==", "silent"), _c("rssi_change_db", ">", -6.0)),
         0.85,
         _A.FIELD,
         "A sudden stop with a steady signal before it and its neighbours still reading: the "
@@ -241,26 +272,39 @@ RULES: Final[tuple[VerdictRule, ...]] = (
     ),
     # -- zero consumption ----------------------------------------------------------------------
     VerdictRule(
+        "zero_consumption.vacant_exporting",
+        _K.ZERO_CONSUMPTION,
+        _C.VACANT_PREMISE,
+        (_c("kwh_received", ">", 0.01),),
+        0.7,
+        _A.BACK_OFFICE,
+        "The meter measures export (its register works) but nothing is used: the premise "
+        "is empty; confirm occupancy and close the account if it moved out.",
+        facts=("prior_kwh_per_day", "kwh_received"),
+    ),
+    VerdictRule(
         "zero_consumption.stopped_register",
         _K.ZERO_CONSUMPTION,
         _C.STOPPED_REGISTER,
-        (_c("prior_kwh_per_day", ">=", 1.0), _c("kwh_received", "<=", 0.01)),
+        (_c("prior_kwh_per_day", ">=", 1.0),),
         0.85,
         _A.FIELD,
         "The meter communicates and used energy before, but now registers none on an "
         "occupied account: the register stopped.",
         _W.EXCHANGE,
-        facts=("prior_kwh_per_day",),
+        facts=("prior_kwh_per_day", "kwh_received"),
     ),
     VerdictRule(
-        "zero_consumption.vacant",
+        "zero_consumption.stopped_register.standing",
         _K.ZERO_CONSUMPTION,
-        _C.VACANT_PREMISE,
+        _C.STOPPED_REGISTER,
         (),
         0.6,
-        _A.BACK_OFFICE,
-        "No use in the whole window on an open account: the premise looks vacant; confirm "
-        "occupancy and the account.",
+        _A.FIELD,
+        "No energy at all in the window on an occupied account, no export either: the "
+        "register stopped before the window (or the premise is empty; the technician "
+        "checks both).",
+        _W.EXCHANGE,
         facts=("prior_kwh_per_day", "kwh_received"),
     ),
     # -- inactive usage ------------------------------------------------------------------------
@@ -280,13 +324,13 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         "tamper.bypass",
         _K.TAMPER,
         _C.BYPASS_THEFT,
-        (_c("usage_ratio", "<=", 0.75),),
+        (_c("usage_ratio_since_tamper", "<=", 0.7),),
         0.8,
         _A.FIELD,
         "Tamper events and registered consumption fell: a bypass.",
         _W.TAMPER_INVESTIGATION,
         priority=2,
-        facts=("tamper_events", "prior_kwh_per_day"),
+        facts=("tamper_events", "usage_ratio", "prior_kwh_per_day"),
     ),
     VerdictRule(
         "tamper.events_only",
@@ -298,7 +342,7 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         "Tamper events with consumption unchanged: inspect and re-seal.",
         _W.TAMPER_INVESTIGATION,
         priority=4,
-        facts=("tamper_events", "usage_ratio"),
+        facts=("tamper_events", "usage_ratio_since_tamper"),
     ),
     # -- reverse energy --------------------------------------------------------------------------
     VerdictRule(
@@ -468,9 +512,9 @@ def evaluate(kind: ExceptionKind, facts: Mapping[str, Any]) -> tuple[VerdictRule
         KeyError: No rule for the kind (every kind has a fallback, so only a new kind).
 
     Examples:
-        >>> rule, why = evaluate(ExceptionKind.TAMPER, {"usage_ratio": 0.4})
+        >>> rule, why = evaluate(ExceptionKind.TAMPER, {"usage_ratio_since_tamper": 0.4})
         >>> rule.cause.value, why
-        ('bypass_theft', ['usage_ratio = 0.4 (<= 0.75)'])
+        ('bypass_theft', ['usage_ratio_since_tamper = 0.4 (<= 0.7)'])
     """
     for rule in _BY_KIND[kind]:
         if all(condition.holds(facts) for condition in rule.when):

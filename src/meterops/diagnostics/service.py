@@ -74,6 +74,7 @@ class RunOptions:
     Attributes:
         zone: IANA zone of the utility (its calendar days).
         lookback_days: Days of data before ``as_of`` each run reads. [d]
+        history_days: Days of events read to explain silences that began earlier. [d]
         params: Detector thresholds.
         create_work_orders: Feed field verdicts to the work-order service.
         workorder_policy: The utility's work-order rules (needed to create orders).
@@ -81,6 +82,7 @@ class RunOptions:
 
     zone: str = "America/Chicago"
     lookback_days: int = 21
+    history_days: int = 60
     params: DetectParams = field(default_factory=DetectParams)
     create_work_orders: bool = False
     workorder_policy: workorders_service.WorkOrderPolicy | None = None
@@ -124,6 +126,7 @@ def load_inputs(
     as_of_utc: dt.datetime,
     zone: str,
     lookback_days: int,
+    history_days: int = 60,
 ) -> tuple[DiagnosticInputs, int]:
     """The window's frames from the fleet model and the read store (as of ``as_of_utc``).
 
@@ -133,6 +136,7 @@ def load_inputs(
         as_of_utc: The moment judged; only data committed by then is read. [UTC]
         zone: IANA zone of the utility.
         lookback_days: Days of data to read. [d]
+        history_days: Days of events to read for what explains a silence. [d]
 
     Returns:
         The inputs and the number of serials the head-end reported that the fleet does not
@@ -153,6 +157,12 @@ def load_inputs(
     collectors = topology.filter(pl.col("node_kind") == "collector").select(
         "node_id", "observed_at_utc", "status"
     )
+    history = store.records(
+        Table.EVENTS,
+        start_utc=as_of_utc - dt.timedelta(days=max(history_days, lookback_days)),
+        end_utc=as_of_utc,
+        as_of_utc=as_of_utc,
+    )
     inputs = DiagnosticInputs(
         meters=meters,
         daily=summarise_intervals(reads, zone=zone),
@@ -161,7 +171,7 @@ def load_inputs(
         registers=store.records(
             Table.REGISTER_READS, start_utc=start, end_utc=as_of_utc, as_of_utc=as_of_utc
         ),
-        events=store.records(Table.EVENTS, start_utc=start, end_utc=as_of_utc, as_of_utc=as_of_utc),
+        events=history.filter(pl.col("event_time_utc") >= start),
         comm_stats=store.records(
             Table.COMM_STATS, start_utc=start, end_utc=as_of_utc, as_of_utc=as_of_utc
         ),
@@ -169,6 +179,7 @@ def load_inputs(
         window_start_utc=start,
         as_of_utc=as_of_utc,
         zone=zone,
+        event_history=history,
     )
     return inputs, _unknown_serials(store)
 
@@ -211,6 +222,7 @@ def run(
         as_of_utc=as_of_utc,
         zone=options.zone,
         lookback_days=options.lookback_days,
+        history_days=options.history_days,
     )
     if on_step is not None:
         on_step("load")

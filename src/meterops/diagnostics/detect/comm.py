@@ -1,4 +1,9 @@
-"""Non-communicating meters: silent for too long, or too few reads arriving.
+"""Non-communicating meters: silent for too long, too few reads arriving, or a fading signal.
+
+Three modes: ``silent`` (no read for ``non_comm_hours``), ``intermittent`` (read success
+below ``min_read_success`` over the last ``comm_days``) and ``degrading`` (reads still
+arrive but the RSSI fell by ``rssi_fall_db`` over the window to ``rssi_weak_dbm`` or
+below: the weak path is caught before it fails).
 
 A meter whose transformer or feeder is in a power outage is not a non-comm: when at least
 ``outage_share`` of the meters on its transformer (or feeder) logged a power loss or a last
@@ -117,8 +122,9 @@ def detect_non_communicating(
 
     Returns:
         ``EXCEPTIONS`` rows of kind ``non_communicating``; evidence: ``mode`` (``silent`` or
-        ``intermittent``), ``silent_hours``, ``last_read_utc``, ``read_success``,
-        ``reads_received``, ``reads_expected``, ``never_reported``.
+        ``intermittent`` or ``degrading``), ``silent_hours``, ``last_read_utc``, ``read_success``,
+        ``reads_received``, ``reads_expected``, ``never_reported``, ``rssi_fall_db``,
+        ``rssi_recent_dbm``.
     """
     as_of = utc_literal(as_of_utc)
     comm_from = as_of_utc - dt.timedelta(days=params.comm_days)
@@ -138,12 +144,26 @@ def detect_non_communicating(
             .alias("first_short_utc"),
         )
     )
+    fading = (
+        comm_stats.lazy()
+        .filter(pl.col("rssi_dbm").is_not_null())
+        .sort("meter_id", "period_start_utc")
+        .group_by("meter_id")
+        .agg(
+            (pl.col("rssi_dbm").head(3).mean() - pl.col("rssi_dbm").tail(3).mean())
+            .round(1)
+            .alias("rssi_fall_db"),
+            pl.col("rssi_dbm").tail(3).mean().round(1).alias("rssi_recent_dbm"),
+            pl.len().alias("rssi_reports"),
+        )
+    )
     outage = outage_state(meters=meters, events=events, outage_share=params.outage_share)
     frame = (
         meters.lazy()
         .select("meter_id")
         .join(last_reads.lazy(), on="meter_id", how="left")
         .join(success, on="meter_id", how="left")
+        .join(fading, on="meter_id", how="left")
         .join(outage.lazy(), on="meter_id", how="left")
         .with_columns(
             pl.col("last_read_utc").is_null().alias("never_reported"),
@@ -166,15 +186,35 @@ def detect_non_communicating(
                 "intermittent"
             )
         )
-        .filter((pl.col("silent") | pl.col("intermittent")) & ~pl.col("in_outage").fill_null(False))
+        .with_columns(
+            (
+                ~pl.col("silent")
+                & ~pl.col("intermittent").fill_null(value=False)
+                & (pl.col("rssi_reports") >= 6)
+                & (pl.col("rssi_fall_db") >= params.rssi_fall_db)
+                & (pl.col("rssi_recent_dbm") <= params.rssi_weak_dbm)
+            ).alias("degrading")
+        )
+        .filter(
+            (
+                pl.col("silent")
+                | pl.col("intermittent").fill_null(value=False)
+                | pl.col("degrading").fill_null(value=False)
+            )
+            & ~pl.col("in_outage").fill_null(value=False)
+        )
         .with_columns(
             pl.when(pl.col("silent"))
             .then(pl.lit("silent"))
-            .otherwise(pl.lit("intermittent"))
+            .when(pl.col("intermittent").fill_null(value=False))
+            .then(pl.lit("intermittent"))
+            .otherwise(pl.lit("degrading"))
             .alias("mode"),
             pl.when(pl.col("silent"))
             .then(pl.col("silent_since"))
-            .otherwise(pl.coalesce("first_short_utc", utc_literal(comm_from)))
+            .when(pl.col("intermittent").fill_null(value=False))
+            .then(pl.coalesce("first_short_utc", utc_literal(comm_from)))
+            .otherwise(utc_literal(window_start_utc))
             .alias("first_seen_utc"),
             as_of.alias("last_seen_utc"),
             pl.col("read_success").round(3),
@@ -193,5 +233,7 @@ def detect_non_communicating(
             "reads_received",
             "reads_expected",
             "never_reported",
+            "rssi_fall_db",
+            "rssi_recent_dbm",
         ),
     )

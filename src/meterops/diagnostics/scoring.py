@@ -1,0 +1,175 @@
+"""Score verdicts against a known truth: precision, recall and F1 per cause.
+
+Used by tests and benchmarks against the territory simulator's ground truth; diagnostics
+itself never reads a ground truth. :data:`SIMULATOR_CAUSES` says which cause a verdict
+should name for each simulated fault kind and :data:`DETECTABLE_AFTER_DAYS` how long after
+its onset a fault can be seen (a radio silent for less than the non-comm limit is not a
+non-comm yet); faults that leave their trace only in events (tamper) count only when the
+onset falls inside the data window.
+
+Pure module: standard library and polars only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+import polars as pl
+
+from meterops.diagnostics.kinds import Cause
+
+__all__ = [
+    "DETECTABLE_AFTER_DAYS",
+    "EVENT_TRACE_KINDS",
+    "SCORES",
+    "SIMULATOR_CAUSES",
+    "score_verdicts",
+    "truth_pairs",
+]
+
+SIMULATOR_CAUSES: Final[Mapping[str, Cause]] = MappingProxyType(
+    {
+        "radio_failure": Cause.RADIO_MODULE_FAILURE,
+        "weak_mesh_path": Cause.WEAK_MESH_PATH,
+        "meter_removed": Cause.METER_REMOVED,
+        "theft_bypass": Cause.BYPASS_THEFT,
+        "tamper_without_theft": Cause.TAMPER,
+        "hot_socket": Cause.HOT_SOCKET,
+        "stopped_register": Cause.STOPPED_REGISTER,
+        "clock_drift": Cause.CLOCK_ERROR,
+        "tou_misprogram": Cause.TOU_MISPROGRAM,
+        "ct_polarity_reversed": Cause.CT_POLARITY,
+        "unknown_serial": Cause.UNPROVISIONED_METER,
+    }
+)
+"""Simulated fault kind → the cause a verdict must name. Kinds not listed are not scored:
+outages are suppressed by design, a vacant premise is legitimate, hours-long collector
+outages end before the non-comm limit, and wrong multipliers and crossed meters leave no
+trace in the reads that the detectors use."""
+
+DETECTABLE_AFTER_DAYS: Final[Mapping[str, float]] = MappingProxyType(
+    {
+        "radio_failure": 1.5,
+        "meter_removed": 1.5,
+        "weak_mesh_path": 14.0,
+        "hot_socket": 1.0,
+        "stopped_register": 4.0,
+        "theft_bypass": 2.0,
+        "tamper_without_theft": 0.0,
+    }
+)
+"""Days between a fault's onset and the run for it to be visible (standing faults: 0)."""
+
+EVENT_TRACE_KINDS: Final = frozenset({"theft_bypass", "tamper_without_theft"})
+"""Faults seen through events at their onset: scored when the onset is in the window, even
+if the fault ended since (its events stay in the window)."""
+
+SCORES: Final = pl.Schema(
+    {
+        "cause": pl.String,
+        "true_positives": pl.Int64,
+        "false_positives": pl.Int64,
+        "false_negatives": pl.Int64,
+        "precision": pl.Float64,
+        "recall": pl.Float64,
+        "f1": pl.Float64,
+    }
+)
+"""Columns of :func:`score_verdicts`."""
+
+
+def _utc(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    return dt.datetime.fromisoformat(text)
+
+
+def truth_pairs(
+    faults: Iterable[Mapping[str, Any]],
+    *,
+    window_start_utc: dt.datetime,
+    as_of_utc: dt.datetime,
+) -> pl.DataFrame:
+    """The (meter serial, cause) pairs a run at ``as_of_utc`` should find.
+
+    Args:
+        faults: Ground-truth records (``faults.jsonl`` objects).
+        window_start_utc: Start of the run's data window. [UTC]
+        as_of_utc: The run's moment. [UTC]
+
+    Returns:
+        ``serial_number``, ``cause`` (unique pairs).
+    """
+    pairs: set[tuple[str, str]] = set()
+    for fault in faults:
+        kind = str(fault["kind"])
+        cause = SIMULATOR_CAUSES.get(kind)
+        serial = fault.get("meter_serial")
+        if cause is None or not serial:
+            continue
+        if kind == "theft_bypass" and not (fault.get("parameters") or {}).get("tamper_event"):
+            continue  # a bypass without tamper events: no detector covers a bare drop yet
+        start = _utc(fault.get("start_utc")) or window_start_utc
+        end = _utc(fault.get("end_utc"))
+        if end is not None and end <= as_of_utc and kind not in EVENT_TRACE_KINDS:
+            continue
+        if start > as_of_utc - dt.timedelta(days=DETECTABLE_AFTER_DAYS.get(kind, 0.0)):
+            continue
+        if kind in EVENT_TRACE_KINDS and start < window_start_utc:
+            continue
+        pairs.add((str(serial), cause.value))
+    return pl.DataFrame(
+        sorted(pairs), schema={"serial_number": pl.String, "cause": pl.String}, orient="row"
+    )
+
+
+def score_verdicts(predicted: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """Precision, recall and F1 per cause of the truth's vocabulary.
+
+    Args:
+        predicted: ``serial_number``, ``cause`` of the verdicts (one per meter and cause).
+        truth: ``serial_number``, ``cause`` from :func:`truth_pairs`.
+
+    Returns:
+        :data:`SCORES` rows, one per cause in :data:`SIMULATOR_CAUSES` that has a truth or a
+        prediction (precision or recall null where undefined), in cause order.
+
+    Examples:
+        >>> p = pl.DataFrame({"serial_number": ["a", "b"], "cause": ["tamper", "tamper"]})
+        >>> t = pl.DataFrame({"serial_number": ["a", "c"], "cause": ["tamper", "tamper"]})
+        >>> score_verdicts(p, t).select("precision", "recall").row(0)
+        (0.5, 0.5)
+    """
+    scored = sorted({c.value for c in SIMULATOR_CAUSES.values()})
+    predicted = predicted.select("serial_number", "cause").unique()
+    truth = truth.select("serial_number", "cause").unique()
+    hits = predicted.join(truth, on=["serial_number", "cause"])
+    rows = []
+    for cause in scored:
+        tp = hits.filter(pl.col("cause") == cause).height
+        n_pred = predicted.filter(pl.col("cause") == cause).height
+        n_true = truth.filter(pl.col("cause") == cause).height
+        if n_pred == 0 and n_true == 0:
+            continue
+        precision = tp / n_pred if n_pred else None
+        recall = tp / n_true if n_true else None
+        f1 = (
+            2 * precision * recall / (precision + recall)
+            if precision is not None and recall is not None and precision + recall > 0
+            else (0.0 if precision is not None and recall is not None else None)
+        )
+        rows.append(
+            {
+                "cause": cause,
+                "true_positives": tp,
+                "false_positives": n_pred - tp,
+                "false_negatives": n_true - tp,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+            }
+        )
+    return pl.DataFrame(rows, schema=SCORES)
