@@ -160,3 +160,26 @@ def test_routes_ping_needs_a_head_end(cli: Invoke) -> None:
     result = cli("routes", "ping", "--date", next_workday().isoformat(), ok=False)
     assert isinstance(result.exception, InvalidInputError)
     assert "METEROPS_HEADEND_URL" in str(result.exception)
+
+
+def test_technicians_stock_and_a_day_off_shape_the_plan(cli: Invoke, tmp_path: Path) -> None:
+    listed = cli("routes", "technicians")
+    assert "T0001" in listed.output
+    assert "not tracked" in listed.output
+    stocked = cli("routes", "stock", "T0001", "meter:2S", "3")
+    assert "'meter:2S': 3" in stocked.output
+    day = next_workday().isoformat()
+    for number in ("T0002", "T0003", "T0004"):
+        cli("routes", "day-off", number, "--date", day, "--note", "training")
+    cli("orders", "import", str(programme(tmp_path, serials(tmp_path, 5))))
+
+    planned = cli("routes", "plan", "--date", day, "--seconds", "1")
+
+    assert "T0002" not in planned.output
+    shown = json.loads(cli("routes", "show", "--date", day, "--json").output)[0]
+    [route] = shown["routes"]
+    assert route["technician"] == "T0001"
+    assert sum(len(v["orders"]) for v in route["visits"]) <= 3
+    assert shown["kpis"]["work_orders"] == 5
+    assert shown["kpis"]["work_orders_served"] <= 3
+    assert shown["left_out"]

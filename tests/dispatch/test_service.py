@@ -290,3 +290,46 @@ def test_the_plan_exports_as_geojson_with_the_order_numbers(world: World) -> Non
     lon, lat = stops[0]["geometry"]["coordinates"]
     assert 41.5 < lat < 41.7
     assert -93.7 < lon < -93.5
+
+
+def test_a_technician_sent_home_keeps_what_started_and_the_rest_moves(world: World) -> None:
+    world.technician("E1")
+    world.technician("E2")
+    for meter in spread(world, 14):
+        world.order(meter)
+    before = plan(world)
+    dispatch_service.dispatch_day(
+        world.session, day=DAY, territory_code=world.territory.code, actor="d", now=EVE
+    )
+    now = local(10)
+    e1 = next(r for r in before.routes if r.technician == "E1")
+    started = [o.order_number for v in e1.visits if v.start_utc < now for o in v.orders]
+    later = [o.order_number for v in e1.visits if v.start_utc >= now for o in v.orders]
+    assert later  # the day is long enough that E1 still had work after 10:00
+
+    changes.send_home(
+        world.session,
+        "E1",
+        day=DAY,
+        reason="sick",
+        planner=planner(),
+        actor="dispatcher",
+        now=now,
+    )
+
+    after = the_plan(world)
+    assert route_of(after, "E1") == started
+    moved = set(route_of(after, "E2")) & set(later)
+    left = {o.order_number for o in after.left_out}
+    assert moved | left == set(later)
+    for number in moved:
+        assert workorders_service.read_order(world.session, number).technician == "E2"
+    for number in left:
+        assert status(world, number) is S.CREATED
+    assert after.revision == before.revision + 1
+    # A later change does not hand E1 new work.
+    emergency = world.order(spread(world, 1, start=20)[0], WorkOrderType.FIELD_RECONNECT)
+    changes.insert_order(
+        world.session, emergency, day=DAY, planner=planner(), actor="d", now=local(11)
+    )
+    assert emergency not in route_of(the_plan(world), "E1")

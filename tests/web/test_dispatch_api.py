@@ -169,3 +169,20 @@ def test_a_morning_ping_without_head_end_is_refused(site: Site) -> None:
         app.state.head_end = saved  # type: ignore[attr-defined]
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "dispatch.no_headend"
+
+
+def test_technicians_are_listed_and_their_stock_and_days_set(site: Site) -> None:
+    client = site.client
+    people = client.get("/api/v1/technicians").json()
+    assert [p["employee_number"] for p in people] == ["T0001", "T0002", "T0003", "T0004"]
+    stocked = client.put(
+        "/api/v1/technicians/T0001/stock", json={"item": "radio_module", "quantity": 4}
+    )
+    assert stocked.json()["stock"] == {"radio_module": 4}
+    bad = client.put("/api/v1/technicians/T0001/stock", json={"item": "beer", "quantity": 4})
+    assert bad.status_code == 422
+    off = client.put(
+        "/api/v1/technicians/T0004/days/2026-12-24", json={"available": False, "note": "leave"}
+    )
+    assert off.status_code == 204
+    assert client.put("/api/v1/technicians/NOBODY/days/2026-12-24", json={}).status_code == 404

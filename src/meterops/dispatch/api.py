@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from meterops.dispatch import changes, flows, schemas, views, wiring
+from meterops.dispatch import changes, crews, flows, schemas, views, wiring
 from meterops.dispatch import service as dispatch_service
 from meterops.headend.protocol import HeadEnd
 from meterops.timeutil import utc_now
@@ -32,10 +32,14 @@ __all__ = [
     "dispatch_day",
     "get_head_end",
     "insert_order",
+    "list_technicians",
     "optimize_day",
     "ping_day",
     "reassign_order",
     "router",
+    "send_home",
+    "set_availability",
+    "set_stock",
 ]
 
 ACTOR = "api"
@@ -211,3 +215,50 @@ def cancel_order(
         now=utc_now(),
     )
     return workorders_service.read_order(session, order_number)
+
+
+@router.get("/technicians", response_model=list[schemas.TechnicianRead])
+def list_technicians(
+    session: SessionDep, territory: TerritoryQuery = None
+) -> list[schemas.TechnicianRead]:
+    """Active technicians with skills, certifications, shift, stop limit and truck stock."""
+    return crews.list_technicians(session, territory_code=territory)
+
+
+@router.put("/technicians/{employee_number}/stock", response_model=schemas.TechnicianRead)
+def set_stock(
+    employee_number: str, update: schemas.StockUpdate, session: SessionDep
+) -> schemas.TechnicianRead:
+    """Set how many of an item (``meter:2S``, ``radio_module``) the truck carries."""
+    return crews.set_stock(session, employee_number, update, actor=ACTOR, now=utc_now())
+
+
+@router.put("/technicians/{employee_number}/days/{day}", status_code=204)
+def set_availability(
+    employee_number: str, day: dt.date, update: schemas.AvailabilityUpdate, session: SessionDep
+) -> None:
+    """A technician's day: off, or another shift or start and end place (for planning)."""
+    crews.set_availability(session, employee_number, day, update, actor=ACTOR, now=utc_now())
+
+
+@router.post(
+    "/technicians/{employee_number}/days/{day}/send-home", response_model=schemas.DayPlanRead
+)
+def send_home(
+    employee_number: str,
+    day: dt.date,
+    body: schemas.SendHomeRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.DayPlanRead:
+    """A technician goes home early: their stops not started are re-planned onto others."""
+    row = changes.send_home(
+        session,
+        employee_number,
+        day=day,
+        reason=body.reason,
+        planner=wiring.planner(settings),
+        actor=ACTOR,
+        now=utc_now(),
+    )
+    return views.plan_view(session, row, utility_timezone=settings.utility_timezone)

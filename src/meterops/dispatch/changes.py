@@ -1,10 +1,11 @@
-"""Changes to a day under way: reassign by hand, insert an emergency, cancel.
+"""Changes to a day under way: reassign by hand, insert an emergency, cancel, send home.
 
 Each change loads the stored plan, rebuilds its routing problem from the orders as they are
 now and re-plans with :mod:`meterops.routing.reoptimize`, pinning what has started by
 ``now``: :func:`reassign_order` (the order stays with that technician in later re-plans),
 :func:`insert_order` (an emergency such as a reconnect after payment) and
-:func:`cancel_order` (the route closes the gap). The result is checked against truck stock,
+:func:`cancel_order` (the route closes the gap) and :func:`send_home` (a technician
+leaves early: their work not started goes to the others). The result is checked against truck stock,
 stored, and the orders' status and technician follow it.
 
 Service module: ``session`` first, keyword-only options, audits every change, never commits.
@@ -12,12 +13,14 @@ Service module: ``session`` first, keyword-only options, audits every change, ne
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
 from meterops.audit import service as audit_service
+from meterops.dispatch import crews as crews_service
 from meterops.dispatch.plans import LoadedDay, load_day, order_input, problem_for, store_day
 from meterops.dispatch.problem import seconds_from
 from meterops.dispatch.problem import stops_from_orders as _stops
@@ -36,7 +39,7 @@ from meterops.workorders import service as workorders_service
 from meterops.workorders.lifecycle import WorkOrderStatus
 from meterops.workorders.types import ORDER_TYPES, stock_items
 
-__all__ = ["cancel_order", "insert_order", "reassign_order"]
+__all__ = ["cancel_order", "insert_order", "reassign_order", "send_home"]
 
 S = WorkOrderStatus
 _MOVABLE = frozenset({S.CREATED, S.SCHEDULED, S.ASSIGNED})
@@ -365,4 +368,74 @@ def _retime(
     planned = [i for i, s in enumerate(pinned.stops) if s.order_id not in known]
     return pinned, build_plan(
         pinned, states, steps, planned=planned, left_out=hard, border_repair=False
+    )
+
+
+def send_home(
+    session: Session,
+    employee_number: str,
+    *,
+    day: dt.date,
+    reason: str,
+    planner: Planner,
+    actor: str,
+    now: dt.datetime,
+) -> DayPlan:
+    """A technician goes home early: their stops not started go to the others.
+
+    Visits that have started (by ``now``) stay with them; they take no new work for the rest
+    of the day (their stored day is cut to the stops they made) and owe no break they have
+    not started. Orders a dispatcher had given them by hand are freed. Stops nobody can take
+    are left out with the reason and go back to waiting.
+
+    Raises:
+        NotFoundError: No such technician, or no plan for the day in their territory.
+        ConflictError: They do not work that day in the plan.
+        InvalidInputError: No reason, or the day is over.
+    """
+    if not reason.strip():
+        raise InvalidInputError("say why the technician goes home", code="dispatch.reason_needed")
+    technician = crews_service.get_technician(session, employee_number)
+    row = DayPlanRepository(session).plan(day, technician.territory_id)
+    if row is None:
+        msg = f"No plan for {day} in {employee_number}'s territory; nothing to change."
+        raise NotFoundError(msg, code="dispatch.no_plan")
+    day_end = local_day_bounds_utc(day, planner.zone)[1]
+    if now >= day_end:
+        raise InvalidInputError(f"{day} is over; its plan no longer changes.", code="dispatch.past")
+    for order in DayPlanRepository(session).fixed_orders(technician.id, day):
+        if order.status in _MOVABLE:
+            order.fixed_technician = False
+    session.flush()
+    loaded = load_day(session, row, travel=planner.travel, day_end_utc=day_end)
+    if not loaded.problem.has_technician(employee_number):
+        msg = f"Technician {employee_number} does not work on {day} in this plan."
+        raise ConflictError(msg, code="dispatch.technician_not_working")
+    replan = routing_reoptimize.remove_technician(
+        loaded.problem,
+        loaded.plan,
+        technician_id=employee_number,
+        now_s=seconds_from(row.day_start_utc, now),
+        seed=planner.seed,
+        params=planner.replan,
+    )
+    kept = replan.problem.technicians[replan.problem.technician_index(employee_number)]
+    loaded.crews = [
+        dataclasses.replace(
+            crew,
+            max_stops=kept.max_stops if kept.max_stops is not None else crew.max_stops,
+            break_s=crew.break_s if kept.breaks else None,
+        )
+        if crew.technician_id == employee_number
+        else crew
+        for crew in loaded.crews
+    ]
+    return _commit(
+        session,
+        loaded,
+        replan.problem,
+        replan.plan,
+        actor=actor,
+        now=now,
+        what=f"{employee_number} went home: {reason}"[:500],
     )

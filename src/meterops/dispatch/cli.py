@@ -20,7 +20,20 @@ from meterops.cli import context
 if TYPE_CHECKING:
     from meterops.dispatch.schemas import DayPlanRead, PingReport
 
-__all__ = ["app", "dispatch", "insert", "ping", "plan", "print_plan", "reassign", "show"]
+__all__ = [
+    "app",
+    "day_off",
+    "dispatch",
+    "insert",
+    "ping",
+    "plan",
+    "print_plan",
+    "reassign",
+    "send_home",
+    "show",
+    "stock",
+    "technicians",
+]
 
 app = typer.Typer(
     help="Technicians' days: plan, dispatch and change routes.",
@@ -294,3 +307,102 @@ def ping(
             f"{' → cancelled' if outcome.cancelled else ''}",
             highlight=False,
         )
+
+
+@app.command("technicians")
+def technicians(territory: TerritoryOption = None) -> None:
+    """List active technicians: skills, certifications, shift, stop limit, truck stock."""
+    from meterops.dispatch import crews
+
+    with context.session() as session:
+        people = crews.list_technicians(session, territory_code=territory)
+    table = Table(title=f"{len(people)} technician(s)")
+    for column in ("employee", "name", "territory", "skills", "certifications", "shift", "stops"):
+        table.add_column(column)
+    table.add_column("truck stock")
+    for t in people:
+        stock = (
+            "not tracked" if t.stock is None else ", ".join(f"{k} {v}" for k, v in t.stock.items())
+        )
+        table.add_row(
+            t.employee_number,
+            t.name,
+            t.territory,
+            ", ".join(t.skills),
+            ", ".join(t.certifications),
+            t.shift_local,
+            str(t.max_stops),
+            stock,
+        )
+    context.console.print(table)
+
+
+@app.command("stock")
+def stock(
+    employee_number: Annotated[str, typer.Argument(help="Employee number.")],
+    item: Annotated[str, typer.Argument(help="meter:<form> (e.g. meter:2S) or radio_module.")],
+    quantity: Annotated[int, typer.Argument(help="How many the truck carries.", min=0)],
+) -> None:
+    """Set how many of an item a technician's truck carries (tracked from the first line)."""
+    from meterops.dispatch import crews
+    from meterops.dispatch.schemas import StockUpdate
+    from meterops.timeutil import utc_now
+
+    with context.session() as session:
+        read = crews.set_stock(
+            session,
+            employee_number,
+            StockUpdate(item=item, quantity=quantity),
+            actor=ACTOR,
+            now=utc_now(),
+        )
+    context.console.print(f"{read.employee_number}: {read.stock}")
+
+
+@app.command("day-off")
+def day_off(
+    employee_number: Annotated[str, typer.Argument(help="Employee number.")],
+    date: DateOption,
+    note: Annotated[str | None, typer.Option(help="Why (leave, training …).")] = None,
+) -> None:
+    """Mark a technician as not working on a date (planning leaves them out)."""
+    from meterops.dispatch import crews
+    from meterops.dispatch.schemas import AvailabilityUpdate
+    from meterops.timeutil import utc_now
+
+    with context.session() as session:
+        crews.set_availability(
+            session,
+            employee_number,
+            _day(date),
+            AvailabilityUpdate(available=False, note=note),
+            actor=ACTOR,
+            now=utc_now(),
+        )
+    context.console.print(f"{employee_number} is off on {date}")
+
+
+@app.command("send-home")
+def send_home(
+    employee_number: Annotated[str, typer.Argument(help="Employee number.")],
+    date: DateOption,
+    reason: Annotated[str, typer.Option(help="Why (sick, truck broke down …).")],
+) -> None:
+    """A technician goes home early: their stops not started go to the others."""
+    from meterops.dispatch import changes, views, wiring
+    from meterops.timeutil import utc_now
+
+    settings = context.settings()
+    with context.session() as session:
+        row = changes.send_home(
+            session,
+            employee_number,
+            day=_day(date),
+            reason=reason,
+            planner=wiring.planner(settings),
+            actor=ACTOR,
+            now=utc_now(),
+        )
+        read = views.plan_view(session, row, utility_timezone=settings.utility_timezone)
+    context.console.print(f"{employee_number} went home; the day is re-planned")
+    print_plan(read)

@@ -130,6 +130,16 @@ class DayPlanRepository(RepositoryBase[DayPlan]):
             .order_by(WorkOrder.id)
         ).all()
 
+    def fixed_orders(self, technician_id: int, day: dt.date) -> Sequence[WorkOrder]:
+        """Orders a dispatcher gave a technician by hand for a day."""
+        return self.session.scalars(
+            select(WorkOrder).where(
+                WorkOrder.technician_id == technician_id,
+                WorkOrder.scheduled_date == day,
+                WorkOrder.fixed_technician.is_(True),
+            )
+        ).all()
+
     def orders(self, ids: Collection[int]) -> dict[int, WorkOrder]:
         """Orders by id."""
         rows = self.session.scalars(select(WorkOrder).where(WorkOrder.id.in_(list(ids))))

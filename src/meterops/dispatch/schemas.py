@@ -28,6 +28,7 @@ __all__ = [
     "PlanOrderRead",
     "ReassignRequest",
     "RouteRead",
+    "SendHomeRequest",
     "StockUpdate",
     "TechnicianRead",
     "TerritoryKpis",
@@ -235,3 +236,9 @@ class TerritoryKpis(BaseModel):
     revision: int
     kpis: KpisRead
     left_out: list[LeftOutRead]
+
+
+class SendHomeRequest(BaseModel):
+    """A technician leaves early; their stops not started go to the others."""
+
+    reason: str = Field(min_length=1, max_length=200)
