@@ -396,21 +396,6 @@ def draw_samples(lots: pl.DataFrame, *, plan: Plan, seed: int) -> pl.DataFrame:
         One row per sampled meter: ``lot_key``, ``meter_id``, ``serial_number``,
         ``sample_order`` (1 = test first), ``lot_size``, ``sample_size``, ``code_letter``, ``k``.
     """
-    parts: list[pl.DataFrame] = []
-    for key, group in lots.group_by("lot_key", maintain_order=True):
-        lot = str(key[0])
-        size = sample_size(plan, group.height)
-        order = _lot_rng(seed, lot).permutation(group.height)[: size.n]
-        parts.append(
-            group[order.tolist()]
-            .select("lot_key", "meter_id", "serial_number", "lot_size")
-            .with_columns(
-                pl.int_range(1, size.n + 1, dtype=pl.Int64).alias("sample_order"),
-                pl.lit(size.n, dtype=pl.Int64).alias("sample_size"),
-                pl.lit(size.code_letter, dtype=pl.String).alias("code_letter"),
-                pl.lit(size.k, dtype=pl.Float64).alias("k"),
-            )
-        )
     schema = {
         "lot_key": pl.String,
         "meter_id": pl.Int64,
@@ -421,9 +406,39 @@ def draw_samples(lots: pl.DataFrame, *, plan: Plan, seed: int) -> pl.DataFrame:
         "code_letter": pl.String,
         "k": pl.Float64,
     }
-    if not parts:
+    if lots.is_empty():
         return pl.DataFrame(schema=schema)
-    return pl.concat(parts).select(list(schema))
+    ordered = lots.sort("lot_key", "meter_id")
+    counts = ordered.group_by("lot_key", maintain_order=True).len().rows()
+    sizes = [sample_size(plan, n) for _, n in counts]
+    # A uniform random key per meter from the lot's own generator; the lot's sample is its
+    # n smallest keys, in key order (a uniformly random ordered subset).
+    draw_keys = np.concatenate([_lot_rng(seed, key).random(n) for key, n in counts])
+    plans = pl.DataFrame(
+        {
+            "lot_key": [key for key, _ in counts],
+            "sample_size": [size.n for size in sizes],
+            "code_letter": [size.code_letter for size in sizes],
+            "k": [size.k for size in sizes],
+        },
+        schema={
+            "lot_key": pl.String,
+            "sample_size": pl.Int64,
+            "code_letter": pl.String,
+            "k": pl.Float64,
+        },
+    )
+    return (
+        ordered.select("lot_key", "meter_id", "serial_number", "lot_size")
+        .with_columns(pl.Series("draw_key", draw_keys))
+        .with_columns(
+            pl.col("draw_key").rank("ordinal").over("lot_key").cast(pl.Int64).alias("sample_order")
+        )
+        .join(plans, on="lot_key")
+        .filter(pl.col("sample_order") <= pl.col("sample_size"))
+        .sort("lot_key", "sample_order")
+        .select(list(schema))
+    )
 
 
 # --------------------------------------------------------------------------------------------
