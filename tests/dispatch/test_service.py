@@ -333,3 +333,108 @@ def test_a_technician_sent_home_keeps_what_started_and_the_rest_moves(world: Wor
         world.session, emergency, day=DAY, planner=planner(), actor="d", now=local(11)
     )
     assert emergency not in route_of(the_plan(world), "E1")
+
+
+def test_cancelling_one_order_of_a_bundle_keeps_the_stop_for_the_other(world: World) -> None:
+    world.technician("E1")
+    others = [world.order(m) for m in spread(world, 3)]
+    first = world.order(world.meter(41.63, -93.58))
+    second = world.order(world.meter(41.63, -93.58), WorkOrderType.TAMPER_INVESTIGATION)
+    bundle = workorders_service.get_order(world.session, second).bundle_key
+    assert bundle == first
+    before = plan(world)
+    [stop] = [v for r in before.routes for v in r.visits if v.stop_key == bundle]
+    assert {o.order_number for o in stop.orders} == {first, second}
+
+    changes.cancel_order(
+        world.session,
+        first,
+        reason="meter already exchanged",
+        planner=planner(),
+        actor="dispatcher",
+        now=EVE,
+    )
+
+    after = the_plan(world)
+    [stop] = [v for r in after.routes for v in r.visits if v.stop_key == bundle]
+    assert [o.order_number for o in stop.orders] == [second]
+    assert (stop.end_utc - stop.start_utc).total_seconds() == 45 * 60
+    assert sorted(route_of(after, "E1")) == sorted([*others, second])
+    assert status(world, first) is S.CANCELLED
+    assert status(world, second) is S.SCHEDULED
+    assert after.kpis.work_orders == 4
+
+
+def test_an_order_left_out_is_offered_again_and_takes_the_room_a_cancel_frees(
+    world: World,
+) -> None:
+    world.technician("E1", max_stops=2)
+    numbers = [world.order(m) for m in spread(world, 3)]
+    before = plan(world)
+    [left] = [o.order_number for o in before.left_out]
+    assert status(world, left) is S.CREATED
+    # Inserting it while the day is full: it stays out, with the reason, and waits.
+    _, placed = changes.insert_order(
+        world.session, left, day=DAY, planner=planner(), actor="dispatcher", now=EVE
+    )
+    assert not placed
+    full = the_plan(world)
+    assert [o.order_number for o in full.left_out] == [left]
+    assert status(world, left) is S.CREATED
+    # A cancel frees a stop: the re-plan takes the waiting order in.
+    served = route_of(before, "E1")
+    changes.cancel_order(
+        world.session,
+        served[0],
+        reason="customer cancelled",
+        planner=planner(),
+        actor="dispatcher",
+        now=EVE,
+    )
+    after = the_plan(world)
+    assert sorted(route_of(after, "E1")) == sorted(n for n in numbers if n != served[0])
+    assert after.left_out == []
+    assert status(world, left) is S.SCHEDULED
+
+
+def test_a_waiting_order_given_by_hand_joins_that_technicians_route(world: World) -> None:
+    world.technician("E1")
+    world.technician("E2")
+    for meter in spread(world, 4):
+        world.order(meter)
+    plan(world)
+    late = world.order(spread(world, 1, start=8)[0])
+    changes.reassign_order(
+        world.session,
+        late,
+        technician="E2",
+        planner=planner(),
+        actor="dispatcher",
+        now=EVE,
+        day=DAY,
+    )
+    assert late in route_of(the_plan(world), "E2")
+    order = workorders_service.read_order(world.session, late)
+    assert (order.status, order.technician, order.fixed_technician) == (S.SCHEDULED, "E2", True)
+
+
+def test_orders_to_ping_are_the_non_comm_ones_of_the_moment(world: World) -> None:
+    world.technician("E1")
+    [a, b, c] = spread(world, 3)
+    non_comm = world.order(a, WorkOrderType.NON_COMM_INVESTIGATION)
+    radio = world.order(b, WorkOrderType.RADIO_MODULE_REPLACEMENT)
+    world.order(c)
+    before = dispatch_service.orders_to_ping(
+        world.session, day=DAY, morning=False, territory_code=world.territory.code
+    )
+    assert sorted(o.order_number for o, _ in before) == sorted([non_comm, radio])
+    assert (
+        dispatch_service.orders_to_ping(world.session, day=DAY, morning=True, territory_code=None)
+        == []
+    )
+    plan(world)
+    morning = dispatch_service.orders_to_ping(
+        world.session, day=DAY, morning=True, territory_code=None
+    )
+    assert sorted(o.order_number for o, _ in morning) == sorted([non_comm, radio])
+    assert {serial for _, serial in morning} == {a.serial_number, b.serial_number}
