@@ -73,14 +73,14 @@ def _reads(meters: int, rng: np.random.Generator) -> pl.DataFrame:
     values = np.round(values, 3)
     # A few faults: spikes, negative values, zero runs (5 h), flatlines (4 h).
     for fault, count in (("spike", 200), ("negative", 100), ("zero", 100), ("flat", 100)):
-        who = rng.integers(0, meters, max(count * meters // 100_000, 1))
-        at = rng.integers(0, 70, who.shape[0])
+        who = np.asarray(rng.integers(0, meters, max(count * meters // 100_000, 1)), np.int64)
+        at = np.asarray(rng.integers(0, 70, who.shape[0]), np.int64)
         if fault == "spike":
             values[who, at] = 40.0
         elif fault == "negative":
             values[who, at] = -0.3
         else:
-            for w, a in zip(list(who), list(at), strict=True):
+            for w, a in zip(who.tolist(), at.tolist(), strict=True):
                 values[w, a : a + (20 if fault == "zero" else 16)] = (
                     0.0 if fault == "zero" else 1.234
                 )
