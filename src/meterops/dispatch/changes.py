@@ -24,7 +24,7 @@ from meterops.dispatch import crews as crews_service
 from meterops.dispatch.plans import LoadedDay, load_day, order_input, problem_for, store_day
 from meterops.dispatch.problem import seconds_from
 from meterops.dispatch.problem import stops_from_orders as _stops
-from meterops.dispatch.repository import DayPlanRepository
+from meterops.dispatch.repository import DayPlanRepository, TechnicianRepository
 from meterops.dispatch.service import Planner, apply_plan, enforce_stock
 from meterops.errors import ConflictError, InvalidInputError, NotFoundError
 from meterops.models import DayPlan, WorkOrder
@@ -110,12 +110,13 @@ def _commit(
         now=now,
         by_hand=by_hand,
     )
+    territory = TechnicianRepository(session).territory_code(row.territory_id)
     audit_service.record(
         session,
         actor=actor,
         action="dayplan.change",
         entity_type="day_plan",
-        entity_id=f"{row.territory_id}:{row.plan_date.isoformat()}",
+        entity_id=f"{territory}:{row.plan_date.isoformat()}",
         reason=what,
         data={"revision": row.revision, "kpis": row.kpis},
         now=now,

@@ -384,12 +384,13 @@ def dispatch_day(
         for order in orders.values():
             if order.status is S.SCHEDULED and order.scheduled_date == day:
                 workorders_service.move(session, order, S.ASSIGNED, actor=actor, now=now)
+        territory = TechnicianRepository(session).territory_code(row.territory_id)
         audit_service.record(
             session,
             actor=actor,
             action="dayplan.dispatch",
             entity_type="day_plan",
-            entity_id=f"{row.territory_id}:{day.isoformat()}",
+            entity_id=f"{territory}:{day.isoformat()}",
             data={"revision": row.revision},
             now=now,
         )
