@@ -12,15 +12,37 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from meterops.scale import InProcessExecutor, LocalExecutor, MeterGroup, plan_groups
 from tests.scale.territory import Territory, build
+
+TARGET_ROWS = 2_000
 
 
 @pytest.fixture(scope="package")
 def territory(tmp_path_factory: pytest.TempPathFactory) -> Territory:
     """Three simulated days of 24 meters ingested, validated once and written back."""
     return build(tmp_path_factory.mktemp("territory"))
+
+
+@pytest.fixture(scope="package")
+def groups(territory: Territory) -> list[MeterGroup]:
+    """Several groups (more than workers) and a last one of meters without any read."""
+    planned = plan_groups(territory.meter_rows, target_rows=TARGET_ROWS)
+    assert len(planned) >= 4
+    return [*planned, MeterGroup(len(planned), (10**9, 10**9 + 1))]
+
+
+@pytest.fixture(scope="package")
+def vee_outputs(territory: Territory, groups: list[MeterGroup]) -> dict[str, list[pl.DataFrame]]:
+    """The VEE job's output per group, in process and from the local executor (2 workers)."""
+    job, window = territory.job, territory.window
+    return {
+        "inprocess": list(InProcessExecutor().map_groups(job, window, groups)),
+        "local": list(LocalExecutor(2, in_flight=3).map_groups(job, window, groups)),
+    }
 
 
 def _spark_missing() -> str | None:

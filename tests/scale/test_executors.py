@@ -18,7 +18,6 @@ from meterops.scale import (
     LocalExecutor,
     MeterGroup,
     ReadWindow,
-    plan_groups,
     plan_store,
     run_job,
 )
@@ -30,33 +29,31 @@ from tests.scale.territory import INVISIBLE_FILE_ID, ZONE, Territory
 TARGET_ROWS = 2_000
 
 
-def _groups(territory: Territory) -> list[MeterGroup]:
-    groups = plan_groups(territory.meter_rows, target_rows=TARGET_ROWS)
-    assert len(groups) >= 4, "several groups, more than workers"
-    return groups
-
-
 def _kinds(rows: pl.DataFrame) -> dict[str, int]:
     return dict(rows.group_by("row_kind").len().iter_rows())
 
 
-def test_local_executor_equals_in_process_for_the_vee_job(territory: Territory) -> None:
-    groups = _groups(territory)
-    reference = list(InProcessExecutor().map_groups(territory.job, territory.window, groups))
-    pooled = list(LocalExecutor(2, in_flight=3).map_groups(territory.job, territory.window, groups))
+def test_local_executor_equals_in_process_for_the_vee_job(
+    vee_outputs: dict[str, list[pl.DataFrame]], groups: list[MeterGroup]
+) -> None:
+    reference, pooled = vee_outputs["inprocess"], vee_outputs["local"]
     assert len(reference) == len(pooled) == len(groups)
     for ours, theirs in zip(reference, pooled, strict=True):
         assert_frame_equal(theirs, ours)
     kinds = _kinds(pl.concat(reference))
     assert kinds["flags"]
     assert kinds["estimate"]
+    assert kinds["absent"]
     assert kinds["count"]
+    # The group of meters without reads: the job's output for an empty frame.
+    assert set(reference[-1]["row_kind"]) == {"count"}
+    assert reference[-1]["value"].sum() == 0
 
 
-def test_grouped_vee_adds_up_to_one_call_over_every_meter(territory: Territory) -> None:
-    grouped = pl.concat(
-        InProcessExecutor().map_groups(territory.job, territory.window, _groups(territory))
-    )
+def test_grouped_vee_adds_up_to_one_call_over_every_meter(
+    territory: Territory, vee_outputs: dict[str, list[pl.DataFrame]]
+) -> None:
+    grouped = pl.concat(vee_outputs["inprocess"])
     store, window = territory.store, territory.window
     everyone = store.current_interval_reads(start_utc=window.start_utc, end_utc=window.end_utc)
     whole = territory.job(everyone)
@@ -67,9 +64,10 @@ def test_grouped_vee_adds_up_to_one_call_over_every_meter(territory: Territory) 
     )
 
 
-def test_local_executor_equals_in_process_for_daily_totals(territory: Territory) -> None:
+def test_local_executor_equals_in_process_for_daily_totals(
+    territory: Territory, groups: list[MeterGroup]
+) -> None:
     job = DailyTotals(ZONE)
-    groups = _groups(territory)
     reference = pl.concat(InProcessExecutor().map_groups(job, territory.window, groups))
     pooled = pl.concat(LocalExecutor(2).map_groups(job, territory.window, groups))
     assert_frame_equal(pooled, reference)
@@ -110,12 +108,6 @@ def test_run_job_plans_the_store_and_concatenates_in_group_order(territory: Terr
     none = run_job(job, store, [], start_utc=window.start_utc, end_utc=window.end_utc)
     assert none.is_empty()
     assert none.schema == job.output_schema
-
-
-def test_a_group_without_reads_gets_the_output_of_an_empty_frame(territory: Territory) -> None:
-    window = territory.window
-    [out] = InProcessExecutor().map_groups(territory.job, window, [MeterGroup(0, (10**9,))])
-    assert out.select("row_kind", "value").rows() == [("count", 0.0)]
 
 
 def test_bad_windows_executors_and_outputs_are_refused(territory: Territory) -> None:

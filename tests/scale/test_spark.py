@@ -13,26 +13,21 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from meterops.scale import InProcessExecutor, LocalExecutor, MeterGroup, plan_groups, run_job
+from meterops.scale import MeterGroup, run_job
 from meterops.scale.jobs import DailyTotals
 from tests.scale.territory import ZONE, Territory
 
 pytestmark = pytest.mark.spark
 
 
-def _groups(territory: Territory) -> list[MeterGroup]:
-    groups = plan_groups(territory.meter_rows, target_rows=3_000)
-    # A group of meters without any read: every executor yields the job's empty-frame output.
-    return [*groups, MeterGroup(len(groups), (10**9, 10**9 + 1))]
-
-
 def test_spark_vee_job_equals_the_local_executor_and_in_process(
-    territory: Territory, spark_executor: Any
+    territory: Territory,
+    spark_executor: Any,
+    groups: list[MeterGroup],
+    vee_outputs: dict[str, list[pl.DataFrame]],
 ) -> None:
-    groups = _groups(territory)
     on_spark = list(spark_executor.map_groups(territory.job, territory.window, groups))
-    local = list(LocalExecutor(2).map_groups(territory.job, territory.window, groups))
-    in_process = list(InProcessExecutor().map_groups(territory.job, territory.window, groups))
+    local, in_process = vee_outputs["local"], vee_outputs["inprocess"]
     assert len(on_spark) == len(local) == len(in_process) == len(groups)
     for spark_out, local_out, reference in zip(on_spark, local, in_process, strict=True):
         assert_frame_equal(spark_out, local_out)
@@ -41,10 +36,11 @@ def test_spark_vee_job_equals_the_local_executor_and_in_process(
     assert {"flags", "estimate", "absent", "count"} <= kinds
 
 
-def test_spark_runs_any_job_daily_totals(territory: Territory, spark_executor: Any) -> None:
+def test_spark_runs_any_job_daily_totals(
+    territory: Territory, spark_executor: Any, groups: list[MeterGroup]
+) -> None:
     job = DailyTotals(ZONE)
     window = territory.window
-    groups = _groups(territory)
     on_spark = run_job(
         job,
         territory.store,
