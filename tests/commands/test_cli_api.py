@@ -204,3 +204,17 @@ def test_console_and_outages_pages_render(client: TestClient) -> None:
     outages = client.get("/outages")
     assert outages.status_code == 200
     assert "TX-TEST" in outages.text
+
+
+def test_outages_export_writes_cim_and_ping_queues(
+    cli: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "outages.xml"
+    assert main(["outages", "export", "--out", str(out)]) == 0
+    assert b"EndDeviceEvent" in out.read_bytes()
+    capsys.readouterr()
+    assert main(["outages", "list", "--json"]) == 0
+    incident = json.loads(capsys.readouterr().out)[0]["id"]
+    assert main(["outages", "ping", str(incident), "--round", "confirm"]) == 0
+    assert "queued" in capsys.readouterr().out
+    assert main(["outages", "ping", str(incident), "--round", "sideways"]) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from meterops.models import (
 )
 from meterops.models.org import Role
 from meterops.simulator.fleetfiles import write_fleet_files
+from meterops.simulator.params import FaultRates
 from meterops.simulator.scenarios import small_town
 from meterops.simulator.world import World
 
@@ -43,9 +45,19 @@ class Loaded:
     all_serials: list[str]
 
 
-def load_world(session: Session, folder: Path, *, service_points: int = 120) -> Loaded:
+def load_world(
+    session: Session,
+    folder: Path,
+    *,
+    service_points: int = 120,
+    faults: FaultRates | None = None,
+    seed: int = 11,
+) -> Loaded:
     """Simulate a small town, import its fleet files and return its head-end at MONDAY_10."""
-    world = World(small_town(seed=11, service_points=service_points, start=dt.date(2026, 1, 5)))
+    scenario = small_town(seed=seed, service_points=service_points, start=dt.date(2026, 1, 5))
+    if faults is not None:
+        scenario = dataclasses.replace(scenario, faults=faults)
+    world = World(scenario)
     write_fleet_files(world, folder, as_of=dt.date(2026, 1, 12))
     now = MONDAY_10
     for kind in IMPORT_ORDER:

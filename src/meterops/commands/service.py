@@ -72,6 +72,7 @@ __all__ = [
     "overview",
     "record_temperature",
     "request",
+    "request_system_pings",
     "resolve_actor",
     "set_kill_switch",
 ]
@@ -711,3 +712,86 @@ def overview(session: Session, *, limit: int = 50) -> schemas.CommandsOverview:
         ],
         recent_commands=list_commands(session, limit=limit),
     )
+
+
+def request_system_pings(
+    session: Session,
+    serials: Sequence[str],
+    *,
+    purpose: str,
+    reason: str,
+    idempotency_key: str,
+    now: dt.datetime,
+    policy: CommandPolicy,
+) -> int:
+    """Queue pings asked by the platform itself (outage checks); returns the request id.
+
+    Pings change nothing at the meter, so no person's role or threshold applies; they still go
+    through the outbox, the throttle and the kill switch like every other command. The same
+    key returns the same request.
+
+    Args:
+        session: Database session.
+        serials: Meters to ping.
+        purpose: Tag kept on each command (e.g. ``outage_check``).
+        reason: Why (audited).
+        idempotency_key: The request's key.
+        now: Request time. [UTC]
+        policy: The policy (time to live).
+
+    Returns:
+        The request id.
+    """
+    repository = CommandRepository(session)
+    existing = repository.request_by_key(idempotency_key)
+    if existing is not None:
+        return existing.id
+    rows = repository.meters(serials, on=now.date())
+    req = CommandRequest(
+        idempotency_key=idempotency_key,
+        payload_digest=_digest({"serials": sorted(serials), "purpose": purpose}),
+        kind=CommandType.PING,
+        requested_by=f"system:{purpose}",
+        requester_role="system",
+        reason=reason,
+        program_code=None,
+        meter_count=len(serials),
+        meter_list_digest=_digest(sorted(serials)),
+        state=RequestState.RELEASED,
+        approval_required=False,
+        approval_reasons=[],
+        created_at_utc=now,
+    )
+    session.add(req)
+    session.flush()
+    for serial in serials:
+        row = rows.get(serial)
+        session.add(
+            RemoteCommand(
+                request_id=req.id,
+                kind=CommandType.PING,
+                serial_number=serial,
+                meter_id=row.meter_id if row else None,
+                territory_code=row.territory_code if row else None,
+                feeder_code=row.feeder_code if row else None,
+                purpose=purpose,
+                state=RemoteCommandState.QUEUED,
+                not_before_utc=now,
+                expires_at_utc=now + dt.timedelta(seconds=policy.command_ttl_s),
+                result={},
+                guard_results={},
+                created_at_utc=now,
+            )
+        )
+    session.flush()
+    audit_service.record(
+        session,
+        actor=f"system:{purpose}",
+        action="command.request",
+        entity_type="command_request",
+        entity_id=req.id,
+        reason=reason,
+        data={"kind": "ping", "meters": len(serials), "meter_list_sha256": req.meter_list_digest},
+        now=now,
+    )
+    return req.id

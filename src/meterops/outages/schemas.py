@@ -25,6 +25,8 @@ class OutageRead(BaseModel):
     affected_meters: int
     last_gasps: int
     confidence: float
+    pings_sent: int
+    pings_unanswered: int
     detected_at_utc: dt.datetime
 
 

@@ -10,20 +10,40 @@ order for a meter inside an outage). Services only flush.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import polars as pl
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from meterops.errors import NotFoundError
+from meterops.commands import service as commands_service
+from meterops.commands.policy import CommandPolicy
+from meterops.errors import InvalidInputError, NotFoundError
+from meterops.ingest.formats.cim import write_cim_end_device_events
 from meterops.models import Feeder, Installation, Meter, ServicePoint, Transformer
-from meterops.models.commands import OutageIncident, OutageLevel, OutageMember
+from meterops.models.commands import (
+    CommandRequest,
+    OutageIncident,
+    OutageLevel,
+    OutageMember,
+    RemoteCommand,
+    RemoteCommandState,
+)
 from meterops.nomenclature import EVENT_BY_NAME
 from meterops.outages import schemas
 from meterops.outages.inference import OutageParams, infer_outages
 from meterops.reads.store import ReadStore, Table
 
-__all__ = ["detect", "detect_from_events", "get_incident", "list_incidents", "meters_in_outage"]
+__all__ = [
+    "collect_pings",
+    "detect",
+    "detect_from_events",
+    "export_cim",
+    "get_incident",
+    "list_incidents",
+    "meters_in_outage",
+    "request_pings",
+]
 
 _EVENT_NAMES = {
     EVENT_BY_NAME["last_gasp"].code: "last_gasp",
@@ -186,3 +206,183 @@ def get_incident(session: Session, incident_id: int) -> schemas.OutageDetail:
         incident=schemas.OutageRead.model_validate(incident),
         meters=[schemas.OutageMemberRead.model_validate(m) for m in members],
     )
+
+
+_ROUNDS = ("confirm", "restore")
+_NO_ANSWER = frozenset({"no_response", "collector_unreachable"})
+
+
+def _ping_key(incident_id: int, round_: str) -> str:
+    return f"outage-{incident_id}-{round_}-pings"
+
+
+def request_pings(
+    session: Session,
+    incident_id: int,
+    *,
+    round_: str,
+    sample: int,
+    now: dt.datetime,
+    policy: CommandPolicy,
+) -> int:
+    """Queue pings to a sample of an incident's meters (through the command outbox).
+
+    ``confirm`` pings meters that sent no last gasp (an unanswered ping confirms they are out
+    too); ``restore`` pings any members after the restore (answers verify restoration).
+
+    Args:
+        session: Database session.
+        incident_id: The incident.
+        round_: ``confirm`` or ``restore``.
+        sample: At most this many meters, spread evenly over the sorted members.
+        now: Request time. [UTC]
+        policy: The command policy (time to live).
+
+    Returns:
+        The ping request's id (the same on a repeated call).
+    """
+    if round_ not in _ROUNDS:
+        raise InvalidInputError(f"round_: expected one of {_ROUNDS}, found {round_!r}")
+    members = session.scalars(
+        select(OutageMember)
+        .where(OutageMember.incident_id == incident_id)
+        .order_by(OutageMember.serial_number)
+    ).all()
+    if not members:
+        raise NotFoundError(f"no outage incident {incident_id}", code="outages.not_found")
+    pool = [m.serial_number for m in members if round_ == "restore" or not m.last_gasp]
+    if not pool:
+        pool = [m.serial_number for m in members]
+    step = max(1, len(pool) // max(1, sample))
+    chosen = pool[::step][:sample]
+    return commands_service.request_system_pings(
+        session,
+        chosen,
+        purpose="outage_check",
+        reason=f"outage {incident_id}: {round_} pings",
+        idempotency_key=_ping_key(incident_id, round_),
+        now=now,
+        policy=policy,
+    )
+
+
+def collect_pings(session: Session, incident_id: int) -> schemas.OutageRead:
+    """Fold the answers of an incident's pings into it.
+
+    Confirmation round: an unanswered ping is evidence the meter is out, an answer that it is
+    not; ``confidence`` becomes (meters with a last gasp or an unanswered ping) over (those plus
+    meters that answered). Restoration round: when at least 80 % of the pings were answered
+    after the restore, the incident's restoration is verified (``restored_at_utc`` is set to
+    the last answer when no restore events had set it).
+
+    Returns:
+        The updated incident.
+    """
+    incident = session.get(OutageIncident, incident_id)
+    if incident is None:
+        raise NotFoundError(f"no outage incident {incident_id}", code="outages.not_found")
+    members = session.scalars(
+        select(OutageMember).where(OutageMember.incident_id == incident_id)
+    ).all()
+    gasped = {m.serial_number for m in members if m.last_gasp}
+    rounds: dict[str, list[RemoteCommand]] = {}
+    for round_ in _ROUNDS:
+        request_id = session.execute(
+            select(CommandRequest.id).where(
+                CommandRequest.idempotency_key == _ping_key(incident_id, round_)
+            )
+        ).scalar_one_or_none()
+        rounds[round_] = (
+            list(
+                session.scalars(
+                    select(RemoteCommand).where(RemoteCommand.request_id == request_id)
+                ).all()
+            )
+            if request_id is not None
+            else []
+        )
+    confirm = [
+        c
+        for c in rounds["confirm"]
+        if c.state in (RemoteCommandState.CONFIRMED, RemoteCommandState.FAILED)
+    ]
+    unanswered = {c.serial_number for c in confirm if c.failure_reason in _NO_ANSWER}
+    answered = {c.serial_number for c in confirm if c.state is RemoteCommandState.CONFIRMED}
+    incident.pings_sent = len(confirm)
+    incident.pings_unanswered = len(unanswered)
+    out = gasped | unanswered
+    if out or answered:
+        incident.confidence = round(len(out) / len(out | answered), 3)
+    restore = [c for c in rounds["restore"] if c.state is RemoteCommandState.CONFIRMED]
+    verified = bool(rounds["restore"]) and len(restore) >= 0.8 * len(rounds["restore"])
+    if verified and incident.restored_at_utc is None:
+        times = [c.completed_at_utc for c in restore if c.completed_at_utc is not None]
+        incident.restored_at_utc = max(times) if times else None
+    session.flush()
+    return schemas.OutageRead.model_validate(incident)
+
+
+def export_cim(session: Session, *, since: dt.datetime | None = None) -> bytes:
+    """Outage incidents as IEC 61968-9 ``EndDeviceEvents``.
+
+    Per affected meter, a power loss at the start and a restore at the end, with the incident
+    in the event details.
+
+    Args:
+        session: Database session.
+        since: Only incidents that started at or after this. [UTC]
+
+    Returns:
+        UTF-8 XML bytes.
+    """
+    query = select(OutageIncident).order_by(OutageIncident.started_at_utc, OutageIncident.id)
+    if since is not None:
+        query = query.where(OutageIncident.started_at_utc >= since)
+    rows: list[dict[str, object]] = []
+    loss, restored = EVENT_BY_NAME["power_loss"], EVENT_BY_NAME["power_restored"]
+    for incident in session.scalars(query).all():
+        members = session.scalars(
+            select(OutageMember)
+            .where(OutageMember.incident_id == incident.id)
+            .order_by(OutageMember.serial_number)
+        ).all()
+        detail = {
+            "outage_incident": incident.id,
+            "outage_level": incident.level.value,
+            "outage_device": incident.device_code,
+        }
+        for member in members:
+            rows.append(
+                {
+                    "serial_number": member.serial_number,
+                    "event_time_utc": incident.started_at_utc,
+                    "cim_event_type": loss.code,
+                    "vendor_code": "Outage inferred",
+                    "severity": loss.severity.value,
+                    "details": json.dumps(detail),
+                }
+            )
+            end = member.restored_at_utc or incident.restored_at_utc
+            if end is not None:
+                rows.append(
+                    {
+                        "serial_number": member.serial_number,
+                        "event_time_utc": end,
+                        "cim_event_type": restored.code,
+                        "vendor_code": "Restoration inferred",
+                        "severity": restored.severity.value,
+                        "details": json.dumps(detail),
+                    }
+                )
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            "serial_number": pl.String,
+            "event_time_utc": pl.Datetime("us", "UTC"),
+            "cim_event_type": pl.String,
+            "vendor_code": pl.String,
+            "severity": pl.String,
+            "details": pl.String,
+        },
+    )
+    return write_cim_end_device_events(frame)
