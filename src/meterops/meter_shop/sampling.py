@@ -54,6 +54,7 @@ __all__ = [
     "Z19_SAMPLE_SIZES",
     "FixedPercentagePlan",
     "LotDecision",
+    "Plan",
     "SampleSize",
     "VariablesPlan",
     "assign_lots",
@@ -247,6 +248,7 @@ class FixedPercentagePlan:
 
 
 Plan = VariablesPlan | FixedPercentagePlan
+"""Either sampling plan."""
 
 
 def sample_size(plan: Plan, lot_size: int) -> SampleSize:
