@@ -28,6 +28,7 @@ __all__ = [
     "REGISTER_ADVANCES",
     "REGISTER_COMPARISON",
     "REGISTER_SPECS",
+    "render_markdown",
 ]
 
 _C = ColumnSpec
@@ -233,3 +234,22 @@ METER_REGISTER_SUMMARY: Final = FrameContract(
     ),
 )
 """One row per meter: is the meter's TOU registration consistent with the tariff?"""
+
+
+def render_markdown() -> str:
+    """Markdown tables of the output frames (the block in ``docs/determinants.md``).
+
+    Examples:
+        >>> render_markdown().splitlines()[0]
+        '### `determinants_by_period`'
+    """
+    parts: list[str] = []
+    for contract in (BY_PERIOD, BY_TOU, REGISTER_COMPARISON, METER_REGISTER_SUMMARY):
+        parts += [f"### `{contract.name}`", "", "| column | type | meaning |", "|---|---|---|"]
+        for column in contract:
+            meaning = column.description.replace("|", "\\|")
+            nullable = " (nullable)" if column.nullable else ""
+            dtype = "Datetime (µs, UTC)" if column.dtype == UTC_DATETIME else str(column.dtype)
+            parts.append(f"| `{column.name}` | {dtype}{nullable} | {meaning} |")
+        parts.append("")
+    return "\n".join(parts)
