@@ -60,6 +60,7 @@ from meterops.workorders.types import WorkOrderType
 __all__ = ["Dispatcher", "headend_request_id"]
 
 _SYSTEM = "system:dispatcher"
+_RECHECKED = frozenset({CommandType.DISCONNECT, CommandType.RECONNECT, CommandType.PROGRAM_PUSH})
 _EXPECTED_SWITCH = {CommandType.DISCONNECT: "open", CommandType.RECONNECT: "closed"}
 
 
@@ -236,8 +237,13 @@ class Dispatcher:
             report.sent += 1
 
     def _recheck(self, session: Session, command: RemoteCommand, *, now: dt.datetime) -> str | None:
-        """The first guard that blocks now (None: go ahead). Reads and pings always pass."""
-        if command.purpose != "request":
+        """The first guard that blocks now (None: go ahead).
+
+        Only commands that change the meter (switch operations, program pushes) are checked
+        again: a ping or a read changes nothing, and its role and territory were checked when
+        it was requested.
+        """
+        if command.purpose != "request" or command.kind not in _RECHECKED:
             return None
         request = session.get(CommandRequest, command.request_id)
         assert request is not None
