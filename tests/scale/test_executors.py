@@ -7,6 +7,8 @@ over several groups; the grouped VEE run also adds up to one call over every met
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 import polars as pl
 import pytest
@@ -129,3 +131,41 @@ def test_bad_windows_executors_and_outputs_are_refused(territory: Territory) -> 
         )
     with pytest.raises(TypeError, match="output_schema"):
         check_output(DailyTotals(ZONE), pl.DataFrame({"meter_id": [1]}))
+
+
+class _CountingGroups(Sequence[MeterGroup]):
+    """Groups that count how many the executor has taken so far."""
+
+    def __init__(self, groups: list[MeterGroup]) -> None:
+        self.groups = groups
+        self.taken = 0
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    @overload
+    def __getitem__(self, index: int) -> MeterGroup: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[MeterGroup]: ...
+    def __getitem__(self, index: int | slice) -> MeterGroup | Sequence[MeterGroup]:
+        return self.groups[index]
+
+    def __iter__(self) -> Iterator[MeterGroup]:
+        for group in self.groups:
+            self.taken += 1
+            yield group
+
+
+def test_local_executor_streams_with_at_most_in_flight_groups_ahead(
+    territory: Territory, groups: list[MeterGroup]
+) -> None:
+    counting = _CountingGroups(groups)
+    outputs = LocalExecutor(2, in_flight=2).map_groups(
+        DailyTotals(ZONE), territory.window, counting
+    )
+    first = next(outputs)
+    assert counting.taken == 2  # the first output arrives before the third group is sent
+    rest = list(outputs)
+    assert counting.taken == len(groups)
+    assert len(rest) == len(groups) - 1
+    assert first["meter_id"].is_in(list(groups[0].meter_ids)).all()
