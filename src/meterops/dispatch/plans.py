@@ -330,6 +330,7 @@ def store_day(
     repository = DayPlanRepository(session)
     repository.clear(row.id)
     by_technician = {route.technician_id: route for route in plan.routes}
+    route_rows: list[tuple[DayPlanRoute, Route | None]] = []
     for crew in crews:
         route = by_technician.get(crew.technician_id)
         route_row = DayPlanRoute(
@@ -352,10 +353,17 @@ def store_day(
             drive_s=0.0 if route is None else route.drive_s,
             distance_m=0.0 if route is None else route.distance_m,
         )
-        session.add(route_row)
-        session.flush()
-        for position, activity in enumerate(route.activities if route else ()):
-            session.add(_activity_row(route_row.id, position, activity))
+        route_rows.append((route_row, route))
+    # One flush for the routes' ids, then the activities and order links in batches.
+    session.add_all([route_row for route_row, _ in route_rows])
+    session.flush()
+    session.add_all(
+        [
+            _activity_row(route_row.id, position, activity)
+            for route_row, route in route_rows
+            for position, activity in enumerate(route.activities if route else ())
+        ]
+    )
     left = {o.order_id: o for o in plan.left_out}
     for key, members in orders.items():
         reason = detail = None
