@@ -36,7 +36,7 @@ def test_rules_use_known_facts_operators_and_field_rules_name_an_order_type() ->
             assert rule.remote_command, rule.rule_id
 
 
-SILENT = {"mode": "silent", "never_reported": False, "rssi_change_db": -0.5}
+SILENT = {"mode": "silent", "silent_hours": 30.0, "never_reported": False, "rssi_change_db": -0.5}
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,17 @@ SILENT = {"mode": "silent", "never_reported": False, "rssi_change_db": -0.5}
             {**SILENT, "collector_silent_share": 0.01, "collector_meters": 200},
             Cause.RADIO_MODULE_FAILURE,
         ),
-        (ExceptionKind.NON_COMMUNICATING, {**SILENT, "collector_down": True}, Cause.COLLECTOR_DOWN),
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {**SILENT, "collector_down": True, "silent_before_collector_down": False},
+            Cause.COLLECTOR_DOWN,
+        ),
+        # A radio silent for days before its collector went down is still a radio failure.
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {**SILENT, "collector_down": True, "silent_before_collector_down": True},
+            Cause.RADIO_MODULE_FAILURE,
+        ),
         (
             ExceptionKind.NON_COMMUNICATING,
             {**SILENT, "rssi_change_db": -9.0},

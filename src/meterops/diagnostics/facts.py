@@ -33,6 +33,8 @@ FACT_NAMES = (
     "parent_changed",
     "collector_code",
     "collector_down",
+    "collector_down_hours",
+    "silent_before_collector_down",
     "collector_meters",
     "collector_silent_share",
     "parent_meters",
@@ -145,8 +147,24 @@ def meter_facts(
         .filter(pl.col("observed_at_utc") < utc_literal(as_of))
         .sort("observed_at_utc")
         .group_by("node_id")
-        .agg(pl.col("status").last().alias("collector_status"))
+        .agg(
+            pl.col("status").last().alias("collector_status"),
+            pl.col("observed_at_utc").filter(pl.col("status") == "up").max().alias("_last_up"),
+        )
         .rename({"node_id": "collector_code"})
+        .with_columns(
+            pl.when(pl.col("collector_status") == "down")
+            .then(
+                (
+                    utc_literal(as_of)
+                    - pl.coalesce("_last_up", utc_literal(inputs.window_start_utc))
+                ).dt.total_seconds()
+                / 3600.0
+            )
+            .round(1)
+            .alias("collector_down_hours")
+        )
+        .drop("_last_up")
     )
     named = inputs.events.lazy().with_columns(event_name_expr().alias("event_name"))
     history = (
@@ -282,6 +300,9 @@ def meter_facts(
         .join(high_bill.lazy(), on="meter_id", how="left")
         .with_columns(
             (pl.col("collector_status") == "down").fill_null(value=False).alias("collector_down"),
+            (pl.col("silent_hours") > pl.col("collector_down_hours") + 2.0).alias(
+                "silent_before_collector_down"
+            ),
             pl.lit(unknown_serials_reported).alias("unknown_serials_reported"),
             pl.col("outage_after_last_read").fill_null(value=False),
             *(
