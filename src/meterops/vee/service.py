@@ -10,9 +10,9 @@ new (flags are written only where they change; an estimate that re-makes the cur
 with the same value is left out). Each run is audited (``vee.run``) with its summary.
 
 :func:`edit_interval` stores a manual edit as a new version; it needs a reason code from
-:data:`EDIT_REASONS` and an actor, or it is refused. An actual read that arrives later
-supersedes estimates and edits made before it (the store's current-view rule); they stay in
-history.
+:data:`~meterops.vee.reasons.EDIT_REASONS` and an actor, or it is refused. An actual read that
+arrives later supersedes estimates and edits made before it (the store's current-view rule);
+they stay in history.
 """
 
 from __future__ import annotations
@@ -38,12 +38,12 @@ from meterops.vee.batch import VeeJob, report_from_rows, store_rows
 from meterops.vee.context import VEE_INPUT, RunWindow, VeeContext
 from meterops.vee.engine import Engine, VeeReport
 from meterops.vee.flags import FLAGS
+from meterops.vee.reasons import EDIT_REASONS
 from meterops.vee.ruleset import RuleSet, load_rule_set
 from meterops.vee.sources import registers_from_reads, windows_from_events
 from meterops.vee.suites import Suite
 
 __all__ = [
-    "EDIT_REASONS",
     "MAX_VIEW_DAYS",
     "EditResult",
     "VeeRunSummary",
@@ -53,20 +53,6 @@ __all__ = [
     "run_vee",
 ]
 
-EDIT_REASONS: Final = {
-    "meter_exchange": "Meter exchange: values from the old or new meter.",
-    "multiplier_correction": "Multiplier or CT/PT ratio correction.",
-    "customer_read": "Customer-provided read.",
-    "field_read": "Read taken in the field by a technician.",
-    "test_mode_data": "Data recorded while the meter was in test mode.",
-    "clock_correction": "DST or meter clock correction.",
-    "outage_adjustment": "Outage adjustment.",
-    "crossed_meter": "Crossed meters (two premises' meters swapped).",
-    "rebill": "Rebill or backbill.",
-    "manual_estimate": "Manual estimate by an analyst.",
-    "accepted_as_actual": "Suspect value reviewed and accepted as actual.",
-}
-"""Reason codes of manual edits (standards.md §9.4, project-defined)."""
 
 _T: Final = "interval_start_utc"
 _EDITED: Final = FLAGS["EDITED"].mask
@@ -314,7 +300,7 @@ def edit_interval(
         channel: Canonical channel name.
         at_utc: Interval start. [UTC]
         value: The new value in the channel's unit.
-        reason_code: One of :data:`EDIT_REASONS` (required).
+        reason_code: One of :data:`~meterops.vee.reasons.EDIT_REASONS` (required).
         actor: Who edits (required).
         now: When the edit is recorded. [UTC]
         interval_s: Interval length when no read exists for the interval yet. [s]
