@@ -8,6 +8,9 @@ Figures (each against a baseline measured in the same run):
   reader (``csv`` module / ``xml.etree``) building Python rows, a set for duplicate keys, and
   one append of the same rows. The parse share is reported in the note (parsers are
   ``ingest/formats``; the rest is the store and pipeline).
+* peak memory (maximum resident set of a child process that does only the ingest) of the
+  CMEP and CSV day files in batches of ``IngestOptions.batch_bytes`` (32 MiB) against the same
+  file in one batch, goal ≤ 1 GiB;
 * the re-run of an identical file (ING-01: ≤ 5 % of the first run's time);
 * a file half of whose reads are already stored (ING-03: compares with the stored day);
 * bytes per interval read on disk (sorted, ZSTD), goal ≤ 2;
@@ -23,7 +26,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import os
 import shutil
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -110,6 +117,81 @@ class _World:
             )
         assert report.counts.check(path.name) is None
         return elapsed(), report.counts.rows_in_file
+
+
+# --------------------------------------------------------------------------------------------
+# Peak memory: the ingest alone in a child process (its maximum resident set)
+
+_MEMORY_CHILD = """
+import datetime as dt, json, resource, sys, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+from meterops.db.engine import make_engine, make_session_factory
+from meterops.ingest.service import IngestOptions, ingest_files
+from meterops.reads.store import ReadStore
+
+url, reads, path, batch_bytes = sys.argv[1:5]
+options = IngestOptions(
+    zone=ZoneInfo("America/Chicago"), late_data_horizon_days=60, batch_bytes=int(batch_bytes)
+)
+now = dt.datetime.fromisoformat(sys.argv[5])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+start = time.perf_counter()
+[report] = ingest_files(
+    make_session_factory(make_engine(url)), ReadStore(reads), [Path(path)], options=options,
+    clock=lambda: now,
+)
+seconds = time.perf_counter() - start
+print(json.dumps({
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "before_mb": before, "seconds": seconds, "rows": report.counts.rows_in_file,
+    "status": report.status.value,
+}))
+"""
+
+
+def _peak_memory(ctx: BenchContext, name: str, path: Path, meters: int) -> Figure:
+    """Peak RSS of ingesting ``path`` in batches vs in one batch, each in a fresh child."""
+    runs = {}
+    for label, batch_bytes in (("batched", OPTIONS.batch_bytes), ("one batch", 1 << 40)):
+        folder = ctx.workdir / f"memory-{name}-{label.replace(' ', '-')}"
+        world = _World(folder, meters)
+        world.engine.dispose()
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _MEMORY_CHILD,
+                f"sqlite:///{folder / 'meterops.db'}",
+                world.store.uri,
+                str(path),
+                str(batch_bytes),
+                NOW.isoformat(),
+            ],
+            capture_output=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+        runs[label] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+        shutil.rmtree(folder, ignore_errors=True)
+    batched, whole = runs["batched"], runs["one batch"]
+    return Figure(
+        AREA,
+        f"{name}: peak memory of the ingest ({batched['rows']:,} reads, "
+        f"{path.stat().st_size / 1e6:,.0f} MB file, batches of "
+        f"{OPTIONS.batch_bytes // 2**20} MiB)",
+        batched["peak_mb"],
+        "MB",
+        baseline=whole["peak_mb"],
+        baseline_name="the same file in one batch",
+        goal="<= 1024 MB",
+        met=batched["peak_mb"] <= 1024,
+        note=(
+            f"max RSS of a child process (imports alone {batched['before_mb']:,.0f} MB); "
+            f"{batched['rows'] / batched['seconds']:,.0f} reads/s batched vs "
+            f"{whole['rows'] / whole['seconds']:,.0f} in one batch"
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,6 +459,7 @@ def run(ctx: BenchContext) -> list[Figure]:
     get_format("headend_csv").writers["any_kind"](
         day, kind="interval_reads", path=text_paths["headend_csv"]
     )
+    figures += [_peak_memory(ctx, name, path, meters) for name, path in text_paths.items()]
     base_limit = ctx.scale(1_000_000, 100_000)
     cmep = _throughput(ctx, "cmep", [text_paths["cmep"]], meters, (_baseline_cmep, base_limit), 5e6)
     again_s, _ = cmep.world.ingest(text_paths["cmep"])  # the same bytes: duplicate_file

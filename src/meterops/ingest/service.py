@@ -26,11 +26,12 @@ issue and row line numbers of the file: its rows are compared with the stored ro
 with the file's earlier batches (``ReadStore.existing(pending_source_file_id=…)``), then
 appended under the same journal id. Only after the last batch is the single commit marker
 written, so the file still becomes visible whole or not at all (a SIGKILL between batches
-leaves only invisible rows, which recovery abandons). In strict mode a parse issue in any
-batch refuses the file: the remaining batches are only parsed to count rows and issues, and
-the rows of earlier batches stay invisible. One difference from a file ingested in one go (only
-for files above the batch size): a key repeated in a later batch with a higher source version
-supersedes the earlier row instead of conflicting with it.
+leaves only invisible rows, which recovery abandons). The next batch is parsed in a thread
+while the current one is compared and appended (at most two batches in memory). In strict
+mode a parse issue in any batch refuses the file: the remaining batches are only parsed to
+count rows and issues, and the rows of earlier batches stay invisible. One difference from a
+file ingested in one go (only for files above the batch size): a key repeated in a later batch
+with a higher source version supersedes the earlier row instead of conflicting with it.
 
 Each database step runs in its own unit of work from ``sessions`` (the adapter's factory);
 the service never calls ``commit()`` itself. Must not import ``meterops.web``, ``cli`` or
@@ -44,6 +45,7 @@ import datetime as dt
 import io
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -451,6 +453,31 @@ def _batches(path: Path, *, batch_bytes: int, header: bool) -> Iterator[_Batch]:
                 return
 
 
+_Parsed = tuple[_Batch, ParsedBatch | None, str, list[Issue]]
+
+
+def _parsed(path: Path, facts: journal.FileFacts, options: IngestOptions) -> Iterator[_Parsed]:
+    """Each batch with its parse, the next batch parsing in a thread meanwhile.
+
+    The parsers (numba loops, Polars) release the GIL, so on two cores the next batch is
+    parsed while this one is compared and appended; at most two batches are in memory.
+    """
+
+    def parse(part: _Batch) -> _Parsed:
+        return (part, *_parse(part.data, facts, options, part=True))
+
+    parts = _batches(path, batch_bytes=options.batch_bytes, header=facts.format in _HEADER_FORMATS)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse") as pool:
+        ahead: Future[_Parsed] | None = None
+        for part in parts:
+            following = pool.submit(parse, part)
+            if ahead is not None:
+                yield ahead.result()
+            ahead = following
+        if ahead is not None:
+            yield ahead.result()
+
+
 def _shifted(batch: ParsedBatch, offset: int) -> ParsedBatch:
     """The batch with line numbers of the whole file (rows and issues)."""
     if offset == 0:
@@ -504,18 +531,15 @@ def _ingest_batches(
         )
 
     try:
-        for part in _batches(
-            path, batch_bytes=options.batch_bytes, header=facts.format in _HEADER_FORMATS
-        ):
-            batch, message, found = _parse(part.data, facts, options, part=True)
+        for part, parsed, message, found in _parsed(path, facts, options):
             issues += [_moved(issue, part.line_offset) for issue in found]
-            if batch is None:
+            if parsed is None:
                 return refuse(message, Counts())
-            parsed_rows += max(batch.rows_in_file, batch.row_count)
-            usable += batch.row_count
+            parsed_rows += max(parsed.rows_in_file, parsed.row_count)
+            usable += parsed.row_count
             if issues and options.strict:
                 continue  # refused: only count the rest of the file
-            batch = _shifted(batch, part.line_offset)
+            batch = _shifted(parsed, part.line_offset)
             if source_file_id is None:
                 with _unit(sessions) as session:
                     source_file_id = journal.start(session, facts, now=now).id
