@@ -63,7 +63,7 @@ def test_civil_to_wall_agrees_with_datetime(stamp: int) -> None:
     year, month, day = int(text[:4]), int(text[4:6]), int(text[6:8])
     hour, minute = int(text[8:10]), int(text[10:12])
     try:
-        base = dt.datetime(year, month, day)  # noqa: DTZ001 - a naive wall clock
+        base = dt.datetime(year, month, day)
     except ValueError:
         base = None
     valid = (
@@ -76,5 +76,5 @@ def test_civil_to_wall_agrees_with_datetime(stamp: int) -> None:
     if valid:
         assert base is not None
         moment = base + dt.timedelta(hours=hour, minutes=minute)
-        epoch = dt.datetime(1970, 1, 1)  # noqa: DTZ001
+        epoch = dt.datetime(1970, 1, 1)
         assert int(wall[0]) == (moment - epoch) // dt.timedelta(microseconds=1)
