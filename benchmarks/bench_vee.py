@@ -306,8 +306,11 @@ def _e2e(ctx: BenchContext, meters: int) -> dict[str, Any]:
     parent, child = spawn.Pipe()
     process = spawn.Process(target=_e2e_child, args=(str(folder), context, child))
     process.start()
-    result: dict[str, Any] = parent.recv()
-    process.join()
+    child.close()  # the child's end: EOFError here when the child dies
+    try:
+        result: dict[str, Any] = parent.recv()
+    finally:
+        process.join()
     return result
 
 
