@@ -39,18 +39,22 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkFrame
     from pyspark.sql import SparkSession
 
-__all__ = ["OFFLINE_CONF", "SparkExecutor", "spark_ddl", "spark_session"]
+__all__ = ["OFFLINE_CONF", "SESSION_CONF", "SparkExecutor", "spark_ddl", "spark_session"]
+
+SESSION_CONF: Final[Mapping[str, str]] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+"""Settings every session the executor uses needs: timestamps are UTC instants; Arrow."""
 
 OFFLINE_CONF: Final[Mapping[str, str]] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.driver.host": "127.0.0.1",
     "spark.driver.bindAddress": "127.0.0.1",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.sql.sources.ignoreMissingFiles": "false",
 }
-"""Settings of a local session: loopback, no UI, UTC; nothing is ever downloaded."""
+"""More settings of a ``local[N]`` session: loopback only, no UI (nothing is downloaded in
+any case: no packages are configured)."""
 
 _GROUP: Final = "group_index"
 _PART: Final = "_part"
@@ -65,11 +69,15 @@ _PARTS: Final = {
 def spark_session(
     master: str = "local[2]", *, conf: Mapping[str, str] | None = None
 ) -> SparkSession:
-    """A Spark session that works offline, with Python workers on this interpreter.
+    """A Spark session for the executor; offline and on loopback when ``master`` is local.
+
+    With a local master, Python workers run on this interpreter. Nothing is downloaded: no
+    JVM packages are set.
 
     Args:
         master: Spark master (``local[N]``: N cores of this machine).
-        conf: More settings (e.g. ``spark.driver.memory``), over :data:`OFFLINE_CONF`.
+        conf: More settings (e.g. ``spark.driver.memory``), over :data:`SESSION_CONF` (and
+            :data:`OFFLINE_CONF` for a local master).
 
     Returns:
         The session (``getOrCreate``: an active one is reused).
@@ -79,15 +87,18 @@ def spark_session(
     """
     from pyspark.sql import SparkSession  # the optional ``spark`` extra
 
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    builder = SparkSession.builder.master(master).appName("meterops")
-    settings = dict(OFFLINE_CONF)
-    if master.startswith("local["):
+    local = master == "local" or master.startswith("local[")
+    settings = dict(SESSION_CONF)
+    if local:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # the JVM binds to loopback too
+        settings.update(OFFLINE_CONF)
         cores = master.removeprefix("local[").removesuffix("]")
         if cores.isdigit():
             settings["spark.sql.shuffle.partitions"] = cores
     settings.update(conf or {})
+    builder = SparkSession.builder.master(master).appName("meterops")
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
