@@ -244,6 +244,13 @@ def test_cli_run_and_compare(
         assert "TOU meters checked" in result.output
 
         result = CliRunner().invoke(
+            app,
+            ["determinants", "run", "--from", str(FIRST), "--to", str(LAST), "--out", "d.txt"],
+        )
+        assert result.exit_code == 2
+        assert "must end with .parquet or .csv" in result.output
+
+        result = CliRunner().invoke(
             app, ["determinants", "run", "--from", str(LAST), "--to", str(FIRST)]
         )
         assert result.exit_code != 0

@@ -54,9 +54,9 @@ def run(  # noqa: PLR0917
         Path | None,
         typer.Option(help="Write the determinants per TOU period to FILE.parquet or .csv."),
     ] = None,
-    window: Annotated[int, typer.Option(help="Demand window. [min]")] = 15,
+    window: Annotated[int, typer.Option(help="Demand window, in minutes.")] = 15,
     subinterval: Annotated[
-        int, typer.Option(help="Rolling-demand sub-interval [min]; 0: block demand only.")
+        int, typer.Option(help="Rolling-demand sub-interval, in minutes; 0: block demand only.")
     ] = 5,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
@@ -74,9 +74,9 @@ def run(  # noqa: PLR0917
         demand_window_min=window,
         demand_subinterval_min=subinterval or None,
     )
-    for target in (out, tou_out):
+    for name, target in (("--out", out), ("--tou-out", tou_out)):
         if target is not None and target.suffix not in (".parquet", ".csv"):
-            msg = f"--out {target}: the file name must end with .parquet or .csv"
+            msg = f"{name} {target}: the file name must end with .parquet or .csv"
             raise typer.BadParameter(msg)
     with context.session() as session, context.progress() as bar:
         task = bar.add_task("meters", total=None)
