@@ -482,3 +482,36 @@ def test_invariants_against_the_reference(case: tuple[pl.DataFrame, pl.DataFrame
         ).height
     )
     assert UTC is not None
+
+
+def test_finer_data_arriving_later_refines_the_grid() -> None:
+    t0 = local(2024, 7, 1, 16)
+    coarse = reads(1, t0, [1.0, 2.0, 3.0, 4.0])  # 15-minute meter
+    fine = reads(2, t0, [0.5] * 11 + [2.0], interval_s=300)  # 5-minute meter
+    p = periods(
+        {"meter_id": 1, "period_start_utc": t0, "period_end_utc": t0 + dt.timedelta(hours=1)},
+        {"meter_id": 2, "period_start_utc": t0, "period_end_utc": t0 + dt.timedelta(hours=1)},
+    )
+    acc = DeterminantAccumulator(p, schedules={}, params=PARAMS)
+    acc.add(coarse)
+    acc.add(fine)
+    one, two = acc.finish().by_period.sort("meter_id").iter_rows(named=True)
+    assert (one["delivered_kwh"], one["interval_s"], one["expected_intervals"]) == (10.0, 900, 4)
+    assert one["block_demand_kw"] == 16.0
+    assert one["block_demand_start_utc"] == local(2024, 7, 1, 16, 45)
+    assert one["rolling_demand_kw"] is None
+    assert (two["delivered_kwh"], two["interval_s"], two["expected_intervals"]) == (7.5, 300, 12)
+    assert two["block_demand_kw"] == pytest.approx((0.5 + 0.5 + 2.0) * 4)
+    assert two["rolling_demand_kw"] == pytest.approx((0.5 + 0.5 + 2.0) * 4)
+
+
+def test_off_grid_reads_count_for_energy_not_demand() -> None:
+    t0 = local(2024, 7, 1, 16)
+    frame = pl.concat([reads(1, t0, [1.0, 1.0]), reads(1, t0 + dt.timedelta(minutes=37), [9.0])])
+    p = periods(
+        {"meter_id": 1, "period_start_utc": t0, "period_end_utc": t0 + dt.timedelta(hours=1)}
+    )
+    row = compute_determinants(frame, p, schedules={}, params=PARAMS).by_period.row(0, named=True)
+    assert row["delivered_kwh"] == 11.0
+    assert row["irregular_intervals"] == 1
+    assert row["block_demand_kw"] == 4.0
