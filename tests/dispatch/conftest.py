@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -267,19 +268,26 @@ class Site:
         return self.head_end.clock
 
 
-@contextmanager
-def web_site(database_url: str, folder: Path) -> Iterator[Site]:
-    """The web app over Prairie Junction (committed for real) with a simulated head-end."""
+def sim_app(database_url: str, folder: Path) -> tuple[FastAPI, SimWorld, SimulatedHeadEnd]:
+    """The web app over Prairie Junction (committed for real) with a simulated head-end.
+
+    Simulated time runs 200 times faster than the wall clock: a ping's 60 s timeout passes
+    in 0.3 s of the ping flow's waits.
+    """
     world = sim_world()
     engine = make_engine(database_url)
     with session_scope(make_session_factory(engine)) as session:
         import_sim_fleet(session, folder / "fleet", world)
     engine.dispose()
-    settings = Settings(database_url=database_url, data_dir=folder / "var")
-    app = create_app(settings)
-    # Simulated time runs 200 times faster than the wall clock: a ping's 60 s timeout
-    # passes in 0.3 s of the flow's waits.
+    app = create_app(Settings(database_url=database_url, data_dir=folder / "var"))
     head_end = SimulatedHeadEnd(world, clock=WallClock(HEAD_END_START, speed=200.0))
     app.state.head_end = head_end
+    return app, world, head_end
+
+
+@contextmanager
+def web_site(database_url: str, folder: Path) -> Iterator[Site]:
+    """A TestClient over :func:`sim_app`."""
+    app, world, head_end = sim_app(database_url, folder)
     with TestClient(app) as client:
         yield Site(client, world, head_end, next_workday())

@@ -60,7 +60,9 @@
   }
 
   function init() {
-    var container = document.getElementById("route-map");
+    // Found by attribute, not id: htmx settles elements by id and would copy the old map's
+    // inline styles onto the new one (refused by the Content-Security-Policy).
+    var container = document.querySelector("[data-route-map]");
     if (container) {
       draw(container);
     }
