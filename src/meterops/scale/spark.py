@@ -66,6 +66,21 @@ _PARTS: Final = {
 }
 
 
+_MIN_SPARK: Final = (4, 0)
+
+
+def _require_spark() -> None:
+    import pyspark  # the optional ``spark`` extra
+
+    version = tuple(int(p) for p in pyspark.__version__.split(".")[:2] if p.isdigit())
+    if version < _MIN_SPARK:
+        msg = (
+            f"PySpark {pyspark.__version__} is too old for the Spark executor: it needs "
+            "applyInArrow and toArrow, PySpark 4.0 or later (Databricks Runtime 17 or later)"
+        )
+        raise ImportError(msg)
+
+
 def spark_session(
     master: str = "local[2]", *, conf: Mapping[str, str] | None = None
 ) -> SparkSession:
@@ -83,8 +98,9 @@ def spark_session(
         The session (``getOrCreate``: an active one is reused).
 
     Raises:
-        ImportError: PySpark is not installed (install the ``spark`` extra).
+        ImportError: PySpark is not installed (the ``spark`` extra) or older than 4.0.
     """
+    _require_spark()
     from pyspark.sql import SparkSession  # the optional ``spark`` extra
 
     local = master == "local" or master.startswith("local[")
@@ -303,11 +319,13 @@ class SparkExecutor:
     ) -> Iterator[pl.DataFrame]:
         """See :meth:`meterops.scale.executors.Executor.map_groups`.
 
-        The whole output is collected on the driver (job outputs are small: flags, estimates,
-        totals), then yielded per group in group order.
+        Needs PySpark 4.0 or later (``applyInArrow``). The whole output is collected on the
+        driver (job outputs are small: flags, estimates, totals), then yielded per group in
+        group order.
         """
         if not groups:
             return
+        _require_spark()
         apply = _GroupApply(fn)
         rows = self.grouped_rows(source, groups)
         with warnings.catch_warnings():
