@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meterops.errors import InvalidInputError
-from meterops.scale import MeterGroup, membership, plan_groups
+from meterops.scale import MeterGroup, fixed_groups, membership, plan_groups
 
 _meters = st.dictionaries(
     st.integers(min_value=1, max_value=10**12),
@@ -80,3 +80,23 @@ def test_groups_refuse_empty_or_unordered_meters_and_overlaps() -> None:
         MeterGroup(0, (3, 2))
     with pytest.raises(ValueError, match="more than one group"):
         membership([MeterGroup(0, (1, 2)), MeterGroup(1, (2, 3))])
+
+
+@given(
+    ids=st.lists(st.integers(min_value=1, max_value=10**9), max_size=80),
+    size=st.integers(min_value=1, max_value=30),
+)
+def test_fixed_groups_put_every_meter_in_one_group_of_at_most_the_size(
+    ids: list[int], size: int
+) -> None:
+    groups = fixed_groups(ids, meters_per_group=size)
+    assert [m for g in groups for m in g.meter_ids] == sorted(set(ids))
+    assert all(len(g.meter_ids) == size for g in groups[:-1])
+    assert all(0 < len(g.meter_ids) <= size for g in groups)
+    assert [g.index for g in groups] == list(range(len(groups)))
+
+
+def test_fixed_groups_refuse_an_empty_size() -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        fixed_groups([1], meters_per_group=0)
+    assert raised.value.code == "scale.meters_per_group"

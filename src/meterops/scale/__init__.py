@@ -14,7 +14,7 @@ from meterops.scale.executors import (
     LocalExecutor,
     ReadWindow,
 )
-from meterops.scale.groups import MeterGroup, membership, plan_groups
+from meterops.scale.groups import MeterGroup, fixed_groups, membership, plan_groups
 from meterops.scale.run import EXECUTORS, ExecutorName, iter_job, plan_store, run_job
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "LocalExecutor",
     "MeterGroup",
     "ReadWindow",
+    "fixed_groups",
     "iter_job",
     "membership",
     "plan_groups",

@@ -12,7 +12,7 @@ Pure module: standard library and polars only; must not import ``meterops.db``, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -20,7 +20,7 @@ import polars as pl
 
 from meterops.errors import InvalidInputError
 
-__all__ = ["DEFAULT_TARGET_ROWS", "MeterGroup", "membership", "plan_groups"]
+__all__ = ["DEFAULT_TARGET_ROWS", "MeterGroup", "fixed_groups", "membership", "plan_groups"]
 
 DEFAULT_TARGET_ROWS: Final = 2_000_000
 """Default rows per group: about 100 MB of interval rows in memory, 20,000 meter-days."""
@@ -125,6 +125,32 @@ def plan_groups(
     if current:
         groups.append(MeterGroup(len(groups), tuple(current), current_rows))
     return groups
+
+
+def fixed_groups(meter_ids: Iterable[int], *, meters_per_group: int) -> list[MeterGroup]:
+    """Cut meters, in id order, into groups of ``meters_per_group`` (the last may be smaller).
+
+    For callers that size groups by meters rather than rows (``meterops vee run``); repeated
+    ids count once.
+
+    Raises:
+        InvalidInputError: ``meters_per_group`` < 1.
+
+    Examples:
+        >>> [g.meter_ids for g in fixed_groups([9, 3, 5, 3, 7], meters_per_group=2)]
+        [(3, 5), (7, 9)]
+    """
+    if meters_per_group < 1:
+        raise InvalidInputError(
+            f"meters_per_group must be at least 1, got {meters_per_group}",
+            code="scale.meters_per_group",
+            details={"meters_per_group": meters_per_group},
+        )
+    ids = sorted(set(meter_ids))
+    return [
+        MeterGroup(i, tuple(ids[start : start + meters_per_group]))
+        for i, start in enumerate(range(0, len(ids), meters_per_group))
+    ]
 
 
 def membership(groups: Sequence[MeterGroup]) -> pl.DataFrame:
