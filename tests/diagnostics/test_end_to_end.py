@@ -53,7 +53,7 @@ THRESHOLDS = {
     "radio_module_failure": (0.9, 0.8),
     "unprovisioned_meter": (0.9, 0.9),
     "tamper": (0.95, 0.95),
-    "tou_misprogram": (0.95, 0.7),
+    "tou_misprogram": (0.95, 0.95),
     "weak_mesh_path": (0.6, 0.75),
 }
 

@@ -45,6 +45,8 @@ class DiagnosticInputs:
         event_history: Events over a longer history than the window (None: ``events``);
             verdicts read it for what explains a silence that began before the window
             (a removal, a last gasp, temperature alarms).
+        program_mismatches: ``programs.MISMATCHES`` of the fleet's programs (None: not
+            checked).
     """
 
     meters: pl.DataFrame
@@ -59,6 +61,7 @@ class DiagnosticInputs:
     as_of_utc: dt.datetime
     zone: str
     event_history: pl.DataFrame | None = None
+    program_mismatches: pl.DataFrame | None = None
 
     @property
     def last_day(self) -> dt.date:
@@ -176,6 +179,19 @@ def detect_exceptions(
             ),
         ),
     ]
+    if inputs.program_mismatches is not None:
+        mismatches = inputs.program_mismatches
+        steps.append(
+            (
+                "program_mismatch",
+                lambda: detect.detect_program_mismatch(
+                    meters=inputs.meters,
+                    mismatches=mismatches,
+                    window_start_utc=inputs.window_start_utc,
+                    as_of_utc=inputs.as_of_utc,
+                ),
+            )
+        )
     parts = []
     for name, step in steps:
         parts.append(step())

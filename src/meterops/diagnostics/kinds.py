@@ -36,6 +36,8 @@ class ExceptionKind(StrEnum):
     """The register's advance differs from the sum of the interval reads."""
     HIGH_BILL = "high_bill"
     """Energy (or the on-peak share of a TOU customer) well above the customer's norm."""
+    PROGRAM_MISMATCH = "program_mismatch"
+    """The meter's program bills other TOU periods than its tariff's filed definition."""
 
 
 class Cause(StrEnum):

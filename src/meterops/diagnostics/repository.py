@@ -11,6 +11,7 @@ from collections.abc import Collection, Sequence
 import polars as pl
 from sqlalchemy import and_, extract, or_, select
 
+from meterops.assets.programs import TouSchedule, parse_tou_schedule
 from meterops.db.repository import RepositoryBase
 from meterops.diagnostics.frames import METER_CONTEXT
 from meterops.diagnostics.kinds import ExceptionKind
@@ -83,6 +84,17 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
         ]
         frame = pl.DataFrame(records, schema=METER_CONTEXT.schema)
         return frame.unique("meter_id", keep="first", maintain_order=True)
+
+    def program_schedules(self) -> dict[str, tuple[str | None, TouSchedule]]:
+        """Program code → (tariff code, validated TOU schedule) of every meter program."""
+        rows = self.session.scalars(select(MeterProgram)).all()
+        return {
+            p.program_code: (
+                p.tariff_code,
+                parse_tou_schedule(p.tou_schedule, label=p.program_code),
+            )
+            for p in rows
+        }
 
     def open_exceptions(
         self, *, kinds: Collection[ExceptionKind] | None = None

@@ -464,6 +464,17 @@ RULES: Final[tuple[VerdictRule, ...]] = (
     ),
     # -- high bill ---------------------------------------------------------------------------------
     VerdictRule(
+        "program_mismatch.tou",
+        _K.PROGRAM_MISMATCH,
+        _C.TOU_MISPROGRAM,
+        (),
+        0.95,
+        _A.REMOTE,
+        "The meter's program bills other TOU periods than the tariff's filed definition: "
+        "push the right program.",
+        remote_command="push_program",
+    ),
+    VerdictRule(
         "high_bill.tou_misprogram",
         _K.HIGH_BILL,
         _C.TOU_MISPROGRAM,

@@ -28,6 +28,7 @@ from meterops.diagnostics.errors import NoSuchMeterError
 from meterops.diagnostics.facts import meter_facts
 from meterops.diagnostics.kinds import ActionKind, ExceptionKind
 from meterops.diagnostics.params import DetectParams
+from meterops.diagnostics.programs import validate_programs
 from meterops.diagnostics.repository import ExceptionRepository
 from meterops.diagnostics.rules import diagnose
 from meterops.models import Collector
@@ -61,6 +62,7 @@ RECOVERY_REASONS: dict[ExceptionKind, str] = {
     ExceptionKind.SUSPECT_READS: "reads validate and the clock holds",
     ExceptionKind.REGISTER_MISMATCH: "register and intervals agree",
     ExceptionKind.HIGH_BILL: "use back within the customer's norm",
+    ExceptionKind.PROGRAM_MISMATCH: "the meter's program matches its tariff",
 }
 """Why an exception closes when its detector no longer finds it."""
 
@@ -180,6 +182,7 @@ def load_inputs(
         as_of_utc=as_of_utc,
         zone=zone,
         event_history=history,
+        program_mismatches=validate_programs(repository.program_schedules(), year=local_day.year),
     )
     return inputs, _unknown_serials(store)
 

@@ -14,6 +14,7 @@ from meterops.diagnostics.detect.events import (
     detect_reverse_energy,
     detect_tamper,
 )
+from meterops.diagnostics.detect.program import detect_program_mismatch
 from meterops.diagnostics.detect.quality import detect_register_mismatch, detect_suspect_reads
 from meterops.diagnostics.detect.summary import last_read_times, summarise_intervals
 from meterops.diagnostics.detect.usage import (
@@ -28,6 +29,7 @@ __all__ = [
     "detect_hot_socket",
     "detect_inactive_usage",
     "detect_non_communicating",
+    "detect_program_mismatch",
     "detect_register_mismatch",
     "detect_reverse_energy",
     "detect_suspect_reads",

@@ -44,6 +44,7 @@ def upgrade() -> None:
                 "suspect_reads",
                 "register_mismatch",
                 "high_bill",
+                "program_mismatch",
             ),
             nullable=False,
         ),
