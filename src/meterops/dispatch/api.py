@@ -65,6 +65,7 @@ SecondsQuery = Annotated[float, Query(gt=0, le=120, description="Longest solve p
 
 @router.post("/dayplans/{day}/optimize", response_model=schemas.OptimizeResult)
 def optimize_day(  # noqa: PLR0917 (FastAPI dependencies and query parameters)
+    request: Request,
     day: dt.date,
     session: SessionDep,
     settings: SettingsDep,
@@ -79,7 +80,7 @@ def optimize_day(  # noqa: PLR0917 (FastAPI dependencies and query parameters)
         day=day,
         territory_code=territory,
         planner=wiring.planner(settings, seconds=seconds),
-        actor=ACTOR,
+        actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
     )
     plans = views.day_plans(
@@ -129,18 +130,30 @@ def day_plan_geojson(
 
 @router.post("/dayplans/{day}/dispatch", response_model=list[schemas.DayPlanRead])
 def dispatch_day(
-    day: dt.date, session: SessionDep, settings: SettingsDep, territory: TerritoryQuery = None
+    request: Request,
+    day: dt.date,
+    session: SessionDep,
+    settings: SettingsDep,
+    territory: TerritoryQuery = None,
 ) -> list[schemas.DayPlanRead]:
     """Give the technicians their routes: the day's scheduled orders become assigned."""
     rows = dispatch_service.dispatch_day(
-        session, day=day, territory_code=territory, actor=ACTOR, now=utc_now()
+        session,
+        day=day,
+        territory_code=territory,
+        actor=wiring.actor_of(request, ACTOR),
+        now=utc_now(),
     )
     return [views.plan_view(session, r, utility_timezone=settings.utility_timezone) for r in rows]
 
 
 @router.post("/dayplans/{day}/insert", response_model=schemas.InsertResult)
 def insert_order(
-    day: dt.date, body: schemas.InsertRequest, session: SessionDep, settings: SettingsDep
+    request: Request,
+    day: dt.date,
+    body: schemas.InsertRequest,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> schemas.InsertResult:
     """Insert a waiting order (an emergency reconnect) into a day under way."""
     row, placed = changes.insert_order(
@@ -148,7 +161,7 @@ def insert_order(
         body.order_number,
         day=day,
         planner=wiring.planner(settings),
-        actor=ACTOR,
+        actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
     )
     return schemas.InsertResult(
@@ -160,6 +173,7 @@ def insert_order(
 
 @router.post("/dayplans/{day}/pings", response_model=schemas.PingReport)
 def ping_day(  # noqa: PLR0917 (FastAPI dependencies and query parameters)
+    request: Request,
     day: dt.date,
     session: SessionDep,
     settings: SettingsDep,
@@ -179,14 +193,18 @@ def ping_day(  # noqa: PLR0917 (FastAPI dependencies and query parameters)
         else flows.PingPurpose.BEFORE_PLANNING,
         territory_code=territory,
         planner=wiring.planner(settings),
-        actor=ACTOR,
+        actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
     )
 
 
 @router.post("/orders/{order_number}/reassign", response_model=schemas.DayPlanRead)
 def reassign_order(
-    order_number: str, body: schemas.ReassignRequest, session: SessionDep, settings: SettingsDep
+    request: Request,
+    order_number: str,
+    body: schemas.ReassignRequest,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> schemas.DayPlanRead:
     """Give an order to a technician by hand; re-plans that technician's day (409 if no fit)."""
     row = changes.reassign_order(
@@ -194,7 +212,7 @@ def reassign_order(
         order_number,
         technician=body.technician,
         planner=wiring.planner(settings),
-        actor=ACTOR,
+        actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
         day=body.plan_date,
     )
@@ -203,7 +221,11 @@ def reassign_order(
 
 @router.post("/orders/{order_number}/cancel", response_model=workorder_schemas.WorkOrderRead)
 def cancel_order(
-    order_number: str, body: schemas.CancelRequest, session: SessionDep, settings: SettingsDep
+    request: Request,
+    order_number: str,
+    body: schemas.CancelRequest,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> workorder_schemas.WorkOrderRead:
     """Cancel an order with a reason; when it is on a route, the route closes the gap."""
     changes.cancel_order(
@@ -211,7 +233,7 @@ def cancel_order(
         order_number,
         reason=body.reason,
         planner=wiring.planner(settings),
-        actor=ACTOR,
+        actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
     )
     return workorders_service.read_order(session, order_number)
@@ -227,24 +249,33 @@ def list_technicians(
 
 @router.put("/technicians/{employee_number}/stock", response_model=schemas.TechnicianRead)
 def set_stock(
-    employee_number: str, update: schemas.StockUpdate, session: SessionDep
+    request: Request, employee_number: str, update: schemas.StockUpdate, session: SessionDep
 ) -> schemas.TechnicianRead:
     """Set how many of an item (``meter:2S``, ``radio_module``) the truck carries."""
-    return crews.set_stock(session, employee_number, update, actor=ACTOR, now=utc_now())
+    return crews.set_stock(
+        session, employee_number, update, actor=wiring.actor_of(request, ACTOR), now=utc_now()
+    )
 
 
 @router.put("/technicians/{employee_number}/days/{day}", status_code=204)
 def set_availability(
-    employee_number: str, day: dt.date, update: schemas.AvailabilityUpdate, session: SessionDep
+    request: Request,
+    employee_number: str,
+    day: dt.date,
+    update: schemas.AvailabilityUpdate,
+    session: SessionDep,
 ) -> None:
     """A technician's day: off, or another shift or start and end place (for planning)."""
-    crews.set_availability(session, employee_number, day, update, actor=ACTOR, now=utc_now())
+    crews.set_availability(
+        session, employee_number, day, update, actor=wiring.actor_of(request, ACTOR), now=utc_now()
+    )
 
 
 @router.post(
     "/technicians/{employee_number}/days/{day}/send-home", response_model=schemas.DayPlanRead
 )
-def send_home(
+def send_home(  # noqa: PLR0917 (FastAPI dependencies and path parameters)
+    request: Request,
     employee_number: str,
     day: dt.date,
     body: schemas.SendHomeRequest,
@@ -258,7 +289,7 @@ def send_home(
         day=day,
         reason=body.reason,
         planner=wiring.planner(settings),
-        actor=ACTOR,
+        actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
     )
     return views.plan_view(session, row, utility_timezone=settings.utility_timezone)

@@ -212,7 +212,7 @@ def optimize_action(
             day=day,
             territory_code=territory or None,
             planner=wiring.planner(settings),
-            actor=ACTOR,
+            actor=wiring.actor_of(request, ACTOR),
             now=utc_now(),
         )
         message = "The day is optimized."
@@ -247,7 +247,11 @@ def dispatch_action(
     message = error = None
     try:
         dispatch_service.dispatch_day(
-            session, day=day, territory_code=territory or None, actor=ACTOR, now=utc_now()
+            session,
+            day=day,
+            territory_code=territory or None,
+            actor=wiring.actor_of(request, ACTOR),
+            now=utc_now(),
         )
         message = "Dispatched: the technicians have their routes."
     except MeterOpsError as failure:
@@ -282,7 +286,7 @@ def reassign_action(  # noqa: PLR0917 (FastAPI passes the form fields by keyword
             order_number,
             technician=technician,
             planner=wiring.planner(settings),
-            actor=ACTOR,
+            actor=wiring.actor_of(request, ACTOR),
             now=utc_now(),
             day=day,
         )

@@ -7,6 +7,8 @@ explicit arguments.
 
 from __future__ import annotations
 
+from starlette.requests import Request
+
 from meterops.config import Settings
 from meterops.dispatch.service import Planner
 from meterops.headend.client import HttpHeadEnd
@@ -14,7 +16,7 @@ from meterops.headend.protocol import HeadEnd
 from meterops.routing import GreatCircleTravel, MaxRuntime, NoImprovement
 from meterops.workorders.service import WorkOrderPolicy
 
-__all__ = ["DEFAULT_SOLVE_SECONDS", "head_end", "planner", "policy"]
+__all__ = ["DEFAULT_SOLVE_SECONDS", "actor_of", "head_end", "planner", "policy"]
 
 DEFAULT_SOLVE_SECONDS = 10.0
 """Longest full solve of a day when optimising [s]; small days stop much earlier."""
@@ -48,3 +50,10 @@ def head_end(settings: Settings, url: str | None = None) -> HeadEnd | None:
     """
     address = url or str(getattr(settings, "headend_url", "") or "")
     return HttpHeadEnd(address) if address else None
+
+
+def actor_of(request: Request, default: str) -> str:
+    """Who acts, for the audit trail: the signed-in user's name, else ``default``."""
+    user = getattr(request.state, "user", None)
+    name = getattr(user, "username", None)
+    return str(name) if name else default

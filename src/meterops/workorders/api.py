@@ -127,11 +127,15 @@ def list_order_types() -> list[schemas.WorkOrderTypeRead]:
 
 @router.post("/orders", response_model=schemas.WorkOrderRead, status_code=status.HTTP_201_CREATED)
 def create_order(
-    request: schemas.OrderRequest, session: SessionDep, settings: SettingsDep
+    request: Request, order: schemas.OrderRequest, session: SessionDep, settings: SettingsDep
 ) -> schemas.WorkOrderRead:
     """Create an order by hand (409 when one is already active for the subject and problem)."""
     return workorders_service.create_order(
-        session, request, actor=ACTOR, now=utc_now(), policy=wiring.policy(settings)
+        session,
+        order,
+        actor=wiring.actor_of(request, ACTOR),
+        now=utc_now(),
+        policy=wiring.policy(settings),
     )
 
 
@@ -147,7 +151,12 @@ async def import_programme(
     """Import a programme CSV (the request body, ``text/csv``): whole file or nothing."""
     data = await request.body()
     return workorders_service.import_programme(
-        session, data, file=file, actor=ACTOR, now=utc_now(), policy=wiring.policy(settings)
+        session,
+        data,
+        file=file,
+        actor=wiring.actor_of(request, ACTOR),
+        now=utc_now(),
+        policy=wiring.policy(settings),
     )
 
 
@@ -165,6 +174,7 @@ def order_history(order_number: str, session: SessionDep) -> list[schemas.OrderE
 
 @router.post("/orders/{order_number}/transition", response_model=schemas.WorkOrderRead)
 def transition_order(
+    request: Request,
     order_number: str,
     move: schemas.TransitionRequest,
     session: SessionDep,
@@ -181,17 +191,23 @@ def transition_order(
             order_number,
             reason=move.reason or "",
             planner=wiring.planner(settings),
-            actor=ACTOR,
+            actor=wiring.actor_of(request, ACTOR),
             now=now,
         )
         return workorders_service.read_order(session, order_number)
     return workorders_service.transition(
-        session, order_number, move.status, actor=ACTOR, now=now, reason=move.reason
+        session,
+        order_number,
+        move.status,
+        actor=wiring.actor_of(request, ACTOR),
+        now=now,
+        reason=move.reason,
     )
 
 
 @router.put("/orders/{order_number}/appointment", response_model=schemas.WorkOrderRead)
 def book_appointment(
+    request: Request,
     order_number: str,
     window: Annotated[schemas.AppointmentUpdate, Body()],
     session: SessionDep,
@@ -202,6 +218,6 @@ def book_appointment(
         order_number,
         start_utc=window.start_utc,
         end_utc=window.end_utc,
-        actor=ACTOR,
+        actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
     )
