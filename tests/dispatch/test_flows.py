@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from meterops.dispatch import flows, views
 from meterops.dispatch import service as dispatch_service
 from meterops.dispatch.flows import PingPurpose
 from meterops.dispatch.schemas import PingReport
+from meterops.headend.client import HttpHeadEnd
+from meterops.headend.http import create_app
 from meterops.models import AuditEvent
 from meterops.workorders import service as workorders_service
 from meterops.workorders.lifecycle import WorkOrderStatus
@@ -163,3 +166,29 @@ def test_without_an_answer_in_time_the_order_stays_and_the_ping_is_pending(
     assert report.recovered == []
     assert [o.state for o in report.outcomes] == ["pending"]
     assert workorders_service.read_order(sim.session, number).status is S.CREATED
+
+
+def test_pings_travel_over_http_to_the_head_end_service(sim: SimTerritory) -> None:
+    """The same flow through the HTTP client and the head-end service (in process)."""
+    recovered_serial, dead_serial = sim.dead_meters()[:2]
+    recovered = sim.order(recovered_serial, T.NON_COMM_INVESTIGATION)
+    dead = sim.order(dead_serial, T.NON_COMM_INVESTIGATION)
+    sim.world.replace_radio_module(recovered_serial, at=sim.clock.now() - dt.timedelta(hours=1))
+    with TestClient(create_app(sim.head_end, clock=sim.clock)) as service:
+        head_end = HttpHeadEnd(client=service)
+        report = flows.ping_before_visits(
+            sim.session,
+            head_end,
+            day=FRIDAY,
+            purpose=PingPurpose.BEFORE_PLANNING,
+            territory_code=sim.territory_code,
+            planner=planner(),
+            actor="system:dispatch",
+            now=sim.clock.now(),
+            wait=sim.wait,
+        )
+    assert report.recovered == [recovered]
+    assert {o.order_number: o.state for o in report.outcomes} == {
+        recovered: "confirmed",
+        dead: "failed",
+    }
