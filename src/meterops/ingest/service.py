@@ -607,23 +607,20 @@ def _store_batch(
     screened = pipeline.screen(
         batch, meters, rules=rules, data=part.data, line_offset=part.line_offset
     )
-    existing = {
+    committed = {
         table: store.existing(
-            table,
-            start_utc=window.start_utc,
-            end_utc=window.end_utc,
-            ids=window.ids,
-            pending_source_file_id=source_file_id,
+            table, start_utc=window.start_utc, end_utc=window.end_utc, ids=window.ids
         )
         for table, window in screened.windows.items()
     }
-    committed = {  # late detection looks at committed rows only, as for a single batch
-        table: frame.filter(pl.col("source_file_id") != source_file_id)
-        for table, frame in existing.items()
+    existing = {
+        table: _with_own_rows(store, screened, table, frame, source_file_id)
+        for table, frame in committed.items()
     }
     plan = pipeline.classify(
         screened,
         existing,
+        # Late detection looks at committed rows only, as for a file in one batch.
         stored_interval_times=_interval_times(store, screened, committed),
         source_file_id=source_file_id,
         rules=rules,
@@ -632,3 +629,36 @@ def _store_batch(
         store.append_rows(table, frame, source_file_id=source_file_id)
         fault(f"after_append:{table.value}")
     return plan.counts
+
+
+def _with_own_rows(
+    store: ReadStore,
+    screened: pipeline.Screened,
+    table: Table,
+    committed: pl.DataFrame,
+    source_file_id: int,
+) -> pl.DataFrame:
+    """The committed rows plus the rows earlier batches of this file appended, per key.
+
+    Only the batch's own keys matter for duplicates, so the file's rows are looked up in the
+    batch's exact time range (not whole days): a file sorted by time rather than by meter
+    then reads back only the batch's instants, and memory stays bounded. A key present in
+    both (a higher source version superseded the stored row) keeps the file's row.
+    """
+    kind = next(k for k in pipeline.KINDS if k.table is table)
+    frame = screened.frames[table]
+    first, last = frame[kind.time_column].min(), frame[kind.time_column].max()
+    assert isinstance(first, dt.datetime)
+    assert isinstance(last, dt.datetime)
+    own = store.existing(
+        table,
+        start_utc=first,
+        end_utc=last + dt.timedelta(microseconds=1),
+        ids=screened.windows[table].ids,
+        pending_source_file_id=source_file_id,
+    ).filter(pl.col("source_file_id") == source_file_id)
+    if own.is_empty():
+        return committed
+    return pl.concat([committed, own.select(committed.columns)]).unique(
+        subset=list(kind.key), keep="last", maintain_order=True
+    )
