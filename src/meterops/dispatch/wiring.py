@@ -39,8 +39,19 @@ def planner(
 
 
 def policy(settings: Settings) -> WorkOrderPolicy:
-    """The work-order rules (deadlines, bundling) for the utility's zone."""
-    return WorkOrderPolicy(utility_timezone=settings.utility_timezone)
+    """The work-order rules (deadlines, bundling) for the utility's zone.
+
+    ``reconnect_deadline_hours`` (the regulator's rule) and ``bundle_radius_m`` are taken
+    from the settings when they define them, else the policy's defaults (24 h, 30 m).
+    """
+    defaults = WorkOrderPolicy()
+    return WorkOrderPolicy(
+        utility_timezone=settings.utility_timezone,
+        reconnect_deadline_hours=float(
+            getattr(settings, "reconnect_deadline_hours", defaults.reconnect_deadline_hours)
+        ),
+        bundle_radius_m=float(getattr(settings, "bundle_radius_m", defaults.bundle_radius_m)),
+    )
 
 
 def head_end(settings: Settings, url: str | None = None) -> HeadEnd | None:
