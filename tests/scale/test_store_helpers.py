@@ -85,3 +85,24 @@ def test_current_from_rows_keeps_the_latest_raw_row_of_a_key_and_takes_empty_inp
 
 def test_table_files_of_a_table_never_written_is_empty(tmp_path: Path) -> None:
     assert ReadStore(str(tmp_path / "reads")).table_files(Table.INTERVAL_FLAGS) == []
+
+
+def test_table_files_leave_out_files_outside_a_window(territory: Territory) -> None:
+    store = territory.store
+    start = territory.window.end_utc - dt.timedelta(days=1)  # the last simulated day
+    end = territory.window.end_utc
+    everything = store.table_files(Table.INTERVAL_READS)
+    recent = store.table_files(Table.INTERVAL_READS, start_utc=start, end_utc=end)
+    assert 0 < len(recent) < len(everything)
+    assert set(recent) <= set(everything)
+    assert store.table_files(Table.COMMITS, start_utc=start) == store.table_files(Table.COMMITS)
+
+    def read(table: Table) -> pl.DataFrame:
+        files = store.table_files(table, start_utc=start, end_utc=end)
+        t = pl.col("interval_start_utc")
+        return pl.concat([pl.read_parquet(f) for f in files]).filter((t >= start) & (t < end))
+
+    committed = _files(store, Table.COMMITS)["source_file_id"].implode()
+    raw = read(Table.INTERVAL_READS).filter(pl.col("source_file_id").is_in(committed))
+    current = current_from_rows(raw, read(Table.INTERVAL_VERSIONS), read(Table.INTERVAL_FLAGS))
+    assert_frame_equal(current, store.current_interval_reads(start_utc=start, end_utc=end))

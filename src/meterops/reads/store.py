@@ -640,7 +640,13 @@ class ReadStore:
             frame = frame.filter(pl.col("reason_code") == reason_code)
         return frame.sort("source_file_id", "source_line", nulls_last=False).collect()
 
-    def table_files(self, table: Table) -> list[str]:
+    def table_files(
+        self,
+        table: Table,
+        *,
+        start_utc: dt.datetime | None = None,
+        end_utc: dt.datetime | None = None,
+    ) -> list[str]:
         """URIs of the Parquet files of ``table``'s current Delta version (for Spark).
 
         The files hold :func:`stored_schema` columns. Rows of ingest-fed tables are visible
@@ -648,9 +654,15 @@ class ReadStore:
         visibility marker; :meth:`commits`): an engine must semi-join them. The table's
         log is not needed to read the files; no files are listed for a table never written.
 
+        Args:
+            table: Which table.
+            start_utc: Leave out files whose rows all lie before this (by the Delta log's
+                per-file statistics of the table's time column; ``TIME_COLUMNS``). [UTC]
+            end_utc: Leave out files whose rows all lie at or after this. [UTC]
+
         Returns:
-            Absolute file URIs (``file://`` paths for a local store), empty when the table
-            does not exist.
+            Absolute file URIs (plain paths for a local store), empty when the table does
+            not exist. A file kept may still hold rows outside the window: filter them.
         """
         try:
             handle = DeltaTable(
@@ -658,7 +670,23 @@ class ReadStore:
             )
         except TableNotFoundError:
             return []
-        return list(handle.file_uris())
+        uris = list(handle.file_uris())
+        column = TIME_COLUMNS.get(table)
+        if column is None or (start_utc is None and end_utc is None):
+            return uris
+        actions = pl.DataFrame(handle.get_add_actions(flatten=True))
+        low, high = f"min.{column}", f"max.{column}"
+        if low not in actions.columns or high not in actions.columns:
+            return uris
+        keep = pl.lit(value=True)
+        if start_utc is not None:
+            # Delta keeps timestamp statistics in milliseconds, truncated: allow for that.
+            start = _aware(start_utc, "start_utc") - dt.timedelta(milliseconds=1)
+            keep &= pl.col(high).is_null() | (pl.col(high) >= _lit(start))
+        if end_utc is not None:
+            keep &= pl.col(low).is_null() | (pl.col(low) < _lit(_aware(end_utc, "end_utc")))
+        kept = {path.rsplit("/", 1)[-1] for path in actions.filter(keep)["path"].to_list()}
+        return [uri for uri in uris if uri.rsplit("/", 1)[-1] in kept]
 
     def size_bytes(self, table: Table) -> int:
         """Size of ``table``'s data files on disk [bytes]."""

@@ -264,8 +264,13 @@ class SparkExecutor:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _table(self, store: ReadStore, table: Table) -> SparkFrame | None:
-        files = store.table_files(table)
+    def _table(
+        self, store: ReadStore, table: Table, source: ReadWindow | None = None
+    ) -> SparkFrame | None:
+        window = (
+            {} if source is None else {"start_utc": source.start_utc, "end_utc": source.end_utc}
+        )
+        files = store.table_files(table, **window)
         if not files:
             return None
         return self.session.read.schema(spark_ddl(stored_schema(table))).parquet(*files)
@@ -285,7 +290,7 @@ class SparkExecutor:
         commits = self._table(store, Table.COMMITS)
         parts: list[SparkFrame] = []
         for table in _INTERVAL_TABLES:
-            frame = self._table(store, table)
+            frame = self._table(store, table, source)
             if frame is None:
                 continue
             if table is Table.INTERVAL_READS:
