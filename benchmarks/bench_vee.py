@@ -246,13 +246,11 @@ def _pandas_vee(reads: pl.DataFrame, context: VeeContext, suite: Suite) -> int:
 # End to end: Delta read -> validate -> estimate -> write, in a child process.
 
 
-def _e2e_child(folder: str, meters: int, out: Any) -> None:
+def _e2e_child(folder: str, context: VeeContext, out: Any) -> None:
     store = ReadStore(folder)
     window = RunWindow(DAY, DAY, ZONE)
     start, end = window.bounds_utc
-    job = VeeJob(
-        default_suite(), window, _context(meters, _reads(meters, np.random.default_rng(11)))
-    )
+    job = VeeJob(default_suite(), window, context)
     job(_reads(100, np.random.default_rng(1)))  # load the numba kernel (cached) outside the clock
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     with timed() as elapsed:
