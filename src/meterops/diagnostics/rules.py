@@ -197,11 +197,15 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         "non_communicating.power_outage",
         _K.NON_COMMUNICATING,
         _C.POWER_OUTAGE,
-        (_c("outage_after_last_read", "==", True), _c("mode", "==", "silent")),
+        (
+            _c("outage_after_last_read", "==", True),
+            _c("mode", "==", "silent"),
+            _c("silent_hours", "<=", 72.0),
+        ),
         0.6,
         _A.REMOTE,
-        "A last gasp or power loss came with the silence: ping it; if it stays dark the "
-        "service is without power.",
+        "A last gasp or power loss came with a silence of hours, not days: ping it; if it "
+        "stays dark the service is without power.",
         remote_command="ping",
     ),
     VerdictRule(

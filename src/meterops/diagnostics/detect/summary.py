@@ -59,8 +59,12 @@ def summarise_intervals(reads: pl.DataFrame | pl.LazyFrame, *, zone: str) -> pl.
     flags = pl.col("quality_flags").cast(pl.UInt32)
     outage = (flags & _OUTAGE) != 0
     delivered = pl.col("channel") == "kwh_delivered"
+    # The local day of each distinct stamp (a few thousand), not of every read (millions).
+    days = lazy.select(pl.col("interval_start_utc").unique()).with_columns(
+        local_date_expr("interval_start_utc", zone).alias("day")
+    )
     grouped = (
-        lazy.with_columns(local_date_expr("interval_start_utc", zone).alias("day"))
+        lazy.join(days, on="interval_start_utc")
         .group_by("meter_id", "day")
         .agg(
             pl.col("value").filter(delivered & ~outage).sum().alias("kwh_delivered"),

@@ -1,7 +1,8 @@
 """Voltage out of range: hourly min/max outside the service's band, or voltage events.
 
-The nominal voltage of a meter is the median of its own hourly readings, snapped to the
-nearest standard service voltage (120, 208, 240, 277, 480 V): the back office's service
+The nominal voltage of a meter is the mean of its own hourly readings, snapped to the
+nearest standard service voltage (120, 208, 240, 277, 480 V; a few hours of deep dips barely
+move a mean over weeks of readings): the back office's service
 voltage is often the line-to-line figure of a service the meter sees line to neutral, and
 snapping keeps a persistently wrong level visible (a 240 V service reading 212 V snaps to
 208 V only if it is closer to it). Zero readings (an outage) are left out.
@@ -10,6 +11,8 @@ Pure module: polars and pure meterops modules only.
 """
 
 from __future__ import annotations
+
+from itertools import pairwise
 
 import polars as pl
 
@@ -37,59 +40,33 @@ def detect_voltage_out_of_range(
         ``EXCEPTIONS`` rows; evidence: ``nominal_v``, ``lowest_v``, ``highest_v``,
         ``hours_low``, ``hours_high``, ``voltage_events``.
     """
-    standards = pl.Series(STANDARD_VOLTAGES_V)
-    reads = (
-        voltage_reads.lazy()
-        .filter(pl.col("channel").is_in(["voltage_min_v", "voltage_max_v"]) & (pl.col("value") > 0))
-        .with_columns(pl.col("value").median().over("meter_id").alias("median_v"))
-        .collect()
+    reads = voltage_reads.lazy().filter(
+        pl.col("channel").is_in(["voltage_min_v", "voltage_max_v"]) & (pl.col("value") > 0)
     )
-    if reads.is_empty():
-        hours = pl.LazyFrame(
-            schema={
-                "meter_id": pl.Int64,
-                "nominal_v": pl.Float64,
-                "lowest_v": pl.Float64,
-                "highest_v": pl.Float64,
-                "hours_low": pl.UInt32,
-                "hours_high": pl.UInt32,
-                "first_bad": reads.schema["interval_start_utc"],
-                "last_bad": reads.schema["interval_start_utc"],
-            }
+    nominal = reads.group_by("meter_id").agg(pl.col("value").mean().alias("mean_v"))
+    snapped = pl.lit(STANDARD_VOLTAGES_V[-1])
+    for lower, upper in reversed(list(pairwise(STANDARD_VOLTAGES_V))):
+        snapped = (
+            pl.when(pl.col("mean_v") < (lower + upper) / 2).then(pl.lit(lower)).otherwise(snapped)
         )
-    else:
-        medians = reads.select("meter_id", "median_v").unique("meter_id")
-        nearest = (
-            medians.join(pl.DataFrame({"nominal_v": standards}), how="cross")
-            .with_columns((pl.col("nominal_v") - pl.col("median_v")).abs().alias("distance"))
-            .sort("meter_id", "distance")
-            .unique("meter_id", keep="first")
-            .select("meter_id", "nominal_v")
+    nominal = nominal.select("meter_id", snapped.alias("nominal_v"))
+    low = pl.col("value") < pl.col("nominal_v") * (1 - params.voltage_band)
+    high = pl.col("value") > pl.col("nominal_v") * (1 + params.voltage_band)
+    bad_low = (pl.col("channel") == "voltage_min_v") & low
+    bad_high = (pl.col("channel") == "voltage_max_v") & high
+    hours = (
+        reads.join(nominal, on="meter_id")
+        .group_by("meter_id")
+        .agg(
+            pl.col("nominal_v").first(),
+            pl.col("value").filter(pl.col("channel") == "voltage_min_v").min().alias("lowest_v"),
+            pl.col("value").filter(pl.col("channel") == "voltage_max_v").max().alias("highest_v"),
+            bad_low.sum().alias("hours_low"),
+            bad_high.sum().alias("hours_high"),
+            pl.col("interval_start_utc").filter(bad_low | bad_high).min().alias("first_bad"),
+            pl.col("interval_start_utc").filter(bad_low | bad_high).max().alias("last_bad"),
         )
-        low = pl.col("value") < pl.col("nominal_v") * (1 - params.voltage_band)
-        high = pl.col("value") > pl.col("nominal_v") * (1 + params.voltage_band)
-        bad_low = (pl.col("channel") == "voltage_min_v") & low
-        bad_high = (pl.col("channel") == "voltage_max_v") & high
-        hours = (
-            reads.lazy()
-            .join(nearest.lazy(), on="meter_id")
-            .group_by("meter_id")
-            .agg(
-                pl.col("nominal_v").first(),
-                pl.col("value")
-                .filter(pl.col("channel") == "voltage_min_v")
-                .min()
-                .alias("lowest_v"),
-                pl.col("value")
-                .filter(pl.col("channel") == "voltage_max_v")
-                .max()
-                .alias("highest_v"),
-                bad_low.sum().alias("hours_low"),
-                bad_high.sum().alias("hours_high"),
-                pl.col("interval_start_utc").filter(bad_low | bad_high).min().alias("first_bad"),
-                pl.col("interval_start_utc").filter(bad_low | bad_high).max().alias("last_bad"),
-            )
-        )
+    )
     voltage_events = (
         events.lazy()
         .with_columns(event_name_expr().alias("event_name"))
