@@ -13,7 +13,8 @@ PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterop
 	src/meterops/reads/_lake.py src/meterops/reads/_current.py \
 	src/meterops/auth/passwords.py src/meterops/auth/throttle.py src/meterops/auth/tokens.py \
 	src/meterops/meter_shop/accuracy.py src/meterops/meter_shop/testfiles.py \
-	src/meterops/meter_shop/sampling.py
+	src/meterops/meter_shop/sampling.py src/meterops/workorders/lifecycle.py \
+	src/meterops/workorders/types.py src/meterops/dispatch/problem.py
 
 .PHONY: venv demo serve test pytest lint format bench bench-quick clean help
 

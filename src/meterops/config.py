@@ -45,6 +45,11 @@ class Settings(BaseSettings):
             ``https://tile.openstreetmap.org/{z}/{x}/{y}.png`` or a utility's own tile server.
             Empty (the default) draws maps without tiles: routes, stops and meters on a plain
             background, which works offline on a utility LAN.
+        headend_url: Address of the head-end service (its HTTP API), through which meterops
+            pings meters before visits and sends remote commands. Empty: no head-end calls.
+        reconnect_deadline_hours: Hours within which a reconnect order after payment is due
+            (the regulator's rule).
+        bundle_radius_m: Orders at the same premise or within this distance are one stop.
         session_idle_minutes: A signed-in session ends after this long without a request.
         session_absolute_hours: A session ends this long after sign-in, however active.
         cookie_secure: Send the session cookie over HTTPS only. Keep it on in production (behind
@@ -65,6 +70,9 @@ class Settings(BaseSettings):
     late_data_horizon_days: int = Field(default=60, ge=0)
     future_tolerance_s: int = Field(default=300, ge=0)
     map_tile_url: str = ""
+    headend_url: str = ""
+    reconnect_deadline_hours: float = Field(default=24.0, gt=0, le=24 * 14)
+    bundle_radius_m: float = Field(default=30.0, ge=0, le=1000)
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
     cookie_secure: bool = True

@@ -39,18 +39,11 @@ def planner(
 
 
 def policy(settings: Settings) -> WorkOrderPolicy:
-    """The work-order rules (deadlines, bundling) for the utility's zone.
-
-    ``reconnect_deadline_hours`` (the regulator's rule) and ``bundle_radius_m`` are taken
-    from the settings when they define them, else the policy's defaults (24 h, 30 m).
-    """
-    defaults = WorkOrderPolicy()
+    """The work-order rules (deadlines, bundling) for the utility's zone and its regulator."""
     return WorkOrderPolicy(
         utility_timezone=settings.utility_timezone,
-        reconnect_deadline_hours=float(
-            getattr(settings, "reconnect_deadline_hours", defaults.reconnect_deadline_hours)
-        ),
-        bundle_radius_m=float(getattr(settings, "bundle_radius_m", defaults.bundle_radius_m)),
+        reconnect_deadline_hours=settings.reconnect_deadline_hours,
+        bundle_radius_m=settings.bundle_radius_m,
     )
 
 
@@ -59,7 +52,7 @@ def head_end(settings: Settings, url: str | None = None) -> HeadEnd | None:
 
     Without a head-end no meter is pinged (planning goes on without the check).
     """
-    address = url or str(getattr(settings, "headend_url", "") or "")
+    address = url or settings.headend_url
     return HttpHeadEnd(address) if address else None
 
 
