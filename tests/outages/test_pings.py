@@ -44,7 +44,7 @@ def test_a_simulated_transformer_outage_is_found_confirmed_and_verified_restored
     )
     loaded = load_world(session, tmp_path, service_points=300, faults=faults, seed=4)
     world = loaded.world
-    ids = {s: i for s, i in session.execute(select(Meter.serial_number, Meter.id)).all()}
+    ids = {row[0]: row[1] for row in session.execute(select(Meter.serial_number, Meter.id))}
     events = pl.concat([world.day(i).events for i in range(8)])
     events = events.filter(pl.col("serial_number").is_in(list(ids))).with_columns(
         pl.col("serial_number").replace_strict(ids, return_dtype=pl.Int64).alias("meter_id")

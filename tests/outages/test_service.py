@@ -67,3 +67,8 @@ def test_a_transformer_outage_is_stored_and_answers_meters_in_outage(
     assert [i.id for i in again] == [i.id for i in found]
     detail = outages_service.get_incident(session, found[0].id)
     assert sum(m.last_gasp for m in detail.meters) == len(gasping)
+    periods = outages_service.outage_periods(
+        session, start_utc=start - dt.timedelta(hours=1), end_utc=end + dt.timedelta(hours=1)
+    )
+    assert periods.height == len(meters)
+    assert periods["outage_end_utc"].to_list() == [end] * len(meters)

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 
 import polars as pl
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from meterops.commands import service as commands_service
@@ -42,6 +42,7 @@ __all__ = [
     "get_incident",
     "list_incidents",
     "meters_in_outage",
+    "outage_periods",
     "request_pings",
 ]
 
@@ -176,6 +177,60 @@ def meters_in_outage(
         .where(or_(OutageIncident.restored_at_utc.is_(None), OutageIncident.restored_at_utc > at))
     ).all()
     return set(rows)
+
+
+def outage_periods(
+    session: Session,
+    *,
+    start_utc: dt.datetime,
+    end_utc: dt.datetime,
+    levels: tuple[str, ...] = ("transformer", "feeder"),
+) -> pl.DataFrame:
+    """Per meter, the outage periods overlapping ``[start_utc, end_utc)`` (for VEE masks).
+
+    Args:
+        session: Database session.
+        start_utc: Window start. [UTC]
+        end_utc: Window end. [UTC]
+        levels: Incident levels to include.
+
+    Returns:
+        Frame ``meter_id``, ``serial_number``, ``outage_start_utc``, ``outage_end_utc`` (null
+        while ongoing), ``incident_id``.
+    """
+    rows = session.execute(
+        select(
+            OutageMember.meter_id,
+            OutageMember.serial_number,
+            OutageIncident.started_at_utc,
+            func.coalesce(OutageMember.restored_at_utc, OutageIncident.restored_at_utc),
+            OutageIncident.id,
+        )
+        .join(OutageIncident, OutageIncident.id == OutageMember.incident_id)
+        .where(OutageIncident.level.in_([OutageLevel(v) for v in levels]))
+        .where(OutageIncident.started_at_utc < end_utc)
+        .where(
+            or_(
+                OutageIncident.restored_at_utc.is_(None),
+                OutageIncident.restored_at_utc > start_utc,
+            )
+        )
+        .order_by(OutageMember.meter_id, OutageIncident.started_at_utc)
+    ).all()
+    return pl.DataFrame(
+        [
+            (m, s, a, b if b is None or b.tzinfo else b.replace(tzinfo=dt.UTC), i)
+            for m, s, a, b, i in rows
+        ],
+        schema={
+            "meter_id": pl.Int64,
+            "serial_number": pl.String,
+            "outage_start_utc": pl.Datetime("us", "UTC"),
+            "outage_end_utc": pl.Datetime("us", "UTC"),
+            "incident_id": pl.Int64,
+        },
+        orient="row",
+    )
 
 
 def list_incidents(
