@@ -88,3 +88,25 @@ def test_events_carry_who_what_when_why(session: Session) -> None:
     stored = session.scalars(select(AuditEvent).where(AuditEvent.id == event.id)).one()
     assert (stored.actor, stored.action, stored.reason) == ("alice", "test.step", "step 0")
     assert stored.occurred_at_utc == T0
+
+
+def test_record_many_chains_like_one_record_per_event(session: Session) -> None:
+    from meterops.audit.service import Entry, record_many
+
+    _chain(session, 2)
+    entries = [
+        Entry("test.bulk", "thing", i, reason=f"bulk {i}", data={"i": i, "when": T0})
+        for i in range(50)
+    ]
+    assert record_many(session, entries, actor="bob", now=T0 + dt.timedelta(hours=1)) == 50
+    assert record_many(session, [], actor="bob") == 0
+    _chain(session, 2)
+    assert verify_chain(session) == []
+    bulk = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "test.bulk").order_by(AuditEvent.id)
+    ).all()
+    assert [e.entity_id for e in bulk] == [str(i) for i in range(50)]
+    assert bulk[7].data == {"i": 7, "when": T0.isoformat(sep=" ")}
+    session.execute(delete(AuditEvent).where(AuditEvent.id == bulk[20].id))
+    session.expire_all()
+    assert [p.event_id for p in verify_chain(session)] == [bulk[21].id]

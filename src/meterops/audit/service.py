@@ -12,15 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from meterops.models.audit import AuditEvent
 
-__all__ = ["GENESIS_HASH", "ChainProblem", "record", "verify_chain"]
+__all__ = ["GENESIS_HASH", "ChainProblem", "Entry", "record", "record_many", "verify_chain"]
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of the first event."""
@@ -95,6 +96,71 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One event of :func:`record_many` (the fields of :func:`record` that vary per event)."""
+
+    action: str
+    entity_type: str
+    entity_id: str | int
+    reason: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def record_many(
+    session: Session, entries: Sequence[Entry], *, actor: str, now: dt.datetime | None = None
+) -> int:
+    """Append many events by one actor at one time, chained in order, in one bulk insert.
+
+    The same chain as calling :func:`record` for each entry, in a fraction of the time (one
+    look-up of the last hash, one ``executemany``): for changes that touch many records at
+    once, such as a re-planned day moving dozens of work orders.
+
+    Returns:
+        The number of events written.
+    """
+    if not entries:
+        return 0
+    session.flush()
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    prev_hash = (
+        session.execute(
+            select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        or GENESIS_HASH
+    )
+    occurred = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    rows: list[dict[str, Any]] = []
+    for entry in entries:
+        event = AuditEvent(
+            occurred_at_utc=occurred,
+            actor=actor,
+            action=entry.action,
+            entity_type=entry.entity_type,
+            entity_id=str(entry.entity_id),
+            reason=entry.reason,
+            data=json.loads(json.dumps(entry.data, default=str)),
+            prev_hash=prev_hash,
+        )
+        event.hash = prev_hash = _digest(prev_hash, event)
+        rows.append(
+            {
+                "occurred_at_utc": event.occurred_at_utc,
+                "actor": event.actor,
+                "action": event.action,
+                "entity_type": event.entity_type,
+                "entity_id": event.entity_id,
+                "reason": event.reason,
+                "data": event.data,
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
+            }
+        )
+    session.execute(insert(AuditEvent), rows)
+    return len(rows)
 
 
 @dataclass(frozen=True, slots=True)

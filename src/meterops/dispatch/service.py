@@ -189,6 +189,7 @@ def apply_plan(
     served = {v.order_id: r.technician_id for r in plan.routes for v in r.visits}
     reasons = {o.order_id: o.detail or o.reason.value for o in plan.left_out}
     dispatched = row.status is DayPlanStatus.DISPATCHED
+    reassigned: list[audit_service.Entry] = []
     for key, members in orders.items():
         code = served.get(key)
         for order in members:
@@ -214,19 +215,18 @@ def apply_plan(
                 if dispatched:
                     workorders_service.move(session, order, S.ASSIGNED, actor=actor, now=now)
             elif order.technician_id != technician_id or key in by_hand:
-                before = order.technician_id
-                order.technician_id = technician_id
-                session.flush()
-                audit_service.record(
-                    session,
-                    actor=actor,
-                    action="workorder.reassign",
-                    entity_type="work_order",
-                    entity_id=order.order_number,
-                    reason="by hand" if key in by_hand else "re-planned",
-                    data={"from_technician_id": before, "to": code},
-                    now=now,
+                reassigned.append(
+                    audit_service.Entry(
+                        action="workorder.reassign",
+                        entity_type="work_order",
+                        entity_id=order.order_number,
+                        reason="by hand" if key in by_hand else "re-planned",
+                        data={"from_technician_id": order.technician_id, "to": code},
+                    )
                 )
+                order.technician_id = technician_id
+    # One chained bulk insert: a re-plan during the day can move dozens of orders.
+    audit_service.record_many(session, reassigned, actor=actor, now=now)
 
 
 def _group(orders: Sequence[WorkOrder]) -> dict[str, list[WorkOrder]]:
