@@ -563,6 +563,7 @@ def cancel(
         PermissionDeniedError: Neither the requester nor a supervisor or admin.
     """
     repository = CommandRepository(session)
+    repository.lock("request_lock")
     _check_actor(session, actor)
     req = repository.request(request_id)
     if req is None:
@@ -628,13 +629,15 @@ def set_kill_switch(
     Raises:
         PermissionDeniedError: The role may not do this.
     """
+    repository = CommandRepository(session)
+    # Write first: on SQLite a transaction that has read cannot take the write lock later
+    # while a dispatcher commits, and the halt must never fail for that.
+    repository.lock(KILL_SWITCH)
     _check_actor(session, actor)
     allowed = KILL_SWITCH_ROLES if active else APPROVER_ROLES
     if actor.role not in allowed:
         msg = f"role {actor.role!r} may not {'halt' if active else 'resume'} remote commands"
         raise PermissionDeniedError(msg, code="commands.kill_switch")
-    repository = CommandRepository(session)
-    repository.lock(KILL_SWITCH)
     control = repository.control(KILL_SWITCH)
     assert control is not None
     control.active = active
