@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.harness import BenchContext, Figure, timed
@@ -40,7 +41,7 @@ from meterops.fleet.spec import IMPORT_ORDER
 from meterops.headend.protocol import CommandKind
 from meterops.headend.simulated import SimClock, SimulatedHeadEnd, WallClock
 from meterops.models import Meter, Territory, User, UserTerritory
-from meterops.models.commands import CommandType
+from meterops.models.commands import CommandType, RemoteCommand
 from meterops.models.org import Role
 from meterops.outages.inference import OutageParams, infer_outages
 from meterops.simulator.fleetfiles import write_fleet_files
@@ -223,6 +224,147 @@ def _throughput(ctx: BenchContext) -> list[Figure]:
     ]
 
 
+class _SimRecorder:
+    """The simulated head-end, recording the simulated time of every submit."""
+
+    def __init__(self, inner: SimulatedHeadEnd) -> None:
+        self.inner = inner
+        self.sends: list[tuple[str, str, dt.datetime]] = []
+
+    def now_utc(self) -> dt.datetime:
+        return self.inner.now_utc()
+
+    def submit(self, kind: CommandKind, serial_number: str, **kw: str | None) -> str:
+        self.sends.append((kind.value, serial_number, self.inner.now_utc()))
+        return self.inner.submit(kind, serial_number, **kw)  # type: ignore[arg-type]
+
+    def command_status(self, command_id: str):
+        return self.inner.command_status(command_id)
+
+
+def _pending(sessions: sessionmaker[Session]) -> int:
+    """Commands not yet in a terminal state."""
+    with session_scope(sessions) as session:
+        return int(
+            session.execute(
+                select(func.count(RemoteCommand.id)).where(
+                    RemoteCommand.state.in_(["held", "queued", "dispatching", "sent"])
+                )
+            ).scalar_one()
+        )
+
+
+def _max_in_window(times: list[dt.datetime], window: dt.timedelta) -> int:
+    ordered = sorted(times)
+    best, low = 0, 0
+    for high, t in enumerate(ordered):
+        while ordered[low] <= t - window:
+            low += 1
+        best = max(best, high - low + 1)
+    return best
+
+
+def _throttled(ctx: BenchContext) -> list[Figure]:
+    folder = ctx.workdir / "throttled"
+    folder.mkdir()
+    sessions, world, actor, serials = _setup(folder, 400)
+    policy = CommandPolicy()
+    rounds = ctx.scale(25, 2)
+    total = _queue(sessions, actor, serials, "job", rounds)
+    clock = SimClock(START)
+    headend = _SimRecorder(SimulatedHeadEnd(world, clock=clock))
+    dispatcher = Dispatcher(sessions, headend, policy=policy, clock=clock.now)  # type: ignore[arg-type]
+    with timed() as elapsed:
+        while _pending(sessions):
+            dispatcher.cycle()
+            clock.advance(dt.timedelta(milliseconds=500))
+        wall = elapsed()
+    times = [t for _, _, t in headend.sends]
+    total = len(times)
+    span = (max(times) - min(times)).total_seconds() or 1.0
+    worst = _max_in_window(times, dt.timedelta(seconds=1))
+    return [
+        Figure(
+            AREA,
+            f"throttle: max commands in any 1 s over a {total:,}-command job",
+            worst,
+            "commands",
+            baseline=policy.dispatch_rate_per_s,
+            baseline_name="configured rate per head-end",
+            goal="<= 10 (CMD-05)",
+            met=worst <= policy.dispatch_rate_per_s,
+            note=f"{total / span:.2f} commands/s simulated time; {total / wall:.0f}/s wall time",
+        )
+    ]
+
+
+def _reconnects(ctx: BenchContext) -> list[Figure]:
+    folder = ctx.workdir / "reconnects"
+    folder.mkdir()
+    sessions, world, actor, serials = _setup(folder, ctx.scale(2000, 400))
+    policy = dataclasses.replace(CommandPolicy(), jitter_max_s=0.0)
+    with session_scope(sessions) as session:
+        rows = commands_service.facts_for(session, serials, now=START, policy=policy)[1]
+    switched = [s for s in serials if rows.get(s) and rows[s].has_switch and rows[s].feeder_code]
+    target = ctx.scale(5000, 500)
+    total = 0
+    r = 0
+    while total < target:
+        batch = switched[: min(len(switched), target - total)]
+        with session_scope(sessions) as session:
+            commands_service.request(
+                session,
+                schemas.CommandRequestCreate(
+                    kind=CommandType.RECONNECT,
+                    serial_numbers=batch,
+                    reason="benchmark reconnects",
+                    idempotency_key=f"reconnect-{r:04d}",
+                ),
+                actor=actor,
+                now=START,
+                policy=dataclasses.replace(policy, thresholded_kinds=frozenset()),
+            )
+        total += len(batch)
+        r += 1
+    clock = SimClock(START)
+    headend = _SimRecorder(SimulatedHeadEnd(world, clock=clock))
+    dispatcher = Dispatcher(sessions, headend, policy=policy, clock=clock.now)  # type: ignore[arg-type]
+    with timed() as elapsed:
+        while _pending(sessions):
+            report = dispatcher.cycle()
+            clock.advance(dt.timedelta(seconds=1 if report.claimed else 30))
+        wall = elapsed()
+    total = sum(1 for k, _, _ in headend.sends if k == "reconnect")
+    feeder_of = {s: rows[s].feeder_code for s in switched}
+    by_feeder: dict[str, list[dt.datetime]] = {}
+    for kind, serial, t in headend.sends:
+        if kind == "reconnect":
+            by_feeder.setdefault(str(feeder_of[serial]), []).append(t)
+    window = dt.timedelta(seconds=policy.feeder_window_s)
+    worst = max(_max_in_window(times, window) for times in by_feeder.values())
+    taken = max(t for ts in by_feeder.values() for t in ts) - START
+    minimum = max(
+        (len(ts) - 1) // policy.reconnects_per_feeder * policy.feeder_window_s
+        for ts in by_feeder.values()
+    )
+    return [
+        Figure(
+            AREA,
+            f"{total:,} reconnects on {len(by_feeder)} feeders: max per feeder in any 5 min",
+            worst,
+            "reconnects",
+            baseline=policy.reconnects_per_feeder,
+            baseline_name="configured cap",
+            goal="<= 20 (CMD-11)",
+            met=worst <= policy.reconnects_per_feeder,
+            note=(
+                f"took {taken.total_seconds() / 3600:.2f} h simulated (computed minimum "
+                f"{minimum / 3600:.2f} h); {wall:.0f} s wall"
+            ),
+        )
+    ]
+
+
 def _storm(ctx: BenchContext) -> list[Figure]:
     rng = np.random.default_rng(42)
     feeders = ctx.scale(200, 40)
@@ -308,4 +450,10 @@ def _storm(ctx: BenchContext) -> list[Figure]:
 
 def run(ctx: BenchContext) -> list[Figure]:
     """Kill-switch latency, dispatcher throughput and outage inference in one run."""
-    return [*_kill_switch(ctx), *_throughput(ctx), *_storm(ctx)]
+    return [
+        *_kill_switch(ctx),
+        *_throughput(ctx),
+        *_throttled(ctx),
+        *_reconnects(ctx),
+        *_storm(ctx),
+    ]

@@ -102,3 +102,17 @@ def test_rollout_stages_cover_every_meter_once(count: int) -> None:
     assert sum(sizes) == count
     assert all(s > 0 for s in sizes)
     assert sizes[0] <= POLICY.rollout_first_stage
+
+
+def test_no_disconnects_on_or_before_a_public_holiday() -> None:
+    facts = MeterFacts("M1", territory_code="T1", temperature_c=12.0)
+    wednesday_before_thanksgiving = dt.datetime(2026, 11, 25, 16, tzinfo=dt.UTC)
+    results = check_meter(
+        "disconnect", facts, actor=ANN, now=wednesday_before_thanksgiving, policy=POLICY
+    )
+    assert [r.code for r in results if not r.passed] == ["guard.calendar"]
+    no_calendar = CommandPolicy(holiday_calendar="")
+    results = check_meter(
+        "disconnect", facts, actor=ANN, now=wednesday_before_thanksgiving, policy=no_calendar
+    )
+    assert all(r.passed for r in results)

@@ -5,19 +5,22 @@ window counts) and one frozen :class:`CommandPolicy` whose defaults are those of
 ``reliability-tests.md`` section E. The service evaluates the same rules at request time and
 again, with fresh facts, just before the dispatcher sends a command.
 
-Pure module: standard library only; must not import ``meterops.db``, ``models``, ``web``,
-``cli``, ``config``, sqlalchemy, fastapi or typer.
+Pure module: standard library and the ``holidays`` package; must not import ``meterops.db``,
+``models``, ``web``, ``cli``, ``config``, sqlalchemy, fastapi or typer.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
+
+import holidays
 
 __all__ = [
     "ALLOWED_ROLES",
@@ -90,7 +93,10 @@ class CommandPolicy:
         feeder_window_s: Window of the per-feeder reconnect cap. [s]
         claim_lease_s: A claimed command not sent within this time is claimed again. [s]
         blocked_weekdays: Local weekdays (0 = Monday) without disconnects.
-        holidays: Local dates without disconnects (nor on the day before).
+        holidays: Extra local dates without disconnects (nor on the day before).
+        holiday_calendar: Country of the public-holiday calendar (``holidays`` package code;
+            empty for none): no disconnects on a public holiday nor on the day before.
+        holiday_subdivision: State or province of that calendar (None: national holidays).
         disconnect_hours_local: Local hours [start, end) in which disconnects may be sent.
         min_temperature_c: No disconnects at or below this temperature. [°C]
         max_temperature_c: No disconnects at or above this temperature. [°C]
@@ -121,6 +127,8 @@ class CommandPolicy:
     claim_lease_s: int = 120
     blocked_weekdays: frozenset[int] = frozenset({4, 5, 6})
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
+    holiday_calendar: str = "US"
+    holiday_subdivision: str | None = None
     disconnect_hours_local: tuple[int, int] = (8, 16)
     min_temperature_c: float = 0.0
     max_temperature_c: float = 35.0
@@ -240,16 +248,30 @@ def _finish(results: list[GuardResult]) -> list[GuardResult]:
     return [r if not r.passed else GuardResult(r.code, True) for r in results]
 
 
+@functools.cache
+def _public_holidays(calendar: str, subdivision: str | None, year: int) -> frozenset[dt.date]:
+    return frozenset(holidays.country_holidays(calendar, subdiv=subdivision, years=year))
+
+
+def _holiday(day: dt.date, policy: CommandPolicy) -> bool:
+    if day in policy.holidays:
+        return True
+    if not policy.holiday_calendar:
+        return False
+    return day in _public_holidays(policy.holiday_calendar, policy.holiday_subdivision, day.year)
+
+
 def _disconnect_guards(
     facts: MeterFacts, *, now: dt.datetime, policy: CommandPolicy
 ) -> list[GuardResult]:
     local = now.astimezone(ZoneInfo(facts.timezone))
     day = local.date()
     start_h, end_h = policy.disconnect_hours_local
+    tomorrow = day + dt.timedelta(days=1)
     calendar_ok = (
         day.weekday() not in policy.blocked_weekdays
-        and day not in policy.holidays
-        and day + dt.timedelta(days=1) not in policy.holidays
+        and not _holiday(day, policy)
+        and not _holiday(tomorrow, policy)
     )
     temperature = facts.temperature_c
     weather_ok = temperature is None or (
