@@ -155,13 +155,19 @@ def _quality(ctx: BenchContext) -> list[Figure]:
         window_start_utc=as_of - dt.timedelta(days=options.lookback_days),
         as_of_utc=as_of,
     )
-    scores = scoring.score_verdicts(verdicts, truth)
+    present = scoring.truth_pairs(
+        faults,
+        window_start_utc=as_of - dt.timedelta(days=options.lookback_days),
+        as_of_utc=as_of,
+        detectable_only=False,
+    )
+    scores = scoring.score_verdicts(verdicts, truth, present=present)
     commonest = {
         kind: Counter(group["cause"].to_list()).most_common(1)[0][0]
         for (kind,), group in verdicts.group_by("kind")
     }
     naive = verdicts.with_columns(pl.col("kind").replace_strict(commonest).alias("cause"))
-    naive_scores = scoring.score_verdicts(naive, truth)
+    naive_scores = scoring.score_verdicts(naive, truth, present=present)
 
     def macro(frame: pl.DataFrame) -> float:
         return float(frame["f1"].fill_null(0.0).mean() or 0.0)

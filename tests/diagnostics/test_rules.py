@@ -71,8 +71,14 @@ SILENT = {"mode": "silent", "silent_hours": 30.0, "never_reported": False, "rssi
         ),
         (
             ExceptionKind.NON_COMMUNICATING,
-            {"mode": "intermittent", "rssi_change_db": 0.0},
+            {"mode": "intermittent", "rssi_change_db": -5.0},
             Cause.WEAK_MESH_PATH,
+        ),
+        # Too few reads over a healthy signal is not a weak path: read it remotely first.
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {"mode": "intermittent", "rssi_change_db": 0.5, "rssi_dbm": -70.0},
+            Cause.UNDETERMINED,
         ),
         (
             ExceptionKind.NON_COMMUNICATING,

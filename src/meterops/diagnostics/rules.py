@@ -212,14 +212,40 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         "non_communicating.weak_mesh_path.intermittent",
         _K.NON_COMMUNICATING,
         _C.WEAK_MESH_PATH,
-        (_c("mode", "==", "intermittent"),),
+        (_c("mode", "==", "intermittent"), _c("rssi_change_db", "<=", -3.0)),
         0.8,
         _A.FIELD,
-        "Reads still arrive, but too few: a weak mesh path to the collector (relocate or "
-        "add a collector or router).",
+        "Reads still arrive, but too few, and the signal has been fading: a weak mesh path to "
+        "the collector (relocate or add a collector or router).",
         _W.COLLECTOR_WORK,
         subject="collector",
         priority=3,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.intermittent_weak_signal",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("mode", "==", "intermittent"), _c("rssi_dbm", "<=", -88.0)),
+        0.7,
+        _A.FIELD,
+        "Reads still arrive, but too few, over a signal at the edge of reception: a weak mesh "
+        "path.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=3,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.intermittent",
+        _K.NON_COMMUNICATING,
+        _C.UNDETERMINED,
+        (_c("mode", "==", "intermittent"),),
+        0.4,
+        _A.REMOTE,
+        "Too few reads over a steady, healthy signal (outages, a busy collector): read it on "
+        "demand before sending anyone.",
+        remote_command="read_on_demand",
         facts=_COMM_FACTS,
     ),
     VerdictRule(

@@ -92,6 +92,7 @@ def truth_pairs(
     *,
     window_start_utc: dt.datetime,
     as_of_utc: dt.datetime,
+    detectable_only: bool = True,
 ) -> pl.DataFrame:
     """The (meter serial, cause) pairs a run at ``as_of_utc`` should find.
 
@@ -99,6 +100,9 @@ def truth_pairs(
         faults: Ground-truth records (``faults.jsonl`` objects).
         window_start_utc: Start of the run's data window. [UTC]
         as_of_utc: The run's moment. [UTC]
+        detectable_only: Only faults old enough to be visible (:data:`DETECTABLE_AFTER_DAYS`);
+            False: every fault present at the run (a verdict naming a young fault is right
+            too, so precision is judged against these).
 
     Returns:
         ``serial_number``, ``cause`` (unique pairs).
@@ -116,7 +120,8 @@ def truth_pairs(
         end = _utc(fault.get("end_utc"))
         if end is not None and end <= as_of_utc and kind not in EVENT_TRACE_KINDS:
             continue
-        if start > as_of_utc - dt.timedelta(days=DETECTABLE_AFTER_DAYS.get(kind, 0.0)):
+        age = dt.timedelta(days=DETECTABLE_AFTER_DAYS.get(kind, 0.0) if detectable_only else 0.0)
+        if start > as_of_utc - age:
             continue
         if kind in EVENT_TRACE_KINDS and start < window_start_utc:
             continue
@@ -126,12 +131,16 @@ def truth_pairs(
     )
 
 
-def score_verdicts(predicted: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+def score_verdicts(
+    predicted: pl.DataFrame, truth: pl.DataFrame, *, present: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Precision, recall and F1 per cause of the truth's vocabulary.
 
     Args:
         predicted: ``serial_number``, ``cause`` of the verdicts (one per meter and cause).
-        truth: ``serial_number``, ``cause`` from :func:`truth_pairs`.
+        truth: ``serial_number``, ``cause`` from :func:`truth_pairs` (recall).
+        present: Every fault present at the run (``truth_pairs(detectable_only=False)``);
+            a verdict naming one of them is not a false positive (precision). None: ``truth``.
 
     Returns:
         :data:`SCORES` rows, one per cause in :data:`SIMULATOR_CAUSES` that has a truth or a
@@ -146,15 +155,18 @@ def score_verdicts(predicted: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame
     scored = sorted({c.value for c in SIMULATOR_CAUSES.values()})
     predicted = predicted.select("serial_number", "cause").unique()
     truth = truth.select("serial_number", "cause").unique()
-    hits = predicted.join(truth, on=["serial_number", "cause"])
+    allowed = truth if present is None else present.select("serial_number", "cause").unique()
+    found = predicted.join(truth, on=["serial_number", "cause"])
+    right = predicted.join(allowed, on=["serial_number", "cause"])
     rows = []
     for cause in scored:
-        tp = hits.filter(pl.col("cause") == cause).height
+        tp = found.filter(pl.col("cause") == cause).height
+        n_right = right.filter(pl.col("cause") == cause).height
         n_pred = predicted.filter(pl.col("cause") == cause).height
         n_true = truth.filter(pl.col("cause") == cause).height
         if n_pred == 0 and n_true == 0:
             continue
-        precision = tp / n_pred if n_pred else None
+        precision = n_right / n_pred if n_pred else None
         recall = tp / n_true if n_true else None
         f1 = (
             2 * precision * recall / (precision + recall)
@@ -165,7 +177,7 @@ def score_verdicts(predicted: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame
             {
                 "cause": cause,
                 "true_positives": tp,
-                "false_positives": n_pred - tp,
+                "false_positives": n_pred - n_right,
                 "false_negatives": n_true - tp,
                 "precision": precision,
                 "recall": recall,
