@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -533,3 +534,52 @@ def test_a_rollout_halts_on_failures_and_rolls_back(
         for m in session.scalars(select(Meter).where(Meter.serial_number.in_(serials))).all()
     }
     assert after == before
+
+
+def test_a_stored_load_side_voltage_event_keeps_the_close_from_being_sent(
+    session: Session, loaded: Loaded, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    from meterops.nomenclature import EVENT_BY_NAME
+    from meterops.reads.schema import EVENTS
+    from meterops.reads.store import FileCommit, ReadStore, Table
+
+    ann = add_user(session, "ann", Role.DISPATCHER, [loaded.territory])
+    serial = loaded.switch_serials[0]
+    meter_id = session.scalars(select(Meter.id).where(Meter.serial_number == serial)).one()
+    now = loaded.clock.now()
+    read = commands_service.request(
+        session,
+        _req(CommandType.RECONNECT, [serial], "key-lsv-2"),
+        actor=ann,
+        now=now,
+        policy=POLICY,
+    )
+    assert read.commands[0].state == "queued"
+    # The meter reports load-side voltage after the request was released.
+    store = ReadStore(str(tmp_path / "reads"))
+    seen = now + dt.timedelta(seconds=5)
+    events = pl.DataFrame(
+        {
+            "meter_id": [meter_id],
+            "event_time_utc": [seen],
+            "cim_event_type": [EVENT_BY_NAME["load_side_voltage"].code],
+            "vendor_code": ["Load Side Voltage Detected"],
+            "severity": ["critical"],
+            "details": [None],
+            "source_file_id": [1],
+            "received_at_utc": [seen],
+        },
+        schema=EVENTS.schema,
+    )
+    store.append_rows(Table.EVENTS, events, source_file_id=1)
+    store.commit_file(FileCommit(1, "sha1", "events.xml", "cim", seen, {}))
+    loaded.clock.advance(dt.timedelta(seconds=10))
+    headend = CountingHeadEnd(loaded.headend)
+    _run(Dispatcher(sessions, headend, policy=POLICY, store=store), loaded, cycles=3)  # type: ignore[arg-type]
+    assert headend.submits == []  # no close was sent
+    command = commands_service.get_request(session, read.id).commands[0]
+    assert (command.state, command.failure_reason) == ("failed", "load_side_voltage")
+    orders = session.scalars(
+        select(WorkOrder).where(WorkOrder.problem_code == "load_side_voltage")
+    ).all()
+    assert len(orders) == 1
