@@ -9,7 +9,7 @@ Figures (each against a baseline measured in the same run):
   one append of the same rows. The parse share is reported in the note (parsers are
   ``ingest/formats``; the rest is the store and pipeline).
 * peak memory (peak resident set, ``VmHWM``, of a child process that does only the ingest) of the
-  CMEP and CSV day files in batches of ``IngestOptions.batch_bytes`` (32 MiB) against the same
+  CMEP and CSV day files in batches of ``IngestOptions.batch_bytes`` (16 MiB) against the same
   file in one batch, goal ≤ 1 GiB;
 * the re-run of an identical file (ING-01: ≤ 5 % of the first run's time);
 * a file half of whose reads are already stored (ING-03: compares with the stored day);

@@ -106,7 +106,7 @@ class IngestOptions:
     late_data_horizon_days: int = 60
     future_tolerance_s: int = 300
     actor: str = "cli"
-    batch_bytes: int = 32 * 1024 * 1024
+    batch_bytes: int = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
