@@ -69,3 +69,46 @@ def test_reads_show_of_a_fall_back_day_lists_100_distinct_quarter_hours(
     assert "100 intervals" in out
     assert "2024-11-03 01:15 CDT" in out
     assert "2024-11-03 01:15 CST" in out
+
+
+def test_reads_show_names_flags_and_the_versions_who_and_why(w: World, run: Run) -> None:
+    from meterops.reads.store import ReadStore
+    from meterops.timeutil import utc_now
+    from meterops.vee.flags import FLAGS
+    from tests.reads.world import flag_rows, version_rows
+
+    path, yesterday = yesterday_file(w, "a.csv", ["A"])
+    run("ingest", str(path))
+    store = ReadStore(w.store.uri)
+    meter_id = _meter_id(w, "A")
+    raw = store.current_interval_reads(
+        start_utc=utc_now() - dt.timedelta(days=3), end_utc=utc_now(), meter_ids=[meter_id]
+    )
+    first, second = raw["interval_start_utc"][0], raw["interval_start_utc"][1]
+    spike = FLAGS["SPIKE"].mask
+    store.write_flags(flag_rows(meter_id, [first], flags=spike, mask=spike), now=utc_now())
+    estimated = FLAGS["ESTIMATED"].mask
+    store.write_versions(
+        version_rows(meter_id, [second], [9.25], kind="edit", quality_flags=estimated),
+        now=utc_now(),
+    )
+    day = yesterday.isoformat()
+    code, out = run("reads", "show", "A", "--from", day, "--to", day)
+    assert code == 0, out
+    assert "SPIKE" in out
+    assert "1 edit" in out
+    assert "ESTIMATED" in out
+    assert "vee.estimate@1 · linear_interpolation · missing_read" in out
+    assert "9.25" in out
+    code, out = run("reads", "show", "A", "--from", day, "--to", day, "--history")
+    assert code == 0, out
+    assert "0 raw" in out
+    assert "1 edit" in out
+
+
+def _meter_id(w: World, serial: str) -> int:
+    from meterops.db.engine import session_scope
+    from meterops.models import Meter
+
+    with session_scope(w.sessions) as session:
+        return int(session.query(Meter.id).filter(Meter.serial_number == serial).one()[0])
