@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from meterops.commands import schemas
 from meterops.commands import service as commands_service
@@ -44,6 +46,25 @@ def db(
         ]
     yield engine, loaded, actors
     engine.dispose()
+
+
+def _with_retry(
+    sessions: sessionmaker[Session],
+    payload: schemas.CommandRequestCreate,
+    actor: Actor,
+    now: dt.datetime,
+    policy: CommandPolicy,
+) -> None:
+    """Request as a client does: on a lock timeout, retry with the same idempotency key."""
+    for attempt in range(5):
+        try:
+            with session_scope(sessions) as session:
+                commands_service.request(session, payload, actor=actor, now=now, policy=policy)
+        except OperationalError:
+            if attempt == 4:
+                raise
+        else:
+            return
 
 
 class LockedHeadEnd:
@@ -80,19 +101,13 @@ def test_concurrent_requests_never_pass_a_window_without_approval(
         mine = serials[index * per_thread : (index + 1) * per_thread]
         try:
             for n, serial in enumerate(mine):
-                with session_scope(sessions) as session:
-                    commands_service.request(
-                        session,
-                        schemas.CommandRequestCreate(
-                            kind=CommandType.DISCONNECT,
-                            serial_numbers=[serial],
-                            reason="race",
-                            idempotency_key=f"race-{index}-{n}",
-                        ),
-                        actor=actor,
-                        now=MONDAY_10 + dt.timedelta(seconds=n),
-                        policy=POLICY,
-                    )
+                payload = schemas.CommandRequestCreate(
+                    kind=CommandType.DISCONNECT,
+                    serial_numbers=[serial],
+                    reason="race",
+                    idempotency_key=f"race-{index}-{n}",
+                )
+                _with_retry(sessions, payload, actor, MONDAY_10 + dt.timedelta(seconds=n), POLICY)
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 
@@ -233,3 +248,44 @@ def test_the_kill_switch_stops_a_running_dispatcher(
             session, active=False, actor=boss, now=MONDAY_10, reason="resume"
         )
     assert left > 0  # the queue is preserved
+
+
+def test_one_user_in_many_sessions_never_passes_the_user_window(
+    db: tuple[Engine, Loaded, list[Actor]],
+) -> None:
+    engine, loaded, _ = db
+    sessions = make_session_factory(engine)
+    policy = dataclasses.replace(
+        POLICY, user_limit=12, territory_limit=100_000, system_limit=100_000, hard_ceiling=100_000
+    )
+    with session_scope(sessions) as session:
+        solo = add_user(session, "solo", Role.DISPATCHER, [loaded.territory])
+    serials = loaded.switch_serials[:8]
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        try:
+            for n, serial in enumerate(serials):
+                payload = schemas.CommandRequestCreate(
+                    kind=CommandType.DISCONNECT,
+                    serial_numbers=[serial],
+                    reason="same user, many sessions",
+                    idempotency_key=f"solo-{index}-{n}",
+                )
+                _with_retry(sessions, payload, solo, MONDAY_10 + dt.timedelta(seconds=n), policy)
+        except BaseException as error:  # noqa: BLE001
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_scope(sessions) as session:
+        released = session.execute(
+            select(func.count(CommandRequest.id))
+            .where(CommandRequest.requested_by == "solo")
+            .where(CommandRequest.approval_required.is_(False))
+        ).scalar_one()
+    assert released == policy.user_limit
