@@ -36,13 +36,17 @@ from meterops.vee.flags import flag_mask
 __all__ = [
     "ACCOUNT_METERS",
     "DAILY_USE",
+    "ESTIMATED_MASK",
+    "OUTAGE_MASK",
     "EvParams",
     "daily_usage",
     "detect_ev_sessions",
 ]
 
 ESTIMATED_MASK: Final = flag_mask(["SOURCE_ESTIMATED", "ESTIMATED"])
+"""Quality flags of an estimated interval (head-end or meterops VEE)."""
 OUTAGE_MASK: Final = flag_mask(["POWER_OUTAGE"])
+"""Quality flag of an interval without power."""
 
 ACCOUNT_METERS: Final = FrameContract(
     "account_meters",
