@@ -22,9 +22,7 @@ def upgrade() -> None:
     op.create_table(
         "web_sessions",
         sa.Column("token_digest", sa.String(length=64), nullable=False),
-        sa.Column(
-            "user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("user_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("csrf_token", sa.String(length=64), nullable=False),
         sa.Column("created_at_utc", meterops.db.base.UtcDateTime(), nullable=False),
         sa.Column("last_seen_at_utc", meterops.db.base.UtcDateTime(), nullable=False),
