@@ -214,3 +214,19 @@ def test_an_edit_is_a_new_version_and_the_raw_read_stays(tmp_path: Path) -> None
             ).all()
         assert [e.reason for e in audit] == ["field_read", "field_read"]
         assert audit[1].data["previous_value"] == 1.234
+
+
+@pytest.mark.parametrize("executor", ["inprocess", "local"])
+def test_an_executor_run_stores_what_the_group_by_group_run_stores(
+    tmp_path: Path, executor: str
+) -> None:
+    with build_town(tmp_path / "here") as here, build_town(tmp_path / executor) as there:
+        expected = _run(here, 2, 3, group_meters=4)
+        got = _run(there, 2, 3, group_meters=4, executor=executor, workers=2)
+        assert got.report == expected.report
+        assert (got.flag_rows_written, got.versions_written) == (
+            expected.flag_rows_written,
+            expected.versions_written,
+        )
+        columns = ["meter_id", "channel", "interval_start_utc", "value", "quality_flags"]
+        assert _current(there, 2, 3).select(columns).equals(_current(here, 2, 3).select(columns))

@@ -44,16 +44,31 @@ def run(
     group_meters: Annotated[
         int, typer.Option(min=1, help="Meters validated together (bounds memory).")
     ] = 5_000,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="Where groups run: here (one after another, least memory), inprocess, "
+            "local (a process pool) or spark (local[N] or the configured cluster).",
+        ),
+    ] = "here",
+    workers: Annotated[int, typer.Option(min=1, help="Processes of the local executor.")] = 2,
 ) -> None:
     """Validate and estimate the interval reads of local days; write flags and estimates.
 
     Flags and estimate versions are written only where they change, so running the same
     window again writes nothing new. Prints what each rule found and what was estimated.
     """
+    from meterops.errors import InvalidInputError
+    from meterops.scale.run import EXECUTORS
     from meterops.timeutil import utc_now
     from meterops.vee.ruleset import load_rule_set
     from meterops.vee.service import run_vee
 
+    if executor != "here" and executor not in EXECUTORS:
+        choices = ", ".join(["here", *EXECUTORS])
+        raise InvalidInputError(
+            f"--executor {executor!r} is not one of {choices}", details={"field": "executor"}
+        )
     settings = context.settings()
     rule_set = load_rule_set(rules_file)
     store = _store()
@@ -75,6 +90,8 @@ def run(
             actor="cli",
             group_meters=group_meters,
             on_group=advance,
+            executor=next((e for e in EXECUTORS if e == executor), None),
+            workers=workers,
         )
     table = Table(
         title=(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
@@ -32,6 +32,8 @@ from meterops.errors import InvalidInputError
 from meterops.nomenclature import CHANNELS
 from meterops.reads.schema import INTERVAL_VERSIONS
 from meterops.reads.store import ReadStore, Table
+from meterops.scale.groups import fixed_groups
+from meterops.scale.run import ExecutorName, iter_job
 from meterops.timeutil import local_day_bounds_utc
 from meterops.vee import repository
 from meterops.vee.batch import VeeJob, report_from_rows, store_rows
@@ -110,6 +112,53 @@ class VeeRunSummary:
         }
 
 
+def _group_outputs(
+    session: Session,
+    store: ReadStore,
+    ids: list[int],
+    *,
+    suite: Suite,
+    window: RunWindow,
+    engine: Engine,
+    history_start: dt.date,
+    zone: ZoneInfo,
+    group_meters: int,
+    executor: ExecutorName | None,
+    workers: int,
+) -> Iterator[tuple[list[int], pl.DataFrame]]:
+    """Each group's meter ids and VEE output rows, in group order."""
+    start_utc, _ = local_day_bounds_utc(history_start, zone)
+    _, end_utc = window.bounds_utc
+    size = max(group_meters, 1)
+    if executor is None:
+        for offset in range(0, len(ids), size):
+            group = ids[offset : offset + size]
+            context = _group_context(
+                session, store, group, first_day=history_start, window=window, zone=zone
+            )
+            reads = store.current_interval_reads(
+                start_utc=start_utc, end_utc=end_utc, meter_ids=group
+            )
+            yield group, VeeJob(suite, window, context, engine)(reads.select(VEE_INPUT.names))
+        return
+    if not ids:
+        return
+    context = _group_context(session, store, ids, first_day=history_start, window=window, zone=zone)
+    job = VeeJob(suite, window, context, engine)
+    meter_groups = fixed_groups(ids, meters_per_group=size)
+    outputs = iter_job(
+        job,
+        store,
+        meter_groups,
+        start_utc=start_utc,
+        end_utc=end_utc,
+        executor=executor,
+        workers=workers,
+    )
+    for meter_group, rows in zip(meter_groups, outputs, strict=True):
+        yield list(meter_group.meter_ids), rows
+
+
 def _group_context(
     session: Session,
     store: ReadStore,
@@ -160,6 +209,8 @@ def run_vee(
     group_meters: int = 5_000,
     engine: Engine = "fast",
     on_group: Callable[[int, int], None] | None = None,
+    executor: ExecutorName | None = None,
+    workers: int = 2,
 ) -> VeeRunSummary:
     """Validate and estimate ``first_day`` … ``last_day`` for all or selected meters.
 
@@ -177,6 +228,11 @@ def run_vee(
         group_meters: Meters per group (bounds memory).
         engine: ``"fast"`` or ``"reference"``.
         on_group: Called with (meters done, meters in total) after each group.
+        executor: None runs group after group here, each with its own context (least
+            memory); ``"inprocess"``, ``"local"`` (a process pool of ``workers``) or
+            ``"spark"`` run the same job through :mod:`meterops.scale` with one context for
+            all meters, and this process writes each group's flags and versions.
+        workers: Processes of the local executor.
 
     Returns:
         The run summary.
@@ -199,19 +255,23 @@ def run_vee(
     )
     ids = sorted(m.meter_id for m in meters)
     history_start = first_day - dt.timedelta(days=history_days)
-    start_utc, _ = local_day_bounds_utc(history_start, zone)
     window_start, end_utc = window.bounds_utc
     outputs: list[pl.DataFrame] = []
     flags_written = versions_written = groups = 0
-    for offset in range(0, len(ids), max(group_meters, 1)):
-        group = ids[offset : offset + group_meters]
+    for group, rows in _group_outputs(
+        session,
+        store,
+        ids,
+        suite=suite,
+        window=window,
+        engine=engine,
+        history_start=history_start,
+        zone=zone,
+        group_meters=group_meters,
+        executor=executor,
+        workers=workers,
+    ):
         groups += 1
-        context = _group_context(
-            session, store, group, first_day=history_start, window=window, zone=zone
-        )
-        reads = store.current_interval_reads(start_utc=start_utc, end_utc=end_utc, meter_ids=group)
-        job = VeeJob(suite, window, context, engine)
-        rows = job(reads.select(VEE_INPUT.names))
         latest = store.latest_versions(start_utc=window_start, end_utc=end_utc, meter_ids=group)
         flags, versions = store_rows(rows, latest_versions=latest)
         if not flags.is_empty():
@@ -221,7 +281,7 @@ def run_vee(
         # What the report needs, without the times and texts of every row.
         outputs.append(rows.select(_REPORT_COLUMNS))
         if on_group is not None:
-            on_group(min(offset + group_meters, len(ids)), len(ids))
+            on_group(min(groups * group_meters, len(ids)), len(ids))
     all_rows = (
         pl.concat(outputs)
         if outputs
