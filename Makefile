@@ -14,7 +14,9 @@ PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterop
 	src/meterops/auth/passwords.py src/meterops/auth/throttle.py src/meterops/auth/tokens.py \
 	src/meterops/meter_shop/accuracy.py src/meterops/meter_shop/testfiles.py \
 	src/meterops/meter_shop/sampling.py src/meterops/workorders/lifecycle.py \
-	src/meterops/workorders/types.py src/meterops/dispatch/problem.py src/meterops/scale
+	src/meterops/workorders/types.py src/meterops/dispatch/problem.py src/meterops/scale \
+	src/meterops/diagnostics/detect src/meterops/diagnostics/rules.py \
+	src/meterops/diagnostics/cohorts.py src/meterops/diagnostics/scoring.py
 
 .PHONY: venv demo serve test pytest lint format bench bench-quick clean help
 
