@@ -25,6 +25,9 @@ def test_demo_builds_signs_in_and_reuses(
     assert main(["demo", "--days", "2", "--no-serve"]) == 0
     out = capsys.readouterr().out
     assert "meterops demo ready" in out
+    for step in ("reads validated", "exceptions with verdicts", "day plan(s)"):
+        assert step in out, step
+    assert "refused:" not in out  # every simulated head-end file goes in
     folder = tmp_path / "demo"
     credentials_file = folder / "credentials.json"
     assert stat.S_IMODE(credentials_file.stat().st_mode) == 0o600

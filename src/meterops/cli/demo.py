@@ -13,11 +13,14 @@ import datetime as dt
 import json
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from meterops.cli import context
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 from meterops.config import Settings
 
 _MARKER = "demo.json"
@@ -92,7 +95,7 @@ def _build(settings: Settings, files: Path, *, seed: int, days: int) -> None:
     scenario = small_town(seed=seed, start=today - dt.timedelta(days=days))
     console = context.console
     console.print(
-        f"[bold]1/3[/] simulating {scenario.territory.utility_name}, "
+        f"[bold]1/6[/] simulating {scenario.territory.utility_name}, "
         f"{days} days from {scenario.start} (seed {seed}) …"
     )
     world = World(scenario, keep_days=1)
@@ -107,7 +110,7 @@ def _build(settings: Settings, files: Path, *, seed: int, days: int) -> None:
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     sessions = make_session_factory(engine)
-    console.print("[bold]2/3[/] importing the fleet files (meterops fleet import) …")
+    console.print("[bold]2/6[/] importing the fleet files (meterops fleet import) …")
     fleet_dir = files / "fleet"
     for kind in IMPORT_ORDER:
         name = "programs.yaml" if kind == "meter_programs" else f"{kind}.csv"
@@ -127,7 +130,7 @@ def _build(settings: Settings, files: Path, *, seed: int, days: int) -> None:
                 )
         console.print(f"    {name}: {report.created:,} created")
 
-    console.print("[bold]3/3[/] ingesting the head-end files (meterops ingest) …")
+    console.print("[bold]3/6[/] ingesting the head-end files (meterops ingest) …")
     headend = sorted(p for p in (files / "headend").rglob("*") if p.is_file())
     options = ingest_service.IngestOptions(
         zone=settings.zone,
@@ -153,7 +156,71 @@ def _build(settings: Settings, files: Path, *, seed: int, days: int) -> None:
         f"quarantine (e.g. a meter the back office does not know)"
         + (f"; refused: {refused}" if refused else "")
     )
+    _decide(settings, sessions, first_day=scenario.start, last_day=today - dt.timedelta(days=1))
     engine.dispose()
+
+
+def _decide(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    first_day: dt.date,
+    last_day: dt.date,
+) -> None:
+    """VEE over the simulated days, diagnostics with work orders, tomorrow's routes planned."""
+    from meterops.db.engine import session_scope
+    from meterops.diagnostics import service as diagnostics_service
+    from meterops.dispatch import service as dispatch_service
+    from meterops.dispatch import wiring
+    from meterops.reads.store import ReadStore
+    from meterops.timeutil import utc_now
+    from meterops.vee.service import run_vee
+
+    console = context.console
+    store = ReadStore(settings.reads_uri)
+    console.print("[bold]4/6[/] validating and estimating the reads (meterops vee run) …")
+    with context.progress() as bar, session_scope(sessions) as session:
+        task = bar.add_task("validating meters", total=None)
+        vee = run_vee(
+            session,
+            store,
+            first_day=first_day,
+            last_day=last_day,
+            zone=settings.zone,
+            now=utc_now(),
+            actor="demo",
+            on_group=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    estimated = sum(count for _, count in vee.report.estimates)
+    console.print(
+        f"    {vee.reads_validated:,} reads validated, {vee.flag_rows_written:,} flagged, "
+        f"{estimated:,} intervals estimated"
+    )
+    console.print("[bold]5/6[/] diagnosing exceptions (meterops diagnose run --work-orders) …")
+    options = diagnostics_service.RunOptions(
+        zone=settings.utility_timezone,
+        create_work_orders=True,
+        workorder_policy=wiring.policy(settings),
+    )
+    with session_scope(sessions) as session:
+        found = diagnostics_service.run(
+            session, store, as_of_utc=utc_now(), options=options, actor="demo", now=utc_now()
+        )
+    console.print(
+        f"    {found.opened:,} exceptions with verdicts; {found.orders_created:,} work orders"
+    )
+    tomorrow = dt.datetime.now(settings.zone).date() + dt.timedelta(days=1)
+    console.print(f"[bold]6/6[/] planning the technicians' routes for {tomorrow} …")
+    with session_scope(sessions) as session:
+        plans = dispatch_service.plan_day(
+            session,
+            day=tomorrow,
+            territory_code=None,
+            planner=wiring.planner(settings, seconds=10),
+            actor="demo",
+            now=utc_now(),
+        )
+    console.print(f"    {len(plans)} day plan(s); open /dispatch?date={tomorrow} to see them")
 
 
 def demo(

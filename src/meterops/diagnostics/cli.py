@@ -57,9 +57,9 @@ def run(
     """Detect exceptions, give each a verdict and keep the exception store."""
     from meterops.diagnostics import service as diagnostics_service
     from meterops.diagnostics.params import DetectParams
+    from meterops.dispatch import wiring as dispatch_wiring
     from meterops.reads.store import ReadStore
     from meterops.timeutil import utc_now
-    from meterops.workorders.service import WorkOrderPolicy
 
     settings = context.settings()
     moment = _as_of(as_of)
@@ -68,7 +68,7 @@ def run(
         lookback_days=lookback_days,
         params=DetectParams(non_comm_hours=non_comm_hours),
         create_work_orders=work_orders,
-        workorder_policy=WorkOrderPolicy(utility_timezone=settings.utility_timezone),
+        workorder_policy=dispatch_wiring.policy(settings),
     )
     steps = ["load", *[k.value for k in ExceptionKind], "verdicts", "store"]
     with context.progress() as bar, context.session() as session:
