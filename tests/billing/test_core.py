@@ -353,3 +353,36 @@ def test_estimation_boundary() -> None:
         estimated_intervals=200, missing_intervals=89, expected_intervals=2880, params=p
     )
     assert (at.status, over.status) == (Status.OK, Status.PROBLEM)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    previous_days=st.integers(20, 40),
+    current_days=st.integers(20, 40),
+    shift_c=st.floats(-10, 10),
+)
+def test_the_parts_of_the_change_add_up(
+    seed: int, previous_days: int, current_days: int, shift_c: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    n = 40 + previous_days + current_days
+    t = 5 + 8 * rng.standard_normal(n)
+    t[n - current_days :] += shift_c
+    y = np.maximum(10 + 1.2 * np.maximum(14 - t, 0) + rng.normal(0, 2, n), 0.1)
+    frame = pl.DataFrame({"day": _days(n), "temperature_c": t, "delivered_kwh": y})
+    frame = frame.with_columns(energy_kwh=pl.col("delivered_kwh"))
+    days = _days(n)
+    previous = BillingPeriod(days[40], days[40 + previous_days - 1])
+    current = BillingPeriod(days[n - current_days], days[-1])
+    model = fit_weather_model(
+        frame.filter(pl.col("day") < current.first_day), params=NormalizeParams(use_eemeter=False)
+    )
+    c = compare_periods(frame, current=current, previous=previous, model=model)
+    assert c.days_kwh + c.heating_kwh + c.cooling_kwh + c.use_kwh == pytest.approx(
+        c.change_kwh, abs=1e-6
+    )
+    assert c.current.period.days == current_days
+    assert c.change_kwh == pytest.approx(
+        float(y[n - current_days :].sum() - y[40 : 40 + previous_days].sum())
+    )
