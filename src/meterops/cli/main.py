@@ -97,6 +97,7 @@ app.add_typer(workorders_cli.app, name="orders")
 serve_cli.register(app)
 demo_cli.register(app)
 ingest_cli.register(app)
+ingest_cli.register_export(app)
 simulator_cli.register(app)
 
 
