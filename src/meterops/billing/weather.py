@@ -100,7 +100,7 @@ def parse_weather_csv(data: bytes, *, file: str) -> pl.DataFrame:
             issue names the file, line and field.
 
     Examples:
-        >>> parse_weather_csv(b"date,temperature_f\\n2026-01-05,14\\n", file="w.csv").row(0)
+        >>> parse_weather_csv(b"date,temperature_f\n2026-01-05,14\n", file="w.csv").row(0)
         (datetime.date(2026, 1, 5), -10.0)
     """
     text = data.decode("utf-8-sig")
