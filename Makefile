@@ -16,7 +16,8 @@ PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterop
 	src/meterops/meter_shop/sampling.py src/meterops/workorders/lifecycle.py \
 	src/meterops/workorders/types.py src/meterops/dispatch/problem.py src/meterops/scale \
 	src/meterops/diagnostics/detect src/meterops/diagnostics/rules.py \
-	src/meterops/diagnostics/cohorts.py src/meterops/diagnostics/scoring.py
+	src/meterops/diagnostics/cohorts.py src/meterops/diagnostics/scoring.py \
+	src/meterops/commands/policy.py src/meterops/outages/inference.py
 
 .PHONY: venv demo serve test pytest lint format bench bench-quick clean help
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from meterops.auth import service as auth_service
 from meterops.cli import context
 from meterops.cli.main import main
 from meterops.commands import schemas
@@ -111,16 +112,74 @@ def test_outages_list_and_show(cli: None, capsys: pytest.CaptureFixture[str]) ->
     assert "S-TEST" in capsys.readouterr().out
 
 
+PASSWORD = "a long enough passphrase"
+
+
 @pytest.fixture(scope="module")
-def client(world: tuple[str, Loaded, Path]) -> Iterator[TestClient]:
+def settings(world: tuple[str, Loaded, Path]) -> Settings:
     url, _, folder = world
-    settings = Settings(database_url=url, data_dir=folder / "var")
+    engine = make_engine(url)
+    with session_scope(make_session_factory(engine)) as session:
+        for name in ("ann", "sue"):
+            auth_service.set_password(
+                session, username=name, password=PASSWORD, actor="test", now=MONDAY_10
+            )
+    engine.dispose()
+    # TestClient speaks plain http://testserver, where a Secure cookie would never be sent.
+    return Settings(database_url=url, data_dir=folder / "var", cookie_secure=False)
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
 
+def _signed_in(settings: Settings, username: str) -> TestClient:
+    """A client signed in as ``username`` that sends its CSRF token with every request."""
+    signed = TestClient(create_app(settings))
+    form = signed.get("/sign-in")
+    answer = signed.post(
+        "/sign-in",
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "form_token": form.cookies["meterops_sign_in"],
+        },
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    page = signed.get("/").text
+    marker = 'name="csrf-token" content="'
+    start = page.index(marker) + len(marker)
+    signed.headers["X-CSRF-Token"] = page[start : page.index('"', start)]
+    return signed
+
+
+def test_remote_commands_need_a_signed_in_user_and_the_csrf_token(
+    client: TestClient, settings: Settings, world: tuple[str, Loaded, Path]
+) -> None:
+    body = {
+        "kind": "disconnect",
+        "serial_numbers": [world[1].switch_serials[0]],
+        "reason": "forged",
+        "idempotency_key": "api-forged-0001",
+    }
+    anonymous = client.post("/api/v1/remote/requests", json=body)
+    assert anonymous.status_code == 401
+    forged = client.post("/api/v1/remote/requests", json=body, headers={"X-Meterops-User": "sue"})
+    assert forged.status_code == 401  # a header naming a user is no identity
+    with _signed_in(settings, "ann") as ann:
+        del ann.headers["X-CSRF-Token"]
+        assert ann.post("/api/v1/remote/requests", json=body).status_code == 403
+        assert (
+            ann.put("/api/v1/remote/kill-switch", json={"active": True, "reason": "x"}).status_code
+            == 403
+        )
+
+
 def test_api_request_is_idempotent_and_refuses_a_reused_key(
-    client: TestClient, world: tuple[str, Loaded, Path]
+    client: TestClient, settings: Settings, world: tuple[str, Loaded, Path]
 ) -> None:
     serials = world[1].all_serials
     body = {
@@ -129,15 +188,12 @@ def test_api_request_is_idempotent_and_refuses_a_reused_key(
         "reason": "check",
         "idempotency_key": "api-read-0001",
     }
-    first = client.post("/api/v1/remote/requests", json=body, headers={"X-Meterops-User": "ann"})
+    ann = _signed_in(settings, "ann")
+    first = ann.post("/api/v1/remote/requests", json=body)
     assert first.status_code == 201
-    again = client.post("/api/v1/remote/requests", json=body, headers={"X-Meterops-User": "ann"})
+    again = ann.post("/api/v1/remote/requests", json=body)
     assert again.json()["id"] == first.json()["id"]
-    other = client.post(
-        "/api/v1/remote/requests",
-        json={**body, "serial_numbers": [serials[2]]},
-        headers={"X-Meterops-User": "ann"},
-    )
+    other = ann.post("/api/v1/remote/requests", json={**body, "serial_numbers": [serials[2]]})
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "commands.idempotency_key_reused"
     got = client.get(f"/api/v1/remote/requests/{first.json()['id']}")
@@ -145,7 +201,7 @@ def test_api_request_is_idempotent_and_refuses_a_reused_key(
 
 
 def test_api_approval_by_the_requester_or_too_late_is_forbidden(
-    client: TestClient, world: tuple[str, Loaded, Path]
+    client: TestClient, settings: Settings, world: tuple[str, Loaded, Path]
 ) -> None:
     url, loaded, _ = world
     engine = make_engine(url)
@@ -165,30 +221,19 @@ def test_api_approval_by_the_requester_or_too_late_is_forbidden(
         )
     engine.dispose()
     assert held.state == "awaiting_approval"
-    own = client.post(
-        f"/api/v1/remote/requests/{held.id}/approve", headers={"X-Meterops-User": "ann"}
-    )
+    own = _signed_in(settings, "ann").post(f"/api/v1/remote/requests/{held.id}/approve")
     assert own.status_code == 403
-    late = client.post(
-        f"/api/v1/remote/requests/{held.id}/approve", headers={"X-Meterops-User": "sue"}
-    )
+    late = _signed_in(settings, "sue").post(f"/api/v1/remote/requests/{held.id}/approve")
     assert late.status_code == 403  # the request was made long before the approval window
     overview = client.get("/api/v1/remote/overview").json()
     assert held.id in [r["id"] for r in overview["awaiting_approval"]]
 
 
-def test_api_kill_switch_and_outages(client: TestClient) -> None:
-    on = client.put(
-        "/api/v1/remote/kill-switch",
-        json={"active": True, "reason": "drill"},
-        headers={"X-Meterops-User": "sue"},
-    )
+def test_api_kill_switch_and_outages(client: TestClient, settings: Settings) -> None:
+    sue = _signed_in(settings, "sue")
+    on = sue.put("/api/v1/remote/kill-switch", json={"active": True, "reason": "drill"})
     assert on.json()["active"] is True
-    off = client.put(
-        "/api/v1/remote/kill-switch",
-        json={"active": False, "reason": "drill over"},
-        headers={"X-Meterops-User": "sue"},
-    )
+    off = sue.put("/api/v1/remote/kill-switch", json={"active": False, "reason": "drill over"})
     assert off.json()["active"] is False
     outages = client.get("/api/v1/outages").json()
     assert outages[0]["device_code"] == "TX-TEST"

@@ -1,19 +1,19 @@
 """JSON API of the commands capability (mounted under ``/api/v1``).
 
-There is no sign-in yet: the acting user comes in the ``X-Meterops-User`` header and is
-resolved against the users table (role and territories) by the service.
+The acting user is the signed-in user (session cookie); their role and territories come from
+the users table. Every state change also needs the session's CSRF token (``X-CSRF-Token``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends
 
 from meterops.commands import schemas
 from meterops.commands import service as commands_service
 from meterops.commands.policy import CommandPolicy
+from meterops.web.auth import UserDep, require_csrf
 from meterops.web.deps import SessionDep
 from meterops.web.errors import ERROR_RESPONSES
 
@@ -21,19 +21,22 @@ __all__ = ["approve_request", "create_request", "get_request", "kill_switch", "o
 
 router = APIRouter(tags=["remote operations"], responses=ERROR_RESPONSES)
 
-User = Annotated[str, Header(alias="X-Meterops-User", max_length=64)]
-
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@router.post("/remote/requests", response_model=schemas.CommandRequestRead, status_code=201)
+@router.post(
+    "/remote/requests",
+    response_model=schemas.CommandRequestRead,
+    status_code=201,
+    dependencies=[Depends(require_csrf)],
+)
 def create_request(
-    payload: schemas.CommandRequestCreate, session: SessionDep, user: User
+    payload: schemas.CommandRequestCreate, session: SessionDep, user: UserDep
 ) -> schemas.CommandRequestRead:
     """Request a command on meters; the same idempotency key returns the same request."""
-    actor = commands_service.resolve_actor(session, user)
+    actor = commands_service.resolve_actor(session, user.username)
     return commands_service.request(
         session, payload, actor=actor, now=_now(), policy=CommandPolicy()
     )
@@ -45,10 +48,16 @@ def get_request(request_id: int, session: SessionDep) -> schemas.CommandRequestR
     return commands_service.get_request(session, request_id)
 
 
-@router.post("/remote/requests/{request_id}/approve", response_model=schemas.CommandRequestRead)
-def approve_request(request_id: int, session: SessionDep, user: User) -> schemas.CommandRequestRead:
+@router.post(
+    "/remote/requests/{request_id}/approve",
+    response_model=schemas.CommandRequestRead,
+    dependencies=[Depends(require_csrf)],
+)
+def approve_request(
+    request_id: int, session: SessionDep, user: UserDep
+) -> schemas.CommandRequestRead:
     """Approve a held request (a second, different supervisor or admin, in time)."""
-    actor = commands_service.resolve_actor(session, user)
+    actor = commands_service.resolve_actor(session, user.username)
     return commands_service.approve(
         session, request_id, actor=actor, now=_now(), policy=CommandPolicy()
     )
@@ -60,12 +69,16 @@ def overview(session: SessionDep) -> schemas.CommandsOverview:
     return commands_service.overview(session)
 
 
-@router.put("/remote/kill-switch", response_model=schemas.KillSwitchRead)
+@router.put(
+    "/remote/kill-switch",
+    response_model=schemas.KillSwitchRead,
+    dependencies=[Depends(require_csrf)],
+)
 def kill_switch(
-    payload: schemas.KillSwitchUpdate, session: SessionDep, user: User
+    payload: schemas.KillSwitchUpdate, session: SessionDep, user: UserDep
 ) -> schemas.KillSwitchRead:
     """Halt or resume all dispatching (queued commands stay queued)."""
-    actor = commands_service.resolve_actor(session, user)
+    actor = commands_service.resolve_actor(session, user.username)
     return commands_service.set_kill_switch(
         session, active=payload.active, actor=actor, now=_now(), reason=payload.reason
     )
