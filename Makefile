@@ -17,7 +17,10 @@ PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterop
 	src/meterops/workorders/types.py src/meterops/dispatch/problem.py src/meterops/scale \
 	src/meterops/diagnostics/detect src/meterops/diagnostics/rules.py \
 	src/meterops/diagnostics/cohorts.py src/meterops/diagnostics/scoring.py \
-	src/meterops/commands/policy.py src/meterops/outages/inference.py
+	src/meterops/commands/policy.py src/meterops/outages/inference.py \
+	src/meterops/determinants/calendar.py src/meterops/determinants/engine.py \
+	src/meterops/determinants/frames.py src/meterops/determinants/runner.py \
+	src/meterops/determinants/compare.py
 
 .PHONY: venv demo serve test pytest lint format bench bench-quick clean help
 
