@@ -112,9 +112,10 @@ class CheckParams:
         transformer_overload: Billed peak demand above this multiple of the transformer's
             rating is physically implausible. [-]
         multiplier_tolerance: Relative tolerance when matching standard ratios. [-]
-        min_outage_intervals: Fewest outage intervals before outage coincidence is judged.
-        min_shared_outage_share: Below this share of the meter's outage intervals seen by its
-            neighbours, the meter is not on its recorded transformer. [-]
+        min_outage_intervals: Fewest neighbourhood outage hours before the meter's location is
+            judged.
+        min_shared_outage_share: Below this share of its transformer's outage hours seen by the
+            meter, the meter is not on its recorded transformer. [-]
         accuracy_low_pct: In-service tolerance, low end. [%]
         accuracy_high_pct: In-service tolerance, high end. [%]
     """
@@ -277,8 +278,14 @@ def check_crossed_meters(
 ) -> Finding:
     """Does the meter lose power with its recorded transformer neighbours?
 
+    Outage evidence is counted per clock hour (``interval_start_utc``): power-loss events and
+    ``POWER_OUTAGE`` intervals. An hour is the neighbourhood's outage when at least half the
+    neighbours lost power in it. A meter that misses most of its transformer's outages is not
+    on that transformer. The meter's own outages that the neighbours did not share are only
+    reported (a single meter also loses power alone: a momentary, a pulled meter).
+
     Args:
-        meter_outages: The meter's ``POWER_OUTAGE`` intervals (``interval_start_utc``).
+        meter_outages: The meter's outage hours (``interval_start_utc``).
         neighbour_outages: The neighbours' (``meter_id``, ``interval_start_utc``).
         neighbours: Number of neighbour meters with reads.
         params: Thresholds.
@@ -286,8 +293,8 @@ def check_crossed_meters(
     Examples:
         >>> import datetime as dt
         >>> t = [dt.datetime(2026, 1, 5, h, tzinfo=dt.UTC) for h in range(3)]
-        >>> mine = pl.DataFrame({"interval_start_utc": t})
-        >>> theirs = pl.DataFrame({"meter_id": [2, 3], "interval_start_utc": t[:1] * 2})
+        >>> mine = pl.DataFrame({"interval_start_utc": t[2:]})
+        >>> theirs = pl.DataFrame({"meter_id": [2, 3, 2, 3], "interval_start_utc": t[:2] * 2})
         >>> check_crossed_meters(meter_outages=mine, neighbour_outages=theirs, neighbours=2,
         ...                      params=CheckParams()).status.value
         'problem'
@@ -301,20 +308,19 @@ def check_crossed_meters(
             schema={"interval_start_utc": pl.Datetime("us", "UTC"), "meter_id": pl.UInt32}
         )
     )
-    # An interval counts as the neighbourhood's outage when half the neighbours lost power.
     shared_times = set(
         theirs_by_time.filter(pl.col("meter_id") >= max(1, (neighbours + 1) // 2))[
             "interval_start_utc"
         ].to_list()
     )
     data: dict[str, Any] = {
-        "meter_outage_intervals": len(mine),
-        "neighbourhood_outage_intervals": len(shared_times),
+        "meter_outage_hours": len(mine),
+        "neighbourhood_outage_hours": len(shared_times),
         "neighbours": neighbours,
     }
     if neighbours == 0:
         return Finding(code, Status.NOT_CHECKED, "no transformer neighbours with reads", data)
-    if len(mine) < params.min_outage_intervals and len(shared_times) < params.min_outage_intervals:
+    if len(shared_times) < params.min_outage_intervals:
         return Finding(
             code,
             Status.NOT_CHECKED,
@@ -322,20 +328,17 @@ def check_crossed_meters(
             data,
         )
     shared = len(mine & shared_times)
-    data["shared_intervals"] = shared
-    mine_share = shared / len(mine) if mine else 0.0
-    theirs_share = shared / len(shared_times) if shared_times else 1.0
-    data["meter_share_seen_by_neighbours"] = round(mine_share, 3)
-    data["neighbourhood_share_seen_by_meter"] = round(theirs_share, 3)
-    if (mine and mine_share < params.min_shared_outage_share) or (
-        shared_times and theirs_share < params.min_shared_outage_share
-    ):
+    seen = shared / len(shared_times)
+    data["shared_hours"] = shared
+    data["neighbourhood_share_seen_by_meter"] = round(seen, 3)
+    data["meter_hours_not_shared"] = len(mine - shared_times)
+    if seen < params.min_shared_outage_share:
         return Finding(
             code,
             Status.PROBLEM,
-            f"the meter's outages do not match its transformer's ({shared} of {len(mine)} "
-            f"meter outage intervals and {len(shared_times)} neighbourhood outage intervals "
-            "shared): the meter may serve another premise (crossed meters)",
+            f"the meter did not lose power in {len(shared_times) - shared} of the "
+            f"{len(shared_times)} outage hours of its transformer's other meters: it may "
+            "serve another premise (crossed meters)",
             data,
         )
     return Finding(code, Status.OK, "the meter loses power with its transformer neighbours", data)

@@ -36,10 +36,11 @@ from meterops.billing.usage import OUTAGE_MASK, EvParams, daily_usage
 from meterops.billing.verdict import Verdict, decide
 from meterops.billing.weather import c_to_f, parse_weather_csv
 from meterops.errors import InvalidInputError, MeterOpsError, NotFoundError
-from meterops.reads.store import ReadStore
+from meterops.reads.store import ReadStore, Table
 from meterops.timeutil import local_day_bounds_utc
 
 __all__ = [
+    "POWER_LOSS_EVENTS",
     "Investigation",
     "InvestigationOptions",
     "default_previous",
@@ -50,6 +51,8 @@ __all__ = [
 ]
 
 _CHANNELS = ("kwh_delivered", "kwh_received")
+POWER_LOSS_EVENTS = frozenset({"3.26.0.47", "3.26.0.85", "3.26.136.47"})
+"""CIM end-device events of a power loss: power loss, power failed, last gasp."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,13 +256,17 @@ def _crossed_finding(
         start_utc=start_utc,
         end_utc=end_utc,
     )
+    ids = [*meter_ids, *neighbours]
     reads = store.current_interval_reads(
-        start_utc=start_utc,
-        end_utc=end_utc,
-        meter_ids=[*meter_ids, *neighbours],
-        channels=["kwh_delivered"],
+        start_utc=start_utc, end_utc=end_utc, meter_ids=ids, channels=["kwh_delivered"]
     )
-    outages = reads.filter((pl.col("quality_flags") & OUTAGE_MASK) != 0)
+    hour = pl.col("interval_start_utc").dt.truncate("1h")
+    flagged = reads.filter((pl.col("quality_flags") & OUTAGE_MASK) != 0).select("meter_id", hour)
+    events = store.records(Table.EVENTS, start_utc=start_utc, end_utc=end_utc, ids=ids)
+    lost = events.filter(pl.col("cim_event_type").is_in(sorted(POWER_LOSS_EVENTS))).select(
+        "meter_id", interval_start_utc=pl.col("event_time_utc").dt.truncate("1h")
+    )
+    outages = pl.concat([flagged, lost]).unique()
     mine = outages.filter(pl.col("meter_id").is_in(meter_ids)).select("interval_start_utc")
     theirs = outages.filter(pl.col("meter_id").is_in(neighbours)).select(
         "meter_id", "interval_start_utc"
