@@ -20,7 +20,8 @@ PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterop
 	src/meterops/commands/policy.py src/meterops/outages/inference.py \
 	src/meterops/determinants/calendar.py src/meterops/determinants/engine.py \
 	src/meterops/determinants/frames.py src/meterops/determinants/runner.py \
-	src/meterops/determinants/compare.py
+	src/meterops/determinants/compare.py src/meterops/billing/weather.py \
+	src/meterops/billing/normalize.py src/meterops/billing/usage.py src/meterops/billing/checks.py
 
 .PHONY: venv demo serve test pytest lint format bench bench-quick clean help
 

@@ -15,6 +15,7 @@ import typer
 from meterops import __version__
 from meterops.assets import cli as assets_cli
 from meterops.auth import cli as auth_cli
+from meterops.billing import cli as billing_cli
 from meterops.cli import db as db_cli
 from meterops.cli import demo as demo_cli
 from meterops.cli import serve as serve_cli
@@ -86,6 +87,7 @@ app.add_typer(assets_cli.app, name="meter")
 app.add_typer(headend_cli.app, name="headend-sim")
 app.add_typer(reads_cli.app, name="reads")
 app.add_typer(auth_cli.app, name="users")
+app.add_typer(billing_cli.app, name="highbill")
 app.add_typer(commands_cli.app, name="remote")
 app.add_typer(determinants_cli.app, name="determinants")
 app.add_typer(diagnostics_cli.app, name="diagnose")

@@ -12,6 +12,8 @@ from starlette.responses import Response
 
 from meterops import __version__
 from meterops.assets import api as assets_api
+from meterops.billing import api as billing_api
+from meterops.billing import pages as billing_pages
 from meterops.commands import api as commands_api
 from meterops.commands import pages as commands_pages
 from meterops.config import Settings
@@ -83,6 +85,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(auth.router)
     app.include_router(assets_api.router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(billing_api.router, prefix="/api/v1")
+    app.include_router(billing_pages.router)
     app.include_router(commands_api.router, prefix="/api/v1")
     app.include_router(determinants_api.router, prefix="/api/v1")
     app.include_router(diagnostics_api.router, prefix="/api/v1")
