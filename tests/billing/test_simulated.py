@@ -29,6 +29,8 @@ from meterops.models.accounts import Account
 from meterops.reads.store import ReadStore
 from tests.billing.utility import FIRST, ZONE, SimulatedUtility, build_utility
 
+pytestmark = pytest.mark.slow  # a whole-territory scenario: CI runs it on SQLite only
+
 PREVIOUS = BillingPeriod(dt.date(2026, 11, 9), dt.date(2026, 12, 8))
 CURRENT = BillingPeriod(dt.date(2027, 1, 1), dt.date(2027, 1, 30))
 

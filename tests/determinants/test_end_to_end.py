@@ -36,6 +36,8 @@ from meterops.simulator.output import write_simulation
 from meterops.simulator.scenarios import small_town
 from meterops.simulator.world import World
 
+pytestmark = pytest.mark.slow  # a whole-territory scenario: CI runs it on SQLite only
+
 ZONE = ZoneInfo("America/Chicago")
 FIRST = dt.date(2026, 7, 6)  # a Monday
 DAYS = 4

@@ -39,6 +39,8 @@ from meterops.simulator import FaultRates, World, small_town, write_simulation
 from meterops.web.app import create_app
 from meterops.workorders.service import WorkOrderPolicy
 
+pytestmark = pytest.mark.slow  # a whole-territory scenario: CI runs it on SQLite only
+
 SEED = 5
 DAYS = 28
 START = dt.date(2026, 7, 6)

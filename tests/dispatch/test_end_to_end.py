@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict
 
+import pytest
 from sqlalchemy import select
 
 from meterops.audit.service import verify_chain
@@ -27,6 +28,8 @@ from meterops.workorders.lifecycle import WorkOrderStatus
 from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.types import WorkOrderType
 from tests.dispatch.conftest import POLICY, SimTerritory, planner
+
+pytestmark = pytest.mark.slow  # a whole-territory scenario: CI runs it on SQLite only
 
 S = WorkOrderStatus
 T = WorkOrderType

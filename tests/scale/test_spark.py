@@ -17,7 +17,7 @@ from meterops.scale import MeterGroup, run_job
 from meterops.scale.jobs import DailyTotals
 from tests.scale.territory import ZONE, Territory
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.slow]  # Spark: CI runs it on SQLite only
 
 
 def test_spark_vee_job_equals_the_local_executor_and_in_process(
