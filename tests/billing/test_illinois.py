@@ -19,7 +19,8 @@ from meterops.billing.compare import BillingPeriod, compare_periods
 from meterops.billing.normalize import EEMETER, FALLBACK, NormalizeParams, fit_weather_model
 from meterops.billing.weather import f_to_c
 
-pytestmark = pytest.mark.slow  # weather-model fits, no database: CI runs them in the SQLite pass only
+# Weather-model fits, no database: CI runs them in the SQLite pass only.
+pytestmark = pytest.mark.slow
 
 BASELINE = BillingPeriod(dt.date(2015, 12, 27), dt.date(2016, 12, 25))  # 365 days
 REPORTING = BillingPeriod(dt.date(2017, 1, 4), dt.date(2018, 1, 3))  # after the blackout
