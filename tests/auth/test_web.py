@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -14,7 +13,8 @@ from meterops.config import Settings
 from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models.org import Role
 from meterops.web.app import create_app
-from meterops.web.auth import SESSION_COOKIE, SIGN_IN_COOKIE
+from meterops.web.auth import SESSION_COOKIE
+from tests.fixtures.web import csrf_token, sign_in
 from tests.web.conftest import import_fleet
 
 PASSWORD = "correct horse battery"
@@ -47,21 +47,6 @@ def client(app_settings: Settings) -> Iterator[TestClient]:
         yield test_client
 
 
-def _form_token(client: TestClient, next_path: str = "/") -> str:
-    page = client.get("/sign-in", params={"next": next_path})
-    assert page.status_code == 200
-    return page.cookies[SIGN_IN_COOKIE]
-
-
-def _sign_in(client: TestClient, name: str, password: str, next_path: str = "/") -> httpx.Response:
-    token = _form_token(client, next_path)
-    return client.post(
-        "/sign-in",
-        data={"username": name, "password": password, "form_token": token, "next": next_path},
-        follow_redirects=False,
-    )
-
-
 def test_api_needs_a_session_and_answers_401_in_the_one_error_shape(client: TestClient) -> None:
     response = client.get("/api/v1/me")
     assert response.status_code == 401
@@ -69,7 +54,7 @@ def test_api_needs_a_session_and_answers_401_in_the_one_error_shape(client: Test
 
 
 def test_sign_in_sets_an_httponly_lax_cookie_and_goes_to_the_next_page(client: TestClient) -> None:
-    response = _sign_in(client, "dana", PASSWORD, "/meters")
+    response = sign_in(client, "dana", PASSWORD, "/meters")
     assert response.status_code == 303
     assert response.headers["location"] == "/meters"
     cookie = response.headers["set-cookie"]
@@ -87,7 +72,7 @@ def test_sign_in_sets_an_httponly_lax_cookie_and_goes_to_the_next_page(client: T
 def test_the_session_cookie_is_secure_by_default(app_settings: Settings) -> None:
     settings = app_settings.model_copy(update={"cookie_secure": True})
     with TestClient(create_app(settings), base_url="https://testserver") as secure:
-        response = _sign_in(secure, "dana", PASSWORD)
+        response = sign_in(secure, "dana", PASSWORD)
         assert "Secure" in response.headers["set-cookie"]
 
 
@@ -95,7 +80,7 @@ def test_a_wrong_password_shows_the_form_again_without_saying_which_part(
     client: TestClient,
 ) -> None:
     for name in ("dana", "nobody-here"):
-        response = _sign_in(client, name, "not the password")
+        response = sign_in(client, name, "not the password")
         assert response.status_code == 401
         assert "Wrong user name or password." in response.text
         assert SESSION_COOKIE not in response.cookies
@@ -113,37 +98,30 @@ def test_a_sign_in_without_the_form_token_is_refused(client: TestClient) -> None
 
 @pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "javascript:x"])
 def test_next_never_leaves_the_site(client: TestClient, target: str) -> None:
-    response = _sign_in(client, "dana", PASSWORD, target)
+    response = sign_in(client, "dana", PASSWORD, target)
     assert response.headers["location"] == "/"
 
 
 def test_sign_out_needs_the_csrf_token_then_ends_the_session(client: TestClient) -> None:
-    _sign_in(client, "dana", PASSWORD)
+    sign_in(client, "dana", PASSWORD)
     refused = client.post("/sign-out", data={"csrf_token": "nope"}, follow_redirects=False)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "permission_denied.csrf"
     assert client.get("/api/v1/me").status_code == 200
-    token = client.get("/api/v1/me") and _csrf(client)
+    token = csrf_token(client)
     done = client.post("/sign-out", headers={"X-CSRF-Token": token}, follow_redirects=False)
     assert done.status_code == 303
     assert client.get("/api/v1/me").status_code == 401
 
 
-def _csrf(client: TestClient) -> str:
-    page = client.get("/").text
-    marker = 'name="csrf-token" content="'
-    start = page.index(marker) + len(marker)
-    return page[start : page.index('"', start)]
-
-
 def test_repeated_failures_answer_429_with_retry_after(client: TestClient) -> None:
     # Earlier tests in this module already failed from the same client address, so the lock
     # may come before the fifth failure; it must come by then.
-    statuses = [_sign_in(client, "lock", "wrong wrong wrong").status_code for _ in range(5)]
+    statuses = [sign_in(client, "lock", "wrong wrong wrong").status_code for _ in range(5)]
     assert statuses[-1] == 429
     assert set(statuses) <= {401, 429}
     assert statuses == sorted(statuses)  # once locked, stays locked
-    locked = _sign_in(client, "lock", PASSWORD)
+    locked = sign_in(client, "lock", PASSWORD)
     assert locked.status_code == 429
     assert int(locked.headers["retry-after"]) > 0
     assert "Too many failed sign-ins" in locked.text

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from meterops.cli.main import main
 from meterops.config import Settings
 from meterops.web.app import create_app
+from tests.fixtures.web import sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -40,16 +41,7 @@ def test_demo_builds_signs_in_and_reuses(
         assert client.get("/").status_code == 200
         summary = client.get("/api/v1/fleet/summary").json()
         assert summary["meters"] > 1_500  # small_town: about 2,000 meters
-        page = client.get("/sign-in")
-        signed = client.post(
-            "/sign-in",
-            data={
-                "username": "dispatch",
-                "password": credentials["dispatch"],
-                "form_token": page.cookies["meterops_sign_in"],
-            },
-            follow_redirects=False,
-        )
+        signed = sign_in(client, "dispatch", credentials["dispatch"])
         assert signed.status_code == 303
         assert client.get("/api/v1/me").json()["role"] == "dispatcher"
 

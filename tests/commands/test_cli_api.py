@@ -22,6 +22,7 @@ from meterops.models.commands import CommandType, OutageIncident, OutageLevel, O
 from meterops.models.org import Role
 from meterops.web.app import create_app
 from tests.commands.world import MONDAY_10, Loaded, add_user, load_world
+from tests.fixtures.web import csrf_token, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -138,21 +139,9 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def _signed_in(settings: Settings, username: str) -> TestClient:
     """A client signed in as ``username`` that sends its CSRF token with every request."""
     signed = TestClient(create_app(settings))
-    form = signed.get("/sign-in")
-    answer = signed.post(
-        "/sign-in",
-        data={
-            "username": username,
-            "password": PASSWORD,
-            "form_token": form.cookies["meterops_sign_in"],
-        },
-        follow_redirects=False,
-    )
+    answer = sign_in(signed, username, PASSWORD)
     assert answer.status_code == 303, answer.text
-    page = signed.get("/").text
-    marker = 'name="csrf-token" content="'
-    start = page.index(marker) + len(marker)
-    signed.headers["X-CSRF-Token"] = page[start : page.index('"', start)]
+    signed.headers["X-CSRF-Token"] = csrf_token(signed)
     return signed
 
 

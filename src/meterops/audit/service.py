@@ -50,6 +50,56 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256((prev_hash + _canonical(event)).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One event of :func:`record_many` (the fields of :func:`record` that vary per event)."""
+
+    action: str
+    entity_type: str
+    entity_id: str | int
+    reason: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+_COLUMNS = (
+    "occurred_at_utc",
+    "actor",
+    "action",
+    "entity_type",
+    "entity_id",
+    "reason",
+    "data",
+    "prev_hash",
+    "hash",
+)
+
+
+def _lock_chain(session: Session) -> str:
+    """Serialise writers (advisory lock on PostgreSQL) and return the chain's last hash."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
+    last = session.execute(
+        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    return last or GENESIS_HASH
+
+
+def _chained(entry: Entry, *, actor: str, occurred: dt.datetime, prev_hash: str) -> AuditEvent:
+    """A new (unsaved) event after ``prev_hash``, with its own hash."""
+    event = AuditEvent(
+        occurred_at_utc=occurred,
+        actor=actor,
+        action=entry.action,
+        entity_type=entry.entity_type,
+        entity_id=str(entry.entity_id),
+        reason=entry.reason,
+        data=json.loads(json.dumps(entry.data, default=str)),
+        prev_hash=prev_hash,
+    )
+    event.hash = _digest(prev_hash, event)
+    return event
+
+
 def record(
     session: Session,
     *,
@@ -76,37 +126,13 @@ def record(
     Returns:
         The stored event.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-    last = session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    ).scalar_one_or_none()
-    prev_hash = last or GENESIS_HASH
-    event = AuditEvent(
-        occurred_at_utc=(now or dt.datetime.now(dt.UTC)).replace(microsecond=0),
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        reason=reason,
-        data=json.loads(json.dumps(data or {}, default=str)),
-        prev_hash=prev_hash,
-    )
-    event.hash = _digest(prev_hash, event)
+    prev_hash = _lock_chain(session)
+    occurred = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    entry = Entry(action, entity_type, entity_id, reason, data or {})
+    event = _chained(entry, actor=actor, occurred=occurred, prev_hash=prev_hash)
     session.add(event)
     session.flush()
     return event
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One event of :func:`record_many` (the fields of :func:`record` that vary per event)."""
-
-    action: str
-    entity_type: str
-    entity_id: str | int
-    reason: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 def record_many(
@@ -124,41 +150,13 @@ def record_many(
     if not entries:
         return 0
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-    prev_hash = (
-        session.execute(
-            select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-        ).scalar_one_or_none()
-        or GENESIS_HASH
-    )
+    prev_hash = _lock_chain(session)
     occurred = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     rows: list[dict[str, Any]] = []
     for entry in entries:
-        event = AuditEvent(
-            occurred_at_utc=occurred,
-            actor=actor,
-            action=entry.action,
-            entity_type=entry.entity_type,
-            entity_id=str(entry.entity_id),
-            reason=entry.reason,
-            data=json.loads(json.dumps(entry.data, default=str)),
-            prev_hash=prev_hash,
-        )
-        event.hash = prev_hash = _digest(prev_hash, event)
-        rows.append(
-            {
-                "occurred_at_utc": event.occurred_at_utc,
-                "actor": event.actor,
-                "action": event.action,
-                "entity_type": event.entity_type,
-                "entity_id": event.entity_id,
-                "reason": event.reason,
-                "data": event.data,
-                "prev_hash": event.prev_hash,
-                "hash": event.hash,
-            }
-        )
+        event = _chained(entry, actor=actor, occurred=occurred, prev_hash=prev_hash)
+        prev_hash = event.hash
+        rows.append({column: getattr(event, column) for column in _COLUMNS})
     session.execute(insert(AuditEvent), rows)
     return len(rows)
 
