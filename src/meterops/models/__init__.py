@@ -2,6 +2,7 @@
 
 from meterops.models import commands as commands
 from meterops.models import diagnostics as diagnostics
+from meterops.models import field as field
 from meterops.models import meter_shop as meter_shop
 from meterops.models.accounts import Account, Customer
 from meterops.models.audit import AuditEvent

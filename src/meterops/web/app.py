@@ -24,6 +24,8 @@ from meterops.diagnostics import api as diagnostics_api
 from meterops.diagnostics import pages as diagnostics_pages
 from meterops.dispatch import api as dispatch_api
 from meterops.dispatch import pages as dispatch_pages
+from meterops.field import api as field_api
+from meterops.field import pages as field_pages
 from meterops.meter_shop import api as meter_shop_api
 from meterops.meter_shop import pages as meter_shop_pages
 from meterops.outages import api as outages_api
@@ -91,6 +93,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(determinants_api.router, prefix="/api/v1")
     app.include_router(diagnostics_api.router, prefix="/api/v1")
     app.include_router(dispatch_api.router, prefix="/api/v1")
+    app.include_router(field_api.router, prefix="/api/v1")
     app.include_router(meter_shop_api.router, prefix="/api/v1")
     app.include_router(outages_api.router, prefix="/api/v1")
     app.include_router(vee_api.router, prefix="/api/v1")
@@ -99,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(determinants_pages.router)
     app.include_router(diagnostics_pages.router)
     app.include_router(dispatch_pages.router)
+    app.include_router(field_pages.router)
     app.include_router(meter_shop_pages.router)
     app.include_router(outages_pages.router)
     app.include_router(vee_pages.router)
