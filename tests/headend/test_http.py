@@ -9,7 +9,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from meterops.errors import ConflictError, InvalidInputError
-from meterops.headend import CommandState, HeadEnd, UnknownCommandError, UnknownDeviceError
+from meterops.headend import (
+    CommandKind,
+    CommandState,
+    HeadEnd,
+    UnknownCommandError,
+    UnknownDeviceError,
+)
 from meterops.headend.client import HttpHeadEnd
 from meterops.headend.http import create_app
 from meterops.headend.simulated import SimClock, SimulatedHeadEnd
@@ -108,3 +114,27 @@ def test_errors_come_back_as_the_platforms_errors(
     naive = client.get("/v1/events", params={"since": "2026-07-06T00:00:00"})
     assert naive.status_code == 422
     assert naive.json()["code"] == "headend.naive_time"
+
+
+def test_an_install_travels_as_json_and_confirms_when_the_meter_registers(
+    served: tuple[SimulatedHeadEnd, SimClock, TestClient, HttpHeadEnd],
+) -> None:
+    local, _, client, remote = served
+    world = local.world
+    points = world.territory.service_points["service_point_number"]
+    site = 20
+    old = world.reported_serial[int(world.inst_meter[world.inst_site == site][0])]
+    command = remote.install(
+        "NEW0000020", service_point=str(points[site]), replaces=old, request_id="http-install"
+    )
+    assert remote.command_status(command).kind is CommandKind.INSTALL
+    client.post("/v1/sim/clock", json={"seconds": 4 * 3600})
+    status = remote.command_status(command)
+    assert status.done
+    assert status.to_dict() == local.command_status(command).to_dict()
+    with pytest.raises(ConflictError) as mismatch:
+        remote.install("NEW0000021", service_point=str(points[site]), replaces=old)
+    assert mismatch.value.code == "headend.replaces_mismatch"
+    with pytest.raises(UnknownDeviceError) as unknown:
+        remote.install("NEW0000022", service_point="SP-NOWHERE")
+    assert unknown.value.code == "headend.unknown_service_point"

@@ -77,7 +77,7 @@ class HttpHeadEnd(HeadEndMixin):
                 if code == UnknownCommandError.default_code
                 else (UnknownDeviceError)
             )
-            raise cls(message, details=details)
+            raise cls(message, code=code, details=details)
         if response.status_code == 409:
             raise ConflictError(message, code=code, details=details)
         if response.status_code == 422:
@@ -126,6 +126,23 @@ class HttpHeadEnd(HeadEndMixin):
             "request_id": request_id,
         }
         return str(self._call("POST", "/v1/commands", json=payload).json()["command_id"])
+
+    def install(
+        self,
+        new_serial: str,
+        *,
+        service_point: str,
+        replaces: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Tell the head-end a meter was installed; returns the install command's id."""
+        payload = {
+            "new_serial": new_serial,
+            "service_point": service_point,
+            "replaces": replaces,
+            "request_id": request_id,
+        }
+        return str(self._call("POST", "/v1/installs", json=payload).json()["command_id"])
 
     def command_status(self, command_id: str) -> CommandStatus:
         """The status of a command."""

@@ -3,7 +3,8 @@
 Polls answer with files a head-end exports, produced by the ``ingest/formats`` writers:
 head-end CSV for every kind (``format=csv``, the default), IEC 61968-9 EndDeviceEvents XML
 for events (``format=cim``) and CMEP for kWh interval and register reads (``format=cmep``).
-Commands are JSON: ``POST /v1/commands`` answers ``202`` with a command id, and
+Commands are JSON: ``POST /v1/commands`` (and ``POST /v1/installs`` for a meter installed in
+the field) answers ``202`` with a command id, and
 ``GET /v1/commands/{id}`` gives its status. Errors come back as the platform's one JSON
 shape (``code``, ``message``, ``details``) with 404, 409 or 422. A manual simulated clock can
 be moved with ``POST /v1/sim/clock`` (demo and tests only).
@@ -29,7 +30,7 @@ from meterops.ingest.formats.cim import write_cim_end_device_events
 from meterops.ingest.formats.cmep import write_cmep
 from meterops.ingest.formats.headend_csv import write_headend_csv
 
-__all__ = ["ClockAdvance", "CommandRequest", "create_app"]
+__all__ = ["ClockAdvance", "CommandRequest", "InstallRequest", "create_app"]
 
 _PATHS = {kind: kind.replace("_", "-") for kind in POLL_KINDS}
 _STATUS = ((NotFoundError, 404), (ConflictError, 409), (InvalidInputError, 422))
@@ -41,6 +42,15 @@ class CommandRequest(BaseModel):
     kind: CommandKind
     serial_number: str = Field(min_length=1, max_length=32)
     program_code: str | None = None
+    request_id: str | None = Field(default=None, max_length=128)
+
+
+class InstallRequest(BaseModel):
+    """A meter installed in the field (after an exchange)."""
+
+    new_serial: str = Field(min_length=1, max_length=32)
+    service_point: str = Field(min_length=1, max_length=64)
+    replaces: str | None = Field(default=None, max_length=32)
     request_id: str | None = Field(default=None, max_length=128)
 
 
@@ -145,6 +155,17 @@ def create_app(
             request.kind,
             request.serial_number,
             program_code=request.program_code,
+            request_id=request.request_id,
+        )
+        return {"command_id": command_id}
+
+    @app.post("/v1/installs", status_code=202)
+    def install(request: InstallRequest) -> dict[str, str]:
+        """Learn of a meter installed in the field; returns the install command's id at once."""
+        command_id = head_end.install(
+            request.new_serial,
+            service_point=request.service_point,
+            replaces=request.replaces,
             request_id=request.request_id,
         )
         return {"command_id": command_id}

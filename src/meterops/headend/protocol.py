@@ -2,9 +2,11 @@
 
 A head-end (the AMI vendor's system that talks to the meters) gives the platform what it
 collected - interval and register reads, events, comm stats, topology - since a moment, and
-executes commands: ping, on-demand read, disconnect, reconnect, program push. Commands are
-asynchronous: submitting one returns a command id at once; its status moves from
-``pending`` to ``confirmed`` or ``failed`` when the meter answers (or does not).
+executes commands: ping, on-demand read, disconnect, reconnect, program push, and learns of
+meters installed in the field (``install``: confirmed once the new meter has registered and
+answered its first read). Commands are asynchronous: submitting one returns a command id at
+once; its status moves from ``pending`` to ``confirmed`` or ``failed`` when the meter answers
+(or does not).
 
 :class:`HeadEnd` is the protocol every implementation follows: the simulated head-end
 (``simulated.py``), the HTTP client of a head-end service (``client.py``) and, later, real
@@ -47,6 +49,10 @@ FAILURE_REASONS: dict[str, str] = {
     "not_supported": "The meter cannot do this (e.g. no service switch).",
     "load_side_voltage": "Voltage on the load side: closing the switch is refused.",
     "not_installed": "The meter is not installed in a socket.",
+    "not_registered": (
+        "A newly installed meter did not join the mesh and register with the head-end in time "
+        "(dead radio, no neighbour in reach, no power)."
+    ),
 }
 """Stable reason codes of failed commands."""
 
@@ -59,6 +65,7 @@ class CommandKind(StrEnum):
     DISCONNECT = "disconnect"
     RECONNECT = "reconnect"
     PROGRAM_PUSH = "program_push"
+    INSTALL = "install"
 
 
 class CommandState(StrEnum):
@@ -225,6 +232,40 @@ class HeadEnd(Protocol):
         """Push a meter program (TOU schedule, demand settings)."""
         ...
 
+    def install(
+        self,
+        new_serial: str,
+        *,
+        service_point: str,
+        replaces: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Tell the head-end a meter was installed at a service point (after an exchange).
+
+        The command (kind ``install``, serial ``new_serial``) confirms once the new meter has
+        joined the mesh, registered and answered its first read; its result then holds
+        ``registered_at_utc``, ``register_kwh`` (the first read's kWh register),
+        ``read_time_utc``, ``rssi_dbm``, ``hop_count``, ``parent_node``, ``collector_code``,
+        ``service_point`` and ``replaces``. It fails with ``not_registered`` when the meter
+        never registers within the head-end's window, or ``no_response`` when it registered
+        but did not answer its first read.
+
+        Args:
+            new_serial: Serial of the meter now in the socket.
+            service_point: Service point number of the socket.
+            replaces: Serial of the meter taken out (None for a first installation).
+            request_id: Idempotency key: the same key returns the same command.
+
+        Returns:
+            The command id.
+
+        Raises:
+            UnknownDeviceError: No service point by that number.
+            ConflictError: ``replaces`` is not the meter at that service point, or the new
+                meter is installed elsewhere.
+        """
+        ...
+
 
 class HeadEndMixin:
     """The named commands and polls of :class:`HeadEnd` in terms of ``submit`` and ``poll``.
@@ -275,6 +316,17 @@ class HeadEndMixin:
             program_code=program_code,
             request_id=request_id,
         )
+
+    def install(
+        self,
+        new_serial: str,
+        *,
+        service_point: str,
+        replaces: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Tell the head-end a meter was installed (implemented by the head-end)."""
+        raise NotImplementedError
 
     def poll_interval_reads(
         self, *, since_utc: dt.datetime, until_utc: dt.datetime | None = None

@@ -7,7 +7,12 @@ command fails at the head-end's timeout); a collector that is down fails it at o
 path answers only sometimes (three tries); a healthy meter answers after a latency that grows
 with its hops. A confirmed disconnect opens the switch from the moment of confirmation (the
 reads drop to zero), a reconnect closes it unless there is voltage on the load side (then it
-is refused and the meter says so), a program push changes the program the meter carries.
+is refused and the meter says so), a program push changes the program the meter carries. An
+install (a meter exchanged in the field) puts the new meter in the world's socket if the world
+does not have it there yet; the new meter joins the mesh after simulated minutes (more with
+hops, retries on a poor path) and answers its first read, or never registers: a dead radio (a
+few per cent of new meters), no neighbour in reach, no power or no collector within the
+head-end's window.
 Every random draw comes from the scenario's seed and the command's sequence number.
 
 Must not import ``meterops.db``, ``models``, ``web``, ``cli`` or ``config``.
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from meterops.errors import ConflictError, InvalidInputError, NotFoundError
@@ -54,6 +60,7 @@ _TIMEOUT_S: Final = {
     CommandKind.DISCONNECT: 300.0,
     CommandKind.RECONNECT: 300.0,
     CommandKind.PROGRAM_PUSH: 1800.0,
+    CommandKind.INSTALL: 4 * 3600.0,
 }
 _BASE_S: Final = {
     CommandKind.PING: 0.8,
@@ -61,8 +68,13 @@ _BASE_S: Final = {
     CommandKind.DISCONNECT: 25.0,
     CommandKind.RECONNECT: 25.0,
     CommandKind.PROGRAM_PUSH: 420.0,
+    CommandKind.INSTALL: 6.0,
 }
 _US: Final = 1_000_000
+_JOIN_MEDIAN_S: Final = 300.0
+"""Median time for a new meter to hear the mesh and be admitted (before retries). [s]"""
+_JOIN_RETRY_S: Final = 600.0
+"""Wait between registration attempts of a new meter that was not heard. [s]"""
 
 
 class Clock(Protocol):
@@ -167,9 +179,16 @@ class SimulatedHeadEnd(HeadEndMixin):
     Args:
         world: The world (its state changes with confirmed commands).
         clock: Source of "now" (default: a manual clock at the end of the first day).
+        dead_on_arrival: Share of newly installed meters whose radio never works (0 to 1).
     """
 
-    def __init__(self, world: World, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self, world: World, *, clock: Clock | None = None, dead_on_arrival: float = 0.03
+    ) -> None:
+        if not 0.0 <= dead_on_arrival <= 1.0:
+            msg = f"dead_on_arrival is a share between 0 and 1; found {dead_on_arrival}"
+            raise InvalidInputError(msg, code="headend.bad_share")
+        self.dead_on_arrival = dead_on_arrival
         self.world = world
         self.clock = clock or SimClock(world.day(0).start_utc + dt.timedelta(days=1))
         self._commands: dict[str, _Command] = {}
@@ -302,6 +321,228 @@ class SimulatedHeadEnd(HeadEndMixin):
 
     # -- commands -----------------------------------------------------------------------------
 
+    def _known(self, request_id: str | None, signature: tuple[str, str, str | None]) -> str | None:
+        if request_id is None or request_id not in self._requests:
+            return None
+        existing = self._requests[request_id]
+        if self._commands[existing].signature != signature:
+            msg = (
+                f"request id {request_id!r} was used for another command "
+                f"({self._commands[existing].signature}); use a new id"
+            )
+            raise ConflictError(msg, code="headend.request_id_reused")
+        return existing
+
+    def _record(
+        self,
+        command_id: str,
+        *,
+        kind: CommandKind,
+        serial_number: str,
+        now: dt.datetime,
+        final: CommandStatus,
+        signature: tuple[str, str, str | None],
+        request_id: str | None,
+    ) -> str:
+        final = _with_request(final, request_id)
+        pending = CommandStatus(
+            command_id, kind, serial_number, CommandState.PENDING, now, request_id=request_id
+        )
+        assert final.completed_at_utc is not None
+        self._commands[command_id] = _Command(pending, final.completed_at_utc, final, signature)
+        if request_id is not None:
+            self._requests[request_id] = command_id
+        return command_id
+
+    def install(
+        self,
+        new_serial: str,
+        *,
+        service_point: str,
+        replaces: str | None = None,
+        request_id: str | None = None,
+    ) -> str:
+        """Learn of a meter installed in the field; see :meth:`HeadEnd.install`.
+
+        If the world does not yet have ``new_serial`` in the socket of ``service_point``, the
+        exchange is made in the world now (a spare from stock, or a new meter like the old one),
+        so the simulated field and the head-end agree.
+
+        Raises:
+            UnknownDeviceError: No service point by that number.
+            ConflictError: ``replaces`` is not the meter in that socket, the new meter is in
+                another socket or is not a spare in stock, or the request id was used for
+                another command.
+        """
+        signature = (CommandKind.INSTALL.value, new_serial, f"{service_point}|{replaces or ''}")
+        existing = self._known(request_id, signature)
+        if existing is not None:
+            return existing
+        world = self.world
+        try:
+            site = world.site_index(service_point)
+        except NotFoundError:
+            msg = f"the head-end knows no service point {service_point!r}"
+            raise UnknownDeviceError(
+                msg, code="headend.unknown_service_point", details={"service_point": service_point}
+            ) from None
+        now = self.now_utc()
+        moment = to_us(now)
+        there = self._meter_at(site, moment)
+        names = (
+            set()
+            if there is None
+            else {world.reported_serial[there], world.backoffice_serial[there]}
+        )
+        if new_serial not in names:
+            if replaces is not None and replaces not in names:
+                msg = (
+                    f"meter {replaces} is not in the socket of service point {service_point} "
+                    f"(the head-end has {sorted(names) or 'none'} there)"
+                )
+                raise ConflictError(
+                    msg,
+                    code="headend.replaces_mismatch",
+                    details={"service_point": service_point, "replaces": replaces},
+                )
+            if new_serial in world.reported_serial:
+                elsewhere = world.reported_serial.index(new_serial)
+                if world.installation_of(elsewhere, moment) is not None:
+                    msg = f"meter {new_serial} is installed at another service point"
+                    raise ConflictError(
+                        msg, code="headend.installed_elsewhere", details={"serial": new_serial}
+                    )
+            if there is None:
+                msg = f"service point {service_point} has no socket the head-end can exchange"
+                raise ConflictError(msg, code="headend.empty_socket")
+            world.exchange_meter(world.reported_serial[there], at=now, new_serial=new_serial)
+        meter = self._meter(new_serial)
+        number = len(self._commands) + 1
+        command_id = f"CMD-{number:08d}"
+        rng = stream(world.scenario.seed, Stream.COMMANDS, number)
+        final = self._register(
+            command_id,
+            meter,
+            new_serial,
+            now=now,
+            rng=rng,
+            service_point=service_point,
+            replaces=replaces,
+        )
+        return self._record(
+            command_id,
+            kind=CommandKind.INSTALL,
+            serial_number=new_serial,
+            now=now,
+            final=final,
+            signature=signature,
+            request_id=request_id,
+        )
+
+    def _meter_at(self, site: int, moment: int) -> int | None:
+        world = self.world
+        rows = np.flatnonzero(
+            (world.inst_site == site) & (world.inst_from <= moment) & (world.inst_to > moment)
+        )
+        return int(world.inst_meter[rows[0]]) if rows.size else None
+
+    def _register(
+        self,
+        command_id: str,
+        meter: int,
+        serial: str,
+        *,
+        now: dt.datetime,
+        rng: np.random.Generator,
+        service_point: str,
+        replaces: str | None,
+    ) -> CommandStatus:
+        """Settle an install: registration after a join delay, then the first read."""
+        world = self.world
+        kind = CommandKind.INSTALL
+        window = dt.timedelta(seconds=_TIMEOUT_S[kind])
+        moment = to_us(now)
+        dead = bool(rng.random() < self.dead_on_arrival)
+        if dead:
+            # The module never works: the world knows it (no reads, pings fail) until replaced.
+            row = world.installation_of(meter, moment)
+            assert row is not None  # install() put it in the socket
+            site = int(world.inst_site[row])
+            world.faults.append(
+                FaultKind.RADIO_FAILURE,
+                1,
+                meter=meter,
+                site=site,
+                start_us=moment,
+                detail="dead_on_arrival",
+            )
+            world.forget_after(moment)
+        state = self.link(serial, now)
+        not_registered = CommandStatus(
+            command_id,
+            kind,
+            serial,
+            CommandState.FAILED,
+            now,
+            now + window,
+            "not_registered",
+            {"service_point": service_point, "replaces": replaces},
+        )
+        usable = state.installed and state.alive and state.radio_ok and state.powered
+        if not (usable and state.collector_up) or state.margin_db < 0.0:
+            return not_registered
+        # Joining: hear a neighbour, be admitted, get a route; poor paths need retries.
+        p_try = 1.0 / (1.0 + math.exp(-(state.margin_db - 1.0) / 1.5))
+        attempts = int(rng.geometric(max(p_try, 1e-6)))
+        join_s = float(
+            _JOIN_MEDIAN_S * rng.lognormal(0.0, 0.5)
+            + state.hops * rng.uniform(20.0, 60.0)
+            + (attempts - 1) * _JOIN_RETRY_S
+        )
+        registered = now + dt.timedelta(seconds=join_s)
+        if registered - now >= window:
+            return not_registered
+        # The first read: three tries over the path, like an on-demand read.
+        read_latency = dt.timedelta(
+            seconds=float(
+                _BASE_S[CommandKind.ON_DEMAND_READ] * rng.lognormal(0.0, 0.35)
+                + max(state.hops, 1) * rng.uniform(0.4, 1.2)
+            )
+        )
+        registered_at = registered.isoformat()
+        if rng.random() > 1.0 - (1.0 - p_try) ** 3:
+            return CommandStatus(
+                command_id,
+                kind,
+                serial,
+                CommandState.FAILED,
+                now,
+                registered + dt.timedelta(seconds=_TIMEOUT_S[CommandKind.ON_DEMAND_READ]),
+                "no_response",
+                {
+                    "registered_at_utc": registered_at,
+                    "service_point": service_point,
+                    "replaces": replaces,
+                },
+            )
+        done = registered + read_latency
+        read = self._read(meter, state.site, to_us(done), rng)
+        result: dict[str, Any] = {
+            "registered_at_utc": registered_at,
+            "register_kwh": read["kwh_delivered"],
+            "read_time_utc": read["read_time_utc"],
+            "voltage_v": read["voltage_v"],
+            "rssi_dbm": round(state.rssi_dbm + float(rng.normal(0, 1.5)), 1),
+            "hop_count": state.hops,
+            "parent_node": state.parent_node,
+            "collector_code": state.collector_code,
+            "service_point": service_point,
+            "replaces": replaces,
+        }
+        return CommandStatus(
+            command_id, kind, serial, CommandState.CONFIRMED, now, done, None, result
+        )
+
     def submit(
         self,
         kind: CommandKind,
@@ -312,15 +553,12 @@ class SimulatedHeadEnd(HeadEndMixin):
     ) -> str:
         """Accept a command; its outcome is settled by the world's state now."""
         kind = CommandKind(kind)
+        if kind is CommandKind.INSTALL:
+            msg = "an install needs a service point: call install(), not submit()"
+            raise InvalidInputError(msg, code="headend.install_needs_service_point")
         signature = (kind.value, serial_number, program_code)
-        if request_id is not None and request_id in self._requests:
-            existing = self._requests[request_id]
-            if self._commands[existing].signature != signature:
-                msg = (
-                    f"request id {request_id!r} was used for another command "
-                    f"({self._commands[existing].signature}); use a new id"
-                )
-                raise ConflictError(msg, code="headend.request_id_reused")
+        existing = self._known(request_id, signature)
+        if existing is not None:
             return existing
         meter = self._meter(serial_number)
         if kind is CommandKind.PROGRAM_PUSH and program_code not in self.world.program_codes:
@@ -336,15 +574,15 @@ class SimulatedHeadEnd(HeadEndMixin):
         final = self._settle(
             command_id, kind, meter, serial_number, now=now, rng=rng, program_code=program_code
         )
-        final = _with_request(final, request_id)
-        pending = CommandStatus(
-            command_id, kind, serial_number, CommandState.PENDING, now, request_id=request_id
+        return self._record(
+            command_id,
+            kind=kind,
+            serial_number=serial_number,
+            now=now,
+            final=final,
+            signature=signature,
+            request_id=request_id,
         )
-        assert final.completed_at_utc is not None
-        self._commands[command_id] = _Command(pending, final.completed_at_utc, final, signature)
-        if request_id is not None:
-            self._requests[request_id] = command_id
-        return command_id
 
     def command_status(self, command_id: str) -> CommandStatus:
         """Pending until the simulated latency has passed, then the settled outcome."""
@@ -433,10 +671,30 @@ class SimulatedHeadEnd(HeadEndMixin):
         world.set_program(meter, program_code, moment_us=done)
         return confirm({"program_code": program_code})
 
+    def _delivered_wh(self, meter: int, moment: int) -> npt.NDArray[np.int64]:
+        """A meter's registers at a moment; on the day it was installed, from its install read.
+
+        The day's interpolation runs from the day's start, when a meter installed that day was
+        not yet in its socket, so on that day the read runs from the install read instead.
+        """
+        world = self.world
+        fresh = _day_of_install(world, meter, moment)
+        if fresh is None:
+            return world.registers_at(meter, moment)
+        since, day = fresh
+        install_wh = round(
+            float(world.territory.meters["install_read_kwh"][int(world.meter_row[meter])]) * 1000
+        )
+        end = world.day(day).registers_end_wh[meter]
+        share = (moment - since) / float(int(world.day_start_us[day + 1]) - since)
+        start = np.zeros_like(end)
+        start[0] = install_wh
+        return np.asarray(start + (end - start) * share, dtype=np.int64)
+
     def _read(self, meter: int, site: int, moment: int, rng: np.random.Generator) -> dict[str, Any]:
         """A register read at ``moment``: the day's registers interpolated, on the dial."""
         world = self.world
-        wh = world.registers_at(meter, moment)
+        wh = self._delivered_wh(meter, moment)
         decimals = int(world.register_decimals[meter])
         dial = 10.0 ** int(world.register_digits[meter])
         value = math.floor(float(wh[0]) / 10 ** (3 - decimals)) / 10**decimals % dial
@@ -450,6 +708,16 @@ class SimulatedHeadEnd(HeadEndMixin):
             ),
             "switch": "open" if world.switch_open(meter, moment) else "closed",
         }
+
+
+def _day_of_install(world: World, meter: int, moment: int) -> tuple[int, int] | None:
+    """(install moment, day ordinal) when ``meter`` went into its socket on ``moment``'s day."""
+    row = world.installation_of(meter, moment)
+    if row is None:
+        return None
+    since = int(world.inst_from[row])
+    day = world.day_ordinal(moment)
+    return (since, day) if since > int(world.day_start_us[day]) else None
 
 
 def _with_request(status: CommandStatus, request_id: str | None) -> CommandStatus:
