@@ -405,11 +405,10 @@ def _cases(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         keep = draw(st.lists(st.booleans(), min_size=n, max_size=n))
         frame = reads(1, t0, values, interval_s=interval_s, channel=channel)
         parts.append(frame.filter(pl.Series(keep)))
-    # Period bounds on the interval grid, as billing periods are (they start at local midnight);
-    # bounds inside an interval are a known gap: see the xfail test below.
-    step = dt.timedelta(seconds=interval_s)
-    start = t0 + step * draw(st.integers(0, 9000 // interval_s))
-    end = start + step * draw(st.integers(1, 43200 // interval_s))
+    # Period bounds anywhere on the minute, also inside an interval (real billing periods start
+    # at local midnight, but the engine must not count a window that runs past either bound).
+    start = t0 + dt.timedelta(minutes=draw(st.integers(-20, 150)))
+    end = start + dt.timedelta(minutes=draw(st.integers(1, 720)))
     p = periods(
         {
             "meter_id": 1,
@@ -520,15 +519,12 @@ def test_off_grid_reads_count_for_energy_not_demand() -> None:
     assert row["block_demand_kw"] == 4.0
 
 
-@pytest.mark.xfail(
-    reason="known gap: a block-demand window that runs past a period end inside an interval "
-    "is still counted (found by Hypothesis on 24 Nov 2026; billing periods end at midnight, so "
-    "real periods never hit it)",
-    strict=True,
-)
 def test_a_window_running_past_an_unaligned_period_end_does_not_count() -> None:
+    # Found by Hypothesis (24 Nov 2026): the period ends 5 min into the only interval, so the
+    # interval's energy belongs to the period (interval-beginning rule) but no 15-min window
+    # lies inside it.
     t0 = dt.datetime(2024, 3, 10, 20, 0, tzinfo=dt.UTC)
-    frame = reads(1, t0, [0.0], interval_s=900, channel="kwh_delivered")
+    frame = reads(1, t0, [2.0], interval_s=900, channel="kwh_delivered")
     p = periods(
         {
             "meter_id": 1,
@@ -539,5 +535,37 @@ def test_a_window_running_past_an_unaligned_period_end_does_not_count() -> None:
         }
     )
     result = compute_determinants(frame, p, schedules={"S": seasonal_schedule()}, params=PARAMS)
-    for row in result.by_tou.iter_rows(named=True):
-        assert row["block_demand_kw"] is None
+    row = result.by_period.row(0, named=True)
+    assert row["delivered_kwh"] == 2.0
+    assert row["block_demand_kw"] is None
+    for r in result.by_tou.iter_rows(named=True):
+        assert r["block_demand_kw"] is None
+
+
+@pytest.mark.parametrize(
+    ("start_min", "end_min", "block", "rolling"),
+    [
+        (0, 15, 12.0, 12.0),  # [0, 15) ends exactly at the period end: it counts
+        (0, 14, None, None),  # it runs a minute past the end: no window lies inside
+        (0, 20, 12.0, 28.0),  # rolling [5, 20) ends at the end and counts; block [15, 30) not
+        (0, 19, 12.0, 12.0),  # rolling [5, 20) runs past the end: only [0, 15) remains
+        (1, 15, None, None),  # the period starts inside the first interval: that read is out
+        (1, 20, None, 28.0),  # ... and block [0, 15) with it; rolling [5, 20) lies inside
+    ],
+)
+def test_demand_windows_lie_inside_unaligned_period_bounds(
+    end_min: int, start_min: int, block: float | None, rolling: float | None
+) -> None:
+    t0 = dt.datetime(2024, 7, 1, 21, 0, tzinfo=dt.UTC)
+    frame = reads(1, t0, [1.0, 1.0, 1.0, 5.0], interval_s=300, channel="kwh_delivered")
+    p = periods(
+        {
+            "meter_id": 1,
+            "period_start_utc": t0 + dt.timedelta(minutes=start_min),
+            "period_end_utc": t0 + dt.timedelta(minutes=end_min),
+            "schedule_key": None,
+            "net_metering": False,
+        }
+    )
+    row = compute_determinants(frame, p, schedules={}, params=PARAMS).by_period.row(0, named=True)
+    assert (row["block_demand_kw"], row["rolling_demand_kw"]) == (block, rolling)

@@ -129,6 +129,7 @@ def reduce_periods(  # noqa: PLR0917
     meter_rank: np.ndarray,
     first_slot: np.ndarray,
     end_slot: np.ndarray,
+    demand_end_slot: np.ndarray,
     schedule_row: np.ndarray,
     block_cells: np.ndarray,
     sub_cells: np.ndarray,
@@ -144,7 +145,8 @@ def reduce_periods(  # noqa: PLR0917
     """Energy, counts and demand maxima per billing period and TOU period.
 
     For billing period ``j`` (meter row ``meter_rank[j]``, slots ``[first_slot, end_slot)``,
-    period codes ``period_table[schedule_row[j]]``):
+    of which ``[first_slot, demand_end_slot)`` lie wholly inside the period, period codes
+    ``period_table[schedule_row[j]]``):
 
     * ``energy[j, p, :]`` = delivered, received, Σ max(d − r, 0), Σ max(r − d, 0) [kWh];
     * ``counts[j, p, :]`` = delivered intervals used, of which estimated, flagged excluded;
@@ -155,9 +157,11 @@ def reduce_periods(  # noqa: PLR0917
       sub-intervals of ``sub_cells[j]`` slots, re-evaluated every sub-interval.
 
     A window belongs to the TOU period of its last slot and counts only when it lies inside the
-    billing period; maxima are window energies [kWh] (the caller converts to kW). Ties keep the
-    earliest window. Excluded cells (when ``exclude``) and off-grid cells count as missing for
-    demand.
+    billing period (starts at or after ``first_slot`` and ends at or before the start of slot
+    ``demand_end_slot``: a period that ends inside an interval keeps that interval's energy
+    but no window that runs past its end); maxima are window energies [kWh] (the caller
+    converts to kW). Ties keep the earliest window. Excluded cells (when ``exclude``) and
+    off-grid cells count as missing for demand.
     """
     n_periods = energy.shape[1]
     ring = np.zeros(max(subs_per_window, 1))
@@ -168,6 +172,7 @@ def reduce_periods(  # noqa: PLR0917
         k = block_cells[j]
         ks = sub_cells[j]
         a = first_slot[j]
+        z = demand_end_slot[j]
         block_sum, block_n, block_start = 0.0, 0, -1
         sub_sum, sub_n, sub_start = 0.0, 0, -1
         pushed = 0
@@ -202,7 +207,7 @@ def reduce_periods(  # noqa: PLR0917
                 if demand_ok:
                     block_sum += d
                     block_n += 1
-                if (t + 1) % k == 0 and block_start >= a and block_n > 0:
+                if (t + 1) % k == 0 and block_start >= a and t < z and block_n > 0:
                     if block_sum > block_max[j, p]:
                         block_max[j, p] = block_sum
                         block_at[j, p] = block_start
@@ -219,7 +224,7 @@ def reduce_periods(  # noqa: PLR0917
                     ring[pushed % subs_per_window] = sub_sum
                     ring_n[pushed % subs_per_window] = sub_n
                     pushed += 1
-                    if pushed >= subs_per_window and ring_n.sum() > 0:
+                    if pushed >= subs_per_window and t < z and ring_n.sum() > 0:
                         window = ring.sum()
                         start = t + 1 - subs_per_window * ks
                         if window > rolling_max[j, p]:

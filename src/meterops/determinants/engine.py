@@ -350,6 +350,7 @@ class DeterminantAccumulator:
         end = self.periods["period_end_utc"].dt.epoch("us").to_numpy() - self._origin_us
         first = -(-start // grid.slot_us)
         last = np.minimum(-(-end // grid.slot_us), grid.n_slots)
+        demand_last = np.minimum(end // grid.slot_us, last)  # slots wholly before the end
         block_ok = (p.window_s % resolution == 0) & (p.window_s % slot_s == 0)
         sub_s = p.subinterval_s
         rolling_ok = np.zeros(rank.size, dtype=bool) if sub_s is None else sub_s % resolution == 0
@@ -373,6 +374,7 @@ class DeterminantAccumulator:
             rank,
             first,
             last,
+            demand_last,
             row,
             np.where(block_ok, p.window_s // slot_s, 0).astype(np.int64),
             np.where(rolling_ok, (sub_s or 0) // slot_s, 0).astype(np.int64),
