@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import shutil
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,8 +22,14 @@ import typer
 from meterops.cli import context
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
     from sqlalchemy.orm import Session, sessionmaker
+
+    from meterops.commands.dispatcher import Dispatcher
+    from meterops.headend.simulated import Clock, SimulatedHeadEnd
 from meterops.config import Settings
+
+_LOG = logging.getLogger(__name__)
 
 _MARKER = "demo.json"
 _CREDENTIALS = "credentials.json"
@@ -223,11 +231,124 @@ def _decide(
     console.print(f"    {len(plans)} day plan(s); open /dispatch?date={tomorrow} to see them")
 
 
+def demo_head_end(
+    *, seed: int, days: int, built_on: dt.date, clock: Clock | None = None, speed: float = 10.0
+) -> SimulatedHeadEnd:
+    """The simulated head-end of the demo's world (the world the demo's files came from).
+
+    Args:
+        seed: The demo's seed.
+        days: Days of history the demo simulated.
+        built_on: Local day the demo was built (its world starts ``days`` before).
+        clock: Source of simulated "now" (default: the wall clock from now, times ``speed``).
+        speed: Simulated seconds per real second of the default clock.
+
+    Returns:
+        The head-end (meters answer pings and reads as the world's mesh and faults allow).
+    """
+    from meterops.headend.simulated import SimulatedHeadEnd, WallClock
+    from meterops.simulator.scenarios import small_town
+    from meterops.simulator.world import World
+
+    scenario = small_town(seed=seed, start=built_on - dt.timedelta(days=days))
+    world = World(scenario, keep_days=2)
+    return SimulatedHeadEnd(world, clock=clock or WallClock(dt.datetime.now(dt.UTC), speed=speed))
+
+
+class DemoDispatcher:
+    """Runs the remote-commands outbox dispatcher in a background thread of the demo.
+
+    Args:
+        dispatcher: The dispatcher (its session factory, head-end and policy).
+        interval_s: Pause between cycles. [s]
+    """
+
+    def __init__(self, dispatcher: Dispatcher, *, interval_s: float = 0.5) -> None:
+        self.dispatcher = dispatcher
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-dispatcher", daemon=True)
+
+    def cycle(self) -> None:
+        """One dispatch cycle (errors are logged; the next cycle retries)."""
+        try:
+            self.dispatcher.cycle()
+        except Exception:  # noqa: BLE001 - the background loop must outlive one bad cycle
+            _LOG.exception("demo dispatcher cycle failed; retrying")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.cycle()
+            self._stop.wait(self.interval_s)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (waits for the cycle under way)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+
+def demo_app(
+    settings: Settings,
+    *,
+    seed: int,
+    days: int,
+    built_on: dt.date,
+    clock: Clock | None = None,
+    speed: float = 10.0,
+) -> tuple[FastAPI, DemoDispatcher]:
+    """The demo's web app wired to its simulated head-end, and its (unstarted) dispatcher.
+
+    Args:
+        settings: The demo's settings.
+        seed: The demo's seed.
+        days: Days of history the demo simulated.
+        built_on: Local day the demo was built.
+        clock: Head-end clock (default: wall clock times ``speed``).
+        speed: Simulated seconds per real second.
+
+    Returns:
+        The app (``app.state.head_end`` set) and a dispatcher to start.
+    """
+    from meterops.commands.dispatcher import Dispatcher
+    from meterops.commands.policy import CommandPolicy
+    from meterops.dispatch import wiring
+    from meterops.reads.store import ReadStore
+    from meterops.web.app import create_app
+
+    app = create_app(settings)
+    head_end = demo_head_end(seed=seed, days=days, built_on=built_on, clock=clock, speed=speed)
+    app.state.head_end = head_end
+    dispatcher = Dispatcher(
+        app.state.session_factory,
+        head_end,
+        policy=CommandPolicy(),
+        worker="demo-dispatcher",
+        clock=lambda: dt.datetime.now(dt.UTC),
+        store=ReadStore(settings.reads_uri),
+        workorder_policy=wiring.policy(settings),
+    )
+    return app, DemoDispatcher(dispatcher)
+
+
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the simulated utility.")] = 7,
     days: Annotated[int, typer.Option(min=1, max=59, help="Days of history to simulate.")] = 30,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start over from scratch.")] = False,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the web app.")] = True,
+    headend_speed: Annotated[
+        float,
+        typer.Option(
+            "--headend-speed",
+            min=0.1,
+            max=3600.0,
+            help="Simulated seconds per real second of the simulated head-end.",
+        ),
+    ] = 10.0,
 ) -> None:
     """Build a simulated utility (small_town) through the real import paths and serve it."""
     base = context.settings()
@@ -251,7 +372,8 @@ def demo(
         _build(settings, folder / "files", seed=seed, days=days)
         _create_users(settings, folder)
         built_on = dt.datetime.now(settings.zone).date().isoformat()
-        marker.write_text(json.dumps({**wanted, "built_on": built_on}))
+        built = {**wanted, "built_on": built_on}
+        marker.write_text(json.dumps(built))
     else:
         context.console.print(
             f"reusing the demo utility built on {built['built_on']} in "
@@ -266,11 +388,22 @@ def demo(
     if serve:
         import uvicorn
 
-        from meterops.web.app import create_app
-
-        uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level="warning"
+        app, dispatcher = demo_app(
+            settings,
+            seed=seed,
+            days=days,
+            built_on=dt.date.fromisoformat(built["built_on"]),
+            speed=headend_speed,
         )
+        context.console.print(
+            f"Remote commands go to a simulated head-end of the same world, running at "
+            f"{headend_speed:g}x the wall clock."
+        )
+        dispatcher.start()
+        try:
+            uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        finally:
+            dispatcher.stop()
 
 
 def register(app: typer.Typer) -> None:
@@ -278,4 +411,4 @@ def register(app: typer.Typer) -> None:
     app.command("demo")(demo)
 
 
-__all__ = ["demo", "register"]
+__all__ = ["DemoDispatcher", "demo", "demo_app", "demo_head_end", "register"]

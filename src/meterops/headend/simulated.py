@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -189,6 +190,8 @@ class SimulatedHeadEnd(HeadEndMixin):
             msg = f"dead_on_arrival is a share between 0 and 1; found {dead_on_arrival}"
             raise InvalidInputError(msg, code="headend.bad_share")
         self.dead_on_arrival = dead_on_arrival
+        # One caller at a time: a web app's worker threads and a dispatcher share one world.
+        self._lock = threading.RLock()
         self.world = world
         self.clock = clock or SimClock(world.day(0).start_utc + dt.timedelta(days=1))
         self._commands: dict[str, _Command] = {}
@@ -204,35 +207,38 @@ class SimulatedHeadEnd(HeadEndMixin):
         self, kind: str, *, since_utc: dt.datetime, until_utc: dt.datetime | None = None
     ) -> pl.DataFrame:
         """What the head-end collected in ``[since_utc, until_utc)`` (see :class:`HeadEnd`)."""
-        if kind not in POLL_KINDS:
-            msg = f"unknown poll kind {kind!r}; expected one of {list(POLL_KINDS)}"
-            raise InvalidInputError(msg, code="headend.unknown_poll")
-        until = min(until_utc or self.now_utc(), self.now_utc())
-        world = self.world
-        first = max(world.day_ordinal(to_us(since_utc)) - 1, 0)
-        last = min(world.day_ordinal(to_us(until) - 1), world.scenario.horizon_days - 1)
-        frames: list[pl.DataFrame] = [getattr(world.day(d), kind) for d in range(first, last + 1)]
-        if not frames:
-            frames = [getattr(world.day(0), kind).clear()]
-        frame = pl.concat(frames, rechunk=False)
-        column = pl.col(_TIME_COLUMN[kind])
-        if kind == "interval_reads":
-            end = column + pl.duration(seconds=pl.col("interval_s"))
-            keep = (column >= since_utc) & (end <= until)
-        elif kind == "comm_stats":
-            keep = (column >= since_utc) & (
-                column + pl.duration(seconds=pl.col("period_s")) <= until
+        with self._lock:
+            if kind not in POLL_KINDS:
+                msg = f"unknown poll kind {kind!r}; expected one of {list(POLL_KINDS)}"
+                raise InvalidInputError(msg, code="headend.unknown_poll")
+            until = min(until_utc or self.now_utc(), self.now_utc())
+            world = self.world
+            first = max(world.day_ordinal(to_us(since_utc)) - 1, 0)
+            last = min(world.day_ordinal(to_us(until) - 1), world.scenario.horizon_days - 1)
+            frames: list[pl.DataFrame] = [
+                getattr(world.day(d), kind) for d in range(first, last + 1)
+            ]
+            if not frames:
+                frames = [getattr(world.day(0), kind).clear()]
+            frame = pl.concat(frames, rechunk=False)
+            column = pl.col(_TIME_COLUMN[kind])
+            if kind == "interval_reads":
+                end = column + pl.duration(seconds=pl.col("interval_s"))
+                keep = (column >= since_utc) & (end <= until)
+            elif kind == "comm_stats":
+                keep = (column >= since_utc) & (
+                    column + pl.duration(seconds=pl.col("period_s")) <= until
+                )
+            else:
+                keep = (
+                    (column >= since_utc) & (column < until)
+                    if kind != "topology"
+                    else ((column >= since_utc) & (column <= until))
+                )
+            result: pl.DataFrame = frame.filter(keep)
+            return result.with_columns(
+                pl.int_range(1, result.height + 1, dtype=pl.Int64).alias("source_line")
             )
-        else:
-            keep = (
-                (column >= since_utc) & (column < until)
-                if kind != "topology"
-                else ((column >= since_utc) & (column <= until))
-            )
-        result: pl.DataFrame = frame.filter(keep)
-        return result.with_columns(
-            pl.int_range(1, result.height + 1, dtype=pl.Int64).alias("source_line")
-        )
 
     # -- the mesh and the meter at a moment -------------------------------------------------
 
@@ -374,70 +380,73 @@ class SimulatedHeadEnd(HeadEndMixin):
                 another socket or is not a spare in stock, or the request id was used for
                 another command.
         """
-        signature = (CommandKind.INSTALL.value, new_serial, f"{service_point}|{replaces or ''}")
-        existing = self._known(request_id, signature)
-        if existing is not None:
-            return existing
-        world = self.world
-        try:
-            site = world.site_index(service_point)
-        except NotFoundError:
-            msg = f"the head-end knows no service point {service_point!r}"
-            raise UnknownDeviceError(
-                msg, code="headend.unknown_service_point", details={"service_point": service_point}
-            ) from None
-        now = self.now_utc()
-        moment = to_us(now)
-        there = self._meter_at(site, moment)
-        names = (
-            set()
-            if there is None
-            else {world.reported_serial[there], world.backoffice_serial[there]}
-        )
-        if new_serial not in names:
-            if replaces is not None and replaces not in names:
-                msg = (
-                    f"meter {replaces} is not in the socket of service point {service_point} "
-                    f"(the head-end has {sorted(names) or 'none'} there)"
-                )
-                raise ConflictError(
+        with self._lock:
+            signature = (CommandKind.INSTALL.value, new_serial, f"{service_point}|{replaces or ''}")
+            existing = self._known(request_id, signature)
+            if existing is not None:
+                return existing
+            world = self.world
+            try:
+                site = world.site_index(service_point)
+            except NotFoundError:
+                msg = f"the head-end knows no service point {service_point!r}"
+                raise UnknownDeviceError(
                     msg,
-                    code="headend.replaces_mismatch",
-                    details={"service_point": service_point, "replaces": replaces},
-                )
-            if new_serial in world.reported_serial:
-                elsewhere = world.reported_serial.index(new_serial)
-                if world.installation_of(elsewhere, moment) is not None:
-                    msg = f"meter {new_serial} is installed at another service point"
-                    raise ConflictError(
-                        msg, code="headend.installed_elsewhere", details={"serial": new_serial}
+                    code="headend.unknown_service_point",
+                    details={"service_point": service_point},
+                ) from None
+            now = self.now_utc()
+            moment = to_us(now)
+            there = self._meter_at(site, moment)
+            names = (
+                set()
+                if there is None
+                else {world.reported_serial[there], world.backoffice_serial[there]}
+            )
+            if new_serial not in names:
+                if replaces is not None and replaces not in names:
+                    msg = (
+                        f"meter {replaces} is not in the socket of service point {service_point} "
+                        f"(the head-end has {sorted(names) or 'none'} there)"
                     )
-            if there is None:
-                msg = f"service point {service_point} has no socket the head-end can exchange"
-                raise ConflictError(msg, code="headend.empty_socket")
-            world.exchange_meter(world.reported_serial[there], at=now, new_serial=new_serial)
-        meter = self._meter(new_serial)
-        number = len(self._commands) + 1
-        command_id = f"CMD-{number:08d}"
-        rng = stream(world.scenario.seed, Stream.COMMANDS, number)
-        final = self._register(
-            command_id,
-            meter,
-            new_serial,
-            now=now,
-            rng=rng,
-            service_point=service_point,
-            replaces=replaces,
-        )
-        return self._record(
-            command_id,
-            kind=CommandKind.INSTALL,
-            serial_number=new_serial,
-            now=now,
-            final=final,
-            signature=signature,
-            request_id=request_id,
-        )
+                    raise ConflictError(
+                        msg,
+                        code="headend.replaces_mismatch",
+                        details={"service_point": service_point, "replaces": replaces},
+                    )
+                if new_serial in world.reported_serial:
+                    elsewhere = world.reported_serial.index(new_serial)
+                    if world.installation_of(elsewhere, moment) is not None:
+                        msg = f"meter {new_serial} is installed at another service point"
+                        raise ConflictError(
+                            msg, code="headend.installed_elsewhere", details={"serial": new_serial}
+                        )
+                if there is None:
+                    msg = f"service point {service_point} has no socket the head-end can exchange"
+                    raise ConflictError(msg, code="headend.empty_socket")
+                world.exchange_meter(world.reported_serial[there], at=now, new_serial=new_serial)
+            meter = self._meter(new_serial)
+            number = len(self._commands) + 1
+            command_id = f"CMD-{number:08d}"
+            rng = stream(world.scenario.seed, Stream.COMMANDS, number)
+            final = self._register(
+                command_id,
+                meter,
+                new_serial,
+                now=now,
+                rng=rng,
+                service_point=service_point,
+                replaces=replaces,
+            )
+            return self._record(
+                command_id,
+                kind=CommandKind.INSTALL,
+                serial_number=new_serial,
+                now=now,
+                final=final,
+                signature=signature,
+                request_id=request_id,
+            )
 
     def _meter_at(self, site: int, moment: int) -> int | None:
         world = self.world
@@ -552,46 +561,48 @@ class SimulatedHeadEnd(HeadEndMixin):
         request_id: str | None = None,
     ) -> str:
         """Accept a command; its outcome is settled by the world's state now."""
-        kind = CommandKind(kind)
-        if kind is CommandKind.INSTALL:
-            msg = "an install needs a service point: call install(), not submit()"
-            raise InvalidInputError(msg, code="headend.install_needs_service_point")
-        signature = (kind.value, serial_number, program_code)
-        existing = self._known(request_id, signature)
-        if existing is not None:
-            return existing
-        meter = self._meter(serial_number)
-        if kind is CommandKind.PROGRAM_PUSH and program_code not in self.world.program_codes:
-            msg = (
-                f"program push needs a known program_code; found {program_code!r}, known: "
-                f"{list(self.world.program_codes)}"
+        with self._lock:
+            kind = CommandKind(kind)
+            if kind is CommandKind.INSTALL:
+                msg = "an install needs a service point: call install(), not submit()"
+                raise InvalidInputError(msg, code="headend.install_needs_service_point")
+            signature = (kind.value, serial_number, program_code)
+            existing = self._known(request_id, signature)
+            if existing is not None:
+                return existing
+            meter = self._meter(serial_number)
+            if kind is CommandKind.PROGRAM_PUSH and program_code not in self.world.program_codes:
+                msg = (
+                    f"program push needs a known program_code; found {program_code!r}, known: "
+                    f"{list(self.world.program_codes)}"
+                )
+                raise InvalidInputError(msg, code="headend.unknown_program")
+            number = len(self._commands) + 1
+            command_id = f"CMD-{number:08d}"
+            now = self.now_utc()
+            rng = stream(self.world.scenario.seed, Stream.COMMANDS, number)
+            final = self._settle(
+                command_id, kind, meter, serial_number, now=now, rng=rng, program_code=program_code
             )
-            raise InvalidInputError(msg, code="headend.unknown_program")
-        number = len(self._commands) + 1
-        command_id = f"CMD-{number:08d}"
-        now = self.now_utc()
-        rng = stream(self.world.scenario.seed, Stream.COMMANDS, number)
-        final = self._settle(
-            command_id, kind, meter, serial_number, now=now, rng=rng, program_code=program_code
-        )
-        return self._record(
-            command_id,
-            kind=kind,
-            serial_number=serial_number,
-            now=now,
-            final=final,
-            signature=signature,
-            request_id=request_id,
-        )
+            return self._record(
+                command_id,
+                kind=kind,
+                serial_number=serial_number,
+                now=now,
+                final=final,
+                signature=signature,
+                request_id=request_id,
+            )
 
     def command_status(self, command_id: str) -> CommandStatus:
         """Pending until the simulated latency has passed, then the settled outcome."""
-        command = self._commands.get(command_id)
-        if command is None:
-            raise UnknownCommandError(
-                f"no command {command_id!r}", details={"command_id": command_id}
-            )
-        return command.final if self.now_utc() >= command.due else command.status
+        with self._lock:
+            command = self._commands.get(command_id)
+            if command is None:
+                raise UnknownCommandError(
+                    f"no command {command_id!r}", details={"command_id": command_id}
+                )
+            return command.final if self.now_utc() >= command.due else command.status
 
     def _settle(
         self,
