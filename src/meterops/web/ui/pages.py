@@ -50,8 +50,9 @@ def meter_page(
     channel: Annotated[str | None, Query(max_length=64)] = None,
     at: Annotated[dt.datetime | None, Query()] = None,
 ) -> HTMLResponse:
-    """A meter: nameplate, service point, module, installations, interval chart and versions."""
+    """A meter: nameplate, customer, interval chart, communication, events, verdicts, orders."""
     from meterops.vee.pages import meter_reads_panel
+    from meterops.web.ui.meter_panels import meter_panels
 
     detail = assets_service.meter_detail(session, serial_number)
     reads = meter_reads_panel(
@@ -63,4 +64,11 @@ def meter_page(
         channel=channel,
         at=at if at is None or at.tzinfo is not None else at.replace(tzinfo=dt.UTC),
     )
-    return _render(request, "meter.html", detail=detail, reads=reads)
+    panels = meter_panels(
+        session,
+        settings,
+        serial=serial_number,
+        last_day=reads["last_day"],
+        user=getattr(request.state, "user", None),
+    )
+    return _render(request, "meter.html", detail=detail, reads=reads, panels=panels)

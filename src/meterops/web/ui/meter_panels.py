@@ -1,0 +1,232 @@
+"""The meter page's panels beyond the interval chart: what ``templates/meter/*.html`` draw.
+
+* **Communication**: RSSI and read success per reporting period (``COMM_STATS`` in the read
+  store), laid out by :func:`meterops.web.ui.charts.comm_trend`.
+* **Events**: the head-end's events of the meter (``EVENTS``), laid out by
+  :func:`meterops.web.ui.charts.event_timeline`.
+* **Diagnostics**: the meter's exceptions with their verdicts (:mod:`meterops.diagnostics`).
+* **Work orders**: every order for the meter with its history (:mod:`meterops.workorders`).
+* **Customer**: the open account at the meter's service point. Who sees the customer's name
+  and phone (``docs/contract``, issue 7): dispatchers, supervisors and admins for meters in
+  their territories, a technician only when the meter is on one of their own open orders;
+  analysts and everyone else see the account and customer numbers only.
+
+Both charts cover the same local days: ``TREND_DAYS`` days ending on the reads panel's last
+day. Thin: SQL through :class:`MeterPageRepository`, the rest through capability services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterops.assets import service as assets_service
+from meterops.auth.service import CurrentUser
+from meterops.config import Settings
+from meterops.db.repository import RepositoryBase
+from meterops.diagnostics import service as diagnostics_service
+from meterops.diagnostics.schemas import ExceptionRead, exception_read
+from meterops.models import (
+    Account,
+    Customer,
+    Installation,
+    Premise,
+    ServicePoint,
+    Technician,
+    WorkOrder,
+)
+from meterops.models.org import Role
+from meterops.reads.store import ReadStore, Table
+from meterops.web.ui.charts import Timeline, TrendChart, comm_trend, event_timeline
+from meterops.workorders import service as workorders_service
+from meterops.workorders.lifecycle import OPEN_STATES
+from meterops.workorders.schemas import OrderEvent, WorkOrderRead
+
+__all__ = [
+    "TREND_DAYS",
+    "CustomerView",
+    "MeterPageRepository",
+    "OrderView",
+    "can_see_customer",
+    "meter_panels",
+]
+
+TREND_DAYS: Final = 30
+"""Local days the communication trend and the events timeline cover."""
+
+_DESK_ROLES: Final = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    """The open account at the meter's service point, as this user may see it.
+
+    Attributes:
+        account_number: The account's number (always shown).
+        customer_number: The customer's number (always shown).
+        name: The customer's name, None when this user may not see it.
+        phone: The customer's phone, None when unknown or not for this user.
+        move_in_date: When the account opened.
+    """
+
+    account_number: str
+    customer_number: str
+    name: str | None
+    phone: str | None
+    move_in_date: dt.date
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """A work order for the meter with its history, oldest entry first."""
+
+    order: WorkOrderRead
+    history: list[OrderEvent]
+
+
+class MeterPageRepository(RepositoryBase[WorkOrder]):
+    """The few reads of the meter page that no capability service offers."""
+
+    model = WorkOrder
+
+    def order_numbers(self, meter_id: int, *, limit: int = 100) -> list[str]:
+        """Numbers of the meter's work orders, newest first."""
+        rows = self.session.scalars(
+            select(WorkOrder).where(WorkOrder.meter_id == meter_id).order_by(WorkOrder.id.desc())
+        ).fetchmany(limit)
+        return [row.order_number for row in rows]
+
+    def territory_id(self, meter_id: int) -> int | None:
+        """Territory of the premise the meter is installed at now (None: not installed)."""
+        return self.session.scalars(
+            select(Premise.territory_id)
+            .join(ServicePoint, ServicePoint.premise_id == Premise.id)
+            .join(Installation, Installation.service_point_id == ServicePoint.id)
+            .where(Installation.meter_id == meter_id, Installation.removed_at_utc.is_(None))
+        ).first()
+
+    def open_account(self, meter_id: int) -> tuple[Account, Customer] | None:
+        """The open account (no move-out) at the meter's current service point, if any."""
+        row = self.session.execute(
+            select(Account, Customer)
+            .join(Customer, Customer.id == Account.customer_id)
+            .join(Installation, Installation.service_point_id == Account.service_point_id)
+            .where(
+                Installation.meter_id == meter_id,
+                Installation.removed_at_utc.is_(None),
+                Account.move_out_date.is_(None),
+            )
+        ).first()
+        return None if row is None else (row[0], row[1])
+
+    def has_own_open_order(self, meter_id: int, user_id: int) -> bool:
+        """Whether the meter is on an open order assigned to the technician of this user."""
+        found = self.session.scalars(
+            select(WorkOrder.id)
+            .join(Technician, Technician.id == WorkOrder.technician_id)
+            .where(
+                WorkOrder.meter_id == meter_id,
+                Technician.user_id == user_id,
+                WorkOrder.status.in_(list(OPEN_STATES)),
+            )
+        ).first()
+        return found is not None
+
+
+def can_see_customer(
+    repository: MeterPageRepository, meter_id: int, user: CurrentUser | None
+) -> bool:
+    """Whether ``user`` may see the name and phone of the meter's customer.
+
+    Args:
+        repository: The page's repository.
+        meter_id: The meter.
+        user: The signed-in user (None: nobody signed in).
+
+    Returns:
+        True for dispatchers, supervisors and admins when the meter is in one of their
+        territories, and for a technician when it is on one of their own open orders.
+    """
+    if user is None:
+        return False
+    if user.role in _DESK_ROLES:
+        territory = repository.territory_id(meter_id)
+        return territory is not None and territory in user.territory_ids
+    if user.role is Role.TECHNICIAN:
+        return repository.has_own_open_order(meter_id, user.id)
+    return False
+
+
+def meter_panels(
+    session: Session,
+    settings: Settings,
+    *,
+    serial: str,
+    last_day: dt.date,
+    user: CurrentUser | None,
+) -> dict[str, Any]:
+    """Template context of the meter page's communication, events, verdicts, orders, customer.
+
+    Args:
+        session: Database session.
+        settings: Settings (zone, read store).
+        serial: Meter serial number.
+        last_day: Last local day of the trend and the timeline (the reads panel's last day).
+        user: The signed-in user (decides whether the customer's name is shown).
+
+    Returns:
+        ``panels`` context: ``first_day``, ``last_day``, ``trend`` (:class:`TrendChart`),
+        ``timeline`` (:class:`Timeline`), ``exceptions``, ``orders``, ``customer``
+        (:class:`CustomerView` or None), ``zone``.
+
+    Raises:
+        NotFoundError: Unknown meter.
+    """
+    zone = settings.zone
+    meter = assets_service.get_meter(session, serial)
+    first_day = last_day - dt.timedelta(days=TREND_DAYS - 1)
+    days = [first_day + dt.timedelta(days=i) for i in range(TREND_DAYS)]
+    start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    store = ReadStore(settings.reads_uri)
+    end_utc = end.astimezone(dt.UTC)
+    comm = store.records(Table.COMM_STATS, start_utc=start, end_utc=end_utc, ids=[meter.id])
+    events = store.records(Table.EVENTS, start_utc=start, end_utc=end_utc, ids=[meter.id])
+    trend: TrendChart = comm_trend(comm, days=days, zone=zone)
+    timeline: Timeline = event_timeline(events, days=days, zone=zone)
+    exceptions: list[ExceptionRead] = [
+        exception_read(row, serial) for row in diagnostics_service.meter_exceptions(session, serial)
+    ]
+    repository = MeterPageRepository(session)
+    orders = [
+        OrderView(
+            workorders_service.read_order(session, number),
+            workorders_service.history(session, number),
+        )
+        for number in repository.order_numbers(meter.id)
+    ]
+    customer = None
+    account = repository.open_account(meter.id)
+    if account is not None:
+        shown = can_see_customer(repository, meter.id, user)
+        customer = CustomerView(
+            account_number=account[0].account_number,
+            customer_number=account[1].customer_number,
+            name=account[1].name if shown else None,
+            phone=account[1].phone if shown else None,
+            move_in_date=account[0].move_in_date,
+        )
+    return {
+        "first_day": first_day,
+        "last_day": last_day,
+        "trend": trend,
+        "timeline": timeline,
+        "exceptions": exceptions,
+        "orders": orders,
+        "customer": customer,
+        "zone": zone,
+    }
