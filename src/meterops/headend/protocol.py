@@ -2,7 +2,9 @@
 
 A head-end (the AMI vendor's system that talks to the meters) gives the platform what it
 collected - interval and register reads, events, comm stats, topology - since a moment, and
-executes commands: ping, on-demand read, disconnect, reconnect, program push, and learns of
+executes commands: ping, on-demand read, disconnect, reconnect (closing the switch at once, or
+arming it so that the customer's press on the meter's button closes it), program push, time
+sync, demand reset, and learns of
 meters installed in the field (``install``: confirmed once the new meter has registered and
 answered its first read). Commands are asynchronous: submitting one returns a command id at
 once; its status moves from ``pending`` to ``confirmed`` or ``failed`` when the meter answers
@@ -46,7 +48,9 @@ POLL_KINDS = ("interval_reads", "register_reads", "events", "comm_stats", "topol
 FAILURE_REASONS: dict[str, str] = {
     "no_response": "The meter did not answer before the head-end's timeout.",
     "collector_unreachable": "The collector the meter reports through is down.",
-    "not_supported": "The meter cannot do this (e.g. no service switch).",
+    "not_supported": (
+        "The meter cannot do this (no service switch; no demand register for a demand reset)."
+    ),
     "load_side_voltage": "Voltage on the load side: closing the switch is refused.",
     "not_installed": "The meter is not installed in a socket.",
     "not_registered": (
@@ -66,6 +70,9 @@ class CommandKind(StrEnum):
     RECONNECT = "reconnect"
     PROGRAM_PUSH = "program_push"
     INSTALL = "install"
+    TIME_SYNC = "time_sync"
+    DEMAND_RESET = "demand_reset"
+    ARM_RECONNECT = "arm_reconnect"
 
 
 class CommandState(StrEnum):
@@ -232,6 +239,22 @@ class HeadEnd(Protocol):
         """Push a meter program (TOU schedule, demand settings)."""
         ...
 
+    def arm_reconnect(self, serial_number: str, *, request_id: str | None = None) -> str:
+        """Arm a meter's open switch: it closes when the customer presses the meter's button.
+
+        Confirmed once armed (result ``{"switch": "armed", "armed_until_utc"}``); refused with
+        load-side voltage like a reconnect. An arm the customer does not use lapses.
+        """
+        ...
+
+    def time_sync(self, serial_number: str, *, request_id: str | None = None) -> str:
+        """Set a meter's clock to the head-end's (result: ``offset_before_s``, the error fixed)."""
+        ...
+
+    def demand_reset(self, serial_number: str, *, request_id: str | None = None) -> str:
+        """Reset a demand meter's maximum-demand register (``not_supported`` without one)."""
+        ...
+
     def install(
         self,
         new_serial: str,
@@ -316,6 +339,18 @@ class HeadEndMixin:
             program_code=program_code,
             request_id=request_id,
         )
+
+    def arm_reconnect(self, serial_number: str, *, request_id: str | None = None) -> str:
+        """Arm a meter's switch for the customer's press."""
+        return self.submit(CommandKind.ARM_RECONNECT, serial_number, request_id=request_id)
+
+    def time_sync(self, serial_number: str, *, request_id: str | None = None) -> str:
+        """Set a meter's clock."""
+        return self.submit(CommandKind.TIME_SYNC, serial_number, request_id=request_id)
+
+    def demand_reset(self, serial_number: str, *, request_id: str | None = None) -> str:
+        """Reset a meter's maximum-demand register."""
+        return self.submit(CommandKind.DEMAND_RESET, serial_number, request_id=request_id)
 
     def install(
         self,

@@ -7,7 +7,11 @@ command fails at the head-end's timeout); a collector that is down fails it at o
 path answers only sometimes (three tries); a healthy meter answers after a latency that grows
 with its hops. A confirmed disconnect opens the switch from the moment of confirmation (the
 reads drop to zero), a reconnect closes it unless there is voltage on the load side (then it
-is refused and the meter says so), a program push changes the program the meter carries. An
+is refused and the meter says so); an arm-for-customer-press leaves the switch open but armed,
+and the simulated customer presses the meter's button after a while (most within an hour, some
+never: the arm lapses after a day), which closes it; a time sync ends a drifting clock's error;
+a demand reset is refused by meters without a demand register; a program push changes the
+program the meter carries. An
 install (a meter exchanged in the field) puts the new meter in the world's socket if the world
 does not have it there yet; the new meter joins the mesh after simulated minutes (more with
 hops, retries on a poor path) and answers its first read, or never registers: a dead radio (a
@@ -62,6 +66,9 @@ _TIMEOUT_S: Final = {
     CommandKind.RECONNECT: 300.0,
     CommandKind.PROGRAM_PUSH: 1800.0,
     CommandKind.INSTALL: 4 * 3600.0,
+    CommandKind.TIME_SYNC: 120.0,
+    CommandKind.DEMAND_RESET: 120.0,
+    CommandKind.ARM_RECONNECT: 300.0,
 }
 _BASE_S: Final = {
     CommandKind.PING: 0.8,
@@ -70,12 +77,23 @@ _BASE_S: Final = {
     CommandKind.RECONNECT: 25.0,
     CommandKind.PROGRAM_PUSH: 420.0,
     CommandKind.INSTALL: 6.0,
+    CommandKind.TIME_SYNC: 5.0,
+    CommandKind.DEMAND_RESET: 6.0,
+    CommandKind.ARM_RECONNECT: 25.0,
 }
 _US: Final = 1_000_000
 _JOIN_MEDIAN_S: Final = 300.0
 """Median time for a new meter to hear the mesh and be admitted (before retries). [s]"""
 _JOIN_RETRY_S: Final = 600.0
 """Wait between registration attempts of a new meter that was not heard. [s]"""
+_ARM_WINDOW_S: Final = 86_400.0
+"""An armed switch the customer does not close within this lapses (stays open). [s]"""
+_PRESS_MEDIAN_S: Final = 1200.0
+"""Median time from arming to the customer's press. [s]"""
+_NO_PRESS: Final = 0.1
+"""Share of customers who do not press the button while the arm lasts."""
+_DEMAND_PROGRAMS: Final = ("GS-", "LGS-")
+"""Program code prefixes of meters with a maximum-demand register."""
 
 
 class Clock(Protocol):
@@ -167,6 +185,16 @@ class LinkState:
 
 
 @dataclass(slots=True)
+class _Arm:
+    """A switch armed for the customer's press."""
+
+    command_id: str
+    armed_us: int
+    until_us: int
+    press_us: int | None
+
+
+@dataclass(slots=True)
 class _Command:
     status: CommandStatus
     due: dt.datetime
@@ -192,6 +220,7 @@ class SimulatedHeadEnd(HeadEndMixin):
         self.dead_on_arrival = dead_on_arrival
         # One caller at a time: a web app's worker threads and a dispatcher share one world.
         self._lock = threading.RLock()
+        self._armed: dict[int, _Arm] = {}
         self.world = world
         self.clock = clock or SimClock(world.day(0).start_utc + dt.timedelta(days=1))
         self._commands: dict[str, _Command] = {}
@@ -208,6 +237,7 @@ class SimulatedHeadEnd(HeadEndMixin):
     ) -> pl.DataFrame:
         """What the head-end collected in ``[since_utc, until_utc)`` (see :class:`HeadEnd`)."""
         with self._lock:
+            self._customer_presses()
             if kind not in POLL_KINDS:
                 msg = f"unknown poll kind {kind!r}; expected one of {list(POLL_KINDS)}"
                 raise InvalidInputError(msg, code="headend.unknown_poll")
@@ -597,6 +627,7 @@ class SimulatedHeadEnd(HeadEndMixin):
     def command_status(self, command_id: str) -> CommandStatus:
         """Pending until the simulated latency has passed, then the settled outcome."""
         with self._lock:
+            self._customer_presses()
             command = self._commands.get(command_id)
             if command is None:
                 raise UnknownCommandError(
@@ -635,7 +666,11 @@ class SimulatedHeadEnd(HeadEndMixin):
 
         if not state.installed:
             return fail("not_installed", dt.timedelta(seconds=2))
-        switch_command = kind in (CommandKind.DISCONNECT, CommandKind.RECONNECT)
+        switch_command = kind in (
+            CommandKind.DISCONNECT,
+            CommandKind.RECONNECT,
+            CommandKind.ARM_RECONNECT,
+        )
         if switch_command and not bool(world.has_switch[meter]):
             return fail("not_supported", dt.timedelta(seconds=2))
         if not state.collector_up:
@@ -659,12 +694,15 @@ class SimulatedHeadEnd(HeadEndMixin):
             )
         if kind is CommandKind.ON_DEMAND_READ:
             return confirm(self._read(meter, state.site, done, rng))
+        if switch_command:
+            self._customer_presses()
+            self._armed.pop(meter, None)  # a new switch operation replaces an arm
         if kind is CommandKind.DISCONNECT:
             if not world.switch_open(meter, done):
                 world.set_switch(meter, open_=True, moment_us=done)
                 world.log_event(meter, done, "switch_disconnected", {"command_id": command_id})
             return confirm({"switch": "open"})
-        if kind is CommandKind.RECONNECT:
+        if kind in (CommandKind.RECONNECT, CommandKind.ARM_RECONNECT):
             if world.load_side_voltage(state.site, done):
                 world.log_event(meter, done, "load_side_voltage", {"command_id": command_id})
                 world.log_event(
@@ -674,13 +712,111 @@ class SimulatedHeadEnd(HeadEndMixin):
                     {"command_id": command_id, "reason": "load_side_voltage"},
                 )
                 return fail("load_side_voltage", latency)
+            if kind is CommandKind.ARM_RECONNECT and world.switch_open(meter, done):
+                return confirm(self._arm(command_id, meter, done, rng))
             if world.switch_open(meter, done):
                 world.set_switch(meter, open_=False, moment_us=done)
                 world.log_event(meter, done, "switch_connected", {"command_id": command_id})
             return confirm({"switch": "closed"})
+        if kind is CommandKind.TIME_SYNC:
+            return confirm(self._time_sync(command_id, meter, done))
+        if kind is CommandKind.DEMAND_RESET:
+            program = world.program_of(meter, done)
+            if not program.startswith(_DEMAND_PROGRAMS):
+                return fail("not_supported", latency)
+            world.log_event(meter, done, "demand_reset", {"command_id": command_id})
+            return confirm({"reset_at_utc": from_us(done).isoformat(), "program_code": program})
         assert program_code is not None
         world.set_program(meter, program_code, moment_us=done)
         return confirm({"program_code": program_code})
+
+    # -- time sync, arming and the customer's press -----------------------------------------
+
+    def _time_sync(self, command_id: str, meter: int, done: int) -> dict[str, Any]:
+        """Set the meter's clock at ``done``: its drift ends; the error it had is reported."""
+        world = self.world
+        rows = world.live_faults(FaultKind.CLOCK_DRIFT, done, meter=meter)
+        faults = world.faults
+        offset = sum(
+            float(faults.value[r]) * (done - int(faults.start_us[r])) / (86_400 * _US) for r in rows
+        )
+        world.end_faults(rows, done)
+        world.log_event(
+            meter, done, "time_changed", {"command_id": command_id, "offset_s": round(-offset, 1)}
+        )
+        return {"offset_before_s": round(offset, 1), "offset_after_s": 0.0}
+
+    def _arm(
+        self, command_id: str, meter: int, done: int, rng: np.random.Generator
+    ) -> dict[str, Any]:
+        """Arm an open switch; draw when (if at all) the customer presses the button."""
+        until = done + round(_ARM_WINDOW_S * _US)
+        press: int | None = None
+        if rng.random() >= _NO_PRESS:
+            delay = _PRESS_MEDIAN_S * float(rng.lognormal(0.0, 1.0))
+            if delay < _ARM_WINDOW_S:
+                press = done + round(delay * _US)
+        self._armed[meter] = _Arm(command_id, done, until, press)
+        return {"switch": "armed", "armed_until_utc": from_us(until).isoformat()}
+
+    def _customer_presses(self) -> None:
+        """Apply the presses (and lapses) of armed switches that are now in the past.
+
+        The world learns of a press when the head-end is next consulted (any poll, command or
+        status), so read the world through the head-end after arming.
+        """
+        now = to_us(self.now_utc())
+        for meter, arm in list(self._armed.items()):
+            if arm.press_us is not None and arm.press_us <= now:
+                self._close_armed(meter, arm, arm.press_us)
+            elif arm.until_us <= now:
+                del self._armed[meter]
+
+    def _close_armed(self, meter: int, arm: _Arm, moment: int) -> None:
+        world = self.world
+        del self._armed[meter]
+        if world.switch_open(meter, moment):
+            world.set_switch(meter, open_=False, moment_us=moment)
+            world.log_event(
+                meter,
+                moment,
+                "switch_connected",
+                {"command_id": arm.command_id, "customer_press": True},
+            )
+
+    def armed(self, serial_number: str) -> bool:
+        """Whether the meter's switch is armed now (open, waiting for the customer's press)."""
+        with self._lock:
+            self._customer_presses()
+            arm = self._armed.get(self._meter(serial_number))
+            return arm is not None and arm.armed_us <= to_us(self.now_utc())
+
+    def press_button(self, serial_number: str) -> bool:
+        """The customer presses the meter's button now (a scripted press, e.g. in a demo).
+
+        Returns:
+            True when an armed switch closed; False when the switch was not armed (a press
+            then does nothing, as on a real meter).
+        """
+        with self._lock:
+            self._customer_presses()
+            meter = self._meter(serial_number)
+            arm = self._armed.get(meter)
+            now = to_us(self.now_utc())
+            if arm is None or arm.armed_us > now:
+                return False
+            self._close_armed(meter, arm, now)
+            return True
+
+    def _switch_state(self, meter: int, moment: int) -> str:
+        if not self.world.switch_open(meter, moment):
+            return "closed"
+        arm = self._armed.get(meter)
+        if arm is None or not arm.armed_us <= moment < arm.until_us:
+            return "open"
+        # A press not yet applied (it lies between now and ``moment``) has closed it by then.
+        pressed = arm.press_us is not None and arm.press_us <= moment
+        return "closed" if pressed else "armed"
 
     def _delivered_wh(self, meter: int, moment: int) -> npt.NDArray[np.int64]:
         """A meter's registers at a moment; on the day it was installed, from its install read.
@@ -717,7 +853,7 @@ class SimulatedHeadEnd(HeadEndMixin):
             "voltage_v": round(
                 nominal * (1 + float(world.voltage_offset[site])) + float(rng.normal(0, 0.6)), 1
             ),
-            "switch": "open" if world.switch_open(meter, moment) else "closed",
+            "switch": self._switch_state(meter, moment),
         }
 
 
