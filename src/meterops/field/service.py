@@ -3,8 +3,8 @@
 Access: a technician acts only on orders assigned to them (the technician linked to the
 signed-in user, ``Technician.user_id``); dispatchers, supervisors and admins on orders of
 their territories; analysts never (this service checks it again behind the app-wide access
-matrix). Customer details appear only on a technician's own open orders, and for desk roles
-of the territory.
+matrix). Customer details appear only on a technician's own open orders (assigned, en route
+or on site: not once the job is over), and for desk roles of the territory.
 
 Actions carry an idempotency key (unique in ``field_actions``): the same key with the same
 payload returns the stored answer with ``duplicate: true`` and has no second effect; the same
@@ -68,7 +68,7 @@ from meterops.models.org import Role
 from meterops.models.workorders import OrderSource
 from meterops.workorders import service as workorders_service
 from meterops.workorders.errors import WorkOrderNotFoundError
-from meterops.workorders.lifecycle import OPEN_STATES, WorkOrderStatus
+from meterops.workorders.lifecycle import WorkOrderStatus
 from meterops.workorders.repository import WorkOrderRepository
 from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.types import WorkOrderType
@@ -263,7 +263,7 @@ def today(
             ctx,
             sequence=visit.sequence,
             eta=visit.arrival_utc,
-            show_customer=order.status in OPEN_STATES,
+            show_customer=order.status in _WORKING,
         )
         for visit in visits
         for order in visit.orders
@@ -336,7 +336,7 @@ def order_detail(
     order, own = _authorize(session, user, order_number)
     repository = FieldRepository(session)
     day = order.scheduled_date or now.date()
-    show_customer = (own and order.status in OPEN_STATES) or user.role in _DESK_ROLES
+    show_customer = (own and order.status in _WORKING) or user.role in _DESK_ROLES
     ctx = _context(session, [order], day=day, with_customers=show_customer)
     stop = _stop(order, ctx, sequence=None, eta=None, show_customer=show_customer)
     site = ctx.sites[order.id]
@@ -812,11 +812,13 @@ def record_action(
         actor=user.username,
         result={},
     )
+    attempt = session.begin_nested()  # a refused action leaves nothing behind
     try:
         with session.begin_nested():
             session.add(action)
             session.flush()
     except IntegrityError:
+        attempt.rollback()
         # Another request stored the same key between our look-up and insert.
         raced = repository.action_by_key(request.idempotency_key)
         if raced is None:
@@ -832,7 +834,11 @@ def record_action(
         technician_id=None if technician is None else technician.id,
         action=action,
     )
-    outcome = _HANDLERS[request.kind](ctx, request.payload)
+    try:
+        outcome = _HANDLERS[request.kind](ctx, request.payload)
+    except BaseException:
+        attempt.rollback()
+        raise
     result = s.ActionResult(
         action_id=action.id,
         duplicate=False,
@@ -842,6 +848,7 @@ def record_action(
     )
     action.result = result.model_dump(mode="json")
     session.flush()
+    attempt.commit()
     return result
 
 
