@@ -15,6 +15,10 @@ The protocol per file (``docs/storage.md``, "Atomic visibility"):
    rows of each table tagged with the journal id, then write the store's commit marker — the
    single moment the file becomes visible — then mark the journal ``committed``.
 
+A file with a valid header (or root element) and no record is a valid empty delivery (the
+parsers return empty frames for it): it goes through the same steps, stores nothing and is
+journalled ``committed`` with every count 0 (an identical file later is a duplicate file).
+
 A failure after step 4 began marks the entry ``abandoned`` and re-raises; a SIGKILL leaves it
 ``pending`` and :func:`recover` (run at the start of every :func:`ingest_files`) settles it.
 Ingest holds the store's single-writer lock throughout.

@@ -19,6 +19,12 @@ Layout of ``meterops simulate ... --out DIR``::
     DIR/greenbutton/<serial>.xml        Green Button ESPI feeds of a few customers
     DIR/ground_truth/faults.jsonl       the faults; no diagnostic code reads this folder
 
+A CSV or CIM file of a kind the day has nothing of (``registers_other.csv`` on a day without
+received-energy or TOU register reads, ``events.xml`` on a quiet day) is still written, with
+its header row or root element and no record, as a head-end delivers it: ingest journals it
+as a valid empty delivery (committed, every count 0). CMEP files are always written from the
+day's delivered-energy reads, which every simulated day has.
+
 Every byte depends only on the scenario and its seed: file-creation stamps inside the
 formats are set from the simulated day, never from the clock.
 

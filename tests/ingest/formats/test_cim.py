@@ -54,11 +54,16 @@ def test_decode_reading_type_refuses_short_codes() -> None:
         decode_reading_type("0.0.2")
 
 
-def test_a_document_without_readings_or_events_is_refused() -> None:
+def test_a_document_without_readings_or_events_is_an_empty_delivery() -> None:
+    for root in (b"MeterReadings", b"EndDeviceEvents"):
+        ns = b"http://iec.ch/TC57/2011/" + root + b"#"
+        batch = parse_cim(b"<" + root + b' xmlns="' + ns + b'"/>', name="empty.xml", strict=True)
+        assert (batch.row_count, batch.rows_in_file, batch.issues) == (0, 0, [])
+
+
+def test_an_empty_document_of_another_kind_is_refused() -> None:
     with pytest.raises(ParseError) as caught:
-        parse_cim(
-            b'<MeterReadings xmlns="http://iec.ch/TC57/2011/MeterReadings#"/>', name="empty.xml"
-        )
+        parse_cim(b'<Other xmlns="http://iec.ch/TC57/2011/MeterReadings#"/>', name="other.xml")
     assert caught.value.issues[-1].line == 1
 
 

@@ -262,3 +262,13 @@ def test_a_malformed_corpus_never_crashes_the_parser(shared_data: Path) -> None:
     ]
     for i, data in enumerate(corpus(seeds, 1000, seed=21)):
         check_never_crashes(parse_espi, data, f"m{i}.xml")
+
+
+def test_a_feed_without_interval_readings_is_an_empty_delivery() -> None:
+    feed = b"""<feed xmlns="http://www.w3.org/2005/Atom"><entry>
+<link rel="self" href="/RetailCustomer/1/UsagePoint/1"/><content>
+<UsagePoint xmlns="http://naesb.org/espi"/></content></entry></feed>"""
+    batch = parse_espi(feed, name="gb.xml", strict=True)
+    assert (batch.row_count, batch.rows_in_file, batch.issues) == (0, 0, [])
+    with pytest.raises(ParseError):  # another vocabulary is not an empty feed
+        parse_espi(b"<html/>", name="page.xml")

@@ -65,10 +65,20 @@ def test_a_quote_that_spans_lines_is_refused_with_its_line() -> None:
     assert "line 2" in caught.value.issues[-1].message
 
 
-def test_a_header_only_file_is_refused() -> None:
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_a_header_only_file_is_an_empty_delivery(kind: str) -> None:
+    header = ",".join(columns_of(kind)).encode()
+    for data in (header, header + b"\n", header + b"\r\n\r\n"):
+        batch = parse_headend_csv(data, name="t.csv", strict=True)
+        assert (batch.row_count, batch.rows_in_file, batch.issues) == (0, 0, [])
+        assert getattr(batch, kind).is_empty()
+
+
+def test_a_file_whose_rows_are_all_unusable_is_refused() -> None:
     header = ",".join(columns_of("topology")).encode() + b"\n"
-    with pytest.raises(ParseError):
-        parse_headend_csv(header, name="t.csv")
+    with pytest.raises(ParseError) as caught:
+        parse_headend_csv(header + b"N1,meter,,x,y,z,up\n", name="t.csv")
+    assert {i.line for i in caught.value.issues} == {1, 2}
 
 
 def test_sniff_recognises_documented_headers_only() -> None:

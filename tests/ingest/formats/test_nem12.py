@@ -116,3 +116,19 @@ def test_a_malformed_corpus_never_crashes_the_parser() -> None:
             check_never_crashes(
                 lambda d, name: parse_nem12(d, name=name, strict=True), data, f"s{i}.csv"
             )
+
+
+def test_a_file_with_header_and_end_only_is_refused() -> None:
+    # Unlike a head-end CSV, NEM12 has no empty delivery: a file needs at least one 200 and
+    # 300 record (the public corpus has this file under invalid/, Example_NEM12_empty.csv).
+    with pytest.raises(ParseError) as caught:
+        parse_nem12(b"100,NEM12,200405011135,MDA1,Ret1\r\n900\r\n", name="e.csv")
+    assert caught.value.issues[-1].line == 1
+
+
+def test_a_file_whose_readings_are_all_unusable_is_refused() -> None:
+    text = b"100,NEM12,200405011135,MDA1,Ret1\n200,N1,E1,1,E1,N1,M1,kWh,30,\n"
+    text += b"300,20040231," + b"1," * 48 + b"A,,,,\n900\n"  # 31 February
+    with pytest.raises(ParseError) as caught:
+        parse_nem12(text, name="bad.csv")
+    assert 3 in {i.line for i in caught.value.issues}

@@ -85,6 +85,15 @@ class IssueLog:
             )
         return self.items
 
+    def is_empty_delivery(self, rows_in_file: int) -> bool:
+        """True when a file holds no record at all and no issue: a valid empty delivery.
+
+        A head-end sends a file with its header (or root element) and no record when it has
+        nothing to report; parsers return empty frames for it instead of refusing it. A file
+        whose records are all unusable is not empty (it is refused, naming the records).
+        """
+        return rows_in_file == 0 and not self.items
+
     def whole_file(self, code: str, message: str, *, field: str = "file") -> ParseError:
         """A :class:`ParseError` for a file with nothing usable (the issue is on line 1)."""
         issue = Issue(self.name, 1, field, code, message)

@@ -301,6 +301,13 @@ def sniff_cim(head: bytes) -> bool:
     return b"iec.ch/TC57/2011/MeterReadings" in head or b"iec.ch/TC57/2011/EndDeviceEvents" in head
 
 
+def _is_cim_root(root: etree._Element) -> bool:
+    """True when the document element is a CIM ``MeterReadings`` or ``EndDeviceEvents``."""
+    name = etree.QName(root)
+    roots = {(MR_NS, "MeterReadings"), (EV_NS, "EndDeviceEvents")}
+    return (name.namespace, name.localname) in roots
+
+
 def read_cim(path: str | Path, *, strict: bool = False) -> ParsedBatch:
     """Read a CIM MeterReadings or EndDeviceEvents document; see :func:`parse_cim`."""
     data, name = read_path(path)
@@ -320,7 +327,9 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
         Readings and EndDeviceEvents.
 
     Raises:
-        ParseError: Unsafe or malformed XML, strict mode with an issue, or nothing usable.
+        ParseError: Unsafe or malformed XML, strict mode with an issue, or records of which
+            none is usable. A ``MeterReadings`` or ``EndDeviceEvents`` document without any
+            record is a valid empty delivery (empty frames, ``rows_in_file`` 0).
     """
     issues = IssueLog(name, strict=strict)
     data = read_input(stream)
@@ -348,7 +357,9 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
     registers = _registers(tables["Readings"], issues)
     events = parse_events(tables["EndDeviceEvent"], issues)
     rows = sum(t.height for t in tables.values())
-    if intervals.height + registers.height + events.height == 0:
+    if intervals.height + registers.height + events.height == 0 and not (
+        _is_cim_root(root) and issues.is_empty_delivery(rows)
+    ):
         raise issues.whole_file(
             "file.no_records",
             "no usable IntervalReadings, Readings or EndDeviceEvent",

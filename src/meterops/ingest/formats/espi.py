@@ -237,7 +237,9 @@ def parse_espi(
         Interval reads; ``rows_in_file`` counts IntervalReading elements.
 
     Raises:
-        ParseError: Unsafe or malformed XML, strict mode with an issue, or no usable reading.
+        ParseError: Unsafe or malformed XML, strict mode with an issue, or readings of which
+            none is usable. An Atom or ESPI document without any ``IntervalReading`` is a
+            valid empty delivery (empty frame, ``rows_in_file`` 0).
     """
     issues = IssueLog(name, strict=strict)
     data = read_input(stream)
@@ -250,7 +252,8 @@ def parse_espi(
     entries = _xml.xslt_table(root, _ENTRY_XSLT, _ENTRY_COLUMNS)
     blocks = _link_blocks(entries, serial_number, reading_type_fallback)
     frame = _readings(readings, blocks, issues)
-    if frame.is_empty():
+    empty_feed = etree.QName(root).namespace in {ATOM, ESPI}
+    if frame.is_empty() and not (empty_feed and issues.is_empty_delivery(readings.height)):
         raise issues.whole_file(
             "file.no_records", "no usable IntervalReading in the feed", field="IntervalReading"
         )

@@ -151,8 +151,9 @@ def parse_headend_csv(
         The kind's frame filled; ``rows_in_file`` counts data rows.
 
     Raises:
-        ParseError: Unknown header, unbalanced quotes, strict mode with an issue, or no usable
-            row (unless ``allow_empty``).
+        ParseError: Unknown header, unbalanced quotes, strict mode with an issue, or rows of
+            which none is usable (unless ``allow_empty``). A file with a documented header
+            and no data row is a valid empty delivery: empty frame, ``rows_in_file`` 0.
 
     Examples:
         >>> text = b"serial_number,channel,interval_start_utc,interval_s,value,quality_flags,"
@@ -197,7 +198,7 @@ def parse_headend_csv(
     rows_in_file = int((~raw["__blank"]).sum()) + len(excluded)
     raw = raw.filter(~pl.col("__blank") & ~pl.col("line").is_in(excluded))
     frame = _typed(raw, kind, issues)
-    if frame.is_empty() and not allow_empty:
+    if frame.is_empty() and not allow_empty and not issues.is_empty_delivery(rows_in_file):
         raise issues.whole_file("file.no_records", f"no usable {kind} row in the file")
     return ParsedBatch(
         source_name=name,
