@@ -45,6 +45,8 @@ from meterops.fleet.parse import parse_fleet_csv
 from meterops.fleet.programs import parse_programs_file
 from meterops.fleet.spec import IMPORT_ORDER
 from meterops.ingest.service import IngestOptions, ingest_files
+from meterops.outages import service as outages_service
+from meterops.outages.inference import OutageParams
 from meterops.reads.schema import UTC_DATETIME
 from meterops.reads.store import ReadStore
 from meterops.simulator import FaultRates, World, county, small_town, write_simulation
@@ -122,6 +124,15 @@ def _quality(ctx: BenchContext) -> list[Figure]:
         clock=lambda: arrived,
     )
     options = diagnostics_service.RunOptions(zone=ZONE)
+    with session_scope(sessions) as session:  # the outage system records its incidents first
+        incidents = outages_service.detect(
+            session,
+            store,
+            start_utc=as_of - dt.timedelta(days=options.history_days),
+            end_utc=as_of,
+            now=as_of,
+            params=OutageParams(),
+        )
     with session_scope(sessions) as session, timed() as elapsed:
         summary = diagnostics_service.run(
             session, store, as_of_utc=as_of, options=options, actor="bench", now=as_of
@@ -179,6 +190,10 @@ def _quality(ctx: BenchContext) -> list[Figure]:
     )
     right = faulty.filter(pl.col("cause") == pl.col("true_cause"))["serial_number"].n_unique()
     noncomm_share = 100.0 * right / max(1, faulty["serial_number"].n_unique())
+    bare = _bare_thefts(faults, truth)
+    drops = verdicts.filter(pl.col("kind") == "consumption_drop")
+    drop_right = drops.join(present, on=["serial_number", "cause"]).height
+    bare_found = bare.join(verdicts, on=["serial_number", "cause"]).height
     no_visit = verdicts.filter(
         pl.col("action").is_in([ActionKind.REMOTE.value, ActionKind.BACK_OFFICE.value])
     ).height
@@ -213,13 +228,33 @@ def _quality(ctx: BenchContext) -> list[Figure]:
         ),
         Figure(
             AREA,
+            "bypasses without a tamper event found (consumption drop)",
+            100.0 * bare_found / max(1, bare.height),
+            "%",
+            note=f"{bare_found} of {bare.height} visible bare bypasses; consumption-drop "
+            f"verdicts {drops.height}, naming a fault the meter has: {drop_right}",
+        ),
+        Figure(
+            AREA,
             "verdicts acted on without a visit",
             100.0 * no_visit / max(1, verdicts.height),
             "%",
             note=f"remote or back-office; run took {run_s:.1f} s incl. store reads; "
-            f"found {summary.found}",
+            f"found {summary.found}; {len(incidents)} outage incidents recorded before",
         ),
     ]
+
+
+def _bare_thefts(faults: list[dict[str, object]], truth: pl.DataFrame) -> pl.DataFrame:
+    """The visible bypasses that left no tamper event (only a drop can find them)."""
+    bare = {
+        str(f["meter_serial"])
+        for f in faults
+        if f["kind"] == "theft_bypass" and not (f.get("parameters") or {}).get("tamper_event")  # type: ignore[attr-defined]
+    }
+    return truth.filter(
+        (pl.col("cause") == "bypass_theft") & pl.col("serial_number").is_in(sorted(bare))
+    )
 
 
 # -- run time -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from meterops.diagnostics import detect
+from meterops.diagnostics.detect.comm import OUTAGE_PERIODS
 from meterops.diagnostics.frames import EXCEPTIONS
 from meterops.diagnostics.params import DetectParams
 from meterops.kit.frames import check_frame
@@ -124,6 +125,59 @@ def test_a_restored_outage_or_a_removed_meter_does_not_suppress() -> None:
     assert _noncomm(meters=meters, last=last, events=restored)["meter_id"].to_list() == [1, 2]
     removed = f.events([(1, gone, "last_gasp"), (1, gone, "meter_removed"), (2, gone, "last_gasp")])
     assert _noncomm(meters=meters, last=last, events=removed)["meter_id"].to_list() == [1]
+
+
+def _periods(*rows: tuple[int, dt.datetime, dt.datetime | None]) -> pl.DataFrame:
+    return pl.DataFrame(list(rows), schema=OUTAGE_PERIODS, orient="row")
+
+
+def test_a_recorded_outage_explains_a_silence_that_began_inside_it() -> None:
+    gone = AS_OF - 30 * H
+    meters = f.meters(4)
+    last = _last_reads(m1=gone, m2=gone, m3=AS_OF - 80 * H, m4=gone)
+    outages = _periods(
+        (1, gone - H / 2, None),  # still out: not a non-comm
+        (2, gone, gone + 2 * H),  # restored 28 h ago and still silent: a non-comm
+        (3, gone, None),  # silent two days before the outage began: the outage does not explain it
+    )
+    out = detect.detect_non_communicating(
+        meters=meters,
+        last_reads=last,
+        comm_stats=f.comm_stats([]),
+        events=f.events([]),
+        window_start_utc=f.T0,
+        as_of_utc=AS_OF,
+        params=P,
+        outages=outages,
+    )
+    assert out["meter_id"].to_list() == [2, 3, 4]
+    recent = _periods((1, gone, AS_OF - 20 * H))  # restored 20 h ago: give it time
+    out = detect.detect_non_communicating(
+        meters=f.meters(1),
+        last_reads=_last_reads(m1=gone),
+        comm_stats=f.comm_stats([]),
+        events=f.events([]),
+        window_start_utc=f.T0,
+        as_of_utc=AS_OF,
+        params=P,
+        outages=recent,
+    )
+    assert out.is_empty()
+
+
+def test_missing_reads_during_a_recorded_outage_are_not_intermittent() -> None:
+    stats = f.comm_stats([(1, day, 40, -95.0, "C1") for day in (8, 9, 10)])
+    out = detect.detect_non_communicating(
+        meters=f.meters(1),
+        last_reads=_last_reads(m1=AS_OF - H),
+        comm_stats=stats,
+        events=f.events([]),
+        window_start_utc=f.T0,
+        as_of_utc=AS_OF,
+        params=P,
+        outages=_periods((1, AS_OF - 40 * H, AS_OF - 10 * H)),
+    )
+    assert out.is_empty()
 
 
 # -- consumption --------------------------------------------------------------------------------

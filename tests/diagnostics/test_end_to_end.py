@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from meterops.auth import service as auth
 from meterops.cli import context
 from meterops.cli.main import main
 from meterops.config import Settings
@@ -33,11 +34,16 @@ from meterops.fleet.parse import parse_fleet_csv
 from meterops.fleet.programs import parse_programs_file
 from meterops.fleet.spec import IMPORT_ORDER
 from meterops.ingest.service import IngestOptions, ingest_files
-from meterops.models import WorkOrder
+from meterops.models import Territory as TerritoryRow
+from meterops.models import User, WorkOrder
+from meterops.models.org import Role
 from meterops.reads.store import ReadStore
 from meterops.simulator import FaultRates, World, small_town, write_simulation
 from meterops.web.app import create_app
 from meterops.workorders.service import WorkOrderPolicy
+from tests.fixtures.web import sign_in
+
+PASSWORD = "correct horse battery"
 
 pytestmark = pytest.mark.slow  # a whole-territory scenario: CI runs it on SQLite only
 
@@ -217,7 +223,20 @@ def test_the_api_and_the_page_show_verdicts_and_evidence(territory: Territory) -
         data_dir=territory.folder / "var",
         reads_uri=str(territory.folder / "reads"),
     )
-    with TestClient(create_app(settings)) as client:
+    with session_scope(territory.sessions) as session:
+        codes = list(session.scalars(select(TerritoryRow.code)).all())
+        if session.scalars(select(User).where(User.username == "diag-analyst")).first() is None:
+            auth.create_user(
+                session,
+                username="diag-analyst",
+                display_name="Diagnostics Analyst",
+                role=Role.ANALYST,
+                password=PASSWORD,
+                territory_codes=codes,
+                actor="test",
+            )
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        assert sign_in(client, "diag-analyst", PASSWORD).status_code == 303
         listed = client.get("/api/v1/diagnostics/exceptions", params={"open": True})
         assert listed.status_code == 200
         first = listed.json()[0]
@@ -226,7 +245,9 @@ def test_the_api_and_the_page_show_verdicts_and_evidence(territory: Territory) -
         assert one.json()["meter_serial"] == first["meter_serial"]
         meter = client.get(f"/api/v1/diagnostics/meters/{first['meter_serial']}")
         assert first["id"] in [e["id"] for e in meter.json()]
-        assert client.get("/api/v1/diagnostics/meters/NOPE").status_code == 404
+        # an unknown serial is refused: 404, or 403 where the access matrix does not say
+        # whether a meter outside the user's territories exists
+        assert client.get("/api/v1/diagnostics/meters/NOPE").status_code in (403, 404)
         cohorts = client.get("/api/v1/diagnostics/cohorts", params={"min_size": 5})
         assert any(c["kind"] == "high_bill" for c in cohorts.json())
         page = client.get("/diagnostics", params={"kind": "tamper"})

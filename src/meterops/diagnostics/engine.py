@@ -47,6 +47,8 @@ class DiagnosticInputs:
             (a removal, a last gasp, temperature alarms).
         program_mismatches: ``programs.MISMATCHES`` of the fleet's programs (None: not
             checked).
+        outages: Outage periods the outage system recorded for the window
+            (``detect.comm.OUTAGE_PERIODS``; None: none known).
     """
 
     meters: pl.DataFrame
@@ -62,6 +64,7 @@ class DiagnosticInputs:
     zone: str
     event_history: pl.DataFrame | None = None
     program_mismatches: pl.DataFrame | None = None
+    outages: pl.DataFrame | None = None
 
     @property
     def last_day(self) -> dt.date:
@@ -115,6 +118,7 @@ def detect_exceptions(
                 window_start_utc=inputs.window_start_utc,
                 as_of_utc=inputs.as_of_utc,
                 params=params,
+                outages=inputs.outages,
             ),
         ),
         (
@@ -179,6 +183,18 @@ def detect_exceptions(
             ),
         ),
     ]
+    steps.append(
+        (
+            "consumption_drop",
+            lambda: detect.detect_consumption_drop(
+                daily=inputs.daily,
+                meters=inputs.meters,
+                last_day=last_day,
+                zone=zone,
+                params=params,
+            ),
+        )
+    )
     if inputs.program_mismatches is not None:
         mismatches = inputs.program_mismatches
         steps.append(

@@ -57,6 +57,10 @@ FACT_NAMES = (
     "unknown_serials_reported",
     "transformer_voltage_share",
     "basis",
+    "drop_ratio",
+    "neighbour_ratio",
+    "export_ratio",
+    "net_metering",
 )
 """Every fact a rule may test (documented in docs/diagnostics.md)."""
 
@@ -285,6 +289,29 @@ def meter_facts(
         "meter_id",
         pl.col("evidence").str.json_path_match("$.basis").alias("basis"),
     )
+    drop = exceptions.filter(pl.col("kind") == ExceptionKind.CONSUMPTION_DROP.value).select(
+        "meter_id",
+        pl.col("evidence")
+        .str.json_decode(
+            pl.Struct(
+                {
+                    "drop_ratio": pl.Float64,
+                    "neighbour_ratio": pl.Float64,
+                    "export_ratio": pl.Float64,
+                }
+            )
+        )
+        .alias("d"),
+    )
+    drop = (
+        drop.unnest("d")
+        if not drop.is_empty()
+        else drop.drop("d").with_columns(
+            pl.lit(None, pl.Float64).alias("drop_ratio"),
+            pl.lit(None, pl.Float64).alias("neighbour_ratio"),
+            pl.lit(None, pl.Float64).alias("export_ratio"),
+        )
+    )
     frame = (
         exceptions.lazy()
         .select("meter_id")
@@ -298,6 +325,8 @@ def meter_facts(
         .join(since_tamper, on="meter_id", how="left")
         .join(voltage_share, on="meter_id", how="left")
         .join(high_bill.lazy(), on="meter_id", how="left")
+        .join(drop.lazy(), on="meter_id", how="left")
+        .join(inputs.meters.lazy().select("meter_id", "net_metering"), on="meter_id", how="left")
         .with_columns(
             (pl.col("collector_status") == "down").fill_null(value=False).alias("collector_down"),
             (pl.col("silent_hours") > pl.col("collector_down_hours") + 2.0).alias(

@@ -38,6 +38,8 @@ class ExceptionKind(StrEnum):
     """Energy (or the on-peak share of a TOU customer) well above the customer's norm."""
     PROGRAM_MISMATCH = "program_mismatch"
     """The meter's program bills other TOU periods than its tariff's filed definition."""
+    CONSUMPTION_DROP = "consumption_drop"
+    """An occupied premise's weather-adjusted use stepped down and stayed down."""
 
 
 class Cause(StrEnum):

@@ -44,6 +44,12 @@ class DetectParams:
         hot_socket_events: High-temperature alarms in the window to raise an exception.
         tamper_events: Tamper events in the window to raise an exception.
         reverse_events: Reverse-energy events in the window to raise an exception.
+        drop_ratio: A consumption drop: weather-adjusted use after the step at most this
+            share of the use before it. [-]
+        drop_min_days_after: Days after the step before a drop is raised. [d]
+        drop_min_kwh_per_day: Use before the step at least this. [kWh/d]
+        drop_hold_ratio: No adjusted day after the step reaches this share of the use
+            before it (the drop holds). [-]
     """
 
     non_comm_hours: float = 24.0
@@ -70,3 +76,7 @@ class DetectParams:
     hot_socket_events: int = 1
     tamper_events: int = 1
     reverse_events: int = 1
+    drop_ratio: float = 0.6
+    drop_min_days_after: int = 3
+    drop_min_kwh_per_day: float = 3.0
+    drop_hold_ratio: float = 0.8

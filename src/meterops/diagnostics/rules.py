@@ -138,7 +138,11 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         "non_communicating.collector_down",
         _K.NON_COMMUNICATING,
         _C.COLLECTOR_DOWN,
-        (_c("collector_down", "==", True), _c("silent_before_collector_down", "==", False)),
+        (
+            _c("collector_down", "==", True),
+            _c("silent_before_collector_down", "==", False),
+            _c("mode", "!=", "degrading"),
+        ),
         0.95,
         _A.FIELD,
         "The meter's collector reports itself down and the meter fell silent with it.",
@@ -160,6 +164,7 @@ RULES: Final[tuple[VerdictRule, ...]] = (
             _c("collector_silent_share", ">=", 0.5),
             _c("collector_meters", ">=", 5),
             _c("silent_hours", "<=", 72.0),
+            _c("mode", "!=", "degrading"),
         ),
         0.85,
         _A.FIELD,
@@ -491,6 +496,53 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         _A.FIELD,
         "Register and intervals disagree: test the meter's accuracy.",
         _W.ACCURACY_TEST,
+    ),
+    # -- consumption drop --------------------------------------------------------------------------
+    VerdictRule(
+        "consumption_drop.tamper",
+        _K.CONSUMPTION_DROP,
+        _C.BYPASS_THEFT,
+        (_c("tamper_events", ">=", 1),),
+        0.85,
+        _A.FIELD,
+        "The premise's use stepped down and stayed down, with tamper events: a bypass.",
+        _W.TAMPER_INVESTIGATION,
+        facts=("drop_ratio", "neighbour_ratio"),
+    ),
+    VerdictRule(
+        "consumption_drop.shared",
+        _K.CONSUMPTION_DROP,
+        _C.CUSTOMER_USAGE,
+        (_c("neighbour_ratio", "<=", 0.8),),
+        0.5,
+        _A.ANALYST,
+        "The meters on the same transformer dropped too: the change is shared, not a bypass "
+        "at this premise.",
+        facts=("drop_ratio",),
+    ),
+    VerdictRule(
+        "consumption_drop.solar",
+        _K.CONSUMPTION_DROP,
+        _C.CUSTOMER_USAGE,
+        (_c("net_metering", "==", True), _c("export_ratio", ">=", 1.2)),
+        0.4,
+        _A.ANALYST,
+        "A net-metered premise whose export rose as its delivered energy fell: more sun, "
+        "not a bypass; review before a visit.",
+        facts=("drop_ratio",),
+    ),
+    VerdictRule(
+        "consumption_drop.bypass",
+        _K.CONSUMPTION_DROP,
+        _C.BYPASS_THEFT,
+        (),
+        0.7,
+        _A.FIELD,
+        "The premise's weather-adjusted use stepped down and stayed down while its "
+        "neighbours' did not, with no tamper event: a bypass that left no trace but the "
+        "missing energy.",
+        _W.TAMPER_INVESTIGATION,
+        facts=("drop_ratio", "neighbour_ratio", "export_ratio", "prior_kwh_per_day"),
     ),
     # -- high bill ---------------------------------------------------------------------------------
     VerdictRule(

@@ -22,6 +22,8 @@ import polars as pl
 from meterops.diagnostics.kinds import Cause
 
 __all__ = [
+    "BARE_DROP_AFTER_DAYS",
+    "BARE_DROP_BASELINE_DAYS",
     "DETECTABLE_AFTER_DAYS",
     "EVENT_TRACE_KINDS",
     "SCORES",
@@ -66,6 +68,17 @@ DETECTABLE_AFTER_DAYS: Final[Mapping[str, float]] = MappingProxyType(
 EVENT_TRACE_KINDS: Final = frozenset({"theft_bypass", "tamper_without_theft"})
 """Faults seen through events at their onset: scored when the onset is in the window, even
 if the fault ended since (its events stay in the window)."""
+
+BARE_DROP_BASELINE_DAYS: Final = 7.0
+"""A bypass without tamper events is visible only as a drop against the premise's own use
+before it: its onset must leave this many days of the window before it. [d]"""
+BARE_DROP_AFTER_DAYS: Final = 4.0
+"""...and be this old (three complete local days after the onset day). [d]"""
+
+
+def _tamper_event(fault: Mapping[str, Any]) -> bool:
+    return bool((fault.get("parameters") or {}).get("tamper_event"))
+
 
 SCORES: Final = pl.Schema(
     {
@@ -114,8 +127,6 @@ def truth_pairs(
         serial = fault.get("meter_serial")
         if cause is None or not serial:
             continue
-        if kind == "theft_bypass" and not (fault.get("parameters") or {}).get("tamper_event"):
-            continue  # a bypass without tamper events: no detector covers a bare drop yet
         start = _utc(fault.get("start_utc")) or window_start_utc
         end = _utc(fault.get("end_utc"))
         if end is not None and end <= as_of_utc and kind not in EVENT_TRACE_KINDS:
@@ -124,6 +135,17 @@ def truth_pairs(
         if start > as_of_utc - age:
             continue
         if kind in EVENT_TRACE_KINDS and start < window_start_utc:
+            continue
+        # a bare drop shows only against a baseline inside the window, once it held
+        if (
+            detectable_only
+            and kind == "theft_bypass"
+            and not _tamper_event(fault)
+            and (
+                start < window_start_utc + dt.timedelta(days=BARE_DROP_BASELINE_DAYS)
+                or start > as_of_utc - dt.timedelta(days=BARE_DROP_AFTER_DAYS)
+            )
+        ):
             continue
         pairs.add((str(serial), cause.value))
     return pl.DataFrame(

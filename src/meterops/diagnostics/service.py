@@ -33,6 +33,7 @@ from meterops.diagnostics.repository import ExceptionRepository
 from meterops.diagnostics.rules import diagnose
 from meterops.models import Collector
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
+from meterops.outages import service as outages_service
 from meterops.reads.store import ReadStore, Table
 from meterops.workorders import service as workorders_service
 from meterops.workorders.schemas import OrderRequest
@@ -63,6 +64,7 @@ RECOVERY_REASONS: dict[ExceptionKind, str] = {
     ExceptionKind.REGISTER_MISMATCH: "register and intervals agree",
     ExceptionKind.HIGH_BILL: "use back within the customer's norm",
     ExceptionKind.PROGRAM_MISMATCH: "the meter's program matches its tariff",
+    ExceptionKind.CONSUMPTION_DROP: "use back to the premise's own level (or the account closed)",
 }
 """Why an exception closes when its detector no longer finds it."""
 
@@ -141,8 +143,9 @@ def load_inputs(
         history_days: Days of events to read for what explains a silence. [d]
 
     Returns:
-        The inputs and the number of serials the head-end reported that the fleet does not
-        know (``unknown_meter`` quarantine).
+        The inputs (with the transformer and feeder outages the outage system recorded,
+        ``outages.service.outage_periods``) and the number of serials the head-end reported
+        that the fleet does not know (``unknown_meter`` quarantine).
     """
     start = as_of_utc - dt.timedelta(days=lookback_days)
     repository = ExceptionRepository(session)
@@ -183,6 +186,9 @@ def load_inputs(
         zone=zone,
         event_history=history,
         program_mismatches=validate_programs(repository.program_schedules(), year=local_day.year),
+        outages=outages_service.outage_periods(session, start_utc=start, end_utc=as_of_utc).select(
+            "meter_id", "outage_start_utc", "outage_end_utc"
+        ),
     )
     return inputs, _unknown_serials(store)
 

@@ -8,7 +8,11 @@ below: the weak path is caught before it fails).
 A meter whose transformer or feeder is in a power outage is not a non-comm: when at least
 ``outage_share`` of the meters on its transformer (or feeder) logged a power loss or a last
 gasp with no restore since, the meter is left out (a pulled meter's own ``meter_removed``
-event overrides this: its transformer is fine).
+event overrides this: its transformer is fine). The outage system's own record
+(``outages.service.outage_periods``, passed as ``outages``) suppresses too: a meter that fell
+silent inside a recorded transformer or feeder outage is not judged until ``non_comm_hours``
+after the restore (it may come back), and missing reads during a recorded outage do not make
+a meter intermittent.
 
 Pure module: polars and pure meterops modules only.
 """
@@ -23,7 +27,16 @@ from meterops.diagnostics.detect._common import as_exceptions, event_name_expr, 
 from meterops.diagnostics.kinds import ExceptionKind
 from meterops.diagnostics.params import DetectParams
 
-__all__ = ["detect_non_communicating", "outage_state"]
+__all__ = ["OUTAGE_PERIODS", "detect_non_communicating", "outage_state"]
+
+OUTAGE_PERIODS = pl.Schema(
+    [
+        ("meter_id", pl.Int64()),
+        ("outage_start_utc", pl.Datetime("us", "UTC")),
+        ("outage_end_utc", pl.Datetime("us", "UTC")),
+    ]
+)
+"""Recorded outage periods per meter (``outage_end_utc`` null while it lasts)."""
 
 _OUTAGE = ("power_loss", "last_gasp")
 _RESTORE = ("power_restored", "power_restored_nic")
@@ -98,6 +111,46 @@ def outage_state(
     ).collect()
 
 
+def _recorded_outages(
+    frame: pl.DataFrame,
+    outages: pl.DataFrame | None,
+    *,
+    as_of_utc: dt.datetime,
+    params: DetectParams,
+) -> pl.DataFrame:
+    """Drop the candidates a recorded outage explains (see the module docstring)."""
+    if outages is None or outages.is_empty() or frame.is_empty():
+        return frame
+    grace = utc_literal(as_of_utc - dt.timedelta(hours=params.non_comm_hours))
+    comm_from = utc_literal(as_of_utc - dt.timedelta(days=params.comm_days))
+    as_of = utc_literal(as_of_utc)
+    slack = dt.timedelta(hours=1)
+    periods = outages.lazy().select(
+        "meter_id",
+        "outage_start_utc",
+        pl.col("outage_end_utc").fill_null(as_of).alias("end"),
+    )
+    explained = (
+        frame.lazy()
+        .select("meter_id", "silent", "silent_since")
+        .join(periods, on="meter_id")
+        .filter(pl.col("outage_start_utc") <= as_of)
+        .filter(
+            pl.when(pl.col("silent"))
+            .then(
+                (pl.col("outage_start_utc") <= pl.col("silent_since") + slack)
+                & (pl.col("end") >= pl.col("silent_since") - slack)
+                & (pl.col("end") >= grace)
+            )
+            .otherwise(pl.col("end") >= comm_from)
+        )
+        .select("meter_id")
+        .unique()
+        .collect()
+    )
+    return frame.filter(~pl.col("meter_id").is_in(explained["meter_id"].implode()))
+
+
 def detect_non_communicating(
     *,
     meters: pl.DataFrame,
@@ -107,6 +160,7 @@ def detect_non_communicating(
     window_start_utc: dt.datetime,
     as_of_utc: dt.datetime,
     params: DetectParams,
+    outages: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Meters silent for ``non_comm_hours`` or below ``min_read_success``, outages excepted.
 
@@ -119,6 +173,7 @@ def detect_non_communicating(
             silent since then at least. [UTC]
         as_of_utc: The moment judged. [UTC]
         params: Thresholds.
+        outages: :data:`OUTAGE_PERIODS` the outage system recorded (None: none known).
 
     Returns:
         ``EXCEPTIONS`` rows of kind ``non_communicating``; evidence: ``mode`` (``silent`` or
@@ -158,7 +213,7 @@ def detect_non_communicating(
         )
     )
     outage = outage_state(meters=meters, events=events, outage_share=params.outage_share)
-    frame = (
+    candidates = (
         meters.lazy()
         .select("meter_id")
         .join(last_reads.lazy(), on="meter_id", how="left")
@@ -203,24 +258,25 @@ def detect_non_communicating(
             )
             & ~pl.col("in_outage").fill_null(value=False)
         )
-        .with_columns(
-            pl.when(pl.col("silent"))
-            .then(pl.lit("silent"))
-            .when(pl.col("intermittent").fill_null(value=False))
-            .then(pl.lit("intermittent"))
-            .otherwise(pl.lit("degrading"))
-            .alias("mode"),
-            pl.when(pl.col("silent"))
-            .then(pl.col("silent_since"))
-            .when(pl.col("intermittent").fill_null(value=False))
-            .then(pl.coalesce("first_short_utc", utc_literal(comm_from)))
-            .otherwise(utc_literal(window_start_utc))
-            .alias("first_seen_utc"),
-            as_of.alias("last_seen_utc"),
-            pl.col("read_success").round(3),
-            pl.col("last_read_utc").dt.to_string("%Y-%m-%dT%H:%M:%SZ"),
-        )
         .collect()
+    )
+    kept = _recorded_outages(candidates, outages, as_of_utc=as_of_utc, params=params)
+    frame = kept.with_columns(
+        pl.when(pl.col("silent"))
+        .then(pl.lit("silent"))
+        .when(pl.col("intermittent").fill_null(value=False))
+        .then(pl.lit("intermittent"))
+        .otherwise(pl.lit("degrading"))
+        .alias("mode"),
+        pl.when(pl.col("silent"))
+        .then(pl.col("silent_since"))
+        .when(pl.col("intermittent").fill_null(value=False))
+        .then(pl.coalesce("first_short_utc", utc_literal(comm_from)))
+        .otherwise(utc_literal(window_start_utc))
+        .alias("first_seen_utc"),
+        as_of.alias("last_seen_utc"),
+        pl.col("read_success").round(3),
+        pl.col("last_read_utc").dt.to_string("%Y-%m-%dT%H:%M:%SZ"),
     )
     return as_exceptions(
         frame,
