@@ -114,7 +114,7 @@ class FieldPolicy:
         command_policy: Policy of the pings and reads it asks for.
     """
 
-    verification_timeout_s: float = 3600.0
+    verification_timeout_s: float = 5 * 3600.0
     photo_limits: photos.PhotoLimits = photos.DEFAULT_LIMITS
     workorder_policy: workorders_service.WorkOrderPolicy = field(
         default_factory=workorders_service.WorkOrderPolicy
