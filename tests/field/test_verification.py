@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from meterops.auth.service import CurrentUser
-from meterops.errors import ConflictError
+from meterops.commands.dispatcher import Dispatcher
+from meterops.commands.policy import CommandPolicy
+from meterops.errors import ConflictError, NotFoundError
 from meterops.field import service
 from meterops.field.schemas import ActionKind, ActionRequest
 from meterops.headend.simulated import SimClock, SimulatedHeadEnd
@@ -66,8 +68,10 @@ class Visit:
         )
 
 
-def exchange(session: Session, folder: Path, *, dead_on_arrival: float) -> Visit:
-    """Load a simulated town, give a technician an exchange order and record the exchange."""
+def assigned(
+    session: Session, folder: Path, *, dead_on_arrival: float
+) -> tuple[Visit, str, Installation, Meter]:
+    """Load a simulated town and give a technician an exchange order (and a spare meter)."""
     loaded = load_world(session, folder, service_points=60, faults=QUIET)
     head_end = SimulatedHeadEnd(loaded.world, clock=loaded.clock, dead_on_arrival=dead_on_arrival)
     # The meter with the strongest radio path to a working collector.
@@ -112,6 +116,13 @@ def exchange(session: Session, folder: Path, *, dead_on_arrival: float) -> Visit
     visit = Visit(
         session, current(user, {territory.id}), created.order_number, head_end, loaded.clock, point
     )
+    return visit, serial, installed, new
+
+
+def exchange(session: Session, folder: Path, *, dead_on_arrival: float) -> Visit:
+    """An assigned exchange order, worked: arrived, safety passed, meter exchanged."""
+    visit, serial, installed, new = assigned(session, folder, dead_on_arrival=dead_on_arrival)
+    point = visit.point
     detail = service.order_detail(session, visit.user, visit.number, now=MONDAY_10)
     answers = {i.code: i.nominal_v if i.kind == "volts" else "pass" for i in detail.checklist}
     visit.act(ActionKind.ARRIVE, {})
@@ -171,3 +182,37 @@ def test_a_verification_still_pending_after_the_window_times_out(
     visit = exchange(session, tmp_path, dead_on_arrival=0.0)
     late = MONDAY_10 + dt.timedelta(hours=6)  # the head-end's clock has not moved: still pending
     assert visit.verification(now=late).state == "timed_out"
+
+
+def test_a_ping_from_the_phone_goes_through_remote_commands_and_is_kept_on_the_order(
+    session: Session, tmp_path: Path
+) -> None:
+    visit, _, _, _ = assigned(session, tmp_path, dead_on_arrival=0.0)
+    asked = service.ask_meter(
+        session, visit.user, visit.number, kind="ping", idempotency_key="ping-key-1", now=MONDAY_10
+    )
+    assert (asked.kind, asked.state) == ("ping", "queued")
+    again = service.ask_meter(
+        session, visit.user, visit.number, kind="ping", idempotency_key="ping-key-1", now=MONDAY_10
+    )
+    assert again.request_id == asked.request_id  # the same key asks once
+    sessions = sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    dispatcher = Dispatcher(sessions, visit.head_end, policy=CommandPolicy())
+    for _ in range(10):
+        dispatcher.cycle()
+        visit.clock.advance(dt.timedelta(seconds=30))
+    followed = service.follow_command(
+        session, visit.user, visit.number, asked.request_id, now=MONDAY_10
+    )
+    assert followed.state == "confirmed", followed.failure_reason
+    assert "rssi_dbm" in followed.result
+    order = workorders_service.get_order(session, visit.number)
+    assert order.last_ping is not None
+    assert (order.last_ping["request_id"], order.last_ping["state"]) == (
+        asked.request_id,
+        "confirmed",
+    )
+    with pytest.raises(NotFoundError):
+        service.follow_command(session, visit.user, visit.number, 999_999, now=MONDAY_10)

@@ -129,6 +129,7 @@ class ActionRead(BaseModel):
     recorded_at: dt.datetime | None
     received_at: dt.datetime
     actor: str
+    payload: dict[str, Any] = Field(default_factory=dict)
     result: dict[str, Any]
 
 

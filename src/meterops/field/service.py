@@ -368,6 +368,7 @@ def order_detail(
                 recorded_at=a.recorded_at_utc,
                 received_at=a.received_at_utc,
                 actor=a.actor,
+                payload=a.payload,
                 result=a.result,
             )
             for a in repository.actions(order.id)
@@ -620,7 +621,7 @@ def _exchange(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
         asset_schemas.ExchangeRequest(
             old_serial=body.old_serial,
             new_serial=body.new_serial,
-            at=ctx.action.recorded_at_utc or ctx.now,
+            at=min(ctx.action.recorded_at_utc or ctx.now, ctx.now),  # a phone clock ahead
             old_final_read_kwh=body.old_final_read_kwh,
             new_initial_read_kwh=body.new_initial_read_kwh,
             reason=f"field exchange on {order.order_number}"
@@ -1145,6 +1146,8 @@ def ask_meter(
 ) -> s.CommandRead:
     """Ping or read the order's meter through the remote-commands service (and its guards).
 
+    After an exchange, the meter asked is the new one.
+
     The request goes to the commands outbox; its dispatcher sends it to the head-end.
     Follow it with :func:`follow_command`.
 
@@ -1157,6 +1160,8 @@ def ask_meter(
     if site.meter is None:
         msg = f"Work order {order.order_number} has no meter to {kind}."
         raise ConflictError(msg, code="field.no_meter")
+    exchanged = FieldRepository(session).verification(order.id)
+    serial = exchanged.new_serial if exchanged is not None else site.meter.serial_number
     key = idempotency_key or uuid.uuid4().hex
     action_key = f"field-{kind}-{key}"
     existing = FieldRepository(session).action_by_key(action_key)
@@ -1170,7 +1175,7 @@ def ask_meter(
         session,
         CommandRequestCreate(
             kind=_COMMAND_KINDS[kind],
-            serial_numbers=[site.meter.serial_number],
+            serial_numbers=[serial],
             reason=f"field {kind} of the meter of {order.order_number}",
             idempotency_key=action_key,
         ),
