@@ -53,6 +53,8 @@ class FieldDay:
         exchanges: Order numbers of the two exchanges.
         investigation: Order number of the tamper investigation.
         old_serials: Serial of the meter on each order.
+        final_reads: A plausible final read of each order's meter (its install read and a
+            few days' use). [kWh]
         new_serials: Serials of the new meters in stock and on the truck.
         world: The simulated world the head-end answers from.
         head_end: The simulated head-end (simulated time runs 200x the wall clock).
@@ -64,6 +66,7 @@ class FieldDay:
     exchanges: tuple[str, str]
     investigation: str
     old_serials: dict[str, str]
+    final_reads: dict[str, int]
     new_serials: tuple[str, str]
     world: World
     head_end: SimulatedHeadEnd
@@ -134,6 +137,17 @@ def build_field_day(database_url: str, folder: Path) -> FieldDay:
             ).order_number
             for kind, serial in zip(kinds, picks, strict=True)
         ]
+        install_reads = dict(
+            session.execute(
+                select(Meter.serial_number, Installation.install_read_kwh)
+                .join(Installation, Installation.meter_id == Meter.id)
+                .where(Installation.removed_at_utc.is_(None), Meter.serial_number.in_(picks))
+            ).all()
+        )
+        final_reads = {
+            number: int(install_reads[serial] or 0) + 37
+            for number, serial in zip(numbers, picks, strict=True)
+        }
         form = forms[picks[0]]
         new_serials = (f"NEW{day:%m%d}01", f"NEW{day:%m%d}02")
         model = session.scalars(select(Meter).where(Meter.serial_number == picks[0])).one()
@@ -188,6 +202,7 @@ def build_field_day(database_url: str, folder: Path) -> FieldDay:
         exchanges=(numbers[0], numbers[1]),
         investigation=numbers[2],
         old_serials=dict(zip(numbers, picks, strict=True)),
+        final_reads=final_reads,
         new_serials=new_serials,
         world=world,
         head_end=head_end,

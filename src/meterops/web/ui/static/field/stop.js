@@ -6,7 +6,7 @@
   var F = window.Field;
   var EXCHANGE_TYPES = ["exchange", "install"];
   var VERIFY_FINAL = ["verified", "failed", "timed_out", "not_needed"];
-  var COMMAND_OPEN = ["pending", "queued", "submitted", "sent", "accepted", "in_progress", "running", "waiting"];
+  var COMMAND_SETTLED = ["confirmed", "failed", "expired", "cancelled"];
 
   var root, orderNumber, order = null, photos = [], verifyTimer = null, verification = null;
   var done = {};
@@ -58,7 +58,13 @@
     });
   }
 
+  function showStatus(outcome) {
+    var body = outcome && outcome.record && outcome.record.body;
+    if (body && body.order && body.order.status) { setField("status", label(body.order.status)); }
+  }
+
   function showOutcome(form, kind, outcome, doneText) {
+    showStatus(outcome);
     var error = $("[data-error]", form);
     var note = $('[data-done="' + kind + '"]');
     error.textContent = "";
@@ -98,7 +104,10 @@
     var evidence = $('[data-field="evidence"]');
     evidence.textContent = "";
     (order.evidence || []).forEach(function (item) {
-      var text = typeof item === "string" ? item : (item.summary || item.text || item.label || JSON.stringify(item));
+      var text = typeof item === "string" ? item
+        : item.kind === "summary" ? String(item.value)
+        : (item.label || label(item.name || item.kind || "")) + (item.value !== undefined ? ": " + item.value : "") +
+          (item.unit ? " " + item.unit : "");
       evidence.appendChild(el("li", null, text));
     });
     if (order.last_ping) {
@@ -128,10 +137,15 @@
         input.name = "item:" + item.code;
         input.inputMode = "decimal";
         input.setAttribute("aria-label", item.label + " (volts)");
+        if (item.nominal_v) { input.dataset.nominal = String(item.nominal_v); }
         var unit = el("label", "volts");
         unit.appendChild(input);
         unit.appendChild(el("span", null, " V"));
         row.appendChild(unit);
+        if (item.low_v && item.high_v) {
+          row.appendChild(el("p", "hint muted", "Nominal " + item.nominal_v + " V; within limits " +
+            Math.round(item.low_v) + "–" + Math.round(item.high_v) + " V"));
+        }
       } else {
         ["pass", "fail"].forEach(function (value) {
           var choice = el("label", "choice " + value);
@@ -237,9 +251,9 @@
       var parts = [which === "ping" ? "Ping" : "Read", label(answer.state)];
       if (result.register_kwh !== undefined) { parts.push(result.register_kwh + " kWh"); }
       if (result.rssi_dbm !== undefined) { parts.push("RSSI " + result.rssi_dbm + " dBm"); }
-      if (result.reason) { parts.push(label(result.reason)); }
+      if (answer.failure_reason) { parts.push(label(answer.failure_reason)); }
       out.textContent = parts.join(" · ");
-      if (COMMAND_OPEN.indexOf(answer.state) >= 0 && polls < 60) {
+      if (COMMAND_SETTLED.indexOf(answer.state) < 0 && polls < 60) {
         polls += 1;
         setTimeout(function () {
           F.getJson(base + "/commands/" + encodeURIComponent(answer.request_id)).then(show, fail);
@@ -362,6 +376,7 @@
       } else if (outcome.record.status >= 400) {
         note.textContent = outcome.record.error || "Refused.";
       } else {
+        showStatus(outcome);
         note.textContent = "Arrival recorded";
         button.hidden = true;
       }
@@ -446,9 +461,23 @@
     });
     if (window.FieldScan) { window.FieldScan.attach(root); }
     F.on(function (event, record) {
-      if (event === "sent" && record.order_number === orderNumber && record.kind === "exchange") {
-        followVerification();
+      if ((event !== "sent" && event !== "refused") || record.order_number !== orderNumber) { return; }
+      // A result kept on the phone went out: say so where it was saved.
+      var note = $('[data-done="' + record.kind + '"]');
+      if (note && event === "sent") {
+        note.hidden = false;
+        note.textContent = "Sent" + (record.body && record.body.duplicate ? " (already recorded)" : "") + ".";
+        if (record.kind === "arrive") { note.textContent = "Arrival recorded"; }
       }
+      if (event === "refused") {
+        var form = $('[data-form="' + record.kind + '"]');
+        var error = form ? $("[data-error]", form) : null;
+        if (error) { error.textContent = record.error; }
+      }
+      if (record.body && record.body.order && record.body.order.status) {
+        setField("status", label(record.body.order.status));
+      }
+      if (event === "sent" && record.kind === "exchange") { followVerification(); }
     });
     F.getJson("/api/v1/field/orders/" + encodeURIComponent(orderNumber)).then(function (data) {
       order = data;

@@ -1,0 +1,363 @@
+"""The technician's day on a phone, end to end (issue 7's first "Done means").
+
+A real Chromium with a Pixel 7's viewport and touch drives the field app served by uvicorn over
+a dispatched day (``field_world``) and a simulated head-end over the same simulated world:
+the technician signs in, opens the route (next stop first, the map), completes an exchange
+with a photo (a real JPEG made here), follows the head-end until the new meter is verified,
+goes offline, completes another stop from the cached app (its results wait in IndexedDB),
+comes back online, and the results arrive once: one stored action per idempotency key, sending
+a key again changes nothing, and the orders' statuses are the expected ones. Screenshots of
+each step are saved under ``test-artifacts/field/``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from PIL import Image, ImageDraw
+from sqlalchemy import func, select
+
+from meterops.config import Settings
+from meterops.db.engine import make_engine, make_session_factory, session_scope
+from meterops.models.auth import WebSession
+from meterops.models.field import FieldAction, FieldPhoto, FieldVerification
+from meterops.models.org import User
+from meterops.models.workorders import WorkOrder
+from meterops.web.app import create_app
+from tests.browser.conftest import _free_port
+from tests.browser.field_world import PASSWORD, FieldDay, build_field_day
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "field"
+PIXEL_7 = {
+    "viewport": {"width": 412, "height": 839},
+    "screen": {"width": 412, "height": 915},
+    "device_scale_factor": 2.625,
+    "is_mobile": True,
+    "has_touch": True,
+    "locale": "en-US",
+    "timezone_id": "America/Chicago",
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Mobile Safari/537.36"
+    ),
+}
+"""Playwright's "Pixel 7" device descriptor, in the utility's time zone."""
+WAIT_MS = 60_000
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` on a free 127.0.0.1 port; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the app did not start within 20 s")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def field_day(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> FieldDay:
+    return build_field_day(module_database_url, tmp_path_factory.mktemp("field_day"))
+
+
+@pytest.fixture(scope="module")
+def site(
+    field_day: FieldDay, module_database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("field_site")
+    settings = Settings(database_url=module_database_url, data_dir=folder / "var")
+    app = create_app(settings)
+    app.state.head_end = field_day.head_end
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def phone(browser: Any) -> Iterator[Any]:
+    """A page in a Pixel 7 context; fails the test on console errors and unexpected 4xx/5xx."""
+    context = browser.new_context(**PIXEL_7)
+    page = context.new_page()
+    errors: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if message.type == "error":
+            errors.append(f"{message.text} ({message.location.get('url')})")
+
+    def on_response(response: Any) -> None:
+        if response.status >= 400:
+            try:
+                body = response.text()[:300]
+            except Exception:  # noqa: BLE001 - the body is only a hint in the failure message
+                body = ""
+            errors.append(f"{response.status} {response.url} {body}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("response", on_response)
+    page.errors = errors
+    yield page
+    context.close()
+    assert errors == [], f"browser errors: {errors}"
+
+
+def shot(page: Any, name: str, focus: str | None = None) -> None:
+    """What the phone's screen shows (``focus`` scrolled into view) under test-artifacts."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    if focus is not None:
+        page.locator(focus).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def jpeg(path: Path) -> Path:
+    """A small real JPEG: a meter-like dial on a grey background."""
+    image = Image.new("RGB", (640, 480), (120, 128, 136))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((170, 90, 470, 390), fill=(235, 235, 225), outline=(20, 20, 20), width=8)
+    draw.line((320, 240, 400, 160), fill=(200, 40, 30), width=10)
+    draw.rectangle((250, 300, 390, 340), fill=(10, 10, 10))
+    image.save(path, "JPEG", quality=85)
+    return path
+
+
+def stop_page_ready(page: Any) -> None:
+    page.locator("[data-loading]").wait_for(state="hidden", timeout=WAIT_MS)
+
+
+def pass_safety(page: Any) -> None:
+    form = page.locator('[data-form="safety"]')
+    for choice in form.locator('label.choice.pass input[type="radio"]').all():
+        choice.check()
+    for volts in form.locator('input[name^="item:"][inputmode="decimal"]').all():
+        volts.fill(volts.get_attribute("data-nominal") or "240")
+    form.get_by_role("button", name="Record safety check").click()
+
+
+def first_cause(select: Any) -> str:
+    values = [v for v in select.locator("option").evaluate_all("o => o.map(x => x.value)") if v]
+    assert values, "no found-cause codes offered"
+    select.select_option(values[0])
+    return str(values[0])
+
+
+def test_a_technicians_day_online_and_offline(
+    phone: Any, site: str, field_day: FieldDay, module_database_url: str, tmp_path: Path
+) -> None:
+    page = phone
+    day = field_day.day.isoformat()
+    exchange = field_day.exchanges[0]
+    other = field_day.investigation
+
+    # 1. Sign in on the phone.
+    page.goto(f"{site}/sign-in?next=/field?day={day}")
+    page.get_by_label("User name").fill(field_day.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    shot(page, "01-sign-in")
+    with _held_until_signed_in(page, module_database_url, field_day.username):
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/field\?day="))
+
+    # 2. Today's route: the next stop first, the map, kept for offline use.
+    stops = page.locator("[data-stops] li.stop")
+    stops.first.wait_for(timeout=WAIT_MS)
+    assert stops.count() == 3
+    assert "Next" in stops.first.inner_text()
+    assert page.locator("[data-map].leaflet-container").count() == 1
+    assert page.locator("[data-map] .leaflet-interactive").count() >= 3  # route line and stops
+    page.get_by_text("Saved for offline use").wait_for(timeout=WAIT_MS)
+    shot(page, "02-route")
+
+    # 3. The exchange stop: confirm, ping, safety.
+    page.locator(f'a[href^="/field/stops/{exchange}"]').click()
+    stop_page_ready(page)
+    assert (
+        field_day.old_serials[exchange] in page.locator('[data-field="meter_serial"]').inner_text()
+    )
+    page.get_by_role("button", name="I'm here, account and meter match").click()
+    page.get_by_text("Arrival recorded").wait_for(timeout=WAIT_MS)
+    page.get_by_role("button", name="Ping now").click()
+    page.locator("[data-command-result]").filter(has_text=re.compile("Ping ·")).wait_for(
+        timeout=WAIT_MS
+    )
+    shot(page, "03-stop", "[data-command-result]")
+    pass_safety(page)
+    page.get_by_text("Safety check passed").wait_for(timeout=WAIT_MS)
+
+    # 4. The exchange with a photo; the head-end verifies the new meter.
+    form = page.locator('[data-form="exchange"]')
+    form.get_by_label("Old meter serial").fill(field_day.old_serials[exchange])
+    assert form.get_by_text("Matches the order's meter.").is_visible()
+    form.get_by_label("Old meter final read (kWh)").fill(str(field_day.final_reads[exchange]))
+    form.get_by_label("New meter serial").fill(field_day.new_serials[0])
+    form.get_by_label("New meter initial read (kWh)").fill("0")
+    form.locator('input[name="photos"]').set_input_files(str(jpeg(tmp_path / "meter.jpg")))
+    form.locator("[data-photos] img").wait_for()
+    cause = first_cause(form.locator('select[name="found_cause_code"]'))
+    form.get_by_label("Notes").fill("AMI 2.0 exchange, base in good shape.")
+    shot(page, "04-exchange-form", '[data-form="exchange"] button[type="submit"]')
+    form.get_by_role("button", name="Record exchange").click()
+    page.get_by_text("Exchange recorded").wait_for(timeout=WAIT_MS)
+    page.locator(".verification.verified").wait_for(timeout=WAIT_MS)
+    assert page.locator('[data-field="verification"]').inner_text().startswith("Verified")
+    shot(page, "05-verified", '[data-section="verification"]')
+    complete = page.locator('[data-form="complete"]')
+    assert complete.locator('select[name="found_cause_code"]').input_value() == cause
+    complete.get_by_role("button", name="Complete stop").click()
+    page.get_by_text("Stop completed").wait_for(timeout=WAIT_MS)
+    shot(page, "06-completed", '[data-done="complete"]')
+
+    # 5. Offline: the route and the next stop come from the cache; results wait on the phone.
+    page.goto(f"{site}/field?day={day}")
+    stops.first.wait_for(timeout=WAIT_MS)
+    page.get_by_text("Saved for offline use").wait_for(timeout=WAIT_MS)
+    page.context.set_offline(True)
+    page.locator(f'a[href^="/field/stops/{other}"]').click()
+    stop_page_ready(page)
+    assert page.locator("[data-net]").inner_text() == "offline"
+    page.get_by_role("button", name="I'm here, account and meter match").click()
+    page.get_by_text("Arrival saved on the phone").wait_for()
+    pass_safety(page)
+    complete = page.locator('[data-form="complete"]')
+    first_cause(complete.locator('select[name="found_cause_code"]'))
+    complete.get_by_label("Notes").fill("Seal intact, no tamper found.")
+    complete.get_by_role("button", name="Complete stop").click()
+    page.locator("[data-sync]").filter(has_text="3 waiting to send").wait_for()
+    shot(page, "07-offline-waiting", '[data-done="complete"]')
+    with _db(module_database_url) as session:
+        assert _actions(session, other) == []
+
+    # 6. Online again: everything is sent, once.
+    page.context.set_offline(False)
+    page.locator("[data-sync]").wait_for(state="hidden", timeout=WAIT_MS)
+    page.locator('[data-done="complete"]').filter(has_text="Sent.").wait_for()
+    assert page.locator('[data-field="status"]').text_content() == "completed"
+    shot(page, "08-synced", '[data-done="complete"]')
+    with _db(module_database_url) as session:
+        sent = _actions(session, other)
+        assert [kind for kind, _ in sent] == ["arrive", "safety", "complete"]
+        assert len({key for _, key in sent}) == 3
+        mine = _actions(session, exchange)
+        assert [kind for kind, _ in mine] == ["arrive", "safety", "exchange", "complete"]
+        photos = session.scalar(
+            select(func.count())
+            .select_from(FieldPhoto)
+            .join(WorkOrder, WorkOrder.id == FieldPhoto.work_order_id)
+            .where(WorkOrder.id == _id(exchange))
+        )
+        assert photos == 1
+        verification = session.scalars(
+            select(FieldVerification).where(FieldVerification.work_order_id == _id(exchange))
+        ).one()
+        assert verification.state.value == "verified"
+        assert verification.new_serial == field_day.new_serials[0]
+        statuses = {n: _status(session, n) for n in (exchange, other)}
+    assert statuses[exchange] in {"verified", "closed"}
+    assert statuses[other] == "completed"
+
+    # 7. The same key sent again (a phone that lost the answer) is a duplicate, not a 2nd result.
+    kind, key = sent[-1]
+    today = page.request.get(f"{site}/api/v1/field/today?day={day}").json()
+    token = today["csrf_token"]
+    again = page.request.post(
+        f"{site}/api/v1/field/orders/{other}/actions",
+        headers={"X-CSRF-Token": token},
+        data={
+            "idempotency_key": key,
+            "kind": kind,
+            "recorded_at": "2026-01-01T00:00:00Z",
+            "payload": _payload(module_database_url, key),
+        },
+    )
+    assert again.status == 200, again.text()
+    assert again.json()["duplicate"] is True
+    with _db(module_database_url) as session:
+        assert _actions(session, other) == sent
+
+    # 8. The route shows both stops done.
+    page.goto(f"{site}/field?day={day}")
+    stops.first.wait_for(timeout=WAIT_MS)
+    shot(page, "09-route-after")
+
+
+@contextmanager
+def _held_until_signed_in(page: Any, database_url: str, username: str) -> Iterator[None]:
+    """Hold the redirect after sign-in until the new session is in the database.
+
+    The request's database session is committed after its answer is sent (FastAPI ends
+    dependencies with yield after the response unless ``scope="function"``), so the browser's
+    redirect can overtake the commit of the sign-in and be refused (401).
+    """
+
+    def hold(route: Any) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with _db(database_url) as session:
+                found = session.scalar(
+                    select(func.count())
+                    .select_from(WebSession)
+                    .join(User, User.id == WebSession.user_id)
+                    .where(User.username == username, WebSession.ended_at_utc.is_(None))
+                )
+            if found:
+                break
+            time.sleep(0.02)
+        route.continue_()
+
+    pattern = re.compile(r"/field\?day=")
+    page.route(pattern, hold)
+    try:
+        yield
+    finally:
+        page.unroute(pattern)
+
+
+@contextmanager
+def _db(url: str) -> Iterator[Any]:
+    engine = make_engine(url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _id(order_number: str) -> int:
+    return int(order_number.removeprefix("WO-"))
+
+
+def _actions(session: Any, order_number: str) -> list[tuple[str, str]]:
+    rows = session.execute(
+        select(FieldAction.kind, FieldAction.idempotency_key)
+        .where(FieldAction.work_order_id == _id(order_number))
+        .order_by(FieldAction.id)
+    ).all()
+    return [(kind, key) for kind, key in rows if kind not in {"ping", "read"}]
+
+
+def _status(session: Any, order_number: str) -> str:
+    return str(session.get_one(WorkOrder, _id(order_number)).status.value)
+
+
+def _payload(url: str, key: str) -> Any:
+    with _db(url) as session:
+        return session.scalars(
+            select(FieldAction.payload).where(FieldAction.idempotency_key == key)
+        ).one()
