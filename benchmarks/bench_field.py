@@ -1,0 +1,174 @@
+"""The technician API under load: 200 simulated technicians over loopback HTTP.
+
+Run: ``.venv/bin/python -m benchmarks field`` (``--quick`` for a smoke run); ``make bench
+AREAS=field``. Set ``METEROPS_BENCH_DATABASE_URL`` to a PostgreSQL URL (e.g. the one
+``bash .ci/postgres.sh`` prints) to measure on PostgreSQL too; the run then makes and drops
+a schema of its own in that database.
+
+For each database: a simulated utility of 20 districts with 200 technicians, each with a
+dispatched route of about 25 work orders (created by the work-order service, planned and
+dispatched by the dispatch service) and a user account linked to them (see
+``benchmarks/field_world.py``). The web app runs as ``meterops serve`` runs it (one uvicorn
+process) on 127.0.0.1; every technician signs in through the sign-in form with a client of
+their own and then repeats a visit loop with think time (``benchmarks/loadtest.py``): the
+day's route, the next stop's order, a note action with a fresh idempotency key and the CSRF
+header, and now and then a resend of an old action, which must answer ``duplicate``.
+
+The baseline, measured with the same signed-in clients in the same run just before, is
+``GET /health`` under the same load (the same think time): what any signed-in request costs
+(session lookup included), so the ratio is what the technician API adds. Every answer is
+checked; an error is any unexpected status or body, a transport error or a timeout.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from benchmarks.field_world import FieldWorld, build_world, fresh_database
+from benchmarks.harness import BenchContext, Figure
+from benchmarks.loadtest import (
+    FIELD_TODAY,
+    LoadResult,
+    Phase,
+    Profile,
+    Server,
+    SimulatedTechnician,
+    run_load,
+)
+
+AREA = "field"
+GOAL_P99_MS = 300.0
+POSTGRES_ENV = "METEROPS_BENCH_DATABASE_URL"
+
+
+def measure(
+    folder: Path,
+    *,
+    technicians: int,
+    duration_s: float,
+    postgres_url: str | None = None,
+    think_s: tuple[float, float] = (0.5, 1.5),
+    solve_seconds: float = 2.0,
+) -> tuple[FieldWorld, LoadResult, LoadResult]:
+    """Build a world, serve it and run the baseline and the technician loop on it.
+
+    Args:
+        folder: Scratch folder (database file, fleet files, server log).
+        technicians: Simulated technicians.
+        duration_s: Length of each measured phase. [s]
+        postgres_url: Measure on PostgreSQL (a schema of its own) instead of SQLite.
+        think_s: Think time between requests. [s]
+        solve_seconds: Solver budget per district when planning the day. [s]
+
+    Returns:
+        The world, the baseline (``/health``) result and the technician API result.
+    """
+    with fresh_database(folder, postgres_url) as url:
+        world = build_world(url, folder, technicians=technicians, solve_seconds=solve_seconds)
+        clients = [SimulatedTechnician(t.username, t.password, t.orders) for t in world.technicians]
+        with Server(url, folder / "data", log_file=folder / "server.log") as server:
+            profile: Profile = "field" if server.has_route(FIELD_TODAY) else "interim"
+            baseline, loaded = run_load(
+                server.base_url,
+                clients,
+                phases=[Phase("health", duration_s), Phase(profile, duration_s)],
+                day=world.day.isoformat(),
+                think_s=think_s,
+            )
+    return world, baseline, loaded
+
+
+def _figures(
+    backend: str, world: FieldWorld, baseline: LoadResult, loaded: LoadResult
+) -> list[Figure]:
+    note = (
+        f"{backend}, {loaded.clients} technicians signed in ({loaded.sign_in_errors} failed), "
+        f"{world.orders_routed} orders on routes, {loaded.duration_s:.0f} s, profile "
+        f"{loaded.profile}, {loaded.requests} requests, {loaded.duplicates_checked} repeated "
+        "idempotency keys"
+    )
+    base = f"GET /health, same clients and think time ({backend})"
+    p99 = loaded.percentile(99)
+    return [
+        Figure(
+            AREA,
+            f"technician API throughput ({backend})",
+            loaded.requests_per_s,
+            "requests/s",
+            baseline=baseline.requests_per_s,
+            baseline_name=base,
+            note=note,
+        ),
+        Figure(
+            AREA,
+            f"technician API p50 latency ({backend})",
+            loaded.percentile(50),
+            "ms",
+            baseline=baseline.percentile(50),
+            baseline_name=base,
+        ),
+        Figure(
+            AREA,
+            f"technician API p95 latency ({backend})",
+            loaded.percentile(95),
+            "ms",
+            baseline=baseline.percentile(95),
+            baseline_name=base,
+        ),
+        Figure(
+            AREA,
+            f"technician API p99 latency ({backend})",
+            p99,
+            "ms",
+            baseline=baseline.percentile(99),
+            baseline_name=base,
+            goal=f"< {GOAL_P99_MS:.0f} ms",
+            met=p99 < GOAL_P99_MS,
+        ),
+        Figure(
+            AREA,
+            f"technician API error rate ({backend})",
+            100.0 * loaded.error_rate,
+            "%",
+            baseline=100.0 * baseline.error_rate,
+            baseline_name=base,
+            goal="0 errors",
+            met=loaded.errors == 0 and loaded.sign_in_errors == 0 and loaded.lost_writes == 0,
+            note=(
+                f"{loaded.errors} of {loaded.requests} requests failed; "
+                f"{loaded.lost_writes} of {loaded.writes_checked} acknowledged actions resent "
+                "afterwards were not stored"
+            ),
+        ),
+    ]
+
+
+def run(ctx: BenchContext) -> list[Figure]:
+    """The load test on SQLite, and on PostgreSQL when ``METEROPS_BENCH_DATABASE_URL`` is set."""
+    technicians = ctx.scale(200, 40)
+    duration_s = float(ctx.scale(20, 6))
+    console = Console()
+    backends: list[tuple[str, str | None]] = [("SQLite", None)]
+    postgres_url = ctx.extras.get("postgres_url") or os.environ.get(POSTGRES_ENV)
+    if postgres_url:
+        backends.append(("PostgreSQL", str(postgres_url)))
+    else:
+        console.print(f"  (PostgreSQL skipped: set {POSTGRES_ENV} to measure it too)")
+    figures: list[Figure] = []
+    for backend, url in backends:
+        folder = ctx.workdir / backend.lower()
+        folder.mkdir()
+        world, baseline, loaded = measure(
+            folder, technicians=technicians, duration_s=duration_s, postgres_url=url
+        )
+        console.print(
+            f"  {backend}: world of {len(world.technicians)} technicians, "
+            f"{world.orders_routed} routed orders, built in {world.build_s:.0f} s"
+        )
+        console.print(baseline.table(), markup=False, highlight=False)
+        console.print(loaded.table(), markup=False, highlight=False)
+        figures += _figures(backend, world, baseline, loaded)
+    return figures
