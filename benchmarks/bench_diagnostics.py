@@ -274,10 +274,31 @@ def _meter_context(world: World, as_of: dt.date) -> pl.DataFrame:
         .select("service_point_number", "rate_code", pl.col("net_metering").cast(pl.Boolean))
         .unique("service_point_number")
     )
+    closed = (
+        frames["accounts"]
+        .with_columns(pl.col("move_out_date").cast(pl.String))
+        .filter(pl.col("move_out_date") <= as_of.isoformat())
+        .group_by("service_point_number")
+        .agg(pl.col("move_out_date").max().str.to_date().alias("account_closed_on"))
+    )
+    located = (
+        frames["service_points"]
+        .select("service_point_number", "premise_number")
+        .join(
+            frames["premises"].select(
+                "premise_number",
+                pl.col("latitude").cast(pl.Float64),
+                pl.col("longitude").cast(pl.Float64),
+            ),
+            on="premise_number",
+        )
+    )
     return (
         meters.join(points, on="service_point_number", how="left")
         .join(transformers, on="transformer_code", how="left")
         .join(accounts, on="service_point_number", how="left")
+        .join(closed, on="service_point_number", how="left")
+        .join(located, on="service_point_number", how="left")
         .select(
             pl.col("serial_number").cast(pl.Int64).alias("meter_id"),
             "serial_number",
@@ -300,6 +321,11 @@ def _meter_context(world: World, as_of: dt.date) -> pl.DataFrame:
             .str.slice(0, 4)
             .cast(pl.Int32, strict=False)
             .alias("install_year"),
+            pl.when(pl.col("rate_code").is_null())
+            .then(pl.col("account_closed_on"))
+            .alias("account_closed_on"),
+            "latitude",
+            "longitude",
         )
         .filter(pl.col("service_point_number").is_not_null())
         .select(METER_CONTEXT.names)

@@ -38,6 +38,9 @@ def meters(count: int = 3, **overrides: Sequence[Any]) -> pl.DataFrame:
         "net_metering": [False] * count,
         "rate_code": ["RS"] * count,
         "install_year": [2020] * count,
+        "account_closed_on": [None] * count,
+        "latitude": [42.0 + 0.001 * i for i in range(count)],
+        "longitude": [-93.0] * count,
     }
     base.update({k: list(v) for k, v in overrides.items()})
     return pl.DataFrame(base, schema=METER_CONTEXT.schema)

@@ -352,3 +352,13 @@ def test_days_with_missing_intervals_are_not_compared() -> None:
         registers=regs, daily=frame, meters=f.meters(1), zone=f.ZONE, params=P
     )
     assert out.is_empty()
+
+
+def test_a_day_without_any_reads_does_not_hide_zero_consumption() -> None:
+    rows = [(1, d, 20.0 if d < 7 else 0.0) for d in range(1, 11) if d != 9]  # day 9 never came
+    out = detect.detect_zero_consumption(
+        daily=f.daily(rows), meters=f.meters(1), last_day=LAST_DAY, zone=f.ZONE, params=P
+    )
+    assert out["meter_id"].to_list() == [1]
+    assert out["first_seen_utc"][0] == f.T0 + 6 * D
+    assert _evidence(out, 1)["prior_kwh_per_day"] == pytest.approx(20.0)  # days 1 to 6

@@ -195,6 +195,18 @@ def detect_exceptions(
             ),
         )
     )
+    steps.append(
+        (
+            "crossed_meters",
+            lambda: detect.detect_crossed_meters(
+                daily=inputs.daily,
+                meters=inputs.meters,
+                last_day=last_day,
+                zone=zone,
+                params=params,
+            ),
+        )
+    )
     if inputs.program_mismatches is not None:
         mismatches = inputs.program_mismatches
         steps.append(

@@ -61,6 +61,7 @@ FACT_NAMES = (
     "neighbour_ratio",
     "export_ratio",
     "net_metering",
+    "crossed_partner",
 )
 """Every fact a rule may test (documented in docs/diagnostics.md)."""
 
@@ -326,6 +327,15 @@ def meter_facts(
         .join(voltage_share, on="meter_id", how="left")
         .join(high_bill.lazy(), on="meter_id", how="left")
         .join(drop.lazy(), on="meter_id", how="left")
+        .with_columns(
+            pl.col("meter_id")
+            .is_in(
+                exceptions.filter(pl.col("kind") == ExceptionKind.CROSSED_METERS.value)[
+                    "meter_id"
+                ].implode()
+            )
+            .alias("crossed_partner")
+        )
         .join(inputs.meters.lazy().select("meter_id", "net_metering"), on="meter_id", how="left")
         .with_columns(
             (pl.col("collector_status") == "down").fill_null(value=False).alias("collector_down"),

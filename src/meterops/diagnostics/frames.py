@@ -40,6 +40,14 @@ METER_CONTEXT: Final = FrameContract(
         _C("net_metering", pl.Boolean(), "The open account is net-metered."),
         _C("rate_code", pl.String(), "Rate of the open account.", nullable=True),
         _C("install_year", pl.Int32(), "Year of the current installation.", nullable=True),
+        _C(
+            "account_closed_on",
+            pl.Date(),
+            "No open account: the last move-out date at the service point.",
+            nullable=True,
+        ),
+        _C("latitude", pl.Float64(), "Premise latitude. [deg]", nullable=True),
+        _C("longitude", pl.Float64(), "Premise longitude. [deg]", nullable=True),
     ),
 )
 """One row per installed meter: what the back office knows about it."""

@@ -40,6 +40,8 @@ class ExceptionKind(StrEnum):
     """The meter's program bills other TOU periods than its tariff's filed definition."""
     CONSUMPTION_DROP = "consumption_drop"
     """An occupied premise's weather-adjusted use stepped down and stayed down."""
+    CROSSED_METERS = "crossed_meters"
+    """Two neighbouring meters that look installed in each other's socket."""
 
 
 class Cause(StrEnum):
@@ -59,6 +61,8 @@ class Cause(StrEnum):
     VACANT_PREMISE = "vacant_premise"
     STOPPED_REGISTER = "stopped_register"
     CT_POLARITY = "ct_polarity"
+    CROSSED_METERS = "crossed_meters"
+    """Two meters installed in each other's socket (the back office links them swapped)."""
     CLOCK_ERROR = "clock_error"
     TOU_MISPROGRAM = "tou_misprogram"
     HOT_SOCKET = "hot_socket"

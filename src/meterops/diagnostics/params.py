@@ -27,6 +27,7 @@ class DetectParams:
             meters logged a power loss or last gasp with no restore since. [0-1]
         zero_days: Days of zero delivered energy (with reads arriving) on an active account. [d]
         zero_kwh: At most this much energy over ``zero_days`` counts as zero. [kWh]
+        zero_gap_days: Days without reads the zero-consumption test may skip over. [d]
         inactive_kwh_per_day: Delivered energy above this on an inactive account. [kWh/d]
         inactive_days: Days over which inactive usage is judged. [d]
         recent_days: Days of the "current bill" in high-bill and drop comparisons. [d]
@@ -50,6 +51,10 @@ class DetectParams:
         drop_min_kwh_per_day: Use before the step at least this. [kWh/d]
         drop_hold_ratio: No adjusted day after the step reaches this share of the use
             before it (the drop holds). [-]
+        crossed_radius_m: Crossed meters: the partner's premise within this distance. [m]
+        crossed_low_share: ...fell to at most this share of its earlier median use. [-]
+        crossed_min_days_after: ...for at least this many days, as long as the account at
+            the other premise has been closed. [d]
     """
 
     non_comm_hours: float = 24.0
@@ -60,6 +65,7 @@ class DetectParams:
     outage_share: float = 0.3
     zero_days: int = 3
     zero_kwh: float = 0.01
+    zero_gap_days: int = 2
     inactive_kwh_per_day: float = 1.0
     inactive_days: int = 3
     recent_days: int = 7
@@ -80,3 +86,6 @@ class DetectParams:
     drop_min_days_after: int = 3
     drop_min_kwh_per_day: float = 3.0
     drop_hold_ratio: float = 0.8
+    crossed_radius_m: float = 150.0
+    crossed_low_share: float = 0.25
+    crossed_min_days_after: int = 2

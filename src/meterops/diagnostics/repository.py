@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 
 import polars as pl
-from sqlalchemy import and_, extract, or_, select
+from sqlalchemy import and_, extract, func, or_, select
 
 from meterops.assets.programs import TouSchedule, parse_tou_schedule
 from meterops.db.repository import RepositoryBase
@@ -21,6 +21,7 @@ from meterops.models import (
     Installation,
     Meter,
     MeterProgram,
+    Premise,
     ServicePoint,
     Transformer,
 )
@@ -60,9 +61,13 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
                 Account.net_metering,
                 Account.rate_code,
                 extract("year", Installation.installed_at_utc),
+                Premise.latitude,
+                Premise.longitude,
+                ServicePoint.id,
             )
             .join(Installation, and_(Installation.meter_id == Meter.id))
             .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
+            .outerjoin(Premise, Premise.id == ServicePoint.premise_id)
             .outerjoin(Transformer, Transformer.id == ServicePoint.transformer_id)
             .outerjoin(Feeder, Feeder.id == Transformer.feeder_id)
             .outerjoin(MeterProgram, MeterProgram.id == Meter.program_id)
@@ -71,6 +76,13 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
             .order_by(Meter.id)
         )
         rows = self.session.execute(statement).all()
+        closed = dict(
+            self.session.execute(
+                select(Account.service_point_id, func.max(Account.move_out_date))
+                .where(Account.move_out_date <= day)
+                .group_by(Account.service_point_id)
+            ).all()
+        )
         names = METER_CONTEXT.names
         records = [
             {
@@ -79,6 +91,9 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
                 "net_metering": bool(row[14]),
                 "rate_code": row[15],
                 "install_year": int(row[16]) if row[16] is not None else None,
+                "account_closed_on": (closed.get(row[19]) if row[13] is None else None),
+                "latitude": row[17],
+                "longitude": row[18],
             }
             for row in rows
         ]

@@ -316,6 +316,17 @@ RULES: Final[tuple[VerdictRule, ...]] = (
     ),
     # -- zero consumption ----------------------------------------------------------------------
     VerdictRule(
+        "zero_consumption.crossed_meters",
+        _K.ZERO_CONSUMPTION,
+        _C.CROSSED_METERS,
+        (_c("crossed_partner", "==", True),),
+        0.8,
+        _A.BACK_OFFICE,
+        "The use stopped the day a neighbouring premise's account closed while that premise's "
+        "meter kept registering: the two meters are in each other's socket, not a stopped "
+        "register; correct the meter-service-point links.",
+    ),
+    VerdictRule(
         "zero_consumption.vacant_exporting",
         _K.ZERO_CONSUMPTION,
         _C.VACANT_PREMISE,
@@ -352,6 +363,17 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         facts=("prior_kwh_per_day", "kwh_received"),
     ),
     # -- inactive usage ------------------------------------------------------------------------
+    VerdictRule(
+        "inactive_usage.crossed_meters",
+        _K.INACTIVE_USAGE,
+        _C.CROSSED_METERS,
+        (_c("crossed_partner", "==", True),),
+        0.8,
+        _A.BACK_OFFICE,
+        "The premise's account closed but its meter kept registering, while a neighbour's "
+        "meter fell silent on the same day: a swap, not a move-in left unrecorded; correct the "
+        "meter-service-point links.",
+    ),
     VerdictRule(
         "inactive_usage.account",
         _K.INACTIVE_USAGE,
@@ -496,6 +518,19 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         _A.FIELD,
         "Register and intervals disagree: test the meter's accuracy.",
         _W.ACCURACY_TEST,
+    ),
+    # -- crossed meters ----------------------------------------------------------------------------
+    VerdictRule(
+        "crossed_meters.swap",
+        _K.CROSSED_METERS,
+        _C.CROSSED_METERS,
+        (),
+        0.8,
+        _A.BACK_OFFICE,
+        "When one premise's account closed, its meter kept registering while a neighbour's "
+        "meter fell to nothing the same day: the two meters are in each other's socket. "
+        "Swap their service-point links in the back office (and re-bill both accounts); a "
+        "check at the sockets confirms it.",
     ),
     # -- consumption drop --------------------------------------------------------------------------
     VerdictRule(

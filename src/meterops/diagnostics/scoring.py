@@ -24,6 +24,7 @@ from meterops.diagnostics.kinds import Cause
 __all__ = [
     "BARE_DROP_AFTER_DAYS",
     "BARE_DROP_BASELINE_DAYS",
+    "CROSSED_VISIBLE_AFTER_DAYS",
     "DETECTABLE_AFTER_DAYS",
     "EVENT_TRACE_KINDS",
     "SCORES",
@@ -45,12 +46,14 @@ SIMULATOR_CAUSES: Final[Mapping[str, Cause]] = MappingProxyType(
         "tou_misprogram": Cause.TOU_MISPROGRAM,
         "ct_polarity_reversed": Cause.CT_POLARITY,
         "unknown_serial": Cause.UNPROVISIONED_METER,
+        "crossed_meters": Cause.CROSSED_METERS,
     }
 )
 """Simulated fault kind → the cause a verdict must name. Kinds not listed are not scored:
 outages are suppressed by design, a vacant premise is legitimate, hours-long collector
-outages end before the non-comm limit, and wrong multipliers and crossed meters leave no
-trace in the reads that the detectors use."""
+outages end before the non-comm limit, and wrong multipliers leave no trace in the data a
+utility has (the true CT ratio is random, independent of the load). Crossed meters count
+only once an account at one of the two premises closed (:func:`truth_pairs`)."""
 
 DETECTABLE_AFTER_DAYS: Final[Mapping[str, float]] = MappingProxyType(
     {
@@ -74,6 +77,31 @@ BARE_DROP_BASELINE_DAYS: Final = 7.0
 before it: its onset must leave this many days of the window before it. [d]"""
 BARE_DROP_AFTER_DAYS: Final = 4.0
 """...and be this old (three complete local days after the onset day). [d]"""
+
+
+CROSSED_VISIBLE_AFTER_DAYS: Final = 2.0
+"""A swap shows when one of the two premises goes vacant (its account closes) inside the
+window, at least this long before the run (two complete local days after). [d]"""
+
+
+def _vacated(
+    faults: Iterable[Mapping[str, Any]],
+    crossed: Mapping[str, Any],
+    window_start_utc: dt.datetime,
+    as_of_utc: dt.datetime,
+) -> bool:
+    points = {
+        (crossed.get("parameters") or {}).get("installed_at_service_point"),
+        (crossed.get("parameters") or {}).get("back_office_service_point"),
+    }
+    latest = as_of_utc - dt.timedelta(days=CROSSED_VISIBLE_AFTER_DAYS)
+    for fault in faults:
+        if fault["kind"] != "vacant_premise" or fault.get("service_point_number") not in points:
+            continue
+        start = _utc(fault.get("start_utc"))
+        if start is not None and window_start_utc + dt.timedelta(days=1) <= start <= latest:
+            return True
+    return False
 
 
 def _tamper_event(fault: Mapping[str, Any]) -> bool:
@@ -120,6 +148,7 @@ def truth_pairs(
     Returns:
         ``serial_number``, ``cause`` (unique pairs).
     """
+    faults = list(faults)
     pairs: set[tuple[str, str]] = set()
     for fault in faults:
         kind = str(fault["kind"])
@@ -135,6 +164,12 @@ def truth_pairs(
         if start > as_of_utc - age:
             continue
         if kind in EVENT_TRACE_KINDS and start < window_start_utc:
+            continue
+        if (
+            detectable_only
+            and kind == "crossed_meters"
+            and not _vacated(faults, fault, window_start_utc, as_of_utc)
+        ):
             continue
         # a bare drop shows only against a baseline inside the window, once it held
         if (

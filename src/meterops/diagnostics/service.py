@@ -65,6 +65,7 @@ RECOVERY_REASONS: dict[ExceptionKind, str] = {
     ExceptionKind.HIGH_BILL: "use back within the customer's norm",
     ExceptionKind.PROGRAM_MISMATCH: "the meter's program matches its tariff",
     ExceptionKind.CONSUMPTION_DROP: "use back to the premise's own level (or the account closed)",
+    ExceptionKind.CROSSED_METERS: "the pair no longer shows the swap (links corrected?)",
 }
 """Why an exception closes when its detector no longer finds it."""
 

@@ -9,6 +9,7 @@ Pure package: polars, standard library and pure meterops modules only.
 from __future__ import annotations
 
 from meterops.diagnostics.detect.comm import detect_non_communicating
+from meterops.diagnostics.detect.crossed import detect_crossed_meters
 from meterops.diagnostics.detect.drop import detect_consumption_drop
 from meterops.diagnostics.detect.events import (
     detect_hot_socket,
@@ -27,6 +28,7 @@ from meterops.diagnostics.detect.voltage import detect_voltage_out_of_range
 
 __all__ = [
     "detect_consumption_drop",
+    "detect_crossed_meters",
     "detect_high_bill",
     "detect_hot_socket",
     "detect_inactive_usage",

@@ -52,7 +52,9 @@ def detect_zero_consumption(
     """Active accounts whose meter reports but registers no energy for ``zero_days`` days.
 
     Reads must arrive (at least half the intervals of each day) so that silence is left to
-    the non-comm detector; intervals flagged ``POWER_OUTAGE`` do not count as zero.
+    the non-comm detector; intervals flagged ``POWER_OUTAGE`` do not count as zero. The
+    ``zero_days`` are the latest days with reads among the last ``zero_days +
+    zero_gap_days`` (a day the head-end file never arrived does not hide a stopped register).
 
     Args:
         daily: :data:`DAILY_USAGE`.
@@ -81,7 +83,11 @@ def detect_zero_consumption(
     """
     n = params.zero_days
     recent = (
-        _last(daily, last_day, n)
+        _last(daily, last_day, n + params.zero_gap_days)
+        .filter(pl.col("reads_received") >= 48)
+        .sort("meter_id", "day")
+        .group_by("meter_id")
+        .tail(n)
         .group_by("meter_id")
         .agg(
             pl.col("day").n_unique().alias("days"),
@@ -89,15 +95,17 @@ def detect_zero_consumption(
             pl.col("kwh_received").sum().round(3).alias("kwh_received"),
             pl.col("reads_received").min().alias("min_reads"),
             pl.col("reads_received").sum().alias("reads_received"),
+            pl.col("day").min().alias("recent_first"),
         )
     )
     history = (
         daily.lazy()
         .filter(pl.col("day") <= last_day)
+        .join(recent.select("meter_id", "recent_first"), on="meter_id")
         .group_by("meter_id")
         .agg(
             pl.col("kwh_delivered")
-            .filter(pl.col("day") < last_day - dt.timedelta(days=n - 1))
+            .filter(pl.col("day") < pl.col("recent_first"))
             .mean()
             .round(2)
             .alias("prior_kwh_per_day"),

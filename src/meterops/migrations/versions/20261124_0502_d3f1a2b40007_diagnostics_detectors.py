@@ -31,7 +31,8 @@ _KINDS = (
     "high_bill",
     "program_mismatch",
 )
-_NEW_KINDS = ("consumption_drop",)
+_NEW_KINDS = ("consumption_drop", "crossed_meters")
+_NEW_CAUSES = ("crossed_meters",)
 _CAUSES = (
     "collector_down",
     "weak_mesh_path",
@@ -68,11 +69,14 @@ def _replace(kinds: Sequence[str], causes: Sequence[str]) -> None:
 
 
 def upgrade() -> None:
-    _replace((*_KINDS, *_NEW_KINDS), _CAUSES)
+    _replace((*_KINDS, *_NEW_KINDS), (*_CAUSES, *_NEW_CAUSES))
 
 
 def downgrade() -> None:
     delete = sa.text("DELETE FROM diagnostic_exceptions WHERE kind = :kind")
     for kind in _NEW_KINDS:
         op.execute(delete.bindparams(kind=kind))
+    clear = sa.text("UPDATE diagnostic_exceptions SET cause = NULL WHERE cause = :cause")
+    for cause in _NEW_CAUSES:
+        op.execute(clear.bindparams(cause=cause))
     _replace(_KINDS, _CAUSES)
