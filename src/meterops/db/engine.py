@@ -36,14 +36,26 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def _sqlite_begin_immediate(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str, *, echo: bool = False, immediate: bool = False) -> Engine:
     """Create an engine for ``url`` with the settings meterops relies on.
 
     For SQLite the parent folder is created, foreign keys are enforced and WAL is enabled.
 
+    SQLite cannot turn a transaction that has read into one that writes while another
+    connection has written since ("database is locked" at once; the busy timeout does not
+    apply). A server answering many requests at once, each reading then writing, therefore
+    asks for ``immediate``: every transaction takes the write lock when it begins (``BEGIN
+    IMMEDIATE``), so concurrent requests queue for it (up to the busy timeout) instead of
+    failing. Readers outside this engine are not blocked (WAL).
+
     Args:
         url: SQLAlchemy database URL.
         echo: Log every SQL statement.
+        immediate: SQLite only: begin every transaction with ``BEGIN IMMEDIATE``.
 
     Returns:
         A configured engine.
@@ -54,7 +66,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", _sqlite_begin_immediate if immediate else _sqlite_begin)
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True)
 
