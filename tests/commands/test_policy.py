@@ -6,10 +6,14 @@ import datetime as dt
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from meterops.commands.policy import (
+    ALLOWED_ROLES,
+    COMMON_GUARDS,
+    KIND_GUARDS,
     POLICY_BEGIN,
     POLICY_END,
     Actor,
@@ -22,6 +26,9 @@ from meterops.commands.policy import (
     rollout_stage_sizes,
     stagger_offsets_s,
 )
+from meterops.errors import InvalidInputError
+from meterops.headend.protocol import CommandKind
+from meterops.models.commands import CommandType
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "remote-operations.md"
 POLICY = CommandPolicy()
@@ -116,3 +123,54 @@ def test_no_disconnects_on_or_before_a_public_holiday() -> None:
         "disconnect", facts, actor=ANN, now=wednesday_before_thanksgiving, policy=no_calendar
     )
     assert all(r.passed for r in results)
+
+
+def test_every_kind_has_its_roles_and_guards_as_data() -> None:
+    kinds = {kind.value for kind in CommandType}
+    assert set(KIND_GUARDS) == kinds
+    assert set(ALLOWED_ROLES) == kinds
+    # The head-end protocol knows every kind the platform can request.
+    assert kinds <= {kind.value for kind in CommandKind}
+
+
+@given(
+    kind=st.sampled_from(sorted(KIND_GUARDS)),
+    known=st.booleans(),
+    flagged=st.booleans(),
+    voltage=st.booleans(),
+    direct=st.booleans(),
+)
+def test_a_kind_is_checked_by_exactly_its_guards_in_order(
+    kind: str, *, known: bool, flagged: bool, voltage: bool, direct: bool
+) -> None:
+    facts = MeterFacts(
+        "M1",
+        known=known,
+        territory_code="T1",
+        medical_life_support=flagged,
+        load_side_voltage=voltage,
+    )
+    policy = CommandPolicy(direct_reconnect=direct)
+    codes = [r.code for r in check_meter(kind, facts, actor=ANN, now=MONDAY_10, policy=policy)]
+    expected = (
+        [*COMMON_GUARDS, *KIND_GUARDS[kind]] if known else ["guard.role", "guard.meter_known"]
+    )
+    assert codes == expected
+    blocked = {
+        r.code
+        for r in check_meter(kind, facts, actor=ANN, now=MONDAY_10, policy=policy)
+        if not r.passed
+    }
+    # A flag or load-side voltage blocks exactly the kinds whose guards look at it.
+    assert ("guard.medical_life_support" in blocked) == (
+        known and flagged and "guard.medical_life_support" in KIND_GUARDS[kind]
+    )
+    assert ("guard.load_side_voltage" in blocked) == (
+        known and voltage and "guard.load_side_voltage" in KIND_GUARDS[kind]
+    )
+    assert ("guard.reconnect_mode" in blocked) == (known and not direct and kind == "reconnect")
+
+
+def test_an_unknown_kind_is_refused_by_name() -> None:
+    with pytest.raises(InvalidInputError, match="unknown command kind 'blink'"):
+        check_meter("blink", MeterFacts("M1"), actor=ANN, now=MONDAY_10, policy=POLICY)

@@ -19,6 +19,8 @@ from meterops.cli import context
 __all__ = [
     "app",
     "approve",
+    "arm_reconnect",
+    "demand_reset",
     "disconnect",
     "dispatch",
     "kill_switch",
@@ -27,6 +29,7 @@ __all__ = [
     "read",
     "reconnect",
     "status",
+    "time_sync",
 ]
 
 app = typer.Typer(
@@ -165,6 +168,58 @@ def reconnect(
     """Close meters' service switches (never with load-side voltage; staggered per feeder)."""
     _request(
         "reconnect",
+        serials=serials,
+        user=user,
+        reason=reason,
+        key=key,
+        program_code=None,
+        as_json=as_json,
+    )
+
+
+@app.command("arm-reconnect")
+def arm_reconnect(
+    serials: Serials, user: AsUser, reason: Reason, key: Key = None, as_json: AsJson = False
+) -> None:
+    """Arm meters' switches: each closes when the customer presses the meter's button."""
+    _request(
+        "arm_reconnect",
+        serials=serials,
+        user=user,
+        reason=reason,
+        key=key,
+        program_code=None,
+        as_json=as_json,
+    )
+
+
+@app.command("time-sync")
+def time_sync(
+    serials: Serials,
+    user: AsUser,
+    reason: Reason = "time sync",
+    key: Key = None,
+    as_json: AsJson = False,
+) -> None:
+    """Set meters' clocks to the head-end's (the result gives the error fixed)."""
+    _request(
+        "time_sync",
+        serials=serials,
+        user=user,
+        reason=reason,
+        key=key,
+        program_code=None,
+        as_json=as_json,
+    )
+
+
+@app.command("demand-reset")
+def demand_reset(
+    serials: Serials, user: AsUser, reason: Reason, key: Key = None, as_json: AsJson = False
+) -> None:
+    """Reset demand meters' maximum-demand registers (supervisors and admins)."""
+    _request(
+        "demand_reset",
         serials=serials,
         user=user,
         reason=reason,

@@ -8,7 +8,9 @@ commits on its own so that a crash leaves every command in a state the next cycl
   ``dispatch_rate_per_s`` commands per second to the head-end (counting sent and claimed
   ones, so several dispatchers share one budget); reconnects only while their feeder has
   fewer than ``reconnects_per_feeder`` in the rolling ``feeder_window_s`` (cold-load
-  pickup). The claim itself is a compare-and-set, so a command is claimed once.
+  pickup; an arm-for-customer-press reconnect is not capped: customers press their buttons at
+  their own times, which spreads the pickup by itself). The claim itself is a
+  compare-and-set, so a command is claimed once.
 - **Send** each claimed command after checking the kill switch again (a halt stops sending
   within one command) and re-evaluating every guard with fresh facts: a flag set after
   approval still blocks. A reconnect at a meter that reports load-side voltage is never sent:
@@ -17,7 +19,8 @@ commits on its own so that a crash leaves every command in a state the next cycl
   the same head-end command: never two.
 - **Confirm** by polling the head-end; a confirmed disconnect or reconnect gets a follow-up
   on-demand read whose switch state is compared with the intended one (``matched`` or
-  ``mismatch``, the latter an audit alert). A confirmed program push updates the meter's
+  ``mismatch``, the latter an audit alert; an armed reconnect matches ``armed`` or, once the
+  customer has pressed, ``closed``). A confirmed program push updates the meter's
   program. A reconnect refused for load-side voltage creates the work order too.
 - **Expire** what cannot finish: queued past its time to live, sent without an answer past the
   status timeout, held past the approval deadline. Every command ends confirmed, failed,
@@ -60,8 +63,23 @@ from meterops.workorders.types import WorkOrderType
 __all__ = ["Dispatcher", "headend_request_id"]
 
 _SYSTEM = "system:dispatcher"
-_RECHECKED = frozenset({CommandType.DISCONNECT, CommandType.RECONNECT, CommandType.PROGRAM_PUSH})
-_EXPECTED_SWITCH = {CommandType.DISCONNECT: "open", CommandType.RECONNECT: "closed"}
+_RECHECKED = frozenset(
+    {
+        CommandType.DISCONNECT,
+        CommandType.RECONNECT,
+        CommandType.ARM_RECONNECT,
+        CommandType.PROGRAM_PUSH,
+        CommandType.TIME_SYNC,
+        CommandType.DEMAND_RESET,
+    }
+)
+_EXPECTED_SWITCH: dict[CommandType, frozenset[str]] = {
+    CommandType.DISCONNECT: frozenset({"open"}),
+    CommandType.RECONNECT: frozenset({"closed"}),
+    # Armed, or already closed by the customer's press before the reconciliation read.
+    CommandType.ARM_RECONNECT: frozenset({"armed", "closed"}),
+}
+_LOAD_SIDE_REFUSED = frozenset({CommandType.RECONNECT, CommandType.ARM_RECONNECT})
 
 
 def _write_first(session: Session) -> None:
@@ -369,11 +387,12 @@ class Dispatcher:
         elif command.purpose == "reconcile" and command.parent_id is not None:
             parent = session.get(RemoteCommand, command.parent_id)
             assert parent is not None
-            expected = _EXPECTED_SWITCH[parent.kind]
+            allowed = _EXPECTED_SWITCH[parent.kind]
+            expected = " or ".join(sorted(allowed))
             actual = command.result.get("switch")
-            parent.reconciliation = "matched" if actual == expected else "mismatch"
+            parent.reconciliation = "matched" if actual in allowed else "mismatch"
             report.reconciled += 1
-            if actual != expected:
+            if actual not in allowed:
                 report.mismatches += 1
                 audit_service.record(
                     session,
@@ -405,7 +424,7 @@ class Dispatcher:
             parent = session.get(RemoteCommand, command.parent_id)
             assert parent is not None
             parent.reconciliation = "unverified"
-        if command.kind is CommandType.RECONNECT and command.failure_reason == "load_side_voltage":
+        if command.kind in _LOAD_SIDE_REFUSED and command.failure_reason == "load_side_voltage":
             order = self._field_reconnect(session, command, now=now)
             if order:
                 report.work_orders.append(order)

@@ -22,10 +22,14 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
+from meterops.errors import InvalidInputError
+
 __all__ = [
     "ALLOWED_ROLES",
     "APPROVER_ROLES",
+    "COMMON_GUARDS",
     "KILL_SWITCH_ROLES",
+    "KIND_GUARDS",
     "POLICY_BEGIN",
     "POLICY_END",
     "SWITCH_KINDS",
@@ -42,7 +46,7 @@ __all__ = [
     "stagger_offsets_s",
 ]
 
-SWITCH_KINDS = frozenset({"disconnect", "reconnect"})
+SWITCH_KINDS = frozenset({"disconnect", "reconnect", "arm_reconnect"})
 """Command kinds that operate the service switch."""
 
 ALLOWED_ROLES: Mapping[str, frozenset[str]] = {
@@ -50,9 +54,49 @@ ALLOWED_ROLES: Mapping[str, frozenset[str]] = {
     "on_demand_read": frozenset({"technician", "dispatcher", "analyst", "supervisor", "admin"}),
     "disconnect": frozenset({"dispatcher", "supervisor", "admin"}),
     "reconnect": frozenset({"dispatcher", "supervisor", "admin"}),
+    "arm_reconnect": frozenset({"dispatcher", "supervisor", "admin"}),
     "program_push": frozenset({"supervisor", "admin"}),
+    "time_sync": frozenset({"technician", "dispatcher", "supervisor", "admin"}),
+    "demand_reset": frozenset({"supervisor", "admin"}),
 }
-"""Which roles may request each kind of command (least privilege, ASVS V8)."""
+"""Which roles may request each kind of command (least privilege, ASVS V8).
+
+A demand reset out of the billing cycle changes what a demand customer is billed, so only a
+supervisor or admin may ask for one; a time sync corrects the meter and is a field task too.
+"""
+
+COMMON_GUARDS: tuple[str, ...] = (
+    "guard.role",
+    "guard.meter_known",
+    "guard.territory",
+    "guard.installed",
+)
+"""Guards every command passes (in this order; the rest only for a known meter)."""
+
+KIND_GUARDS: Mapping[str, tuple[str, ...]] = {
+    "ping": (),
+    "on_demand_read": (),
+    "disconnect": (
+        "guard.switch",
+        "guard.medical_life_support",
+        "guard.critical_facility",
+        "guard.calendar",
+        "guard.hours",
+        "guard.weather",
+    ),
+    "reconnect": ("guard.switch", "guard.reconnect_mode", "guard.load_side_voltage"),
+    "arm_reconnect": ("guard.switch", "guard.load_side_voltage"),
+    "program_push": ("guard.program",),
+    "time_sync": (),
+    "demand_reset": (),
+}
+"""The guards each kind of command passes after :data:`COMMON_GUARDS`, in order.
+
+Reads, pings, time syncs and demand resets neither cut nor restore anyone's power: they pass
+the common guards only (the head-end refuses a demand reset on a meter without a demand
+register). Reconnects are refused with voltage on the load side, and a direct close also when
+the policy wants every reconnect armed for the customer's press.
+"""
 
 APPROVER_ROLES = frozenset({"supervisor", "admin"})
 """Roles that may be the second person on a held request."""
@@ -106,6 +150,8 @@ class CommandPolicy:
         rollout_first_stage: Meters in a rollout's first stage.
         rollout_second_share: Share of the meters pushed by the end of the second stage.
         rollout_max_failure_share: A stage whose failed share exceeds this halts the rollout.
+        direct_reconnect: A reconnect may close the switch at once; when False, only
+            ``arm_reconnect`` (the customer closes it with the meter's button) is allowed.
     """
 
     request_meter_limit: int = 10
@@ -137,6 +183,7 @@ class CommandPolicy:
     rollout_first_stage: int = 5
     rollout_second_share: float = 0.10
     rollout_max_failure_share: float = 0.02
+    direct_reconnect: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +256,9 @@ def check_meter(
         ...     policy=CommandPolicy()) if not r.passed]
         ['guard.medical_life_support']
     """
+    if kind not in KIND_GUARDS:
+        msg = f"unknown command kind {kind!r}; expected one of {sorted(KIND_GUARDS)}"
+        raise InvalidInputError(msg, code="commands.unknown_kind")
     results = [
         GuardResult(
             "guard.role",
@@ -227,21 +277,34 @@ def check_meter(
         )
     )
     results.append(GuardResult("guard.installed", facts.installed, "meter is not installed"))
-    if kind in SWITCH_KINDS:
-        results.append(GuardResult("guard.switch", facts.has_switch, "meter has no switch"))
-    if kind == "program_push":
-        results.append(GuardResult("guard.program", facts.program_known, "unknown program"))
-    if kind == "disconnect":
-        results.extend(_disconnect_guards(facts, now=now, policy=policy))
-    if kind == "reconnect":
-        results.append(
-            GuardResult(
-                "guard.load_side_voltage",
-                not facts.load_side_voltage,
-                "the meter reports voltage on the load side: a technician must reconnect",
-            )
-        )
+    disconnect = _disconnect_guards(facts, now=now, policy=policy)
+    results.extend(
+        disconnect[code] if code in disconnect else _guard(code, facts, policy)
+        for code in KIND_GUARDS[kind]
+    )
     return _finish(results)
+
+
+def _guard(code: str, facts: MeterFacts, policy: CommandPolicy) -> GuardResult:
+    """One of the meter guards that are not disconnect rules."""
+    if code == "guard.switch":
+        return GuardResult(code, facts.has_switch, "meter has no switch")
+    if code == "guard.program":
+        return GuardResult(code, facts.program_known, "unknown program")
+    if code == "guard.reconnect_mode":
+        return GuardResult(
+            code,
+            policy.direct_reconnect,
+            "the policy allows no direct close: request arm_reconnect (the customer closes "
+            "the switch with the meter's button)",
+        )
+    if code == "guard.load_side_voltage":
+        return GuardResult(
+            code,
+            not facts.load_side_voltage,
+            "the meter reports voltage on the load side: a technician must reconnect",
+        )
+    raise AssertionError(f"no guard {code!r}")  # KIND_GUARDS names only known guards
 
 
 def _finish(results: list[GuardResult]) -> list[GuardResult]:
@@ -263,7 +326,7 @@ def _holiday(day: dt.date, policy: CommandPolicy) -> bool:
 
 def _disconnect_guards(
     facts: MeterFacts, *, now: dt.datetime, policy: CommandPolicy
-) -> list[GuardResult]:
+) -> dict[str, GuardResult]:
     local = now.astimezone(ZoneInfo(facts.timezone))
     day = local.date()
     start_h, end_h = policy.disconnect_hours_local
@@ -277,7 +340,7 @@ def _disconnect_guards(
     weather_ok = temperature is None or (
         policy.min_temperature_c < temperature < policy.max_temperature_c
     )
-    return [
+    results = [
         GuardResult(
             "guard.medical_life_support",
             not facts.medical_life_support,
@@ -305,6 +368,7 @@ def _disconnect_guards(
             f"{policy.max_temperature_c}) °C",
         ),
     ]
+    return {r.code: r for r in results}
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,9 @@ class CommandType(StrEnum):
     DISCONNECT = "disconnect"
     RECONNECT = "reconnect"
     PROGRAM_PUSH = "program_push"
+    TIME_SYNC = "time_sync"
+    DEMAND_RESET = "demand_reset"
+    ARM_RECONNECT = "arm_reconnect"
 
 
 class RequestState(StrEnum):
