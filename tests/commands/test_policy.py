@@ -14,6 +14,8 @@ from meterops.commands.policy import (
     ALLOWED_ROLES,
     COMMON_GUARDS,
     KIND_GUARDS,
+    KINDS_BEGIN,
+    KINDS_END,
     POLICY_BEGIN,
     POLICY_END,
     Actor,
@@ -22,6 +24,7 @@ from meterops.commands.policy import (
     WindowCounts,
     check_meter,
     check_thresholds,
+    render_kinds_table,
     render_policy_table,
     rollout_stage_sizes,
     stagger_offsets_s,
@@ -174,3 +177,11 @@ def test_a_kind_is_checked_by_exactly_its_guards_in_order(
 def test_an_unknown_kind_is_refused_by_name() -> None:
     with pytest.raises(InvalidInputError, match="unknown command kind 'blink'"):
         check_meter("blink", MeterFacts("M1"), actor=ANN, now=MONDAY_10, policy=POLICY)
+
+
+def test_the_documented_kinds_table_is_current() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    pattern = re.escape(KINDS_BEGIN) + r"\n(.*?)\n" + re.escape(KINDS_END)
+    match = re.search(pattern, text, re.DOTALL)
+    assert match, "markers not found in docs/remote-operations.md"
+    assert match.group(1) == render_kinds_table()

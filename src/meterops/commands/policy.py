@@ -29,6 +29,8 @@ __all__ = [
     "APPROVER_ROLES",
     "COMMON_GUARDS",
     "KILL_SWITCH_ROLES",
+    "KINDS_BEGIN",
+    "KINDS_END",
     "KIND_GUARDS",
     "POLICY_BEGIN",
     "POLICY_END",
@@ -41,6 +43,7 @@ __all__ = [
     "WindowCounts",
     "check_meter",
     "check_thresholds",
+    "render_kinds_table",
     "render_policy_table",
     "rollout_stage_sizes",
     "stagger_offsets_s",
@@ -503,6 +506,29 @@ def rollout_stage_sizes(count: int, *, policy: CommandPolicy) -> list[int]:
     second = max(0, min(count, math.ceil(count * policy.rollout_second_share)) - first)
     sizes = [first, second, count - first - second]
     return [s for s in sizes if s > 0]
+
+
+KINDS_BEGIN = "<!-- command-kinds:begin -->"
+"""Marker before the generated kinds table in ``docs/remote-operations.md``."""
+KINDS_END = "<!-- command-kinds:end -->"
+"""Marker after it."""
+
+
+def render_kinds_table() -> str:
+    """Each command kind with the roles that may request it and its guards (for the docs).
+
+    Returns:
+        A Markdown table, one row per kind, from :data:`ALLOWED_ROLES` and :data:`KIND_GUARDS`.
+    """
+    lines = [
+        "| kind | who may request | guards after the common ones |",
+        "|---|---|---|",
+    ]
+    for kind, guards in KIND_GUARDS.items():
+        roles = ", ".join(sorted(ALLOWED_ROLES[kind]))
+        checks = ", ".join(f"`{g}`" for g in guards) or "(none)"
+        lines.append(f"| `{kind}` | {roles} | {checks} |")
+    return "\n".join(lines)
 
 
 POLICY_BEGIN = "<!-- policy-defaults:begin -->"
