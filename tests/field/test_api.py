@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,20 @@ def test_another_technician_is_refused_the_order(
         answer = other.get(f"/api/v1/field/orders/{orders[0]}")
         assert answer.status_code == 403
         assert answer.json()["error"]["code"] == "permission_denied.territory"
+
+
+def test_the_same_action_sent_at_once_from_eight_threads_happens_once(
+    site: tuple[TestClient, list[str], Path],
+) -> None:
+    client, orders, _ = site
+    headers = {"X-CSRF-Token": csrf_token(client)}
+    body = {"idempotency_key": str(uuid.uuid4()), "kind": "note", "payload": {"text": "gate code"}}
+    url = f"/api/v1/field/orders/{orders[1]}/actions"
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: client.post(url, json=body, headers=headers), range(8)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 7 + [201], [a.text for a in answers if a.status_code >= 300]
+    assert len({a.json()["action_id"] for a in answers}) == 1
+    detail = client.get(f"/api/v1/field/orders/{orders[1]}").json()
+    notes = [a for a in detail["actions"] if a["payload"].get("text") == "gate code"]
+    assert len(notes) == 1

@@ -171,3 +171,69 @@ def test_the_pixel_limit_is_checked_from_the_header(width: int, height: int) -> 
         assert refused.value.status == 413
     else:
         assert reencode(data, limits).source_width == width
+
+
+def corpus() -> list[tuple[str, bytes]]:
+    """Over a hundred hostile or broken uploads, each named like a photo."""
+    jpeg = encoded("JPEG", (120, 90))
+    png_ = encoded("PNG", (120, 90))
+    webp = encoded("WEBP", (120, 90))
+    files: list[tuple[str, bytes]] = []
+    for name, good in (("jpeg", jpeg), ("png", png_), ("webp", webp)):
+        step = max(1, len(good) // 30)
+        files.extend(
+            (f"truncated {name} at {cut}", good[:cut]) for cut in range(4, len(good) - 1, step)
+        )
+    markup = [
+        b"<html><body onload=alert(1)>",
+        b"\xef\xbb\xbf<!DOCTYPE HTML><HTML>",
+        b"   \n\t<script>alert(1)</script>",
+        b"<HEAD><meta http-equiv=refresh content=0;url=//x>",
+        b"<svg/onload=alert(1)>",
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE svg><svg></svg>',
+        b"<?xml version='1.0'?><x:xmp xmlns:x='adobe:ns:meta/'/>",
+        b"GIF89a\x01\x00\x01\x00<script>alert(1)</script>",
+        b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+        b"PK\x03\x04 zip bomb pretending",
+        b"BM" + bytes(60),
+        b"II*\x00" + bytes(20),
+        b"",
+        b"\x00" * 64,
+        b"\xff\xd8",  # too short to be JPEG
+        b"RIFF\x00\x00\x00\x00WAVEfmt ",  # RIFF but not WebP
+        b"\x89PNG\r\n\x1a\n",  # a PNG signature and nothing else
+    ]
+    files += [(f"markup or other {i}", data) for i, data in enumerate(markup)]
+    return files
+
+
+def test_a_hostile_corpus_is_refused_each_with_its_reason() -> None:
+    files = corpus()
+    assert len(files) >= 100
+    whole_png = encoded("PNG", (120, 90))
+    pixels_end = whole_png.index(b"IEND") - 8  # before the last IDAT's CRC and the IEND chunk
+    accepted: list[int] = []
+    reasons: dict[str, tuple[int, str, str]] = {}
+    for label, data in files:
+        try:
+            clean = reencode(data, SMALL)
+        except PhotoRefusedError as refused:
+            reasons[label] = (refused.status, refused.code, refused.message)
+        else:
+            assert clean.jpeg.startswith(b"\xff\xd8\xff")
+            accepted.append(len(data) if label.startswith("truncated png") else -1)
+    # Only PNGs cut after their last compressed pixel (missing a checksum or the end marker)
+    # decode; they are stored re-encoded.
+    assert all(cut >= pixels_end for cut in accepted)
+    assert all(status == 415 for status, _, _ in reasons.values())
+    assert {code for _, code, _ in reasons.values()} == {
+        "photo.unsupported_type",
+        "photo.unreadable",
+    }
+    assert all(message for _, _, message in reasons.values())
+
+
+def test_a_polyglot_is_stored_without_its_payload() -> None:
+    polyglot = encoded("JPEG", (40, 30)) + b"<script>alert(document.cookie)</script>"
+    clean = reencode(polyglot)
+    assert b"<script" not in clean.jpeg

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select
 
 from meterops.errors import ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError
 from meterops.field import service
+from meterops.field.photos import PhotoRefusedError
 from meterops.field.schemas import ActionKind, ActionRequest, ActionResult
 from meterops.models import AuditEvent, Installation, TruckStock, WorkOrder
 from meterops.workorders.repository import WorkOrderRepository
@@ -242,3 +246,55 @@ def test_an_exchange_changes_the_installation_uses_stock_and_gates_completion(
     assert detail.verification.state == "pending"
     assert audits(field_day, "field.exchange") == 1
     assert audits(field_day, "meter.exchange") == 1
+
+
+def photo_bytes() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 200), "orange").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def upload(day: FieldDay, folder: Path, key: str, **options: Any) -> Any:
+    return service.upload_photo(
+        day.session,
+        day.tech_user,
+        day.orders[0],
+        photo_bytes(),
+        kind="base",
+        idempotency_key=key,
+        photos_dir=folder,
+        now=ON_DAY,
+        **options,
+    )
+
+
+def test_the_same_photo_sent_three_times_is_stored_once(
+    field_day: FieldDay, tmp_path: Path
+) -> None:
+    first = upload(field_day, tmp_path, "photo-key-1")
+    again = upload(field_day, tmp_path, "photo-key-1")  # the same key after a reconnect
+    other_key = upload(field_day, tmp_path, "photo-key-2")  # the same picture, a new key
+    assert not first.duplicate
+    assert again.duplicate
+    assert other_key.duplicate
+    assert first.id == again.id == other_key.id
+    assert len(list(tmp_path.rglob("*.jpg"))) == 1
+    assert audits(field_day, "field.photo") == 1
+
+
+def test_a_user_over_the_photo_quota_is_refused(field_day: FieldDay, tmp_path: Path) -> None:
+    with pytest.raises(PhotoRefusedError) as refused:
+        upload(field_day, tmp_path, "photo-key-q", policy=service.FieldPolicy(photo_quota_bytes=10))
+    assert (refused.value.status, refused.value.code) == (413, "photo.quota")
+    assert list(tmp_path.rglob("*")) == []
+
+
+def test_a_photo_store_that_fails_leaves_no_partial_file(
+    field_day: FieldDay, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "photos"
+    blocked.write_bytes(b"a file where the folder should be")
+    with pytest.raises(PhotoRefusedError) as refused:
+        upload(field_day, blocked, "photo-key-d")
+    assert (refused.value.status, refused.value.code) == (507, "photo.storage_failed")
+    assert [p.name for p in tmp_path.rglob("*")] == ["photos"]

@@ -75,7 +75,8 @@ class PhotoRefusedError(InvalidInputError):
     """An upload that is not stored, with the reason and the HTTP status it deserves.
 
     Attributes:
-        status: 413 (too large) or 415 (not an accepted image type).
+        status: 413 (too large, over the quota), 415 (not an accepted image type) or 507 (the
+            photo store could not take it).
     """
 
     default_code = "photo.refused"
@@ -83,6 +84,7 @@ class PhotoRefusedError(InvalidInputError):
 
     TOO_LARGE: ClassVar[int] = 413
     UNSUPPORTED: ClassVar[int] = 415
+    STORAGE_FAILED: ClassVar[int] = 507
 
     def __init__(self, message: str, *, code: str, status: int, details: dict[str, object]) -> None:
         super().__init__(message, code=code, details=dict(details))

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from meterops.models import (
@@ -199,6 +199,23 @@ class FieldRepository:
         return self.session.scalars(
             select(FieldPhoto).where(FieldPhoto.idempotency_key == key)
         ).one_or_none()
+
+    def photo_by_content(self, order_id: int, sha256: str) -> FieldPhoto | None:
+        """An order's stored photo with these exact bytes."""
+        return self.session.scalars(
+            select(FieldPhoto)
+            .where(FieldPhoto.work_order_id == order_id, FieldPhoto.sha256 == sha256)
+            .limit(1)
+        ).first()
+
+    def bytes_uploaded_since(self, username: str, since: dt.datetime) -> int:
+        """Photo bytes a user stored since a moment."""
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(FieldPhoto.bytes), 0)).where(
+                FieldPhoto.uploaded_by == username, FieldPhoto.uploaded_at_utc >= since
+            )
+        )
+        return int(total or 0)
 
     def verification(self, order_id: int) -> FieldVerification | None:
         """The order's head-end verification, if an exchange was recorded."""

@@ -29,6 +29,7 @@ Service module: ``session`` first, keyword-only options, never commits.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -110,12 +111,15 @@ class FieldPolicy:
         verification_timeout_s: A verification still pending this long after the exchange is
             timed out. [s]
         photo_limits: Upload bounds of photos.
+        photo_quota_bytes: Photo bytes one user may store per 30 days (reliability UPL-05).
+            [bytes]
         workorder_policy: Policy of the follow-up orders it creates.
         command_policy: Policy of the pings and reads it asks for.
     """
 
     verification_timeout_s: float = 5 * 3600.0
     photo_limits: photos.PhotoLimits = photos.DEFAULT_LIMITS
+    photo_quota_bytes: int = 2 * 1024**3
     workorder_policy: workorders_service.WorkOrderPolicy = field(
         default_factory=workorders_service.WorkOrderPolicy
     )
@@ -800,7 +804,10 @@ def record_action(
     existing = repository.action_by_key(request.idempotency_key)
     if existing is not None:
         return _replay(existing, order, digest)
-    WorkOrderRepository(session).lock(order)
+    WorkOrderRepository(session).lock(order)  # one action at a time per order
+    existing = repository.action_by_key(request.idempotency_key)  # sent twice at once
+    if existing is not None:
+        return _replay(existing, order, digest)
     technician = _technician(session, user)
     action = FieldAction(
         idempotency_key=request.idempotency_key,
@@ -1014,10 +1021,14 @@ def upload_photo(
     now: dt.datetime,
     policy: FieldPolicy | None = None,
 ) -> s.PhotoUploaded:
-    """Check, re-encode and store a photo of an order (once per idempotency key).
+    """Check, re-encode and store a photo of an order (once per key and per picture).
+
+    The same key again, or the same picture again under another key, returns the stored
+    photo with ``duplicate`` set.
 
     Raises:
-        PhotoRefusedError: Not a JPEG/PNG/WebP, too many bytes or pixels, a decompression bomb.
+        PhotoRefusedError: Not a JPEG/PNG/WebP, too many bytes or pixels, a decompression bomb,
+            over the user's quota, or the disk could not take it.
         InvalidInputError: Unknown kind or a bad key.
         ConflictError: The key was used for another photo.
     """
@@ -1035,22 +1046,26 @@ def upload_photo(
         if existing.work_order_id != order.id or existing.kind != kind:
             msg = f"idempotency key {idempotency_key!r} was used for another photo; use a new key"
             raise ConflictError(msg, code="field.idempotency_key_reused")
-        return s.PhotoUploaded(
-            id=existing.id,
-            url=_photo_url(order, existing.id),
-            width=existing.width,
-            height=existing.height,
-            bytes=existing.bytes,
-            duplicate=True,
+        return _uploaded(order, existing, duplicate=True)
+    rules = policy or FieldPolicy()
+    clean = photos.reencode(data, rules.photo_limits)
+    clean_sha = hashlib.sha256(clean.jpeg).hexdigest()
+    same = repository.photo_by_content(order.id, clean_sha)
+    if same is not None:  # the same picture again under a new key (a phone re-sending it)
+        return _uploaded(order, same, duplicate=True)
+    used = repository.bytes_uploaded_since(user.username, now - dt.timedelta(days=30))
+    if used + len(clean.jpeg) > rules.photo_quota_bytes:
+        raise photos.PhotoRefusedError(
+            f"user {user.username} stored {used:,} bytes of photos in the last 30 days; the quota "
+            f"is {rules.photo_quota_bytes:,} bytes",
+            code="photo.quota",
+            status=photos.PhotoRefusedError.TOO_LARGE,
+            details={"used_bytes": used, "quota_bytes": rules.photo_quota_bytes},
         )
-    clean = photos.reencode(data, (policy or FieldPolicy()).photo_limits)
     photo_id = uuid.uuid4().hex
     relative = Path(order.order_number) / f"{photo_id}.jpg"
     target = photos_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
-    partial.write_bytes(clean.jpeg)
-    partial.replace(target)
+    _write(target, clean.jpeg)
     row = FieldPhoto(
         id=photo_id,
         idempotency_key=idempotency_key,
@@ -1060,13 +1075,21 @@ def upload_photo(
         width=clean.width,
         height=clean.height,
         bytes=len(clean.jpeg),
-        sha256=hashlib.sha256(clean.jpeg).hexdigest(),
+        sha256=clean_sha,
         source_type=clean.source_type,
         uploaded_at_utc=now,
         uploaded_by=user.username,
     )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        target.unlink(missing_ok=True)
+        raced = repository.photo_by_key(idempotency_key)
+        if raced is None or raced.work_order_id != order.id:
+            raise
+        return _uploaded(order, raced, duplicate=True)
     audit_service.record(
         session,
         actor=user.username,
@@ -1084,13 +1107,37 @@ def upload_photo(
         },
         now=now,
     )
+    return _uploaded(order, row, duplicate=False)
+
+
+def _uploaded(order: WorkOrder, row: FieldPhoto, *, duplicate: bool) -> s.PhotoUploaded:
     return s.PhotoUploaded(
-        id=photo_id,
-        url=_photo_url(order, photo_id),
-        width=clean.width,
-        height=clean.height,
-        bytes=len(clean.jpeg),
+        id=row.id,
+        url=_photo_url(order, row.id),
+        width=row.width,
+        height=row.height,
+        bytes=row.bytes,
+        duplicate=duplicate,
     )
+
+
+def _write(target: Path, data: bytes) -> None:
+    """Write a file whole or not at all (a full disk leaves no partial file)."""
+    partial = target.with_suffix(".part")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        partial.replace(target)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        raise photos.PhotoRefusedError(
+            f"the photo could not be stored ({error.strerror or error}); nothing was kept, "
+            "try again later",
+            code="photo.storage_failed",
+            status=photos.PhotoRefusedError.STORAGE_FAILED,
+            details={},
+        ) from None
 
 
 def photo_file(
