@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
@@ -47,9 +48,11 @@ POLICY = WorkOrderPolicy(utility_timezone=ZONE.key)
 
 
 @dataclass
-class Scene:
-    client: TestClient
+class MeterFacts:
+    """A town with one meter given events, verdicts and orders; what the tests look for."""
+
     town: Town
+    settings: Settings
     serial: str
     meter_id: int
     other_serial: str
@@ -60,6 +63,11 @@ class Scene:
     assigned: str
     exception_id: int
     last_day: dt.date
+
+
+@dataclass
+class Scene(MeterFacts):
+    client: TestClient
 
 
 def _events(serial: str, other: str, day: dt.date) -> pl.DataFrame:
@@ -100,9 +108,9 @@ def _user(town: Town, name: str, role: Role, territories: list[str]) -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
-    folder: Path = tmp_path_factory.mktemp("meter_page")
+@contextmanager
+def meter_scene(folder: Path, *, cookie_secure: bool = False) -> Iterator[MeterFacts]:
+    """The town, a meter's events ingested, users of every role, orders and exceptions."""
     with build_town(folder, days=3) as town:
         with session_scope(town.sessions) as session:
             found = session.execute(
@@ -208,13 +216,21 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
             reads_uri=town.store.uri,
             data_dir=folder / "var",
             utility_timezone=ZONE.key,
-            cookie_secure=False,
+            cookie_secure=cookie_secure,
         )
-        with TestClient(create_app(settings)) as client:
-            yield Scene(
-                client, town, serial, meter_id, other, customer_name, account_number,
-                customer_number, cancelled, assigned, exception_id, town.day(2),
-            )  # fmt: skip
+        yield MeterFacts(
+            town, settings, serial, meter_id, other, customer_name, account_number,
+            customer_number, cancelled, assigned, exception_id, town.day(2),
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    with (
+        meter_scene(tmp_path_factory.mktemp("meter_page")) as facts,
+        TestClient(create_app(facts.settings)) as client,
+    ):
+        yield Scene(**vars(facts), client=client)
 
 
 def page_as(scene: Scene, username: str, **params: str) -> str:

@@ -1,0 +1,73 @@
+"""The meter page in a real browser: interval chart, communication trend, events timeline.
+
+The scene of ``tests/web/test_meter_page.py`` (a simulated town ingested through the real
+paths, a meter's head-end events, verdicts and orders) served by uvicorn; a dispatcher of the
+territory signs in through the form and opens the meter. The ``page`` fixture fails the test
+on any console error, CSP violation or error status. Screenshots go to
+``test-artifacts/meter/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meterops.web.app import create_app
+from tests.browser.test_dispatcher import serve, sign_in_as
+from tests.web.test_meter_page import PASSWORD, MeterFacts, meter_scene
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "meter"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MeterFacts]]:
+    # Secure cookies: Chromium keeps them on http://127.0.0.1 as it does in production on https.
+    with (
+        meter_scene(tmp_path_factory.mktemp("meter_browser"), cookie_secure=True) as facts,
+        serve(create_app(facts.settings)) as base,
+    ):
+        yield base, facts
+
+
+def test_the_meter_page_draws_its_charts_and_timeline(
+    page: Any, served: tuple[str, MeterFacts]
+) -> None:
+    base, facts = served
+    target = f"/meters/{facts.serial}?to={facts.last_day.isoformat()}"
+    sign_in_as(page, base, "dan", PASSWORD, target)
+    page.goto(base + target)
+    page.locator("svg.vee-chart").wait_for()
+
+    # The interval chart, the trend and the timeline are drawn and visible.
+    for selector in ("svg.vee-chart", "svg.meter-chart.trend", "svg.meter-chart.timeline"):
+        box = page.locator(selector).bounding_box()
+        assert box is not None
+        assert box["width"] > 300
+        assert box["height"] > 50
+    assert page.locator("svg.vee-chart rect.bar").count() >= 96
+    assert page.locator("svg.meter-chart.trend polyline.line.rssi").is_visible()
+    # Read success was 100 % every day here: a flat line on the top edge, its points visible.
+    assert page.locator("svg.meter-chart.trend polyline.line.success").count() == 1
+    assert page.locator("svg.meter-chart.trend circle.point.success").count() == 3
+    assert page.locator("svg.meter-chart.trend circle.point.success").first.is_visible()
+    assert page.locator("svg.meter-chart.timeline circle.event").count() == 3
+    # The stylesheet applies (served by the app, allowed by the CSP): the RSSI line is blue.
+    stroke = page.locator("svg.meter-chart.trend polyline.line.rssi").evaluate(
+        "e => getComputedStyle(e).stroke"
+    )
+    assert stroke == "rgb(47, 111, 176)"
+    assert page.get_by_role("heading", name="Events").is_visible()
+    assert page.locator("#orders article.meter-order").count() == 2
+    assert facts.customer_name in page.locator("main").inner_text()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "01-meter-page.png"), full_page=True)
+
+    # A point's tooltip carries its values.
+    title = page.locator("svg.meter-chart.trend circle.point.success title").first.text_content()
+    assert "read success" in (title or "")
+    assert "reads)" in (title or "")
