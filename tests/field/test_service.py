@@ -298,3 +298,15 @@ def test_a_photo_store_that_fails_leaves_no_partial_file(
         upload(field_day, blocked, "photo-key-d")
     assert (refused.value.status, refused.value.code) == (507, "photo.storage_failed")
     assert [p.name for p in tmp_path.rglob("*")] == ["photos"]
+
+
+def test_unknown_payload_fields_are_refused_naming_the_field(field_day: FieldDay) -> None:
+    number = field_day.orders[0]
+    with pytest.raises(InvalidInputError) as extra:
+        act(field_day, number, ActionKind.NOTE, {"text": "hi", "technician_id": 1})
+    assert extra.value.details["field"] == "payload.technician_id"
+    act(field_day, number, ActionKind.ARRIVE)
+    with pytest.raises(InvalidInputError) as cause:
+        act(field_day, number, ActionKind.UNABLE, {"reason": "no key", "found_cause_code": "?"})
+    assert cause.value.code == "field.unknown_cause"
+    assert act(field_day, number, ActionKind.NOTE, {"notes": "dog"}).order.status == "on_site"

@@ -24,6 +24,7 @@ __all__ = [
     "CompletePayload",
     "CustomerRead",
     "ExchangePayload",
+    "NotePayload",
     "OrderDetail",
     "OrderStatusRead",
     "PhotoRead",
@@ -210,6 +211,15 @@ class CompletePayload(BaseModel):
     found_cause_code: str
     notes: str | None = Field(default=None, max_length=1000)
     unverified_reason: str | None = Field(default=None, max_length=500)
+
+
+class NotePayload(BaseModel):
+    """``note``: a free text (``text``, or ``notes`` as the other payloads name it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str | None = Field(default=None, min_length=1, max_length=1000)
+    notes: str | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class UnablePayload(BaseModel):

@@ -495,6 +495,9 @@ def _follow_up(
     ctx: _Ctx, site: Site, failures: list[dict[str, str]], notes: str | None
 ) -> str | None:
     order = ctx.order
+    if site.meter is None and site.service_point is None:  # collector work: no socket
+        _audit(ctx, "field.follow_up", follow_up_order=None, refused=["no meter or socket"])
+        return None
     summary = f"Safety inspection on {order.order_number} failed: " + "; ".join(
         f["reason"] for f in failures
     )
@@ -726,8 +729,9 @@ def _complete(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _note(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
-    text = payload.get("text", payload.get("notes"))
-    if not isinstance(text, str) or not text.strip() or len(text) > 1000:
+    body = _parse(s.NotePayload, payload)
+    text = (body.text or body.notes or "").strip()
+    if not text:
         msg = "payload.text: a note of 1 to 1000 characters is required"
         raise InvalidInputError(msg, code="field.bad_payload", details={"field": "payload.text"})
     _audit(ctx, "field.note", text=text)
