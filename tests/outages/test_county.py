@@ -1,8 +1,9 @@
 """Outage placement on the ``county`` scenario (about 50,000 meters) with injected outages.
 
 The issue's figure: at least 95 % of the injected transformer and feeder outages placed at the
-right device. Rates are raised (a stormy three days) so that the count means something; the
-events are exactly what the simulated head-end reports (last gasps that got through, restores).
+right device (measured: 192 of 199 from last gasps and restores alone, 199 of 199 once the
+meters' logged power-downs are in). Rates are raised (a stormy three days) so that the count
+means something; the events are exactly what the simulated head-end reports.
 """
 
 from __future__ import annotations
@@ -24,12 +25,25 @@ pytestmark = pytest.mark.slow
 DAYS = 3
 CODES = {
     EVENT_BY_NAME["last_gasp"].code: "last_gasp",
+    EVENT_BY_NAME["power_loss"].code: "power_loss",
     EVENT_BY_NAME["power_restored"].code: "power_restored",
 }
 WITHIN = dt.timedelta(minutes=5)
 
 
-def test_county_outages_are_placed_at_the_right_device() -> None:
+@pytest.mark.parametrize(
+    ("told", "wanted"),
+    [
+        # Live: what last gasps (85 % of meters on a dead transformer, 60 % on a dead feeder get
+        # one out) and restores say.
+        (("last_gasp", "power_restored"), 0.95),
+        # After the restores, the power-downs the meters logged make up for the lost gasps.
+        (("last_gasp", "power_loss", "power_restored"), 0.99),
+    ],
+)
+def test_county_outages_are_placed_at_the_right_device(
+    told: tuple[str, ...], wanted: float
+) -> None:
     base = county(seed=5, start=dt.date(2026, 3, 2))
     faults = dataclasses.replace(
         base.faults,
@@ -37,15 +51,19 @@ def test_county_outages_are_placed_at_the_right_device() -> None:
         feeder_outage_per_feeder_year=12.0,
     )
     world = World(dataclasses.replace(base, faults=faults), keep_days=1)
-    events = pl.concat(
-        [
-            day.events.filter(pl.col("cim_event_type").is_in(list(CODES)))
-            for day in world.iter_days(0, DAYS)
-        ]
-    ).select(
-        pl.col("serial_number").alias("meter_key"),
-        "event_time_utc",
-        pl.col("cim_event_type").replace_strict(CODES).alias("event"),
+    events = (
+        pl.concat(
+            [
+                day.events.filter(pl.col("cim_event_type").is_in(list(CODES)))
+                for day in world.iter_days(0, DAYS)
+            ]
+        )
+        .filter(pl.col("cim_event_type").replace_strict(CODES).is_in(told))
+        .select(
+            pl.col("serial_number").alias("meter_key"),
+            "event_time_utc",
+            pl.col("cim_event_type").replace_strict(CODES).alias("event"),
+        )
     )
     fleet = fleet_frames(world, as_of=world.date_of(0))
     grid = (
@@ -97,7 +115,7 @@ def test_county_outages_are_placed_at_the_right_device() -> None:
     )
     found = near(truth, grid_level.rename({"started_at_utc": "found_at"}), "start_utc", "found_at")
     share = found.height / truth.height
-    assert share >= 0.95, f"{found.height} of {truth.height} outages placed right ({share:.1%})"
+    assert share >= wanted, f"{found.height} of {truth.height} outages placed right ({share:.1%})"
     feeders = truth.filter(pl.col("level") == "feeder").height
     assert found.filter(pl.col("level") == "feeder").height == feeders
     # And the other way round: grid-level incidents are real outages (not momentaries or

@@ -1,9 +1,12 @@
 """Outage inference from last gasps and restores, placed up the grid (meter → transformer → feeder).
 
-Input: end-device events (``meter_key``, ``event_time_utc``, ``event``: ``last_gasp`` or
-``power_restored``) and the grid (``meter_key``, ``transformer_code``, ``feeder_code``).
-Not every meter's last gasp gets through (the radio dies with the power), so an outage is
-placed at the highest device a large enough share of whose meters gasped together:
+Input: end-device events (``meter_key``, ``event_time_utc``, ``event``: ``last_gasp``,
+``power_loss`` or ``power_restored``) and the grid (``meter_key``, ``transformer_code``,
+``feeder_code``). Not every meter's last gasp gets through (the radio dies with the power); a
+meter also logs the power-down with its time and reports it once power is back, so a lost gasp
+is made good once the restore is reported (a "gasp" below is either; ``last_gasps`` counts only
+the real ones, which pings confirm). An outage is placed at the highest device a large enough
+share of whose meters gasped together:
 
 1. Each last gasp is paired with the meter's next restore; a gasp restored within
    ``momentary_s`` is a momentary interruption and is dropped.
@@ -38,7 +41,11 @@ __all__ = [
 ]
 
 EVENTS_COLUMNS: Final = ("meter_key", "event_time_utc", "event")
-"""Columns of the events frame (``event``: ``last_gasp`` or ``power_restored``)."""
+"""Columns of the events frame (``event``: ``last_gasp``, ``power_loss`` or ``power_restored``)."""
+
+_DOWN_EVENTS: Final = ("last_gasp", "power_loss")
+_SAME_LOSS_S: Final = 10.0
+"""A last gasp and a logged power-down this close together are one loss of power. [s]"""
 
 GRID_COLUMNS: Final = ("meter_key", "transformer_code", "feeder_code")
 """Columns of the grid frame (one row per installed meter)."""
@@ -117,11 +124,22 @@ def infer_outages(
     _check(grid, GRID_COLUMNS, "grid")
     grid = grid.select(GRID_COLUMNS).unique("meter_key")
     time = pl.col("event_time_utc")
+    # A last gasp, or the power-down a meter logged: one loss of power per meter, however many
+    # of the two told us about it (``live``: a last gasp came).
+    step = pl.col("gasp_utc").diff().over("meter_key")
     gasps = (
-        events.filter(pl.col("event") == "last_gasp")
-        .select("meter_key", time.alias("gasp_utc"))
+        events.filter(pl.col("event").is_in(_DOWN_EVENTS))
+        .select("meter_key", time.alias("gasp_utc"), (pl.col("event") == "last_gasp").alias("live"))
         .sort("meter_key", "gasp_utc")
-        .unique(["meter_key", "gasp_utc"], maintain_order=True)
+        .with_columns(
+            (step.is_null() | (step > dt.timedelta(seconds=_SAME_LOSS_S)))
+            .cum_sum()
+            .over("meter_key")
+            .alias("loss")
+        )
+        .group_by("meter_key", "loss", maintain_order=True)
+        .agg(pl.col("gasp_utc").min(), pl.col("live").any())
+        .drop("loss")
     )
     restores = (
         events.filter(pl.col("event") == "power_restored")
@@ -137,8 +155,13 @@ def infer_outages(
         check_sortedness=False,
     )
     momentary = dt.timedelta(seconds=params.momentary_s)
+    # A logged power-down reaches the head-end with the restore: without one it is not known yet.
     sustained = paired.filter(
-        pl.col("restore_utc").is_null() | (pl.col("restore_utc") - pl.col("gasp_utc") > momentary)
+        (pl.col("live") | pl.col("restore_utc").is_not_null())
+        & (
+            pl.col("restore_utc").is_null()
+            | (pl.col("restore_utc") - pl.col("gasp_utc") > momentary)
+        )
     ).join(grid, on="meter_key", how="inner")
     empty_incidents = pl.DataFrame(
         schema={
@@ -202,7 +225,8 @@ def infer_outages(
 
     def add(level: str, device: str, feeder: str, keys: list[str], group: pl.DataFrame) -> None:
         start: dt.datetime = group["gasp_utc"].min()  # type: ignore[assignment]
-        gasped = set(group["meter_key"].to_list())
+        told = set(group["meter_key"].to_list())
+        gasped = set(group.filter(pl.col("live"))["meter_key"].to_list())
         restored: dict[str, dt.datetime] = {}
         for key in keys:
             after = [r for r in restore_lists.get(key, []) if r > start]
@@ -213,7 +237,7 @@ def infer_outages(
             if keys and len(restored) / len(keys) >= params.restored_share
             else None
         )
-        heard = len(gasped | set(restored))
+        heard = len(told | set(restored))
         number = len(incidents) + 1
         incidents.append(
             {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 
 import polars as pl
 from sqlalchemy import and_, func, or_, select
@@ -20,7 +21,7 @@ from meterops.commands import service as commands_service
 from meterops.commands.policy import CommandPolicy
 from meterops.errors import InvalidInputError, NotFoundError
 from meterops.ingest.formats.cim import write_cim_end_device_events
-from meterops.models import Feeder, Installation, Meter, ServicePoint, Transformer
+from meterops.models import Feeder, Installation, Meter, Premise, ServicePoint, Transformer
 from meterops.models.commands import (
     CommandRequest,
     OutageIncident,
@@ -48,6 +49,7 @@ __all__ = [
 
 _EVENT_NAMES = {
     EVENT_BY_NAME["last_gasp"].code: "last_gasp",
+    EVENT_BY_NAME["power_loss"].code: "power_loss",
     EVENT_BY_NAME["power_restored"].code: "power_restored",
 }
 
@@ -234,12 +236,41 @@ def outage_periods(
 
 
 def list_incidents(
-    session: Session, *, since: dt.datetime | None = None, limit: int = 200
+    session: Session,
+    *,
+    since: dt.datetime | None = None,
+    limit: int = 200,
+    territory_ids: Collection[int] | None = None,
 ) -> list[schemas.OutageRead]:
-    """Incidents, latest first."""
+    """Incidents, latest first.
+
+    Args:
+        session: Database session.
+        since: Only incidents that started at or after this time [UTC].
+        limit: At most this many.
+        territory_ids: Only incidents wholly inside these territories (feeder and meters);
+            None: every incident.
+    """
     query = select(OutageIncident).order_by(OutageIncident.started_at_utc.desc()).limit(limit)
     if since is not None:
         query = query.where(OutageIncident.started_at_utc >= since)
+    if territory_ids is not None:
+        ids = list(territory_ids)
+        foreign_feeder = select(Feeder.id).where(
+            Feeder.code == OutageIncident.feeder_code, Feeder.territory_id.not_in(ids)
+        )
+        foreign_meter = (
+            select(OutageMember.meter_id)
+            .join(Installation, Installation.meter_id == OutageMember.meter_id)
+            .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
+            .join(Premise, Premise.id == ServicePoint.premise_id)
+            .where(
+                OutageMember.incident_id == OutageIncident.id,
+                Installation.removed_at_utc.is_(None),
+                Premise.territory_id.not_in(ids),
+            )
+        )
+        query = query.where(~foreign_feeder.exists(), ~foreign_meter.exists())
     return [schemas.OutageRead.model_validate(i) for i in session.scalars(query).all()]
 
 
