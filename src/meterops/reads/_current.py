@@ -11,14 +11,26 @@ Rules (``docs/storage.md``):
   re-validated).
 * Conflicts live in their own table and never become current.
 
-Pure module: polars only; must not import ``meterops.db``, ``models``, ``web``, ``cli`` or
+Two implementations of the same rules: :func:`latest_per_key`, :func:`apply_flags` and
+:func:`as_interval_reads` are the readable reference (sorts over every row: about 1-5 µs per
+row); :func:`current_rows` is what the store uses. It encodes each key as one ``int64``
+(meter offset, channel rank, time step), so that key order is one integer sort (skipped
+when the rows already come in key order), picks the single row of every key that has one
+directly, and hands only the keys with several rows (raw read plus versions, or a superseded
+raw read) and the rows that have flags to the reference functions. Its result equals the
+reference's (a Hypothesis test in ``tests/reads/test_current.py``).
+
+Pure module: polars and numpy only; must not import ``meterops.db``, ``models``, ``web``, ``cli`` or
 ``config``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from meterops.reads.schema import INTERVAL_READS
@@ -27,6 +39,7 @@ __all__ = [
     "KEY",
     "apply_flags",
     "as_interval_reads",
+    "current_rows",
     "latest_per_key",
     "raw_as_rows",
     "versions_as_rows",
@@ -127,3 +140,132 @@ def apply_flags(current: pl.LazyFrame, flags: pl.LazyFrame) -> pl.LazyFrame:
         .with_columns(flags_expr.otherwise(merged).cast(pl.UInt32).alias("quality_flags"))
         .drop("_set", "_mask")
     )
+
+
+_MAX_KEY: Final = 2**62
+_ROW: Final = "__row"
+
+I64 = npt.NDArray[np.int64]
+
+
+def _time_steps(*columns: pl.Series) -> tuple[list[I64], int]:
+    """Interval starts as steps of their common grid (gcd of offsets), and the step count."""
+    values = [c.dt.epoch("us").to_numpy().astype(np.int64, copy=False) for c in columns]
+    nonempty = [v for v in values if v.size]
+    low = min(int(v.min()) for v in nonempty)
+    high = max(int(v.max()) for v in nonempty)
+    step = 0
+    for v in nonempty:
+        step = math.gcd(step, int(np.gcd.reduce(v - low)))
+    step = max(step, 1)
+    return [(v - low) // step for v in values], (high - low) // step + 1
+
+
+def _keys(rows: pl.DataFrame, flags: pl.DataFrame) -> tuple[I64, I64] | None:
+    """One ``int64`` per row whose order is key order (None: the key space is too big)."""
+    frames = [f for f in (rows, flags) if f.height]
+    for frame in frames:
+        if frame.select(pl.any_horizontal(pl.col(list(KEY)).is_null().any())).item():
+            return None
+    channels = sorted(set().union(*(f["channel"].unique().to_list() for f in frames)))
+    enum = pl.Enum(channels)  # categories in string order: physical codes sort as the strings
+    meters = [f["meter_id"].to_numpy().astype(np.int64, copy=False) for f in (rows, flags)]
+    low = min(int(m.min()) for m in meters if m.size)
+    high = max(int(m.max()) for m in meters if m.size)
+    steps, n_steps = _time_steps(rows["interval_start_utc"], flags["interval_start_utc"])
+    if (high - low + 1) * len(channels) * n_steps >= _MAX_KEY:
+        return None
+    keys = []
+    for frame, meter, step in zip((rows, flags), meters, steps, strict=True):
+        code = frame["channel"].cast(enum).to_physical().to_numpy().astype(np.int64)
+        keys.append(((meter - low) * len(channels) + code) * n_steps + step)
+    return keys[0], keys[1]
+
+
+def _flags_frame(flags: pl.DataFrame) -> pl.DataFrame:
+    if flags.is_empty():
+        return pl.DataFrame(
+            {"meter_id": [], "channel": [], "interval_start_utc": []},
+            schema={"meter_id": pl.Int64, "channel": pl.String,
+                    "interval_start_utc": INTERVAL_READS.schema["interval_start_utc"]},
+        )  # fmt: skip
+    return flags
+
+
+def current_rows(rows: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
+    """The current view of raw and version rows with flags merged, in key order.
+
+    Same result as ``as_interval_reads(apply_flags(latest_per_key(rows), flags))`` (the
+    reference), without sorting every row by six columns.
+
+    Args:
+        rows: Raw rows and version rows as ``INTERVAL_READS`` columns (``raw_as_rows``,
+            ``versions_as_rows``), in any order.
+        flags: Flag rows (``INTERVAL_FLAGS`` columns plus ``received_at_utc``); may be empty.
+
+    Returns:
+        ``INTERVAL_READS`` rows, one per key, in key order.
+
+    Examples:
+        >>> import datetime as dt
+        >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+        >>> raw = raw_as_rows(pl.LazyFrame({
+        ...     "meter_id": [2, 1, 1], "channel": ["c", "c", "c"],
+        ...     "interval_start_utc": [t, t + dt.timedelta(minutes=15), t],
+        ...     "interval_s": [900] * 3, "value": [5.0, 2.0, 1.0], "quality_flags": [0] * 3,
+        ...     "source_quality": [None] * 3, "source_version": [None] * 3,
+        ...     "source_file_id": [1] * 3, "received_at_utc": [t] * 3},
+        ...     schema_overrides={"interval_start_utc": pl.Datetime("us", "UTC"),
+        ...                       "received_at_utc": pl.Datetime("us", "UTC")})).collect()
+        >>> current_rows(raw, pl.DataFrame())["value"].to_list()
+        [1.0, 2.0, 5.0]
+    """
+    if rows.is_empty():
+        return as_interval_reads(rows.lazy()).collect()
+    encoded = _keys(rows, _flags_frame(flags))
+    if encoded is None:  # null keys or a key space beyond int64: the reference
+        lazy = latest_per_key(rows.lazy())
+        if flags.height:
+            lazy = apply_flags(lazy, flags.lazy())
+        return as_interval_reads(lazy).collect()
+    key, flag_key = encoded
+    order: I64
+    if key.size < 2 or bool((key[1:] >= key[:-1]).all()):
+        order = np.arange(key.size, dtype=np.int64)
+    else:
+        order = pl.Series(key).arg_sort().to_numpy().astype(np.int64, copy=False)
+    sorted_key = key[order]
+    same = sorted_key[1:] == sorted_key[:-1]
+    several = np.zeros(key.size, dtype=bool)
+    several[1:] |= same
+    several[:-1] |= same
+    keep = np.ones(key.size, dtype=bool)  # in original row positions
+    if several.any():
+        contested = order[several]
+        keep[contested] = False
+        candidates = rows[contested].with_columns(pl.Series(_ROW, contested))
+        winners = latest_per_key(candidates.lazy()).select(_ROW).collect()[_ROW].to_numpy()
+        keep[winners] = True
+    chosen = order[keep[order]]
+    identity = chosen.size == key.size and bool((chosen == np.arange(key.size)).all())
+    current = rows if identity else rows[chosen]  # a gather only when rows move
+    if flags.height:
+        current = _merge_flags(current, key[chosen], flags, flag_key)
+    return current.select(pl.col(c.name).cast(c.dtype) for c in INTERVAL_READS)
+
+
+def _merge_flags(
+    current: pl.DataFrame, key: I64, flags: pl.DataFrame, flag_key: I64
+) -> pl.DataFrame:
+    """``apply_flags`` on only the current rows that flag rows name (``key`` sorted, unique)."""
+    at = np.minimum(np.searchsorted(key, flag_key), key.size - 1)
+    hit = key[at] == flag_key
+    if not hit.any():
+        return current
+    positions = np.unique(at[hit])
+    named = current[positions].with_columns(pl.Series(_ROW, positions))
+    merged = apply_flags(named.lazy(), flags.filter(pl.Series(hit)).lazy()).collect()
+    merged = merged.sort(_ROW)  # apply_flags keeps the left order; sort for safety
+    quality = current["quality_flags"].cast(pl.UInt32).to_numpy().copy()
+    quality[merged[_ROW].to_numpy()] = merged["quality_flags"].to_numpy()
+    return current.with_columns(pl.Series("quality_flags", quality, dtype=pl.UInt32))

@@ -30,7 +30,7 @@ and explicit parameters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -156,17 +156,12 @@ def current_from_rows(
         ``INTERVAL_READS`` rows, one per key, flags merged, in key order.
     """
     rows = _current.raw_as_rows(_cast(raw, Table.INTERVAL_READS).lazy())
-    duplicated = raw.height > 0 and bool(
-        raw.select(pl.struct(_current.KEY).is_duplicated().any()).item()
-    )
     if versions.height:
         version_rows = _current.versions_as_rows(_cast(versions, Table.INTERVAL_VERSIONS).lazy())
         rows = pl.concat([rows, version_rows])
-    if versions.height or duplicated:
-        rows = _current.latest_per_key(rows)
-    if flags.height:
-        rows = _current.apply_flags(rows, _cast(flags, Table.INTERVAL_FLAGS).lazy())
-    return _current.as_interval_reads(rows).collect()
+    return _current.current_rows(
+        rows.collect(), _cast(flags, Table.INTERVAL_FLAGS) if flags.height else pl.DataFrame()
+    )
 
 
 def _cast(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
@@ -247,33 +242,57 @@ class ReadStore:
         Raises:
             ConflictError: The id already has a marker (journal and store out of step).
         """
-        if self.commit_of(commit.source_file_id) is not None:
-            raise ConflictError(
-                f"Source file id {commit.source_file_id} is already committed in {self.uri}; "
-                "the import journal and the read store disagree (restored database?).",
-                code="reads.already_committed",
-                details={"source_file_id": commit.source_file_id},
-            )
-        row = {
-            "source_file_id": commit.source_file_id,
-            "content_hash": commit.content_hash,
-            "file_name": commit.file_name,
-            "format": commit.format,
-            "committed_at_utc": _aware(commit.committed_at_utc, "committed_at_utc"),
-            **{name: int(commit.counts.get(name, 0)) for name in COUNT_NAMES},
-        }
-        frame = pl.DataFrame([row], schema=TABLES[Table.COMMITS].schema)
-        self._lake.append(Table.COMMITS, frame, metadata={"source_file_id": commit.source_file_id})
+        self.commit_files([commit])
+
+    def commit_files(self, commits: Sequence[FileCommit]) -> None:
+        """Make the rows of several files visible together, in one Delta commit.
+
+        Each file is still whole or absent: the markers of all of them land in the same
+        commit (ingest groups many small files this way; one commit per file costs more than
+        parsing a small file).
+
+        Raises:
+            ConflictError: An id already has a marker (journal and store out of step).
+        """
+        if not commits:
+            return
+        ids = [c.source_file_id for c in commits]
+        known = self.commits()["source_file_id"]
+        for source_file_id in ids:
+            if source_file_id in known:
+                raise ConflictError(
+                    f"Source file id {source_file_id} is already committed in {self.uri}; "
+                    "the import journal and the read store disagree (restored database?).",
+                    code="reads.already_committed",
+                    details={"source_file_id": source_file_id},
+                )
+        rows = [
+            {
+                "source_file_id": commit.source_file_id,
+                "content_hash": commit.content_hash,
+                "file_name": commit.file_name,
+                "format": commit.format,
+                "committed_at_utc": _aware(commit.committed_at_utc, "committed_at_utc"),
+                **{name: int(commit.counts.get(name, 0)) for name in COUNT_NAMES},
+            }
+            for commit in commits
+        ]
+        frame = pl.DataFrame(rows, schema=TABLES[Table.COMMITS].schema)
+        metadata = {"source_file_id": ",".join(str(i) for i in ids)}
+        self._lake.append(Table.COMMITS, frame, metadata=metadata)
         # One tiny file per commit would make every visibility check slower; keep it compact.
         self._lake.compact_when_fragmented(Table.COMMITS, max_files=_MAX_COMMIT_FILES)
 
-    def append_rows(self, table: Table, frame: pl.DataFrame, *, source_file_id: int) -> int:
-        """Append one file's rows to ``table``; invisible until :meth:`commit_file`.
+    def append_rows(
+        self, table: Table, frame: pl.DataFrame, *, source_file_id: int | Collection[int]
+    ) -> int:
+        """Append one file's rows (or a group's) to ``table``; invisible until committed.
 
         Args:
             table: A table fed by ingest (not versions, flags or commits).
             frame: Rows of the table's stored contract, all tagged ``source_file_id``.
-            source_file_id: The file's import journal id.
+            source_file_id: The file's import journal id, or the ids of a group of files
+                committed together (:meth:`commit_files`).
 
         Returns:
             Rows appended.
@@ -286,10 +305,12 @@ class ReadStore:
             raise ValueError(msg)
         if table in _STORED_CONTRACTS:
             check_frame(frame, _STORED_CONTRACTS[table])
-        if frame.height and not (frame["source_file_id"] == source_file_id).all():
-            msg = f"every row appended for file {source_file_id} must carry that source_file_id"
+        ids = [source_file_id] if isinstance(source_file_id, int) else list(source_file_id)
+        if frame.height and not frame["source_file_id"].is_in(ids).all():
+            msg = f"every row appended for file(s) {ids} must carry one of their source_file_ids"
             raise ValueError(msg)
-        return self._lake.append(table, frame, metadata={"source_file_id": source_file_id})
+        metadata = {"source_file_id": ",".join(str(i) for i in ids)}
+        return self._lake.append(table, frame, metadata=metadata)
 
     def _visible(self, frame: pl.LazyFrame, as_of_utc: dt.datetime | None) -> pl.LazyFrame:
         ids = self.commits(as_of_utc=as_of_utc)["source_file_id"]
@@ -424,14 +445,11 @@ class ReadStore:
             channels=channels,
             as_of_utc=as_of_utc,
         )
+        del superseded  # keys with several rows are found whatever made them
         rows = _current.raw_as_rows(raw.lazy())
         if not versions.is_empty():
             rows = pl.concat([rows, _current.versions_as_rows(versions.lazy())])
-        if superseded or not versions.is_empty():
-            rows = _current.latest_per_key(rows)
-        if not flags.is_empty():
-            rows = _current.apply_flags(rows, flags.lazy())
-        return _current.as_interval_reads(rows).collect()
+        return _current.current_rows(rows.collect(), flags)
 
     def interval_history(
         self,
