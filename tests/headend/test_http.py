@@ -138,3 +138,30 @@ def test_an_install_travels_as_json_and_confirms_when_the_meter_registers(
     with pytest.raises(UnknownDeviceError) as unknown:
         remote.install("NEW0000022", service_point="SP-NOWHERE")
     assert unknown.value.code == "headend.unknown_service_point"
+
+
+def test_an_armed_meter_closes_when_the_simulated_customer_presses_over_http(
+    served: tuple[SimulatedHeadEnd, SimClock, TestClient, HttpHeadEnd],
+) -> None:
+    local, clock, client, remote = served
+    world = local.world
+    now = local.now_utc()
+    serial = next(
+        world.reported_serial[m]
+        for m in range(30, world.territory.sites.count)
+        if bool(world.has_switch[m])
+        and local.link(world.reported_serial[m], now).margin_db > 15
+        and local.link(world.reported_serial[m], now).powered
+        and local.link(world.reported_serial[m], now).radio_ok
+        and local.link(world.reported_serial[m], now).collector_up
+    )
+    assert client.post("/v1/sim/press", json={"serial_number": serial}).json() == {"closed": False}
+    remote.disconnect(serial)
+    clock.advance(dt.timedelta(minutes=10))
+    armed = remote.arm_reconnect(serial)
+    clock.advance(dt.timedelta(minutes=2))
+    assert remote.command_status(armed).result["switch"] == "armed"
+    assert client.post("/v1/sim/press", json={"serial_number": serial}).json() == {"closed": True}
+    read = remote.read_on_demand(serial)
+    clock.advance(dt.timedelta(minutes=2))
+    assert remote.command_status(read).result["switch"] == "closed"

@@ -7,7 +7,8 @@ Commands are JSON: ``POST /v1/commands`` (and ``POST /v1/installs`` for a meter 
 the field) answers ``202`` with a command id, and
 ``GET /v1/commands/{id}`` gives its status. Errors come back as the platform's one JSON
 shape (``code``, ``message``, ``details``) with 404, 409 or 422. A manual simulated clock can
-be moved with ``POST /v1/sim/clock`` (demo and tests only).
+be moved with ``POST /v1/sim/clock``, and a simulated customer can press an armed meter's
+button with ``POST /v1/sim/press`` (demo and tests only).
 
 Adapter module (FastAPI); the head-end it serves is passed in.
 """
@@ -25,12 +26,12 @@ from pydantic import BaseModel, Field
 
 from meterops.errors import ConflictError, InvalidInputError, MeterOpsError, NotFoundError
 from meterops.headend.protocol import POLL_KINDS, CommandKind, HeadEnd
-from meterops.headend.simulated import SimClock
+from meterops.headend.simulated import SimClock, SimulatedHeadEnd
 from meterops.ingest.formats.cim import write_cim_end_device_events
 from meterops.ingest.formats.cmep import write_cmep
 from meterops.ingest.formats.headend_csv import write_headend_csv
 
-__all__ = ["ClockAdvance", "CommandRequest", "InstallRequest", "create_app"]
+__all__ = ["ButtonPress", "ClockAdvance", "CommandRequest", "InstallRequest", "create_app"]
 
 _PATHS = {kind: kind.replace("_", "-") for kind in POLL_KINDS}
 _STATUS = ((NotFoundError, 404), (ConflictError, 409), (InvalidInputError, 422))
@@ -52,6 +53,12 @@ class InstallRequest(BaseModel):
     service_point: str = Field(min_length=1, max_length=64)
     replaces: str | None = Field(default=None, max_length=32)
     request_id: str | None = Field(default=None, max_length=128)
+
+
+class ButtonPress(BaseModel):
+    """A customer presses the button of a meter whose switch is armed (simulation only)."""
+
+    serial_number: str = Field(min_length=1, max_length=32)
 
 
 class ClockAdvance(BaseModel):
@@ -182,5 +189,13 @@ def create_app(
         def advance(request: ClockAdvance) -> dict[str, str]:
             """Move the simulated clock forward (simulation only)."""
             return {"now_utc": manual.advance(dt.timedelta(seconds=request.seconds)).isoformat()}
+
+    if isinstance(head_end, SimulatedHeadEnd):
+        simulated = head_end
+
+        @app.post("/v1/sim/press")
+        def press(request: ButtonPress) -> dict[str, bool]:
+            """The customer presses the meter's button (closes an armed switch; simulation)."""
+            return {"closed": simulated.press_button(request.serial_number)}
 
     return app
