@@ -12,6 +12,7 @@ each step are saved under ``test-artifacts/field/``.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import threading
 import time
@@ -25,6 +26,9 @@ import uvicorn
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
+from meterops.cli.demo import DemoDispatcher
+from meterops.commands.dispatcher import Dispatcher
+from meterops.commands.policy import CommandPolicy
 from meterops.config import Settings
 from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models.auth import WebSession
@@ -88,7 +92,34 @@ def site(
     app = create_app(settings)
     app.state.head_end = field_day.head_end
     with serve(app) as url:
+        site_apps[url] = app
         yield url
+
+
+site_apps: dict[str, Any] = {}
+
+
+@pytest.fixture
+def remote_worker(site: str, field_day: FieldDay) -> Iterator[None]:
+    """The remote-commands outbox worker, as ``meterops remote dispatch`` runs beside the app.
+
+    It sends the phone's pings and reads to the head-end and confirms them.
+    """
+    worker = DemoDispatcher(
+        Dispatcher(
+            site_apps[site].state.session_factory,
+            field_day.head_end,
+            policy=CommandPolicy(),
+            worker="field-test",
+            clock=lambda: dt.datetime.now(dt.UTC),
+        ),
+        interval_s=0.2,
+    )
+    worker.start()
+    try:
+        yield
+    finally:
+        worker.stop()
 
 
 @pytest.fixture
@@ -162,6 +193,7 @@ def first_cause(select: Any) -> str:
     return str(values[0])
 
 
+@pytest.mark.usefixtures("remote_worker")
 def test_a_technicians_day_online_and_offline(
     phone: Any, site: str, field_day: FieldDay, module_database_url: str, tmp_path: Path
 ) -> None:
@@ -198,7 +230,7 @@ def test_a_technicians_day_online_and_offline(
     page.get_by_role("button", name="I'm here, account and meter match").click()
     page.get_by_text("Arrival recorded").wait_for(timeout=WAIT_MS)
     page.get_by_role("button", name="Ping now").click()
-    page.locator("[data-command-result]").filter(has_text=re.compile("Ping ·")).wait_for(
+    page.locator("[data-command-result]").filter(has_text="Ping · confirmed").wait_for(
         timeout=WAIT_MS
     )
     shot(page, "03-stop", "[data-command-result]")
@@ -346,12 +378,13 @@ def test_a_session_that_ends_offline_keeps_the_queue_until_signed_in_again(
     banner.get_by_role("link", name="Sign in again").click()
     page.get_by_label("User name").fill(field_day.username)
     page.get_by_label("Password").fill(PASSWORD)
+    before = _sessions(module_database_url, field_day.username)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(rf"/field/stops/{order}"))
     # The service worker now fetches the page, out of the test's reach to hold the redirect
     # (see _held_until_signed_in): if the redirect overtook the sign-in's commit, the 401
     # page shows and the technician reloads, as they would.
-    _wait_for_session(module_database_url, field_day.username)
+    _wait_for_session(module_database_url, field_day.username, before)
     if page.locator("[data-stop]").count() == 0:
         page.reload()
     stop_page_ready(page)
@@ -373,8 +406,10 @@ def _held_until_signed_in(
     redirect can overtake the commit of the sign-in and be refused (401).
     """
 
+    before = _sessions(database_url, username)
+
     def hold(route: Any) -> None:
-        _wait_for_session(database_url, username)
+        _wait_for_session(database_url, username, before)
         route.continue_()
 
     pattern = re.compile(target)
@@ -385,21 +420,28 @@ def _held_until_signed_in(
         page.unroute(pattern)
 
 
-def _wait_for_session(database_url: str, username: str) -> None:
-    """Until the user has an open session in the database (at most 10 s)."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with _db(database_url) as session:
-            found = session.scalar(
+def _sessions(database_url: str, username: str) -> int:
+    """How many sessions the user has had (open or ended)."""
+    with _db(database_url) as session:
+        return int(
+            session.scalar(
                 select(func.count())
                 .select_from(WebSession)
                 .join(User, User.id == WebSession.user_id)
-                .where(User.username == username, WebSession.ended_at_utc.is_(None))
+                .where(User.username == username)
             )
-        if found:
+            or 0
+        )
+
+
+def _wait_for_session(database_url: str, username: str, before: int) -> None:
+    """Until the user has more than ``before`` sessions in the database (at most 10 s)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if _sessions(database_url, username) > before:
             return
         time.sleep(0.02)
-    pytest.fail(f"no open session of {username} within 10 s")
+    pytest.fail(f"no new session of {username} within 10 s")
 
 
 @contextmanager
