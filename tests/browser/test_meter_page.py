@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from meterops.web.app import create_app
 from tests.browser.test_dispatcher import serve, sign_in_as
-from tests.web.test_meter_page import PASSWORD, MeterFacts, meter_scene
+from tests.web.test_meter_page import PASSWORD, MeterFacts, meter_scene, upload_photo
 
 pytestmark = pytest.mark.browser
 
@@ -27,11 +28,14 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "meter"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, MeterFacts]]:
     # Secure cookies: Chromium keeps them on http://127.0.0.1 as it does in production on https.
-    with (
-        meter_scene(tmp_path_factory.mktemp("meter_browser"), cookie_secure=True) as facts,
-        serve(create_app(facts.settings)) as base,
-    ):
-        yield base, facts
+    with meter_scene(tmp_path_factory.mktemp("meter_browser"), cookie_secure=True) as facts:
+        app = create_app(facts.settings)
+        # The technician's photo through the field API (TestClient speaks http: no Secure).
+        plain = create_app(facts.settings.model_copy(update={"cookie_secure": False}))
+        with TestClient(plain) as client:
+            upload_photo(client, facts.assigned)
+        with serve(app) as base:
+            yield base, facts
 
 
 def test_the_meter_page_draws_its_charts_and_timeline(
@@ -64,6 +68,13 @@ def test_the_meter_page_draws_its_charts_and_timeline(
     assert page.get_by_role("heading", name="Events").is_visible()
     assert page.locator("#orders article.meter-order").count() == 2
     assert facts.customer_name in page.locator("main").inner_text()
+    # The field visit's photo loads (same origin, allowed by the CSP and the access matrix).
+    photo = page.locator(f'article[data-order="{facts.assigned}"] .order-photos img')
+    photo.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=photo.element_handle()
+    )
+    assert photo.evaluate("img => img.naturalWidth") == 320
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "01-meter-page.png"), full_page=True)
 

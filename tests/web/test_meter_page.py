@@ -9,6 +9,7 @@ through the app's own form and the page is asked through FastAPI's TestClient.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy import select
 
 from meterops.auth import service as auth
@@ -230,7 +232,23 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
         meter_scene(tmp_path_factory.mktemp("meter_page")) as facts,
         TestClient(create_app(facts.settings)) as client,
     ):
+        upload_photo(client, facts.assigned)
         yield Scene(**vars(facts), client=client)
+
+
+def upload_photo(client: TestClient, order_number: str) -> None:
+    """The order's technician (tom) takes a photo through the field API."""
+    assert sign_in(client, "tom", PASSWORD).status_code == 303
+    token = client.get("/api/v1/field/today").json()["csrf_token"]
+    picture = io.BytesIO()
+    Image.new("RGB", (320, 240), (120, 128, 136)).save(picture, "JPEG")
+    response = client.post(
+        f"/api/v1/field/orders/{order_number}/photos",
+        files={"file": ("meter.jpg", picture.getvalue(), "image/jpeg")},
+        data={"idempotency_key": "meter-page-photo-1", "kind": "nameplate"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == 201, response.text
 
 
 def page_as(scene: Scene, username: str, **params: str) -> str:
@@ -354,3 +372,21 @@ def test_days_without_stats_or_events_say_so(scene: Scene) -> None:
     # The page keeps the strict CSP: no inline script or style.
     assert "<script>" not in page
     assert "style=" not in page
+
+
+def test_photos_of_field_visits_show_to_the_territorys_desk_and_the_technician(
+    scene: Scene,
+) -> None:
+    for username in ("dan", "tom"):
+        orders = section(page_as(scene, username), "orders")
+        assigned = orders.split(f'data-order="{scene.assigned}"')[1].split("</article>")[0]
+        urls = re.findall(r'<img src="([^"]+)"', assigned)
+        assert len(urls) == 1
+        assert urls[0].startswith(f"/api/v1/field/orders/{scene.assigned}/photos/")
+        assert "nameplate photo of " + scene.assigned in assigned
+        image = scene.client.get(urls[0])
+        assert image.status_code == 200
+        assert image.headers["content-type"] == "image/jpeg"
+    orders = section(page_as(scene, "ann"), "orders")
+    assert "<img" not in orders
+    assert "1 photo of this visit: shown only to the order's technician" in orders

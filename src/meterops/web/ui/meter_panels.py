@@ -5,7 +5,10 @@
 * **Events**: the head-end's events of the meter (``EVENTS``), laid out by
   :func:`meterops.web.ui.charts.event_timeline`.
 * **Diagnostics**: the meter's exceptions with their verdicts (:mod:`meterops.diagnostics`).
-* **Work orders**: every order for the meter with its history (:mod:`meterops.workorders`).
+* **Work orders**: every order for the meter with its history (:mod:`meterops.workorders`)
+  and the photos of its field visits (:mod:`meterops.field`), as thumbnails of the field
+  API's photo route for whoever that route lets see them: the technician of the order and
+  the dispatchers, supervisors and admins of its territory (analysts never).
 * **Customer**: the open account at the meter's service point. Who sees the customer's name
   and phone (``docs/contract``, issue 7): dispatchers, supervisors and admins for meters in
   their territories, a technician only when the meter is on one of their own open orders;
@@ -18,7 +21,7 @@ day. Thin: SQL through :class:`MeterPageRepository`, the rest through capability
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -30,6 +33,8 @@ from meterops.config import Settings
 from meterops.db.repository import RepositoryBase
 from meterops.diagnostics import service as diagnostics_service
 from meterops.diagnostics.schemas import ExceptionRead, exception_read
+from meterops.field.repository import FieldRepository
+from meterops.field.schemas import PhotoRead
 from meterops.models import (
     Account,
     Customer,
@@ -52,6 +57,7 @@ __all__ = [
     "MeterPageRepository",
     "OrderView",
     "can_see_customer",
+    "can_see_photos",
     "meter_panels",
 ]
 
@@ -82,10 +88,19 @@ class CustomerView:
 
 @dataclass(frozen=True, slots=True)
 class OrderView:
-    """A work order for the meter with its history, oldest entry first."""
+    """A work order for the meter with its history (oldest entry first) and photos.
+
+    Attributes:
+        order: The order.
+        history: Its history, oldest first.
+        photos: Photos of its field visits this user may see, oldest first.
+        hidden_photos: Photos this user may not see (counted, not shown).
+    """
 
     order: WorkOrderRead
     history: list[OrderEvent]
+    photos: list[PhotoRead] = field(default_factory=list)
+    hidden_photos: int = 0
 
 
 class MeterPageRepository(RepositoryBase[WorkOrder]):
@@ -93,12 +108,16 @@ class MeterPageRepository(RepositoryBase[WorkOrder]):
 
     model = WorkOrder
 
-    def order_numbers(self, meter_id: int, *, limit: int = 100) -> list[str]:
-        """Numbers of the meter's work orders, newest first."""
-        rows = self.session.scalars(
-            select(WorkOrder).where(WorkOrder.meter_id == meter_id).order_by(WorkOrder.id.desc())
-        ).fetchmany(limit)
-        return [row.order_number for row in rows]
+    def orders(self, meter_id: int, *, limit: int = 100) -> list[tuple[WorkOrder, int | None]]:
+        """The meter's work orders, newest first, with the user id of their technician."""
+        rows = self.session.execute(
+            select(WorkOrder, Technician.user_id)
+            .outerjoin(Technician, Technician.id == WorkOrder.technician_id)
+            .where(WorkOrder.meter_id == meter_id)
+            .order_by(WorkOrder.id.desc())
+            .limit(limit)
+        ).all()
+        return [(row[0], row[1]) for row in rows]
 
     def territory_id(self, meter_id: int) -> int | None:
         """Territory of the premise the meter is installed at now (None: not installed)."""
@@ -161,6 +180,52 @@ def can_see_customer(
     return False
 
 
+def can_see_photos(
+    order: WorkOrder, technician_user_id: int | None, user: CurrentUser | None
+) -> bool:
+    """Whether ``user`` may see the photos of ``order`` (as the field API's photo route allows).
+
+    Args:
+        order: The work order.
+        technician_user_id: User id of the order's technician (None: unassigned or no user).
+        user: The signed-in user (None: nobody signed in).
+
+    Returns:
+        True for the order's technician, and for dispatchers, supervisors and admins when
+        the order is in one of their territories.
+    """
+    if user is None:
+        return False
+    if user.role in _DESK_ROLES:
+        return order.territory_id in user.territory_ids
+    if user.role is Role.TECHNICIAN:
+        return technician_user_id is not None and technician_user_id == user.id
+    return False
+
+
+def _order_view(
+    session: Session, order: WorkOrder, technician_user_id: int | None, user: CurrentUser | None
+) -> OrderView:
+    number = order.order_number
+    stored = FieldRepository(session).photos(order.id)
+    shown = can_see_photos(order, technician_user_id, user)
+    photos = [
+        PhotoRead(
+            id=photo.id,
+            url=f"/api/v1/field/orders/{number}/photos/{photo.id}",
+            taken_at=photo.uploaded_at_utc,
+            kind=photo.kind,
+        )
+        for photo in (stored if shown else ())
+    ]
+    return OrderView(
+        workorders_service.read_order(session, number),
+        workorders_service.history(session, number),
+        photos,
+        0 if shown else len(stored),
+    )
+
+
 def meter_panels(
     session: Session,
     settings: Settings,
@@ -202,13 +267,7 @@ def meter_panels(
         exception_read(row, serial) for row in diagnostics_service.meter_exceptions(session, serial)
     ]
     repository = MeterPageRepository(session)
-    orders = [
-        OrderView(
-            workorders_service.read_order(session, number),
-            workorders_service.history(session, number),
-        )
-        for number in repository.order_numbers(meter.id)
-    ]
+    orders = [_order_view(session, o, tech, user) for o, tech in repository.orders(meter.id)]
     customer = None
     account = repository.open_account(meter.id)
     if account is not None:
