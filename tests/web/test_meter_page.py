@@ -29,7 +29,16 @@ from meterops.config import Settings
 from meterops.db.engine import session_scope
 from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
 from meterops.ingest.formats.headend_csv import write_headend_csv
-from meterops.models import Account, Customer, Installation, Meter, Technician, Territory
+from meterops.models import (
+    Account,
+    Customer,
+    Installation,
+    Meter,
+    Premise,
+    ServicePoint,
+    Technician,
+    Territory,
+)
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
 from meterops.models.org import Role, User
 from meterops.reads.schema import PARSED_EVENTS
@@ -65,6 +74,8 @@ class MeterFacts:
     assigned: str
     exception_id: int
     last_day: dt.date
+    address: str
+    premise_number: str
 
 
 @dataclass
@@ -116,14 +127,17 @@ def meter_scene(folder: Path, *, cookie_secure: bool = False) -> Iterator[MeterF
     with build_town(folder, days=3) as town:
         with session_scope(town.sessions) as session:
             found = session.execute(
-                select(Meter.id, Meter.serial_number, Account, Customer)
+                select(Meter.id, Meter.serial_number, Account, Customer, Premise)
                 .join(Installation, Installation.meter_id == Meter.id)
+                .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
+                .join(Premise, Premise.id == ServicePoint.premise_id)
                 .join(Account, Account.service_point_id == Installation.service_point_id)
                 .join(Customer, Customer.id == Account.customer_id)
                 .where(Installation.removed_at_utc.is_(None), Account.move_out_date.is_(None))
                 .order_by(Meter.id)
             ).all()
-            meter_id, serial, account, customer = found[0]
+            meter_id, serial, account, customer, premise = found[0]
+            address, premise_number = premise.address_line, premise.premise_number
             other = found[1][1]
             account_number, customer_number = account.account_number, customer.customer_number
             customer_name = customer.name
@@ -222,7 +236,8 @@ def meter_scene(folder: Path, *, cookie_secure: bool = False) -> Iterator[MeterF
         )
         yield MeterFacts(
             town, settings, serial, meter_id, other, customer_name, account_number,
-            customer_number, cancelled, assigned, exception_id, town.day(2),
+            customer_number, cancelled, assigned, exception_id, town.day(2), address,
+            premise_number,
         )  # fmt: skip
 
 
@@ -323,17 +338,20 @@ def test_the_order_history_lists_every_order_with_its_status_changes(scene: Scen
     assert "created → cancelled by dan: customer asked to wait" in cancelled
 
 
-def test_an_analyst_sees_ids_never_the_customers_name(scene: Scene) -> None:
+def test_an_analyst_sees_ids_never_the_customers_name_or_address(scene: Scene) -> None:
     html = page_as(scene, "ann")
     assert scene.account_number in html
     assert scene.customer_number in html
     assert scene.customer_name not in html
+    assert scene.address not in html
+    assert scene.premise_number in html
 
 
 def test_the_territorys_dispatcher_sees_the_customers_name(scene: Scene) -> None:
     html = page_as(scene, "dan")
     assert scene.customer_name in html
     assert scene.account_number in html
+    assert scene.address in html
 
 
 def test_the_technician_of_the_open_order_sees_the_customers_name(scene: Scene) -> None:

@@ -246,7 +246,8 @@ def meter_panels(
     Returns:
         ``panels`` context: ``first_day``, ``last_day``, ``trend`` (:class:`TrendChart`),
         ``timeline`` (:class:`Timeline`), ``exceptions``, ``orders``, ``customer``
-        (:class:`CustomerView` or None), ``zone``.
+        (:class:`CustomerView` or None), ``customer_visible`` (whether this user may see the
+        customer's name, phone and street address), ``zone``.
 
     Raises:
         NotFoundError: Unknown meter.
@@ -269,9 +270,9 @@ def meter_panels(
     repository = MeterPageRepository(session)
     orders = [_order_view(session, o, tech, user) for o, tech in repository.orders(meter.id)]
     customer = None
+    shown = can_see_customer(repository, meter.id, user)
     account = repository.open_account(meter.id)
     if account is not None:
-        shown = can_see_customer(repository, meter.id, user)
         customer = CustomerView(
             account_number=account[0].account_number,
             customer_number=account[1].customer_number,
@@ -287,5 +288,6 @@ def meter_panels(
         "exceptions": exceptions,
         "orders": orders,
         "customer": customer,
+        "customer_visible": shown,
         "zone": zone,
     }
