@@ -37,6 +37,16 @@ count rows and issues, and the rows of earlier batches stay invisible. One diffe
 file ingested in one go (only for files above the batch size): a key repeated in a later batch
 with a higher source version supersedes the earlier row instead of conflicting with it.
 
+Many small files in one commit. A file's two Delta commits (its rows, its marker) cost more than
+parsing a small Green Button (ESPI) feed, so consecutive ESPI files are ingested as a group:
+each is hashed, parsed, compared and journalled ``pending`` on its own (with the group's
+earlier files counted as stored, exactly as if they had been committed one by one), then the
+group's rows go in one append per table and the group's commit markers in one Delta commit,
+and the journal entries are finished together. Every file is still whole or absent; a group
+holds at most ``IngestOptions.batch_bytes`` of files, and it is written before any other
+file is looked at (another format, a file with the same bytes as one in the group, a
+refusal), so reports and journal ids keep the order of the paths.
+
 Each database step runs in its own unit of work from ``sessions`` (the adapter's factory);
 the service never calls ``commit()`` itself. Must not import ``meterops.web``, ``cli`` or
 ``config``: settings arrive as :class:`IngestOptions`.
@@ -86,6 +96,7 @@ _METER_KINDS: Final = ("interval_reads", "register_reads", "events", "comm_stats
 _ZIPPED_FORMATS: Final = frozenset({"nem12"})
 _BATCHED_FORMATS: Final = frozenset({"cmep", "headend_csv"})
 _HEADER_FORMATS: Final = frozenset({"headend_csv"})
+_GROUPED_FORMATS: Final = frozenset({"espi"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,16 +201,132 @@ def ingest_files(
         ConflictError: Another process holds the writer lock.
     """
     reports: list[FileReport] = []
-    with store.writer_lock():
-        recover(sessions, store, now=clock())
-        for path in paths:
-            report = _ingest_one(
-                sessions, store, path, options=options, now=clock(), fault=fault or _no_fault
-            )
+    hook = fault or _no_fault
+
+    def emit(done: Sequence[FileReport]) -> None:
+        for report in done:
             reports.append(report)
             if on_file is not None:
                 on_file(report)
+
+    with store.writer_lock():
+        recover(sessions, store, now=clock())
+        group = _Group(options.batch_bytes)
+
+        def flush() -> None:
+            emit(_flush(sessions, store, group, fault=hook))
+
+        try:
+            for path in paths:
+                report = _ingest_one(
+                    sessions, store, path, options=options, now=clock(), fault=hook,
+                    group=group, flush=flush,
+                )  # fmt: skip
+                if report is None:  # joined the group
+                    if group.full:
+                        flush()
+                    continue
+                flush()
+                emit([report])
+        except Exception:
+            flush()  # the files compared before the failure go in, as one by one they would
+            raise
+        flush()
     return reports
+
+
+@dataclass(slots=True)
+class _Member:
+    """A file of a group: compared and journalled ``pending``, its rows not yet appended."""
+
+    facts: journal.FileFacts
+    source_file_id: int
+    now: dt.datetime
+    tables: dict[Table, pl.DataFrame]
+    counts: Counts
+    issues: list[Issue]
+
+
+@dataclass(slots=True)
+class _Group:
+    """Small files whose rows are appended and committed together (see the module docstring)."""
+
+    limit_bytes: int
+    members: list[_Member] = field(default_factory=list)
+    size_bytes: int = 0
+
+    @property
+    def full(self) -> bool:
+        return self.size_bytes >= self.limit_bytes
+
+    def holds(self, content_hash: str) -> bool:
+        return any(m.facts.content_hash == content_hash for m in self.members)
+
+    def with_members(self, table: Table, committed: pl.DataFrame) -> pl.DataFrame:
+        """The committed rows plus the group's rows of ``table``, latest per key."""
+        frames = [m.tables[table] for m in self.members if table in m.tables]
+        if not frames:
+            return committed
+        kind = next(k for k in pipeline.KINDS if k.table is table)
+        own = [f.select(committed.columns).cast(committed.schema) for f in frames]
+        return pl.concat([committed, *own]).unique(
+            subset=list(kind.key), keep="last", maintain_order=True
+        )
+
+
+def _flush(
+    sessions: sessionmaker[Session], store: ReadStore, group: _Group, *, fault: FaultHook
+) -> list[FileReport]:
+    """Append a group's rows (one write per table), commit its markers at once, finish it."""
+    members = group.members
+    if not members:
+        return []
+    group.members, group.size_bytes = [], 0
+    ids = [m.source_file_id for m in members]
+    try:
+        for table in Table:
+            frames = [m.tables[table] for m in members if table in m.tables]
+            if frames:
+                store.append_rows(table, pl.concat(frames), source_file_id=ids)
+                fault(f"after_append:{table.value}")
+        store.commit_files(
+            [
+                FileCommit(
+                    source_file_id=m.source_file_id,
+                    content_hash=m.facts.content_hash,
+                    file_name=m.facts.file_name,
+                    format=m.facts.format or "",
+                    committed_at_utc=m.now,
+                    counts=m.counts.as_dict(),
+                )
+                for m in members
+            ]
+        )
+    except BaseException as error:
+        if store.commit_of(ids[0]) is None:  # the markers land together: none is visible
+            with _unit(sessions) as session:
+                for m in members:
+                    journal.abandon(
+                        session, m.source_file_id, message=f"ingest failed: {error!r}", now=m.now
+                    )
+        raise
+    fault("after_commit_marker")
+    with _unit(sessions) as session:
+        for m in members:
+            journal.finish(session, m.source_file_id, counts=m.counts, now=m.now, issues=m.issues)
+    fault("after_journal")
+    return [
+        FileReport(
+            m.facts.file_name,
+            ImportStatus.COMMITTED,
+            m.source_file_id,
+            m.facts.format,
+            m.counts,
+            None,
+            tuple(m.issues),
+        )
+        for m in members
+    ]
 
 
 def _refuse(
@@ -283,8 +410,13 @@ def _ingest_one(
     options: IngestOptions,
     now: dt.datetime,
     fault: FaultHook,
-) -> FileReport:
+    group: _Group,
+    flush: Callable[[], None],
+) -> FileReport | None:
+    """Ingest one file; None when it joined ``group`` (its report comes with the group's)."""
     digest, size = journal.content_hash(path)
+    if group.holds(digest):  # the same bytes as a grouped file: a duplicate once committed
+        flush()
     facts = journal.FileFacts(
         file_name=str(path),
         content_hash=digest,
@@ -311,6 +443,7 @@ def _ingest_one(
             head = stream.read(_SNIFF_BYTES)
         format_id = options.format_id or sniff_format(head)
         if format_id in _BATCHED_FORMATS:
+            flush()
             facts = dataclasses.replace(facts, format=format_id)
             return _ingest_batches(
                 sessions, store, path, facts, options=options, now=now, fault=fault
@@ -326,6 +459,9 @@ def _ingest_one(
             issues=[],
             now=now,
         )
+    grouped = facts.format in _GROUPED_FORMATS
+    if not grouped:
+        flush()  # compare with a store that holds every earlier file
     batch, message, issues = _parse(data, facts, options)
     if batch is None:
         return _refuse(sessions, facts, counts=Counts(), message=message, issues=issues, now=now)
@@ -345,8 +481,11 @@ def _ingest_one(
         meters = meter_ids_by_serial(session, _serials(batch))
     screened = pipeline.screen(batch, meters, rules=rules, data=data)
     existing = {
-        table: store.existing(
-            table, start_utc=window.start_utc, end_utc=window.end_utc, ids=window.ids
+        table: group.with_members(
+            table,
+            store.existing(
+                table, start_utc=window.start_utc, end_utc=window.end_utc, ids=window.ids
+            ),
         )
         for table, window in screened.windows.items()
     }
@@ -354,6 +493,26 @@ def _ingest_one(
     with _unit(sessions) as session:
         source_file_id = journal.start(session, facts, now=now).id
     fault("after_pending")
+    if grouped:
+        try:
+            plan = pipeline.classify(
+                screened,
+                existing,
+                stored_interval_times=times,
+                source_file_id=source_file_id,
+                rules=rules,
+            )
+        except BaseException as error:
+            with _unit(sessions) as session:
+                journal.abandon(
+                    session, source_file_id, message=f"ingest failed: {error!r}", now=now
+                )
+            raise
+        group.members.append(
+            _Member(facts, source_file_id, now, dict(plan.tables), plan.counts, issues)
+        )
+        group.size_bytes += size
+        return None
     try:
         plan = pipeline.classify(
             screened,

@@ -1,0 +1,129 @@
+"""Consecutive Green Button (ESPI) files go in as one group: one append per table and one
+commit for all their markers, with exactly the journal and store of one-by-one ingest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from meterops.db.engine import session_scope
+from meterops.ingest.formats.espi import write_espi
+from meterops.ingest.service import IngestOptions, ingest_files
+from meterops.models import ImportJournal
+from meterops.models.ingest import ImportStatus
+from meterops.reads.store import Table
+from tests.reads.world import CHICAGO, DAY, NOW, World, csv_bytes, interval_frame, world
+
+END = DAY + dt.timedelta(days=3)
+
+
+def _feed(serial: str, hour: int, intervals: int, bump: float | None) -> bytes:
+    frame = interval_frame([serial], start=DAY + dt.timedelta(hours=hour), intervals=intervals)
+    if bump is not None:  # a different value for the first read: a conflict if it was stored
+        frame = frame.with_columns(
+            pl.when(pl.int_range(pl.len()) == 0)
+            .then(pl.col("value") + bump)
+            .otherwise(pl.col("value"))
+            .alias("value")
+        )
+    return write_espi(frame, customer_id=serial)
+
+
+def _state(w: World) -> tuple[list[tuple[object, ...]], pl.DataFrame]:
+    with session_scope(w.sessions) as session:
+        entries = session.scalars(select(ImportJournal).order_by(ImportJournal.id))
+        journal = [
+            (e.file_name.rsplit("/", 1)[-1], e.status, e.rows_in_file, e.accepted, e.duplicate,
+             e.conflicting, e.late, e.quarantined, e.rejected)
+            for e in entries
+        ]  # fmt: skip
+    current = w.store.current_interval_reads(start_utc=DAY, end_utc=END).drop(
+        "source_file_id", "received_at_utc"
+    )
+    return journal, current
+
+
+_FILES = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B", "Z"]),  # Z is not a known meter: quarantined
+        st.integers(0, 6),
+        st.integers(1, 12),
+        st.none() | st.sampled_from([0.5]),
+        st.booleans(),  # a head-end CSV between the feeds
+    ),
+    min_size=1,
+    max_size=7,
+)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(files=_FILES)
+def test_a_group_stores_and_journals_what_one_by_one_ingest_does(
+    tmp_path_factory: pytest.TempPathFactory, files: list[tuple[str, int, int, float | None, bool]]
+) -> None:
+    states = []
+    for grouped in (True, False):
+        with world(tmp_path_factory.mktemp("grouped" if grouped else "single")) as w:
+            w.add_meters(["A", "B"])
+            paths = []
+            for n, (serial, hour, intervals, bump, csv) in enumerate(files):
+                if csv:
+                    frame = interval_frame([serial], start=DAY + dt.timedelta(hours=hour))
+                    paths.append(w.write(f"{n}-x.csv", csv_bytes(frame)))
+                paths.append(w.write(f"{n}.xml", _feed(serial, hour, intervals, bump)))
+            reports = w.ingest(*paths) if grouped else [r for p in paths for r in w.ingest(p)]
+            assert [Path(r.file_name).name for r in reports] == [p.name for p in paths]
+            states.append(_state(w))
+    assert states[0][0] == states[1][0]
+    assert states[0][1].equals(states[1][1])
+
+
+@pytest.fixture
+def w(tmp_path: Path) -> Iterator[World]:
+    with world(tmp_path) as created:
+        created.add_meters(["A", "B"])
+        yield created
+
+
+def test_a_group_is_one_commit_for_its_rows_and_one_for_its_markers(w: World) -> None:
+    paths = [w.write(f"{s}.xml", _feed(s, 0, 8, None)) for s in ("A", "B")]
+    paths.append(w.write("again.xml", paths[0].read_bytes()))  # same bytes: a duplicate file
+    reports = w.ingest(*paths)
+    assert [r.status for r in reports] == [
+        ImportStatus.COMMITTED,
+        ImportStatus.COMMITTED,
+        ImportStatus.DUPLICATE_FILE,
+    ]
+    assert [r.counts.accepted for r in reports] == [8, 8, 0]
+    versions = {t: w.store._lake.ensure(t).version() for t in (Table.INTERVAL_READS, Table.COMMITS)}
+    # Table creation is version 0: one append of both files' reads, one of both markers.
+    assert versions == {Table.INTERVAL_READS: 1, Table.COMMITS: 1}
+
+
+def test_a_failure_while_a_group_is_written_leaves_none_of_its_files_visible(w: World) -> None:
+    paths = [w.write(f"{s}.xml", _feed(s, 0, 8, None)) for s in ("A", "B")]
+
+    def fail(step: str) -> None:
+        if step == "after_append:interval_reads":
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest_files(
+            w.sessions, w.store, paths, options=IngestOptions(zone=CHICAGO),
+            clock=lambda: NOW, fault=fail,
+        )  # fmt: skip
+    assert w.store.current_interval_reads(start_utc=DAY, end_utc=END).is_empty()
+    with session_scope(w.sessions) as session:
+        statuses = list(session.scalars(select(ImportJournal.status)))
+    assert statuses == [ImportStatus.ABANDONED, ImportStatus.ABANDONED]
+    # A re-run stores both, once.
+    reports = w.ingest(*paths, now=NOW + dt.timedelta(hours=1))
+    assert [r.counts.accepted for r in reports] == [8, 8]
+    assert w.store.current_interval_reads(start_utc=DAY, end_utc=END).height == 16
