@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from meterops.cli import context
 from meterops.cli.demo import demo_app
 from meterops.cli.main import main
 from meterops.commands import schemas
@@ -30,7 +31,13 @@ def test_the_demo_app_pings_and_reads_its_meters_through_the_outbox(
     monkeypatch.setenv("METEROPS_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("METEROPS_DATABASE_URL", raising=False)
     monkeypatch.delenv("METEROPS_READS_URI", raising=False)
-    assert main(["demo", "--days", "1", "--no-serve"]) == 0
+    context.settings.cache_clear()  # another test may have read other settings
+    context.engine.cache_clear()
+    try:
+        assert main(["demo", "--days", "1", "--no-serve"]) == 0
+    finally:
+        context.settings.cache_clear()
+        context.engine.cache_clear()
     folder = tmp_path / "demo"
     built = json.loads((folder / "demo.json").read_text())
     settings = Settings(data_dir=folder, cookie_secure=False, utility_timezone="America/Chicago")
