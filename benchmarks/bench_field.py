@@ -88,7 +88,7 @@ def _figures(
         f"{backend}, {loaded.clients} technicians signed in ({loaded.sign_in_errors} failed), "
         f"{world.orders_routed} orders on routes, {loaded.duration_s:.0f} s, profile "
         f"{loaded.profile}, {loaded.requests} requests, {loaded.duplicates_checked} repeated "
-        "idempotency keys"
+        f"idempotency keys; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     base = f"GET /health, same clients and think time ({backend})"
     p99 = loaded.percentile(99)

@@ -515,11 +515,12 @@ async def _run(
     repeat_share: float,
     seed: int,
     sign_in_concurrency: int,
+    timeout_s: float,
 ) -> list[LoadResult]:
     # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, so a
     # request never races a server-side close (which would show as a ReadError).
     limits = httpx.Limits(max_connections=4, max_keepalive_connections=2, keepalive_expiry=3.0)
-    timeout = httpx.Timeout(30.0)
+    timeout = httpx.Timeout(timeout_s)
     clients = [
         httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) for _ in technicians
     ]
@@ -580,6 +581,7 @@ def run_load(
     repeat_share: float = 0.1,
     seed: int = 0,
     sign_in_concurrency: int = 1,
+    timeout_s: float = 30.0,
 ) -> list[LoadResult]:
     """Sign the technicians in, then run their visit loops phase after phase.
 
@@ -596,6 +598,7 @@ def run_load(
             sign-ins on SQLite fail with "database is locked" (the sign-in transaction reads
             before it writes, and SQLite refuses to upgrade such a transaction while another
             writer is active); sign-in is set-up here, not what is measured.
+        timeout_s: A request not answered within this long fails (as ``ReadTimeout``). [s]
 
     Returns:
         One result per phase. Clients whose sign-in failed do not run; each result counts
@@ -611,5 +614,6 @@ def run_load(
             repeat_share,
             seed,
             sign_in_concurrency,
+            timeout_s,
         )
     )

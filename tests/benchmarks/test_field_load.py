@@ -29,6 +29,7 @@ from meterops.models.workforce import Technician
 from meterops.models.workorders import WorkOrder
 
 THINK = (0.02, 0.1)
+TIMEOUT_S = 600.0  # behaviour, not timing: a slow shared machine must not fail the test
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +122,7 @@ def test_a_short_load_run_answers_every_request(world: FieldWorld, server: Serve
         day=world.day.isoformat(),
         think_s=THINK,
         repeat_share=0.5,
+        timeout_s=TIMEOUT_S,
     )
     for result in (baseline, loaded):
         assert result.sign_in_errors == 0
@@ -146,6 +148,7 @@ def test_wrong_answers_and_failed_sign_ins_are_counted(
             phases=[Phase("interim", 1.0)],
             day=world.day.isoformat(),
             think_s=THINK,
+            timeout_s=TIMEOUT_S,
         )
     assert result.sign_in_errors == 1
     assert result.clients == 1
