@@ -119,11 +119,13 @@ def detect_crossed_meters(
             & (pl.col("a_before").is_null() | (pl.col("a_after") >= 0.5 * pl.col("a_before")))
         )
     )
-    radius_deg = params.crossed_radius_m / _EARTH_M * 180.0 / math.pi * 2.0
+    radius_deg = params.crossed_radius_m / _EARTH_M * 180.0 / math.pi
+    band = (pl.col("latitude") / radius_deg).floor().cast(pl.Int64)
     a_side = (
         closed.lazy()
         .join(a_use, on="meter_id")
         .select(
+            band.alias("band"),
             "meter_id",
             "serial_number",
             "service_point_number",
@@ -137,19 +139,18 @@ def detect_crossed_meters(
         located.lazy()
         .filter(pl.col("account_active"))
         .select(
+            (band + pl.lit([-1, 0, 1], dtype=pl.List(pl.Int64))).alias("band"),
             pl.col("meter_id").alias("meter_id_b"),
             pl.col("serial_number").alias("serial_number_b"),
             pl.col("service_point_number").alias("service_point_number_b"),
             pl.col("latitude").alias("latitude_b"),
             pl.col("longitude").alias("longitude_b"),
         )
+        .explode("band")
     )
     near = (
-        a_side.join(b_side, how="cross")
-        .filter(
-            ((pl.col("latitude_b") - pl.col("latitude")).abs() <= radius_deg)
-            & ((pl.col("longitude_b") - pl.col("longitude")).abs() <= 2 * radius_deg)
-        )
+        a_side.join(b_side, on="band")  # premises in the same or a neighbouring latitude band
+        .filter((pl.col("longitude_b") - pl.col("longitude")).abs() <= 4 * radius_deg)
         .with_columns(_distance_m().alias("distance_m"))
         .filter(pl.col("distance_m") <= params.crossed_radius_m)
     )

@@ -17,11 +17,11 @@ on both sides, found with cumulative sums in one pass). It is an exception when
   before it (one low day is not a step).
 
 The evidence also carries how the meter's transformer neighbours moved across the same
-split (their median after/before ratio): a drop the whole transformer shares is the grid
-or the weather, not this premise. For a premise with export the evidence says how the
-export moved across the step (more sun lowers the delivered energy and raises the export; a
-bypass lowers the delivered energy only). Zero use after the step is left to the
-zero-consumption detector (a stopped register or a vacant premise).
+split (their median after/before ratio over the fleet's median ratio at that split): a drop
+the whole transformer shares is the grid, not this premise. For a premise with export the
+evidence says how the export moved across the step (more sun lowers the delivered energy
+and raises the export; a bypass lowers the delivered energy only). Zero use after the step
+is left to the zero-consumption detector (a stopped register or a vacant premise).
 
 Pure module: polars and pure meterops modules only.
 """
@@ -146,6 +146,7 @@ def step_changes(daily: pl.DataFrame, *, last_day: dt.date, min_days: int) -> pl
             (pl.col("sum_b") / pl.col("n_b")).alias("kwh_before"),
             (pl.col("sum_a") / pl.col("n_a")).alias("kwh_after"),
         )
+        .filter(pl.col("kwh_after") < pl.col("kwh_before"))  # the best step *down*
         .sort("meter_id", "sse", "day")
         .group_by("meter_id", maintain_order=True)
         .first()
@@ -173,7 +174,7 @@ def step_changes(daily: pl.DataFrame, *, last_day: dt.date, min_days: int) -> pl
 def _neighbour_ratio(
     daily: pl.DataFrame, steps: pl.DataFrame, meters: pl.DataFrame, last_day: dt.date
 ) -> pl.DataFrame:
-    """Median after/before ratio of the other meters on the same transformer at each split."""
+    """The transformer neighbours' median after/before ratio over the fleet's, per split."""
     context = meters.lazy().select("meter_id", "transformer_code")
     pairs = (
         steps.lazy()
@@ -187,9 +188,10 @@ def _neighbour_ratio(
         .filter(pl.col("day") <= last_day)
         .select(pl.col("meter_id").alias("neighbour_id"), "day", "kwh_delivered")
     )
-    return (
-        pairs.join(usage, on="neighbour_id")
-        .group_by("meter_id", "neighbour_id")
+    splits = steps.lazy().select("step_day").unique()
+    fleet = (
+        splits.join(usage, how="cross")
+        .group_by("step_day", "neighbour_id")
         .agg(
             (
                 pl.col("kwh_delivered").filter(pl.col("day") >= pl.col("step_day")).mean()
@@ -197,9 +199,23 @@ def _neighbour_ratio(
             ).alias("r")
         )
         .filter(pl.col("r").is_finite())
+        .group_by("step_day")
+        .agg(pl.col("r").median().alias("fleet_ratio"))
+    )
+    return (
+        pairs.join(usage, on="neighbour_id")
+        .group_by("meter_id", "step_day", "neighbour_id")
+        .agg(
+            (
+                pl.col("kwh_delivered").filter(pl.col("day") >= pl.col("step_day")).mean()
+                / pl.col("kwh_delivered").filter(pl.col("day") < pl.col("step_day")).mean()
+            ).alias("r")
+        )
+        .filter(pl.col("r").is_finite())
+        .join(fleet, on="step_day")
         .group_by("meter_id")
         .agg(
-            pl.col("r").median().alias("neighbour_ratio"),
+            (pl.col("r").median() / pl.col("fleet_ratio").first()).alias("neighbour_ratio"),
             pl.len().cast(pl.Int32).alias("neighbours"),
         )
         .collect()
