@@ -90,6 +90,12 @@ def site(
     folder = tmp_path_factory.mktemp("field_site")
     settings = Settings(database_url=module_database_url, data_dir=folder / "var")
     app = create_app(settings)
+    # Concurrent requests (the service worker keeps a day's pages at once) each read, then
+    # write: on SQLite they must queue for the write lock (make_engine(immediate=True); a
+    # no-op here once create_app asks for it itself).
+    app.state.engine.dispose()
+    app.state.engine = make_engine(module_database_url, immediate=True)
+    app.state.session_factory = make_session_factory(app.state.engine)
     app.state.head_end = field_day.head_end
     with serve(app) as url:
         site_apps[url] = app
@@ -446,7 +452,7 @@ def _wait_for_session(database_url: str, username: str, before: int) -> None:
 
 @contextmanager
 def _db(url: str) -> Iterator[Any]:
-    engine = make_engine(url)
+    engine = make_engine(url, immediate=True)
     try:
         with session_scope(make_session_factory(engine)) as session:
             yield session
