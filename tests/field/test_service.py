@@ -16,9 +16,14 @@ from meterops.errors import ConflictError, InvalidInputError, NotFoundError, Per
 from meterops.field import service
 from meterops.field.photos import PhotoRefusedError
 from meterops.field.schemas import ActionKind, ActionRequest, ActionResult
-from meterops.models import AuditEvent, Installation, TruckStock, WorkOrder
+from meterops.models import AuditEvent, Installation, Transformer, TruckStock, WorkOrder
+from meterops.workorders import service as workorders_service
+from meterops.workorders.lifecycle import WorkOrderStatus
 from meterops.workorders.repository import WorkOrderRepository
-from tests.field.conftest import DAY, ON_DAY, FieldDay
+from meterops.workorders.schemas import OrderRequest
+from meterops.workorders.types import WorkOrderType
+from tests.field.conftest import DAY, ON_DAY, POLICY, FieldDay
+from tests.fixtures.builders import create_service_point
 
 SAFE = {
     "socket_condition": "pass",
@@ -310,3 +315,42 @@ def test_unknown_payload_fields_are_refused_naming_the_field(field_day: FieldDay
         act(field_day, number, ActionKind.UNABLE, {"reason": "no key", "found_cause_code": "?"})
     assert cause.value.code == "field.unknown_cause"
     assert act(field_day, number, ActionKind.NOTE, {"notes": "dog"}).order.status == "on_site"
+
+
+def test_an_install_at_an_empty_socket_opens_an_installation(field_day: FieldDay) -> None:
+    session = field_day.session
+    transformer = session.get_one(Transformer, field_day.service_points[0].transformer_id)
+    empty = create_service_point(session, transformer=transformer)
+    created = workorders_service.create_order(
+        session,
+        OrderRequest(
+            order_type=WorkOrderType.INSTALL, service_point_number=empty.service_point_number
+        ),
+        actor="test",
+        now=ON_DAY,
+        policy=POLICY,
+    )
+    found = order(field_day, created.order_number)
+    found.technician_id = field_day.technician.id
+    for target in (WorkOrderStatus.SCHEDULED, WorkOrderStatus.ASSIGNED):
+        workorders_service.move(session, found, target, actor="test", now=ON_DAY)
+    number = created.order_number
+    act(field_day, number, ActionKind.ARRIVE)
+    act(field_day, number, ActionKind.SAFETY, {"items": SAFE})
+    with pytest.raises(InvalidInputError) as stray:
+        act(field_day, number, ActionKind.EXCHANGE, exchange_payload(field_day))
+    assert stray.value.code == "field.no_old_meter"
+    result = act(
+        field_day,
+        number,
+        ActionKind.EXCHANGE,
+        {"new_serial": field_day.spare.serial_number, "new_initial_read_kwh": 3.0},
+    )
+    assert result.outcome["service_point"] == empty.service_point_number
+    installed = session.scalars(
+        select(Installation).where(
+            Installation.service_point_id == empty.id, Installation.removed_at_utc.is_(None)
+        )
+    ).one()
+    assert (installed.meter_id, installed.install_read_kwh) == (field_day.spare.id, 3.0)
+    assert found.territory_id == field_day.territory.id

@@ -355,36 +355,22 @@ def _read_problem(field: str, error: MeterOpsError) -> Problem:
     return Problem(field, error.code, f"{field}: {error.message}")
 
 
-def check_exchange(
-    *,
-    old_serial: str,
-    old_final_read_kwh: float | None,
-    new_serial: str,
-    new_initial_read_kwh: float | None,
-    facts: ExchangeFacts,
+def _old_meter_problems(
+    old_serial: str | None, old_final_read_kwh: float | None, facts: ExchangeFacts
 ) -> list[Problem]:
-    """Every reason the exchange cannot be recorded (empty: it can).
-
-    Args:
-        old_serial: Serial the technician read on the meter taken out.
-        old_final_read_kwh: Its final register read. [kWh, dial]
-        new_serial: Serial of the meter put in.
-        new_initial_read_kwh: Its initial register read. [kWh, dial]
-        facts: The back office's facts.
-
-    Examples:
-        >>> new = NewMeterFacts("N1", "2S", "in_stock", None, 5)
-        >>> facts = ExchangeFacts("M1", ("2S",), {"meter:2S": 1}, 100.0, 5, 0, 30.0, 1152.0,
-        ...     new)
-        >>> check_exchange(old_serial="M1", old_final_read_kwh=900.0, new_serial="N1",
-        ...     new_initial_read_kwh=0.0, facts=facts)
-        []
-        >>> [p.field for p in check_exchange(old_serial="M2", old_final_read_kwh=None,
-        ...     new_serial="N1", new_initial_read_kwh=0.0, facts=facts)]
-        ['payload.old_serial', 'payload.old_final_read_kwh']
-    """
     problems: list[Problem] = []
-    if facts.order_meter_serial is not None and old_serial != facts.order_meter_serial:
+    if facts.order_meter_serial is None:  # an install at an empty socket
+        if old_serial:
+            problems.append(
+                Problem(
+                    "payload.old_serial",
+                    "field.no_old_meter",
+                    f"payload.old_serial: the order is an install at an empty socket; "
+                    f"{old_serial!r} is not expected",
+                )
+            )
+        return problems
+    if old_serial != facts.order_meter_serial:
         problems.append(
             Problem(
                 "payload.old_serial",
@@ -401,30 +387,63 @@ def check_exchange(
                 "payload.old_final_read_kwh: the old meter's final read is required",
             )
         )
-    else:
-        try:
-            advance = register_advance(
-                previous=facts.old_install_read_kwh or 0.0,
-                current=old_final_read_kwh,
-                digits=facts.old_register_digits,
-                decimals=facts.old_register_decimals,
-                label="final read",
+        return problems
+    try:
+        advance = register_advance(
+            previous=facts.old_install_read_kwh or 0.0,
+            current=old_final_read_kwh,
+            digits=facts.old_register_digits,
+            decimals=facts.old_register_decimals,
+            label="final read",
+        )
+    except MeterOpsError as error:
+        problems.append(_read_problem("payload.old_final_read_kwh", error))
+        return problems
+    ceiling = facts.old_max_kwh_per_day * max(facts.old_days_installed, 1.0)
+    if facts.old_install_read_kwh is not None and advance > ceiling:
+        problems.append(
+            Problem(
+                "payload.old_final_read_kwh",
+                "field.read_implausible",
+                f"payload.old_final_read_kwh: {old_final_read_kwh} means "
+                f"{advance:.0f} kWh since installation ({facts.old_install_read_kwh}), "
+                f"more than the meter can register in {facts.old_days_installed:.0f} "
+                f"days ({ceiling:.0f} kWh); check the read",
             )
-        except MeterOpsError as error:
-            problems.append(_read_problem("payload.old_final_read_kwh", error))
-        else:
-            ceiling = facts.old_max_kwh_per_day * max(facts.old_days_installed, 1.0)
-            if facts.old_install_read_kwh is not None and advance > ceiling:
-                problems.append(
-                    Problem(
-                        "payload.old_final_read_kwh",
-                        "field.read_implausible",
-                        f"payload.old_final_read_kwh: {old_final_read_kwh} means "
-                        f"{advance:.0f} kWh since installation ({facts.old_install_read_kwh}), "
-                        f"more than the meter can register in {facts.old_days_installed:.0f} "
-                        f"days ({ceiling:.0f} kWh); check the read",
-                    )
-                )
+        )
+    return problems
+
+
+def check_exchange(
+    *,
+    old_serial: str | None,
+    old_final_read_kwh: float | None,
+    new_serial: str,
+    new_initial_read_kwh: float | None,
+    facts: ExchangeFacts,
+) -> list[Problem]:
+    """Every reason the exchange (or install) cannot be recorded (empty: it can).
+
+    Args:
+        old_serial: Serial the technician read on the meter taken out (None for an install
+            at an empty socket: ``facts.order_meter_serial`` is None).
+        old_final_read_kwh: Its final register read. [kWh, dial]
+        new_serial: Serial of the meter put in.
+        new_initial_read_kwh: Its initial register read. [kWh, dial]
+        facts: The back office's facts.
+
+    Examples:
+        >>> new = NewMeterFacts("N1", "2S", "in_stock", None, 5)
+        >>> facts = ExchangeFacts("M1", ("2S",), {"meter:2S": 1}, 100.0, 5, 0, 30.0, 1152.0,
+        ...     new)
+        >>> check_exchange(old_serial="M1", old_final_read_kwh=900.0, new_serial="N1",
+        ...     new_initial_read_kwh=0.0, facts=facts)
+        []
+        >>> [p.field for p in check_exchange(old_serial="M2", old_final_read_kwh=None,
+        ...     new_serial="N1", new_initial_read_kwh=0.0, facts=facts)]
+        ['payload.old_serial', 'payload.old_final_read_kwh']
+    """
+    problems = _old_meter_problems(old_serial, old_final_read_kwh, facts)
     new = facts.new_meter
     if new_serial == old_serial:
         problems.append(

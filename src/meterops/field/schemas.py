@@ -190,11 +190,15 @@ class SafetyPayload(BaseModel):
 
 
 class ExchangePayload(BaseModel):
-    """``exchange``: both serials, both reads, the found cause, photos, notes."""
+    """``exchange``: both serials, both reads, the found cause, photos, notes.
+
+    On an install at an empty socket there is no old meter: ``old_serial`` and
+    ``old_final_read_kwh`` are left out.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    old_serial: str = Field(min_length=1, max_length=32)
+    old_serial: str | None = Field(default=None, min_length=1, max_length=32)
     old_final_read_kwh: float | None = None
     new_serial: str = Field(min_length=1, max_length=32)
     new_initial_read_kwh: float | None = None

@@ -598,8 +598,8 @@ def _exchange(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
         msg = f"Work order {order.order_number} already has an exchange recorded."
         raise ConflictError(msg, code="field.already_exchanged")
     site = repository.site(order)
-    if site.meter is None or site.service_point is None:
-        msg = f"Work order {order.order_number} has no installed meter to exchange."
+    if site.service_point is None:
+        msg = f"Work order {order.order_number} has no meter socket to install a meter in."
         raise ConflictError(msg, code="field.nothing_to_exchange")
     facts, _ = _exchange_facts(ctx, body, site)
     problems = checklist.check_exchange(
@@ -621,22 +621,38 @@ def _exchange(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
     if missing:
         msg = f"payload.photo_ids: {missing[0]!r} is not a photo of this order"
         raise InvalidInputError(msg, code="field.unknown_photo", details={"field": "photo_ids"})
-    assert body.old_final_read_kwh is not None
     assert body.new_initial_read_kwh is not None
-    exchanged = assets_service.exchange_meter(
-        ctx.session,
-        asset_schemas.ExchangeRequest(
-            old_serial=body.old_serial,
-            new_serial=body.new_serial,
-            at=min(ctx.action.recorded_at_utc or ctx.now, ctx.now),  # a phone clock ahead
-            old_final_read_kwh=body.old_final_read_kwh,
-            new_initial_read_kwh=body.new_initial_read_kwh,
-            reason=f"field exchange on {order.order_number}"
-            + (f" ({body.found_cause_code})" if body.found_cause_code else ""),
-            work_order_ref=order.order_number,
-        ),
-        actor=ctx.actor,
+    at = min(ctx.action.recorded_at_utc or ctx.now, ctx.now)  # a phone clock ahead
+    why = f"field exchange on {order.order_number}" + (
+        f" ({body.found_cause_code})" if body.found_cause_code else ""
     )
+    point_number = site.service_point.service_point_number
+    if site.meter is None:  # an install at an empty socket
+        assets_service.install_meter(
+            ctx.session,
+            serial_number=body.new_serial,
+            service_point_number=point_number,
+            installed_at=at,
+            install_read_kwh=body.new_initial_read_kwh,
+            actor=ctx.actor,
+            work_order_ref=order.order_number,
+        )
+    else:
+        assert body.old_serial is not None
+        assert body.old_final_read_kwh is not None
+        assets_service.exchange_meter(
+            ctx.session,
+            asset_schemas.ExchangeRequest(
+                old_serial=body.old_serial,
+                new_serial=body.new_serial,
+                at=at,
+                old_final_read_kwh=body.old_final_read_kwh,
+                new_initial_read_kwh=body.new_initial_read_kwh,
+                reason=why,
+                work_order_ref=order.order_number,
+            ),
+            actor=ctx.actor,
+        )
     stock_rows = None if ctx.technician_id is None else repository.truck_stock(ctx.technician_id)
     new_form = facts.new_meter.form if facts.new_meter is not None else order.meter_form
     item = f"meter:{new_form}"
@@ -647,7 +663,7 @@ def _exchange(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
         action_id=ctx.action.id,
         new_serial=body.new_serial,
         old_serial=body.old_serial,
-        service_point_number=exchanged.service_point_number,
+        service_point_number=point_number,
         request_key=f"meterops-field-{ctx.action.idempotency_key}",
         state=VerificationState.PENDING,
         submitted_at_utc=ctx.now,
@@ -660,7 +676,7 @@ def _exchange(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
         "field.exchange",
         old_serial=body.old_serial,
         new_serial=body.new_serial,
-        service_point=exchanged.service_point_number,
+        service_point=point_number,
         old_final_read_kwh=body.old_final_read_kwh,
         new_initial_read_kwh=body.new_initial_read_kwh,
         found_cause_code=body.found_cause_code,
@@ -669,7 +685,7 @@ def _exchange(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
     )
     _tell_head_end(ctx.session, row, ctx.head_end, actor=ctx.actor, now=ctx.now)
     return {
-        "service_point": exchanged.service_point_number,
+        "service_point": point_number,
         "old_serial": body.old_serial,
         "new_serial": body.new_serial,
         "verification": row.state.value,
@@ -1208,11 +1224,14 @@ def ask_meter(
     """
     order, _ = _authorize(session, user, order_number)
     site = FieldRepository(session).site(order)
-    if site.meter is None:
+    exchanged = FieldRepository(session).verification(order.id)
+    if exchanged is not None:
+        serial = exchanged.new_serial
+    elif site.meter is not None:
+        serial = site.meter.serial_number
+    else:
         msg = f"Work order {order.order_number} has no meter to {kind}."
         raise ConflictError(msg, code="field.no_meter")
-    exchanged = FieldRepository(session).verification(order.id)
-    serial = exchanged.new_serial if exchanged is not None else site.meter.serial_number
     key = idempotency_key or uuid.uuid4().hex
     action_key = f"field-{kind}-{key}"
     existing = FieldRepository(session).action_by_key(action_key)
