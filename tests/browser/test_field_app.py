@@ -333,10 +333,18 @@ def test_a_technicians_day_online_and_offline(
     with _db(module_database_url) as session:
         assert _actions(session, other) == sent
 
-    # 8. The route shows both stops done.
+    # 8. The route shows both stops done; the exchange's photo is on record, served back.
     page.goto(f"{site}/field?day={day}")
     stops.first.wait_for(timeout=WAIT_MS)
     shot(page, "09-route-after")
+    page.goto(f"{site}/field/stops/{exchange}")
+    stop_page_ready(page)
+    photo = page.locator('[data-field="photos"] img')
+    photo.wait_for()
+    photo.scroll_into_view_if_needed()
+    loaded = "img => img.complete && img.naturalWidth > 0"
+    page.wait_for_function(loaded, arg=photo.element_handle())
+    assert photo.evaluate("img => img.naturalWidth") == 640
 
 
 def test_a_session_that_ends_offline_keeps_the_queue_until_signed_in_again(
@@ -399,6 +407,15 @@ def test_a_session_that_ends_offline_keeps_the_queue_until_signed_in_again(
     with _db(module_database_url) as session:
         assert [kind for kind, _ in _actions(session, order)] == ["arrive", "safety"]
         assert _status(session, order) == "on_site"
+
+    # The gate is locked after all: the job is recorded as not possible, with the reason.
+    form = page.locator('[data-form="unable"]')
+    form.get_by_label("Reason").fill("No access: gate locked, nobody home")
+    form.get_by_role("button", name="Record unable to complete").click()
+    page.get_by_text("Recorded: unable to complete").wait_for(timeout=WAIT_MS)
+    shot(page, "12-unable", '[data-form="unable"]')
+    with _db(module_database_url) as session:
+        assert _status(session, order) == "unable_to_complete"
 
 
 @contextmanager

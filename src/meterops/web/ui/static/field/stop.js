@@ -115,6 +115,7 @@
     }
     renderChecklist();
     renderCauses();
+    renderPhotos();
     var exchange = $('[data-form="exchange"]');
     var isExchange = EXCHANGE_TYPES.indexOf(order.order_type) >= 0;
     exchange.hidden = !isExchange;
@@ -203,6 +204,7 @@
     $('[data-form="exchange"]').hidden = true;
     $("[data-open-exchange]").hidden = true;
     $('[data-form="complete"]').hidden = true;
+    $('[data-form="unable"]').hidden = true;
   }
 
   // ------------------------------------------------------------ verification
@@ -363,6 +365,33 @@
     });
   }
 
+  function onUnable(event) {
+    event.preventDefault();
+    var form = event.currentTarget;
+    var reason = form.elements.reason.value.trim();
+    if (reason.length < 3) { $("[data-error]", form).textContent = "Required: the reason (a few words)."; return; }
+    var payload = { reason: reason };
+    if (form.elements.found_cause_code.value) { payload.found_cause_code = form.elements.found_cause_code.value; }
+    submit("unable", payload).then(function (outcome) {
+      if (showOutcome(form, "unable", outcome, "Recorded: unable to complete")) { done.unable = true; }
+    });
+  }
+
+  function renderPhotos() {
+    var list = $('[data-field="photos"]');
+    list.textContent = "";
+    (order.photos || []).forEach(function (photo) {
+      var item = el("li");
+      var img = el("img");
+      img.alt = label(photo.kind) + " photo";
+      img.loading = "lazy";
+      img.src = photo.url;
+      item.appendChild(img);
+      list.appendChild(item);
+    });
+    $('[data-section="photos"]').hidden = !(order.photos || []).length;
+  }
+
   function onArrive(event) {
     var button = event.currentTarget;
     button.disabled = true;
@@ -453,6 +482,7 @@
     $('[data-form="safety"]').addEventListener("submit", onSafety);
     $('[data-form="exchange"]').addEventListener("submit", onExchange);
     $('[data-form="complete"]').addEventListener("submit", onComplete);
+    $('[data-form="unable"]').addEventListener("submit", onUnable);
     $('[name="photos"]').addEventListener("change", onPhotos);
     $('[name="old_serial"]').addEventListener("input", onSerialInput);
     $("[data-open-exchange]").addEventListener("click", function (event) {
