@@ -28,6 +28,7 @@ from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models.accounts import Account
 from meterops.reads.store import ReadStore
 from tests.billing.utility import FIRST, ZONE, SimulatedUtility, build_utility
+from tests.fixtures.web import create_web_user, signed_in
 
 pytestmark = pytest.mark.slow  # a whole-territory scenario: CI runs it on SQLite only
 
@@ -237,6 +238,7 @@ def test_api_and_pages(utility: SimulatedUtility, sessions: Any) -> None:
     account = _accounts(sessions, "RS")[0]
     period = "from=2027-01-01&to=2027-01-30&compare_from=2026-11-09&compare_to=2026-12-08"
     with TestClient(app) as client:
+        signed_in(client, create_web_user(utility.database_url, "bill-supervisor"))
         body = client.get(f"/api/v1/accounts/{account}/high-bill?{period}").json()
         assert body["account_number"] == account
         assert {f["code"] for f in body["findings"]} >= {"billing.estimation", "billing.multiplier"}
@@ -245,7 +247,7 @@ def test_api_and_pages(utility: SimulatedUtility, sessions: Any) -> None:
         assert total == pytest.approx(parts["change_kwh"], abs=0.01)
         assert not {"customer_name", "address"} & set(body)  # PII stays in the letter
         missing = client.get(f"/api/v1/accounts/NOPE/high-bill?{period}")
-        assert missing.status_code == 404
+        assert missing.status_code == 403  # refused like another territory's (no probing)
         half = client.get(
             f"/api/v1/accounts/{account}/high-bill?from=2027-01-01&to=2027-01-30"
             "&compare_from=2026-11-09"

@@ -35,6 +35,7 @@ from meterops.reads.store import ReadStore
 from meterops.simulator.output import write_simulation
 from meterops.simulator.scenarios import small_town
 from meterops.simulator.world import World
+from tests.fixtures.web import create_web_user, signed_in
 
 pytestmark = pytest.mark.slow  # a whole-territory scenario: CI runs it on SQLite only
 
@@ -273,7 +274,8 @@ def test_api_meter_determinants(utility: Utility) -> None:
         utility_timezone="America/Chicago",
     )
     bad = min(_serials(utility.truth, "tou_misprogram"))
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), base_url="https://testserver") as client:
+        signed_in(client, create_web_user(utility.database_url, "det-analyst", "analyst"))
         response = client.get(
             f"/api/v1/meters/{bad}/determinants", params={"from": str(FIRST), "to": str(LAST)}
         )
@@ -289,5 +291,5 @@ def test_api_meter_determinants(utility: Utility) -> None:
         missing = client.get(
             "/api/v1/meters/NOPE/determinants", params={"from": str(FIRST), "to": str(LAST)}
         )
-        assert missing.status_code == 404
-        assert missing.json()["error"]["code"] == "meter.not_found"
+        assert missing.status_code == 403  # refused like another territory's meter
+        assert missing.json()["error"]["code"] == "permission_denied.territory"

@@ -35,6 +35,7 @@ from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.service import WorkOrderPolicy
 from meterops.workorders.types import WorkOrderType
 from tests.fixtures.builders import create_installed_meter, create_service_point, create_transformer
+from tests.fixtures.web import create_web_user, signed_in
 
 DAY = dt.date(2026, 7, 6)
 """A Monday."""
@@ -279,7 +280,9 @@ def sim_app(database_url: str, folder: Path) -> tuple[FastAPI, SimWorld, Simulat
     with session_scope(make_session_factory(engine)) as session:
         import_sim_fleet(session, folder / "fleet", world)
     engine.dispose()
-    app = create_app(Settings(database_url=database_url, data_dir=folder / "var"))
+    app = create_app(
+        Settings(database_url=database_url, data_dir=folder / "var", cookie_secure=False)
+    )
     head_end = SimulatedHeadEnd(world, clock=WallClock(HEAD_END_START, speed=200.0))
     app.state.head_end = head_end
     return app, world, head_end
@@ -289,5 +292,7 @@ def sim_app(database_url: str, folder: Path) -> tuple[FastAPI, SimWorld, Simulat
 def web_site(database_url: str, folder: Path) -> Iterator[Site]:
     """A TestClient over :func:`sim_app`."""
     app, world, head_end = sim_app(database_url, folder)
-    with TestClient(app) as client:
+    user = create_web_user(database_url, f"dispatch-supervisor-{folder.name}")
+    with TestClient(app, base_url="https://testserver") as client:
+        signed_in(client, user)
         yield Site(client, world, head_end, next_workday())

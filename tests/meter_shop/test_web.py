@@ -16,6 +16,7 @@ from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models import Installation
 from meterops.web.app import create_app
 from tests.fixtures.builders import create_installed_meter, create_meter
+from tests.fixtures.web import create_web_user, signed_in
 
 FILES = Path(__file__).parent / "files"
 
@@ -49,8 +50,8 @@ def client(
     engine.dispose()
     folder = tmp_path_factory.mktemp("shop-web")
     settings = Settings(database_url=module_database_url, data_dir=folder / "var")
-    with TestClient(create_app(settings)) as test_client:
-        yield test_client
+    with TestClient(create_app(settings), base_url="https://testserver") as test_client:
+        yield signed_in(test_client, create_web_user(module_database_url, "shop-supervisor"))
 
 
 def test_upload_a_file_and_read_the_tests_back(client: TestClient) -> None:

@@ -1,4 +1,5 @@
-"""A web app over a fresh database holding a small imported fleet."""
+"""A web app over a fresh database holding a small imported fleet, signed in as a supervisor
+of every territory (the access matrix lets no one in without a session)."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from meterops.fleet.spec import IMPORT_ORDER
 from meterops.timeutil import utc_now
 from meterops.web.app import create_app
 from tests.fixtures.fleet_files import write_fleet
+from tests.fixtures.web import create_web_user, signed_in
 
 
 def import_fleet(database_url: str, folder: Path, *, meters: int = 10) -> None:
@@ -48,6 +50,9 @@ def client(
 ) -> Iterator[TestClient]:
     folder = tmp_path_factory.mktemp("web")
     import_fleet(module_database_url, folder / "fleet")
-    settings = Settings(database_url=module_database_url, data_dir=folder / "var")
+    user = create_web_user(module_database_url, "web-supervisor")
+    settings = Settings(
+        database_url=module_database_url, data_dir=folder / "var", cookie_secure=False
+    )
     with TestClient(create_app(settings)) as test_client:
-        yield test_client
+        yield signed_in(test_client, user)

@@ -21,6 +21,7 @@ from meterops.web.access import (
     ACCESS_CODES,
     DOC_BEGIN,
     DOC_END,
+    ROLES,
     AccessMatrix,
     AccessRow,
     RouteInfo,
@@ -30,7 +31,7 @@ from meterops.web.access import (
     render_markdown,
 )
 from meterops.web.app import create_app
-from tests.fixtures.web import AccessWorld, Side, build_access_world
+from tests.fixtures.web import AccessWorld, Side, build_access_world, signed_in
 
 ROOT = Path(__file__).resolve().parents[2]
 OWN_SCOPES_WITHOUT_OWNER = frozenset({"outage"})
@@ -138,6 +139,52 @@ def test_every_row_names_a_route_of_the_app(world_app: tuple[Any, AccessWorld]) 
         if (row.method, row.path) not in served
     ]
     assert not stale, f"rows for routes the app does not have: {stale}"
+
+
+def test_every_route_x_role_x_territory_is_allowed_or_refused_as_the_matrix_says(
+    world_app: tuple[Any, AccessWorld], matrix: AccessMatrix
+) -> None:
+    app, world = world_app
+    routes = [r for r in app_routes(app) if not _skip(r)]
+    wrong: list[str] = []
+    with TestClient(app) as anonymous:
+        for route in routes:
+            row = matrix.row_for(route.method, route.path)
+            assert row is not None, f"{route.method} {route.path} has no row"
+            got = _refusal(_call(anonymous, route, world.own))
+            want = None if row.scope == "public" else "not_signed_in"
+            if got != want:
+                wrong.append(f"anonymous {route.method} {route.path}: got {got}, want {want}")
+    for role in ROLES:
+        with TestClient(app) as client:
+            signed_in(client, world.users[role])
+            for route in routes:
+                row = matrix.row_for(route.method, route.path)
+                assert row is not None
+                for own_side, side in ((True, world.own), (False, world.other)):
+                    want = None if row.scope == "public" else _expected(row, role, own_side)
+                    response = _call(client, route, side)
+                    got = _refusal(response)
+                    if got != want:
+                        where = "own" if own_side else "other"
+                        wrong.append(
+                            f"{role} {route.method} {route.path} ({where} territory): "
+                            f"got {got or response.status_code}, want {want or 'allowed'}"
+                        )
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_refusal_says_why_in_the_one_error_shape(world_app: tuple[Any, AccessWorld]) -> None:
+    app, world = world_app
+    with TestClient(app) as client:
+        signed_in(client, world.users["analyst"])
+        refused = client.post(
+            f"/api/v1/orders/{world.own.order_number}/cancel", json={"reason": "x"}
+        )
+        assert refused.status_code == 403
+        error = refused.json()["error"]
+        assert error["code"] == "permission_denied.role"
+        assert "analyst" in error["message"]
 
 
 _ROW = """

@@ -47,10 +47,11 @@ def test_the_meter_page_shows_nameplate_service_point_and_history(client: TestCl
         assert fact in html
 
 
-def test_an_unknown_meter_page_is_a_friendly_404(client: TestClient) -> None:
+def test_an_unknown_meter_page_is_a_friendly_refusal(client: TestClient) -> None:
+    # Refused like a meter of another territory, so serial numbers cannot be probed.
     page = client.get("/meters/NOPE", headers={"accept": "text/html"})
-    assert page.status_code == 404
-    assert "No meter with serial number" in page.text
+    assert page.status_code == 403
+    assert "not one of yours" in page.text
     assert "Traceback" not in page.text
 
 

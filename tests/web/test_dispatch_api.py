@@ -39,7 +39,7 @@ def test_orders_are_created_listed_read_booked_and_moved(site: Site) -> None:
     assert order["duration_min"] == 60
     listed = client.get("/api/v1/orders", params={"type": "high_bill_investigation"}).json()
     assert [o["order_number"] for o in listed] == [number]
-    assert client.get("/api/v1/orders/WO-999999").status_code == 404
+    assert client.get("/api/v1/orders/WO-999999").status_code == 403  # as another territory's
 
     window = {"start_utc": "2026-12-01T15:00:00Z", "end_utc": "2026-12-01T17:00:00Z"}
     booked = client.put(f"/api/v1/orders/{number}/appointment", json=window)
@@ -185,4 +185,5 @@ def test_technicians_are_listed_and_their_stock_and_days_set(site: Site) -> None
         "/api/v1/technicians/T0004/days/2026-12-24", json={"available": False, "note": "leave"}
     )
     assert off.status_code == 204
-    assert client.put("/api/v1/technicians/NOBODY/days/2026-12-24", json={}).status_code == 404
+    nobody = client.put("/api/v1/technicians/NOBODY/days/2026-12-24", json={})
+    assert nobody.status_code == 403  # refused as another territory's: ids cannot be probed

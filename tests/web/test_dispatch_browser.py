@@ -15,12 +15,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 
 from tests.browser.conftest import browser, page  # noqa: F401 (fixtures used by name)
 from tests.dispatch.conftest import healthy_meters, next_workday, sim_app
+from tests.fixtures.web import PASSWORD, create_web_user, signed_in
 
 pytestmark = pytest.mark.browser
 
@@ -43,13 +44,16 @@ def served(
             pytest.fail("the app did not start within 20 s")
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
+    create_web_user(module_database_url, "browser-supervisor")
     numbers = []
-    for serial in healthy_meters(world)[:10]:
-        response = httpx.post(
-            f"{base}/api/v1/orders", json={"order_type": "exchange", "meter_serial": serial}
-        )
-        assert response.status_code == 201, response.text
-        numbers.append(response.json()["order_number"])
+    with TestClient(app) as client:  # same app and database as the server
+        signed_in(client, "browser-supervisor")
+        for serial in healthy_meters(world)[:10]:
+            response = client.post(
+                "/api/v1/orders", json={"order_type": "exchange", "meter_serial": serial}
+            )
+            assert response.status_code == 201, response.text
+            numbers.append(response.json()["order_number"])
     yield base, numbers
     server.should_exit = True
     thread.join(timeout=10)
@@ -61,7 +65,10 @@ def test_optimize_the_day_then_reassign_an_order_by_hand(
 ) -> None:
     base, numbers = served
     day = next_workday().isoformat()
-    page.goto(f"{base}/dispatch?date={day}")
+    page.goto(f"{base}/sign-in?next=/dispatch%3Fdate%3D{day}")
+    page.fill("input[name=username]", "browser-supervisor")
+    page.fill("input[name=password]", PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
     page.get_by_text("is not planned yet").wait_for(timeout=5_000)
 
     page.get_by_role("button", name="Optimize the day").click()

@@ -35,7 +35,7 @@ def test_the_board_shows_orders_by_status_and_the_order_page_its_history(site: S
     order = unescape(site.client.get(f"/orders/{urgent}").text)
     assert "workorder.create" in order
     assert "jaws hot" in order
-    assert site.client.get("/orders/WO-999999").status_code == 404
+    assert site.client.get("/orders/WO-999999").status_code == 403  # as another territory's
 
 
 def test_optimizing_the_day_shows_routes_kpis_map_and_reassigning_re_plans(site: Site) -> None:

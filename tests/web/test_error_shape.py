@@ -10,11 +10,22 @@ def _assert_shape(body: dict) -> None:
 
 
 def test_not_found_has_the_error_shape_and_a_code(client: TestClient) -> None:
-    response = client.get("/api/v1/meters/NOPE")
+    # A route open to the whole utility (the meter shop's) answers an unknown id with 404;
+    # a route bound to territories refuses it like another territory's (docs/access.md).
+    response = client.get("/api/v1/meter-shop/meters/NOPE/tests")
     assert response.status_code == 404
     _assert_shape(response.json())
     assert response.json()["error"]["code"] == "meter.not_found"
     assert response.json()["error"]["details"] == {"serial_number": "NOPE"}
+
+
+def test_an_unknown_id_on_a_territory_route_is_refused_like_another_territorys(
+    client: TestClient,
+) -> None:
+    response = client.get("/api/v1/meters/NOPE")
+    assert response.status_code == 403
+    _assert_shape(response.json())
+    assert response.json()["error"]["code"] == "permission_denied.territory"
 
 
 def test_request_validation_has_the_error_shape_naming_the_field(client: TestClient) -> None:

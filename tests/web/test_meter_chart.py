@@ -19,6 +19,7 @@ from meterops.config import Settings
 from meterops.db.engine import session_scope
 from meterops.vee.service import edit_interval, run_vee
 from meterops.web.app import create_app
+from tests.fixtures.web import create_web_user, signed_in
 from tests.vee.town import NOW, ZONE, build_town, write_reads
 
 
@@ -59,7 +60,8 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
             data_dir=folder / "var",
             utility_timezone=ZONE.key,
         )
-        with TestClient(create_app(settings)) as client:
+        with TestClient(create_app(settings), base_url="https://testserver") as client:
+            signed_in(client, create_web_user(town.database_url, "chart-supervisor"))
             yield Scene(client, serial, day, held["interval_start_utc"].to_list(), edited)
 
 
@@ -143,8 +145,8 @@ def test_bad_ranges_are_refused(scene: Scene, params: dict[str, str], status: in
     assert response.status_code == status
 
 
-def test_an_unknown_meter_is_404(scene: Scene) -> None:
+def test_an_unknown_meter_is_refused_like_another_territorys(scene: Scene) -> None:
     response = scene.client.get(
         "/api/v1/meters/NOPE/intervals", params={"from": "2026-03-05", "to": "2026-03-05"}
     )
-    assert response.status_code == 404
+    assert response.status_code == 403

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from meterops.assets import schemas
 from meterops.assets import service as assets_service
+from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep
 from meterops.web.errors import ERROR_RESPONSES
 
@@ -17,11 +18,14 @@ router = APIRouter(tags=["meters"], responses=ERROR_RESPONSES)
 @router.get("/meters", response_model=list[schemas.MeterRead])
 def list_meters(
     session: SessionDep,
+    user: UserDep,
     prefix: Annotated[str, Query(max_length=32, description="Serial number prefix.")] = "",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> list[schemas.MeterRead]:
-    """Meters whose serial number starts with a prefix."""
-    return assets_service.search_meters(session, prefix, limit=limit)
+    """Meters whose serial number starts with a prefix, in the user's territories."""
+    return assets_service.search_meters(
+        session, prefix, limit=limit, territory_ids=user.territory_ids
+    )
 
 
 @router.get("/meters/{serial_number}", response_model=schemas.MeterDetail)

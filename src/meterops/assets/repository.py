@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
@@ -139,12 +139,27 @@ class FleetSummaryRepository:
         ).all()
         return dict(rows)
 
-    def search(self, prefix: str, *, limit: int) -> Sequence[Meter]:
-        """Meters whose serial starts with ``prefix``."""
+    def search(
+        self, prefix: str, *, limit: int, territory_ids: Collection[int] | None = None
+    ) -> Sequence[Meter]:
+        """Meters whose serial starts with ``prefix``.
+
+        With ``territory_ids``, only meters installed in one of those territories and meters
+        never installed (in stock: in no territory).
+        """
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return self.session.scalars(
-            select(Meter)
-            .where(Meter.serial_number.like(f"{escaped}%", escape="\\"))
-            .order_by(Meter.serial_number)
-            .limit(limit)
-        ).all()
+        query = select(Meter).where(Meter.serial_number.like(f"{escaped}%", escape="\\"))
+        if territory_ids is not None:
+            placed = (
+                select(Installation.id)
+                .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
+                .join(Premise, Premise.id == ServicePoint.premise_id)
+                .where(
+                    Installation.meter_id == Meter.id,
+                    Installation.removed_at_utc.is_(None),
+                    Premise.territory_id.in_(list(territory_ids)),
+                )
+            )
+            never = select(Installation.id).where(Installation.meter_id == Meter.id)
+            query = query.where(placed.exists() | ~never.exists())
+        return self.session.scalars(query.order_by(Meter.serial_number).limit(limit)).all()

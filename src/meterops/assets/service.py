@@ -8,6 +8,7 @@ exchange closes the old installation and opens the new one together or not at al
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy.orm import Session
 
@@ -467,7 +468,23 @@ def fleet_summary(session: Session) -> schemas.FleetSummary:
     )
 
 
-def search_meters(session: Session, prefix: str, *, limit: int = 50) -> list[schemas.MeterRead]:
-    """Meters whose serial number starts with ``prefix`` (at most ``limit``)."""
-    meters = FleetSummaryRepository(session).search(prefix.strip(), limit=limit)
+def search_meters(
+    session: Session,
+    prefix: str,
+    *,
+    limit: int = 50,
+    territory_ids: Collection[int] | None = None,
+) -> list[schemas.MeterRead]:
+    """Meters whose serial number starts with ``prefix`` (at most ``limit``).
+
+    Args:
+        session: Database session.
+        prefix: Serial number prefix.
+        limit: At most this many.
+        territory_ids: Only meters of these territories (and meters in stock, which are in
+            none); None: every meter.
+    """
+    meters = FleetSummaryRepository(session).search(
+        prefix.strip(), limit=limit, territory_ids=territory_ids
+    )
     return [schemas.MeterRead.model_validate(m) for m in meters]

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from meterops.outages import schemas
 from meterops.outages import service as outages_service
+from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep
 from meterops.web.errors import ERROR_RESPONSES
 
@@ -15,9 +16,9 @@ router = APIRouter(tags=["outages"], responses=ERROR_RESPONSES)
 
 
 @router.get("/outages", response_model=list[schemas.OutageRead])
-def list_outages(session: SessionDep) -> list[schemas.OutageRead]:
-    """Outage incidents, latest first."""
-    return outages_service.list_incidents(session)
+def list_outages(session: SessionDep, user: UserDep) -> list[schemas.OutageRead]:
+    """Outage incidents of the user's territories, latest first."""
+    return outages_service.list_incidents(session, territory_ids=user.territory_ids)
 
 
 @router.get("/outages/{incident_id}", response_model=schemas.OutageDetail)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from meterops.outages import service as outages_service
+from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep
 
 __all__ = ["outages_page", "router"]
@@ -14,9 +15,9 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/outages", response_class=HTMLResponse)
-def outages_page(request: Request, session: SessionDep) -> HTMLResponse:
-    """Outage incidents, latest first."""
-    incidents = outages_service.list_incidents(session)
+def outages_page(request: Request, session: SessionDep, user: UserDep) -> HTMLResponse:
+    """Outage incidents of the user's territories, latest first."""
+    incidents = outages_service.list_incidents(session, territory_ids=user.territory_ids)
     return request.app.state.templates.TemplateResponse(  # type: ignore[no-any-return]
         request, "outages/list.html", {"incidents": incidents}
     )

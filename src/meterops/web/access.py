@@ -682,10 +682,15 @@ async def enforce_access(request: Request) -> None:
     params.update({k: str(v) for k, v in request.path_params.items()})
     target = await run_in_threadpool(_resolve, request, row.scope, params, user)
     refusal = decide(row, user.role.value, target, user.territory_ids)
-    if refusal is not None:
-        raise PermissionDeniedError(
-            refusal.message, code=refusal.code, details={"scope": row.scope}
+    if refusal is None:
+        return
+    message = refusal.message
+    if row.scope in {"territory", "dayplan"} and _param(params, "territory") is None:
+        message = (
+            "Without a territory this acts on every territory, and not all are yours: "
+            "add territory=<code> for one of yours."
         )
+    raise PermissionDeniedError(message, code=refusal.code, details={"scope": row.scope})
 
 
 def _resolve(

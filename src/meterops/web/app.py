@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.responses import Response
@@ -33,6 +33,7 @@ from meterops.outages import pages as outages_pages
 from meterops.vee import api as vee_api
 from meterops.vee import pages as vee_pages
 from meterops.web import auth, health
+from meterops.web.access import enforce_access, install_access
 from meterops.web.errors import install_error_handlers
 from meterops.web.ui import pages
 from meterops.workorders import api as workorders_api
@@ -61,8 +62,9 @@ def create_app(settings: Settings) -> FastAPI:
         title="meterops",
         version=__version__,
         description="Smart-meter operations: fleet, meter data, diagnostics, work orders.",
+        dependencies=[Depends(enforce_access)],  # the access matrix, on every API route
     )
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, immediate=True)  # concurrent requests queue
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
@@ -107,4 +109,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(outages_pages.router)
     app.include_router(vee_pages.router)
     app.include_router(workorders_pages.router)
+    install_access(app)  # after every router: a route included later is refused (unlisted)
     return app
