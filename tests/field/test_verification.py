@@ -69,7 +69,11 @@ class Visit:
 
 
 def assigned(
-    session: Session, folder: Path, *, dead_on_arrival: float
+    session: Session,
+    folder: Path,
+    *,
+    dead_on_arrival: float,
+    order_type: WorkOrderType = WorkOrderType.EXCHANGE,
 ) -> tuple[Visit, str, Installation, Meter]:
     """Load a simulated town and give a technician an exchange order (and a spare meter)."""
     loaded = load_world(session, folder, service_points=60, faults=QUIET)
@@ -96,7 +100,7 @@ def assigned(
     session.flush()
     created = workorders_service.create_order(
         session,
-        OrderRequest(order_type=WorkOrderType.EXCHANGE, meter_serial=serial),
+        OrderRequest(order_type=order_type, meter_serial=serial),
         actor="test",
         now=MONDAY_10,
         policy=WorkOrderPolicy(),
@@ -216,3 +220,34 @@ def test_a_ping_from_the_phone_goes_through_remote_commands_and_is_kept_on_the_o
     )
     with pytest.raises(NotFoundError):
         service.follow_command(session, visit.user, visit.number, 999_999, now=MONDAY_10)
+
+
+def test_a_radio_replacement_is_verified_by_a_ping_on_site(
+    session: Session, tmp_path: Path
+) -> None:
+    visit, _, _, _ = assigned(
+        session, tmp_path, dead_on_arrival=0.0, order_type=WorkOrderType.RADIO_MODULE_REPLACEMENT
+    )
+    visit.act(ActionKind.ARRIVE, {})
+    before = visit.verification()
+    assert before.state == "pending"
+    with pytest.raises(ConflictError):
+        visit.act(ActionKind.COMPLETE, {"found_cause_code": "radio_module_failed"})
+    asked = service.ask_meter(
+        session, visit.user, visit.number, kind="ping", idempotency_key=None, now=MONDAY_10
+    )
+    sessions = sessionmaker(
+        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    dispatcher = Dispatcher(sessions, visit.head_end, policy=CommandPolicy())
+    for _ in range(10):
+        dispatcher.cycle()
+        visit.clock.advance(dt.timedelta(seconds=30))
+    after = visit.verification()
+    assert (after.state, after.command_id) == ("verified", str(asked.request_id))
+    assert after.first_read is not None
+    assert "rssi_dbm" in after.first_read
+    done = visit.act(ActionKind.COMPLETE, {"found_cause_code": "radio_module_failed"})
+    assert done["verified"] is True
+    final = workorders_service.get_order(session, visit.number)
+    assert final.status is WorkOrderStatus.VERIFIED

@@ -700,11 +700,20 @@ def _complete(ctx: _Ctx, payload: dict[str, Any]) -> dict[str, Any]:
     row = FieldRepository(ctx.session).verification(order.id)
     if row is not None:
         _advance(ctx.session, row, order, ctx.head_end, actor=ctx.actor, now=ctx.now)
-    verified = row is not None and row.state is VerificationState.VERIFIED
-    needs = row is not None or order.order_type in _EXCHANGE_TYPES
+    radio = _radio_check(ctx.session, order) if row is None else None
+    verified = (row is not None and row.state is VerificationState.VERIFIED) or (
+        radio is not None and radio.state == VerificationState.VERIFIED.value
+    )
+    needs = row is not None or radio is not None or order.order_type in _EXCHANGE_TYPES
     unverified = (body.unverified_reason or "").strip()
     if needs and not verified and not unverified:
-        state = "no exchange recorded" if row is None else f"verification is '{row.state.value}'"
+        state = (
+            f"verification is '{row.state.value}'"
+            if row is not None
+            else f"the ping after the new radio is '{radio.state}'"
+            if radio is not None
+            else "no exchange recorded"
+        )
         msg = (
             f"Work order {order.order_number} cannot be completed: the head-end has not confirmed "
             f"the new meter ({state}); wait for it, or give payload.unverified_reason."
@@ -1008,10 +1017,16 @@ def verification(
 ) -> s.VerificationRead:
     """The order's head-end verification, after asking the head-end how it stands.
 
-    An order without a recorded exchange needs none (``not_needed``).
+    After a radio module replacement the verification is the first ping asked from the field
+    after arrival (:func:`ask_meter`, followed with :func:`follow_command`): verified when the
+    meter answers it. An order without a recorded exchange otherwise needs none
+    (``not_needed``).
     """
     order, _ = _authorize(session, user, order_number)
     row = FieldRepository(session).verification(order.id)
+    radio = _radio_check(session, order) if row is None else None
+    if radio is not None:
+        return radio
     if row is None:
         return s.VerificationRead(
             state=VerificationState.NOT_NEEDED.value,
@@ -1024,6 +1039,39 @@ def verification(
     read = _verification_read(row)
     assert read is not None
     return read
+
+
+def _radio_check(session: Session, order: WorkOrder) -> s.VerificationRead | None:
+    """For a radio module replacement: the latest ping or read asked on site, as it stands."""
+    if order.order_type is not WorkOrderType.RADIO_MODULE_REPLACEMENT:
+        return None
+    actions = FieldRepository(session).actions(order.id)
+    arrived = max((a.id for a in actions if a.kind == "arrive"), default=None)
+    asked = [a for a in actions if a.kind in _COMMAND_KINDS and arrived and a.id > arrived]
+    if not asked:
+        return s.VerificationRead(
+            state=VerificationState.PENDING.value,
+            registered_at=None,
+            first_read=None,
+            reason="ping or read the meter on site after replacing its radio module",
+            checked_at=None,
+        )
+    read = _command_read(session, int(asked[-1].result["request_id"]))
+    state = {
+        "confirmed": VerificationState.VERIFIED,
+        "failed": VerificationState.FAILED,
+        "expired": VerificationState.TIMED_OUT,
+        "cancelled": VerificationState.FAILED,
+    }.get(read.state, VerificationState.PENDING)
+    return s.VerificationRead(
+        state=state.value,
+        registered_at=read.completed_at if state is VerificationState.VERIFIED else None,
+        first_read=read.result if state is VerificationState.VERIFIED else None,
+        reason=read.failure_reason,
+        checked_at=read.completed_at,
+        new_serial=None,
+        command_id=str(read.request_id),
+    )
 
 
 # -- photos -----------------------------------------------------------------------------------
