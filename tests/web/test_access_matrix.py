@@ -14,18 +14,24 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meterops.config import Settings
 from meterops.errors import ValidationReportError
 from meterops.web.access import (
     ACCESS_CODES,
+    CELLS,
     DOC_BEGIN,
     DOC_END,
     ROLES,
+    SCOPES,
     AccessMatrix,
     AccessRow,
     RouteInfo,
+    Target,
     app_routes,
+    decide,
     load_matrix,
     parse_matrix_file,
     render_markdown,
@@ -270,3 +276,66 @@ def test_the_docs_table_is_current(matrix: AccessMatrix) -> None:
         "`python -c 'from meterops.web.access import load_matrix, render_markdown; "
         "print(render_markdown(load_matrix()))'`"
     )
+
+
+_CELLS_FOR = {
+    "public": ["any"],
+    "user": ["any", "deny"],
+    "fleet": ["any", "deny"],
+}
+
+
+@st.composite
+def _rows(draw: st.DrawFn) -> tuple[str, str, dict[str, str]]:
+    scope = draw(st.sampled_from(sorted(SCOPES)))
+    allowed = _CELLS_FOR.get(scope, sorted(CELLS))
+    cells = {role: draw(st.sampled_from(allowed)) for role in ROLES}
+    method = draw(st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE"]))
+    return method, scope, cells
+
+
+@given(_rows())
+def test_any_valid_row_is_read_back_as_written(row: tuple[str, str, dict[str, str]]) -> None:
+    method, scope, cells = row
+    text = "\n".join(
+        [
+            "[[routes]]",
+            f'method = "{method}"',
+            'path = "/x/{order_number}"',
+            f'scope = "{scope}"',
+            *(f'{role} = "{cell}"' for role, cell in cells.items()),
+            'why = "because"',
+        ]
+    )
+    [read] = parse_matrix_file(text, file="p.toml")
+    assert (read.method, read.scope, dict(read.cells), read.line) == (method, scope, cells, 1)
+
+
+@given(
+    _rows(),
+    st.sampled_from(ROLES),
+    st.none() | st.builds(Target, st.frozensets(st.integers(1, 5)), st.booleans()),
+    st.frozensets(st.integers(1, 5)),
+)
+def test_the_decision_follows_the_cell(
+    row: tuple[str, str, dict[str, str]],
+    role: str,
+    target: Target | None,
+    mine: frozenset[int],
+) -> None:
+    method, scope, cells = row
+    access_row = AccessRow(method, "/x", scope, cells, "w", "p.toml", 1)
+    refusal = decide(access_row, role, target, mine)
+    cell = cells[role]
+    if cell == "any":
+        assert refusal is None
+    elif cell == "deny":
+        assert refusal is not None
+        assert refusal.code == "permission_denied.role"
+    elif target is None:
+        assert refusal is not None
+        assert refusal.code == "permission_denied.territory"
+    elif cell == "own":
+        assert (refusal is None) == target.own
+    else:
+        assert (refusal is None) == (target.territory_ids <= mine)
