@@ -270,6 +270,13 @@ def test_a_technicians_day_online_and_offline(
     page.goto(f"{site}/field?day={day}")
     stops.first.wait_for(timeout=WAIT_MS)
     page.get_by_text("Saved for offline use").wait_for(timeout=WAIT_MS)
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    kept = (
+        "url => caches.keys().then(ks => caches.open(ks[0])).then(c => c.match(url))"
+        ".then(r => r !== undefined)"
+    )
+    for url in (f"/field/stops/{other}", f"/api/v1/field/orders/{other}"):
+        assert page.evaluate(kept, url), f"{url} is not kept for offline use"
     page.context.set_offline(True)
     page.locator(f'a[href^="/field/stops/{other}"]').click()
     stop_page_ready(page)

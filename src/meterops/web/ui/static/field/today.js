@@ -120,6 +120,13 @@
         renderMap(section.querySelector("[data-map]"), today);
         F.on(function (event, detail) {
           if (event === "status") { renderStops(section, today, detail.waiting); }
+          if (event === "sent" && navigator.onLine) {
+            // A result went out: the route's statuses and next stop may have changed.
+            F.getJson(url).then(function (fresh) {
+              today = fresh;
+              return F.outboxItems();
+            }).then(function (waiting) { renderStops(section, today, waiting); }, function () {});
+          }
         });
         if (navigator.onLine) { keepForOffline(section, today, url); }
       });
