@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+comma := ,
 PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterops/timeutil.py \
 	src/meterops/kit src/meterops/vee src/meterops/ingest/formats \
 	src/meterops/assets/lifecycle.py src/meterops/assets/registers.py \
@@ -61,7 +62,7 @@ pytest: venv
 test: lint pytest
 
 bench: venv
-	$(BIN)/python -m benchmarks $(if $(QUICK),--quick) $(AREAS)
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick) $(subst $(comma), ,$(AREAS))
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -106,13 +106,7 @@ def build_utility(
         options=IngestOptions(zone=ZONE, late_data_horizon_days=days + 30),
         clock=lambda: now,
     )
-    # A small territory can have a day whose register CSV holds no usable row (refused whole,
-    # nothing lost); any other refusal is a failure.
-    refused = [
-        (r.file_name, r.message)
-        for r in reports
-        if r.refused and "no usable" not in (r.message or "")
-    ]
+    refused = [(r.file_name, r.message) for r in reports if r.refused]
     assert not refused, refused[:3]
     weather = daily_weather(world, days)
     with session_scope(sessions) as session:
