@@ -13,6 +13,7 @@ each step are saved under ``test-artifacts/field/``.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 import threading
 import time
@@ -352,6 +353,28 @@ def test_a_technicians_day_online_and_offline(
     loaded = "img => img.complete && img.naturalWidth > 0"
     page.wait_for_function(loaded, arg=photo.element_handle())
     assert photo.evaluate("img => img.naturalWidth") == 640
+
+
+def test_the_app_is_installable(phone: Any, site: str) -> None:
+    manifest = phone.request.get(f"{site}/field/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    body = manifest.json()
+    assert (body["start_url"], body["scope"], body["display"]) == ("/field", "/field", "standalone")
+    sizes = set()
+    for icon in body["icons"]:
+        answer = phone.request.get(site + icon["src"])
+        assert answer.status == 200
+        assert answer.headers["content-type"].startswith(icon["type"])
+        if icon["type"] == "image/png":
+            width, height = Image.open(io.BytesIO(answer.body())).size
+            assert icon["sizes"] == f"{width}x{height}"
+            sizes.add(width)
+    assert {192, 512} <= sizes
+    worker = phone.request.get(f"{site}/field/sw.js")
+    assert worker.headers["content-type"].startswith("text/javascript")
+    assert worker.headers["service-worker-allowed"] == "/field"
+    assert "__VERSION__" not in worker.text()
+    assert "/static/field/app.js" in worker.text()  # the shell it caches
 
 
 def test_a_session_that_ends_offline_keeps_the_queue_until_signed_in_again(
