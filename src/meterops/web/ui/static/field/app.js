@@ -256,7 +256,8 @@
   // Send everything waiting, oldest first, one at a time (a photo before the exchange that
   // names it). Stops at the first network failure or 401 and keeps the rest.
   function flush() {
-    if (flushing || signInNeeded) { return Promise.resolve(); }
+    // Offline: nothing to try; the online event starts the next round.
+    if (flushing || signInNeeded || !navigator.onLine) { return refreshStatus(); }
     flushing = true;
     var csrfRetried = false;
     function next() {

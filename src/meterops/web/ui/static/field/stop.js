@@ -63,7 +63,14 @@
     if (body && body.order && body.order.status) { setField("status", label(body.order.status)); }
   }
 
+  // One tap, one result: the form's button stays off until the answer (or the queue) has it.
+  function busy(form, on) {
+    var button = $('button[type="submit"]', form);
+    if (button) { button.disabled = on; }
+  }
+
   function showOutcome(form, kind, outcome, doneText) {
+    busy(form, false);
     showStatus(outcome);
     var error = $("[data-error]", form);
     var note = $('[data-done="' + kind + '"]');
@@ -290,6 +297,7 @@
       return;
     }
     var payload = { items: items, notes: form.elements.notes.value.trim() };
+    busy(form, true);
     submit("safety", payload).then(function (outcome) {
       if (!showOutcome(form, "safety", outcome, failed ? "Safety check recorded: job stopped" : "Safety check passed")) { return; }
       done.safety = true;
@@ -354,6 +362,7 @@
       error.textContent = "Still waiting for the head-end: wait, or mark unverified with a reason.";
       return;
     }
+    busy(form, true);
     submit("complete", payload).then(function (outcome) {
       if (!showOutcome(form, "complete", outcome, "Stop completed")) {
         unverifiedBox.hidden = false;
@@ -372,6 +381,7 @@
     if (reason.length < 3) { $("[data-error]", form).textContent = "Required: the reason (a few words)."; return; }
     var payload = { reason: reason };
     if (form.elements.found_cause_code.value) { payload.found_cause_code = form.elements.found_cause_code.value; }
+    busy(form, true);
     submit("unable", payload).then(function (outcome) {
       if (showOutcome(form, "unable", outcome, "Recorded: unable to complete")) { done.unable = true; }
     });
