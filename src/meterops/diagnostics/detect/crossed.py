@@ -4,16 +4,20 @@ A swap leaves no trace in either meter's own data — each measures a real premi
 the back office acts on one premise. When an account closes and the premise goes vacant, the
 meter the back office links to it keeps registering the neighbour's use (energy on an
 inactive account), while the neighbour's meter, which really sits in the vacant premise,
-falls to nothing on the same day (an occupied account that stopped using energy). Either
-alone has a plain explanation (a move-in not recorded, a stopped register); the pair on the
-same day, a few doors apart, is a swap.
+falls to nothing on the same day (an occupied account that stopped using energy). Where
+the utility opens the vacant premise's switch, it opens the switch of the meter the back
+office links to it — which sits at the neighbour's: that meter falls to nothing too (and the
+neighbour calls in). Either meter alone has a plain explanation (a move-in not recorded, a
+vacancy, a stopped register); an occupied account's meter that stops on the day a
+neighbour's account closed, a few doors apart, is a swap.
 
 A pair is reported when, for a meter **A** whose service point has no open account:
 
 * its last account closed on day ``d`` inside the window, at least
   ``crossed_min_days_after`` days before the last day judged;
-* A kept registering after ``d``: at least ``inactive_kwh_per_day`` a day, and at least half
-  its use before ``d`` (when there are days before);
+* A registered before ``d`` (at least ``inactive_kwh_per_day`` a day) or, with no days
+  before, after it; after ``d`` it either kept registering (``role`` of the evidence:
+  ``inactive_with_use``) or fell silent with its premise (``inactive_disconnected``);
 
 and a meter **B** with an open account, whose premise lies within ``crossed_radius_m`` of
 A's:
@@ -80,8 +84,8 @@ def detect_crossed_meters(
 
     Returns:
         ``EXCEPTIONS`` rows of kind ``crossed_meters``, one per meter of each pair; evidence:
-        ``partner_serial``, ``partner_service_point``, ``role`` (``inactive_with_use`` or
-        ``active_without_use``), ``account_closed_on``, ``distance_m``,
+        ``partner_serial``, ``partner_service_point``, ``role`` (``inactive_with_use``,
+        ``inactive_disconnected`` or ``active_without_use``), ``account_closed_on``, ``distance_m``,
         ``inactive_kwh_per_day_after``, ``active_kwh_per_day_before``,
         ``active_kwh_per_day_after``, ``active_low_since``.
     """
@@ -96,8 +100,10 @@ def detect_crossed_meters(
     )
     if closed.is_empty():
         return EXCEPTIONS.empty()
-    usage = (
-        daily.lazy().filter(pl.col("day") <= last_day).select("meter_id", "day", "kwh_delivered")
+    usage = (  # days with too few reads say nothing about use
+        daily.lazy()
+        .filter((pl.col("day") <= last_day) & (pl.col("reads_received") >= 48))
+        .select("meter_id", "day", "kwh_delivered")
     )
     a_use = (
         closed.lazy()
@@ -114,10 +120,7 @@ def detect_crossed_meters(
             .mean()
             .alias("a_before"),
         )
-        .filter(
-            (pl.col("a_after") >= params.inactive_kwh_per_day)
-            & (pl.col("a_before").is_null() | (pl.col("a_after") >= 0.5 * pl.col("a_before")))
-        )
+        .filter(pl.coalesce("a_before", "a_after").fill_null(0.0) >= params.inactive_kwh_per_day)
     )
     radius_deg = params.crossed_radius_m / _EARTH_M * 180.0 / math.pi
     band = (pl.col("latitude") / radius_deg).floor().cast(pl.Int64)
@@ -225,7 +228,10 @@ def detect_crossed_meters(
         "meter_id",
         pl.col("serial_number_b").alias("partner_serial"),
         pl.col("service_point_number_b").alias("partner_service_point"),
-        pl.lit("inactive_with_use").alias("role"),
+        pl.when(pl.col("a_after").fill_null(0.0) >= params.inactive_kwh_per_day)
+        .then(pl.lit("inactive_with_use"))
+        .otherwise(pl.lit("inactive_disconnected"))
+        .alias("role"),
         *common,
     )
     active = pairs.select(
