@@ -22,6 +22,7 @@ import uvicorn
 
 from meterops.config import Settings
 from meterops.web.app import create_app
+from tests.fixtures.web import create_web_user
 from tests.web.conftest import import_fleet
 
 
@@ -54,6 +55,7 @@ def base_url(module_database_url: str, tmp_path_factory: pytest.TempPathFactory)
     """The app on a free 127.0.0.1 port, over a database holding a small imported fleet."""
     folder: Path = tmp_path_factory.mktemp("browser")
     import_fleet(module_database_url, folder / "fleet")
+    create_web_user(module_database_url, "browser-super")  # pages need a session
     settings = Settings(database_url=module_database_url, data_dir=folder / "var")
     port = _free_port()
     server = uvicorn.Server(

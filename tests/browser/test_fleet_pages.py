@@ -6,10 +6,14 @@ from typing import Any
 
 import pytest
 
+from tests.browser.test_dispatcher import sign_in_as
+from tests.fixtures.web import PASSWORD
+
 pytestmark = pytest.mark.browser
 
 
 def test_search_as_you_type_then_open_the_meter(page: Any, base_url: str) -> None:
+    sign_in_as(page, base_url, "browser-super", PASSWORD, "/")
     page.goto(base_url + "/")
     assert page.locator("h1").inner_text() == "Fleet"
     page.locator("input[name=q]").press_sequentially("M00000", delay=20)
@@ -21,6 +25,7 @@ def test_search_as_you_type_then_open_the_meter(page: Any, base_url: str) -> Non
 
 
 def test_an_unknown_serial_says_so(page: Any, base_url: str) -> None:
+    sign_in_as(page, base_url, "browser-super", PASSWORD, "/")
     page.goto(base_url + "/")
     page.locator("input[name=q]").fill("ZZZ")
     page.locator("input[name=q]").press("Enter")
@@ -28,7 +33,7 @@ def test_an_unknown_serial_says_so(page: Any, base_url: str) -> None:
 
 
 def test_pages_send_a_strict_content_security_policy(page: Any, base_url: str) -> None:
-    response = page.goto(base_url + "/")
+    response = page.goto(base_url + "/sign-in")
     assert response is not None
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy

@@ -27,6 +27,8 @@ from meterops.models.accounts import Account
 from meterops.web.app import create_app
 from tests.billing.utility import FIRST, build_utility
 from tests.browser.conftest import _free_port
+from tests.browser.test_dispatcher import sign_in_as
+from tests.fixtures.web import PASSWORD, create_web_user, signed_in_httpx
 
 pytestmark = pytest.mark.browser
 
@@ -58,6 +60,7 @@ def base_url(module_database_url: str, tmp_path_factory: pytest.TempPathFactory)
         reads_uri=utility.reads_uri,
         cookie_secure=False,
     )
+    create_web_user(module_database_url, "highbill-super")
     app = create_app(settings)
     app.include_router(billing_api.router, prefix="/api/v1")
     app.include_router(billing_pages.router)
@@ -78,11 +81,11 @@ def base_url(module_database_url: str, tmp_path_factory: pytest.TempPathFactory)
 def test_the_pdf_letter_renders_to_a_page_with_the_sentences(
     base_url: str, account: str, tmp_path: Path
 ) -> None:
-    import httpx
     import pypdfium2 as pdfium
 
     pdf_url = f"{base_url}/api/v1/accounts/{account}/high-bill/letter.pdf?{PERIOD}"
-    response = httpx.get(pdf_url, timeout=120)
+    client = signed_in_httpx(base_url, "highbill-super")
+    response = client.get(pdf_url)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/pdf"
     document = pdfium.PdfDocument(response.content)
@@ -102,7 +105,7 @@ def test_the_pdf_letter_renders_to_a_page_with_the_sentences(
     assert "About your electricity bill" in text
     assert "Your bill for Jan 1 - Jan 30, 2027 is for about" in text
     assert "than in November" in text
-    evidence = httpx.get(f"{base_url}/api/v1/accounts/{account}/high-bill?{PERIOD}", timeout=120)
+    evidence = client.get(f"{base_url}/api/v1/accounts/{account}/high-bill?{PERIOD}")
     for sentence in evidence.json()["letter_sentences"]:
         assert " ".join(sentence.replace("–", "-").split()) in text
 
@@ -110,6 +113,7 @@ def test_the_pdf_letter_renders_to_a_page_with_the_sentences(
 def test_the_html_letter_loads_without_console_or_csp_errors(
     page: Any, base_url: str, account: str
 ) -> None:
+    sign_in_as(page, base_url, "highbill-super", PASSWORD, f"/high-bill?account={account}&{PERIOD}")
     page.goto(f"{base_url}/high-bill?account={account}&{PERIOD}")
     assert "Verdict" in page.locator("#verdict h2").inner_text()
     assert page.locator("#checks tbody tr").count() == 5

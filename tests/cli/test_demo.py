@@ -38,12 +38,13 @@ def test_demo_builds_signs_in_and_reuses(
 
     settings = Settings(data_dir=folder, cookie_secure=False)
     with TestClient(create_app(settings)) as client:
-        assert client.get("/").status_code == 200
-        summary = client.get("/api/v1/fleet/summary").json()
-        assert summary["meters"] > 1_500  # small_town: about 2,000 meters
+        assert client.get("/").status_code == 401  # nothing without signing in
         signed = sign_in(client, "dispatch", credentials["dispatch"])
         assert signed.status_code == 303
         assert client.get("/api/v1/me").json()["role"] == "dispatcher"
+        assert client.get("/").status_code == 200
+        summary = client.get("/api/v1/fleet/summary").json()
+        assert summary["meters"] > 1_500  # small_town: about 2,000 meters
 
     assert main(["demo", "--days", "2", "--no-serve"]) == 0
     assert "reusing the demo utility" in capsys.readouterr().out

@@ -259,3 +259,22 @@ def test_a_territory_list_without_a_territory_needs_every_territory(
         everywhere = client.get("/api/v1/orders")
         assert everywhere.status_code == 403
         assert "add territory=<code>" in everywhere.json()["error"]["message"]
+
+
+def test_a_person_without_a_session_is_sent_to_sign_in_and_a_program_gets_401(
+    world_app: tuple[Any, AccessWorld],
+) -> None:
+    app, world = world_app
+    with TestClient(app) as client:
+        page = client.get(
+            "/orders", params={"territory": world.own.territory},
+            headers={"Accept": "text/html"}, follow_redirects=False,
+        )  # fmt: skip
+        assert page.status_code == 303
+        assert (
+            page.headers["location"]
+            == f"/sign-in?next=%2Forders%3Fterritory%3D{world.own.territory}"
+        )
+        api = client.get("/api/v1/me", headers={"Accept": "text/html"})
+        assert api.status_code == 401
+        assert api.json()["error"]["code"] == "not_signed_in"

@@ -20,6 +20,7 @@ or does not exist, so ids cannot be probed) and ``permission_denied.unlisted``.
 
 from __future__ import annotations
 
+import inspect
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,8 +28,10 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any, Final
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -36,7 +39,13 @@ from starlette.routing import BaseRoute, Mount
 
 from meterops.auth.service import CurrentUser
 from meterops.db.engine import session_scope
-from meterops.errors import Issue, NotSignedInError, PermissionDeniedError, ValidationReportError
+from meterops.errors import (
+    Issue,
+    MeterOpsError,
+    NotSignedInError,
+    PermissionDeniedError,
+    ValidationReportError,
+)
 from meterops.models.accounts import Account
 from meterops.models.commands import CommandRequest, OutageIncident, OutageMember, RemoteCommand
 from meterops.models.diagnostics import DiagnosticException
@@ -625,7 +634,23 @@ def install_access(app: FastAPI, matrix: AccessMatrix | None = None) -> AccessMa
             )
             raise PermissionDeniedError(msg, code="permission_denied.unlisted")
     app.state.access = _Guard(matrix, {k: tuple(v) for k, v in by_endpoint.items()})
+    _redirect_people_to_sign_in(app)
     return matrix
+
+
+def _redirect_people_to_sign_in(app: FastAPI) -> None:
+    """A person (a browser asking for a page) without a session goes to the sign-in form."""
+    answer_error = app.exception_handlers[MeterOpsError]
+
+    async def _not_signed_in(request: Request, exc: Exception) -> Response:
+        wants_page = request.method == "GET" and not request.url.path.startswith("/api")
+        if wants_page and "text/html" in request.headers.get("accept", ""):
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/sign-in?next={quote(target, safe='')}", status_code=303)
+        response = answer_error(request, exc)
+        return await response if inspect.isawaitable(response) else response
+
+    app.add_exception_handler(NotSignedInError, _not_signed_in)
 
 
 def _route_path(request: Request, guard: _Guard) -> str | None:
