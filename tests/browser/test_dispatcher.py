@@ -123,6 +123,7 @@ def sign_in_as(
     shares the signed-in cookies and fails on any error status as usual.
     """
     tab = page.context.new_page()
+    tab.set_default_timeout(WAIT_MS)  # argon2 on a loaded machine can take a while
     tab.goto(f"{base}/sign-in?next={quote(next_path, safe='')}")
     tab.get_by_label("User name").fill(username)
     tab.get_by_label("Password").fill(password)
@@ -146,6 +147,7 @@ def test_a_dispatcher_optimizes_the_day_and_reassigns_an_order(
     served: Served,
 ) -> None:
     day = next_workday().isoformat()
+    page.set_default_timeout(WAIT_MS)
     sign_in_as(
         page, served.base, served.username, PASSWORD, f"/dispatch?date={day}", shot_as="01-sign-in"
     )
@@ -184,10 +186,10 @@ def test_a_dispatcher_optimizes_the_day_and_reassigns_an_order(
     order.get_by_role("button", name="Reassign").click()
     page.get_by_text(f"{served.orders[0]} is now with {other}.").wait_for(timeout=WAIT_MS)
     assert served.orders[0] in page.locator(f'article[data-technician="{other}"]').inner_text()
-    if holder is not None:
+    if holder is not None:  # gone from the old route (which may now have no stops at all)
         assert (
             served.orders[0]
-            not in page.locator(f'article[data-technician="{holder}"] ul.stop-orders').inner_text()
+            not in page.locator(f'article[data-technician="{holder}"]').inner_text()
         )
     shot(page, "05-reassigned")
 
