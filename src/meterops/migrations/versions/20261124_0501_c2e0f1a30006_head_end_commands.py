@@ -41,7 +41,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    kinds = sa.bindparam("kinds", expanding=True)
+    kinds: sa.BindParameter[list[str]] = sa.bindparam("kinds", expanding=True)
     # The requests' commands (their reconciliation reads too) go first, then the requests.
     op.execute(
         sa.text(
