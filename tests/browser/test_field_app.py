@@ -133,6 +133,9 @@ def remote_worker(site: str, field_day: FieldDay) -> Iterator[None]:
 def phone(browser: Any) -> Iterator[Any]:
     """A page in a Pixel 7 context; fails the test on console errors and unexpected 4xx/5xx."""
     context = browser.new_context(**PIXEL_7)
+    # Generous: a shared CI machine (PostgreSQL under load) can be slow; nothing here is timed.
+    context.set_default_timeout(WAIT_MS)
+    context.set_default_navigation_timeout(WAIT_MS)
     page = context.new_page()
     errors: list[str] = []
     allowed: set[int] = set()
@@ -424,7 +427,7 @@ def test_a_session_that_ends_offline_keeps_the_queue_until_signed_in_again(
     page.get_by_label("Password").fill(PASSWORD)
     before = _sessions(module_database_url, field_day.username)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(rf"/field/stops/{order}"))
+    page.wait_for_url(re.compile(rf"/field/stops/{order}"), wait_until="domcontentloaded")
     # The service worker now fetches the page, out of the test's reach to hold the redirect
     # (see _held_until_signed_in): if the redirect overtook the sign-in's commit, the 401
     # page shows and the technician reloads, as they would.
