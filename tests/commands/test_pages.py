@@ -17,7 +17,15 @@ from meterops.commands.pages import parse_serials
 from meterops.commands.policy import CommandPolicy
 from meterops.config import Settings
 from meterops.db.engine import make_engine, make_session_factory, session_scope
-from meterops.models.commands import CommandRequest, CommandType, RequestState
+from meterops.models import Meter
+from meterops.models.commands import (
+    CommandRequest,
+    CommandType,
+    OutageIncident,
+    OutageLevel,
+    OutageMember,
+    RequestState,
+)
 from meterops.models.org import Role
 from meterops.web.app import create_app
 from tests.commands.world import MONDAY_10, Loaded, add_user, load_world
@@ -285,3 +293,70 @@ def test_roles_the_matrix_refuses(app_settings: Settings, username: str, status:
         )
         assert answer.status_code == status
         assert "permission_denied.role" in answer.text
+
+
+def _outage(database_url: str, serials: list[str]) -> int:
+    engine = make_engine(database_url)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            meters = session.execute(
+                select(Meter.id, Meter.serial_number).where(Meter.serial_number.in_(serials))
+            ).all()
+            now = dt.datetime.now(dt.UTC)
+            incident = OutageIncident(
+                level=OutageLevel.TRANSFORMER,
+                device_code="TX-PAGES",
+                started_at_utc=now,
+                affected_meters=len(meters),
+                last_gasps=len(meters),
+                confidence=0.9,
+                detected_at_utc=now,
+            )
+            session.add(incident)
+            session.flush()
+            session.add_all(
+                OutageMember(incident_id=incident.id, meter_id=m.id, serial_number=m.serial_number)
+                for m in meters
+            )
+            return incident.id
+    finally:
+        engine.dispose()
+
+
+def test_bulk_by_query_turns_the_query_into_the_checked_list(
+    sue: TestClient, world: tuple[Settings, Loaded]
+) -> None:
+    settings, loaded = world
+    serials = loaded.all_serials[5:8]
+    incident_id = _outage(settings.database_url, serials)
+    by_outage = sue.post(
+        "/remote/check",
+        data=_form(sue, kind="ping", source="outage", query=str(incident_id), reason="restored?"),
+    )
+    assert by_outage.status_code == 200, by_outage.text
+    preview = by_outage.text.split('id="preview"')[1].split("</section>")[0]
+    assert "3 of 3 would be sent" in preview
+    assert _hidden(preview, "serials").split(" ") == sorted(serials)
+
+    prefix = loaded.all_serials[0]
+    by_prefix = sue.post(
+        "/remote/check",
+        data=_form(sue, kind="ping", source="prefix", query=prefix, reason="one by prefix"),
+    )
+    assert by_prefix.status_code == 200, by_prefix.text
+    picked = _hidden(by_prefix.text.split('id="preview"')[1], "serials").split(" ")
+    assert prefix in picked
+    assert all(s.startswith(prefix) for s in picked)
+
+    unknown = sue.post(
+        "/remote/check",
+        data=_form(sue, kind="ping", source="outage", query="999999", reason="no such"),
+    )
+    assert unknown.status_code == 422
+    assert "no outage incident 999999 in your territories" in unknown.text
+    nothing = sue.post(
+        "/remote/check",
+        data=_form(sue, kind="ping", source="prefix", query="ZZZ-NONE", reason="none"),
+    )
+    assert nothing.status_code == 422
+    assert "no meter of yours matches" in nothing.text

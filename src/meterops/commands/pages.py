@@ -29,17 +29,21 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from meterops.assets import service as assets_service
+from meterops.auth.service import CurrentUser
 from meterops.commands import schemas
 from meterops.commands import service as commands_service
 from meterops.commands.policy import CommandPolicy
-from meterops.errors import MeterOpsError
+from meterops.errors import InvalidInputError, MeterOpsError
 from meterops.models.commands import CommandType
+from meterops.outages import service as outages_service
 from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep
 from meterops.web.errors import status_for
 
 __all__ = [
     "CONSOLE_KINDS",
+    "QUERY_LIMIT",
     "approve_page",
     "check_page",
     "console_page",
@@ -61,6 +65,9 @@ CONSOLE_KINDS: dict[CommandType, str] = {
     CommandType.ARM_RECONNECT: "Arm reconnect (customer closes)",
 }
 """Kinds the console offers, with their labels (program pushes go through rollouts)."""
+
+QUERY_LIMIT = 1000
+"""A query picks at most this many meters."""
 
 _SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -90,7 +97,13 @@ def _render(
     page: dict[str, Any] = {
         "overview": commands_service.overview(session),
         "kinds": CONSOLE_KINDS,
-        "form": {"kind": CommandType.PING.value, "serials": "", "reason": ""},
+        "form": {
+            "kind": CommandType.PING.value,
+            "serials": "",
+            "reason": "",
+            "source": "list",
+            "query": "",
+        },
         "preview": None,
         "sent": None,
         "error": None,
@@ -123,6 +136,33 @@ def _invalid(message: str) -> dict[str, str]:
     return {"code": "invalid_input", "message": message}
 
 
+def _query_serials(session: Session, user: CurrentUser, source: str, query: str) -> list[str]:
+    """Meters picked by a query, within the user's territories.
+
+    Raises:
+        InvalidInputError: Unknown source, empty query, or an outage not among the user's.
+    """
+    query = query.strip()
+    if not query:
+        raise InvalidInputError(f"query: give a {source} to pick meters by")
+    if source == "prefix":
+        found = assets_service.search_meters(
+            session, query, limit=QUERY_LIMIT, territory_ids=user.territory_ids
+        )
+        return [m.serial_number for m in found]
+    if source == "outage":
+        if not query.isdigit():
+            raise InvalidInputError(f"query: an outage incident number, not {query!r}")
+        visible = outages_service.list_incidents(
+            session, territory_ids=user.territory_ids, limit=10_000
+        )
+        if int(query) not in {i.id for i in visible}:
+            raise InvalidInputError(f"query: no outage incident {query} in your territories")
+        members = outages_service.get_incident(session, int(query)).meters
+        return [m.serial_number for m in members[:QUERY_LIMIT]]
+    raise InvalidInputError(f"source: pick meters by list, prefix or outage, not {source!r}")
+
+
 @router.get("/remote", response_class=HTMLResponse)
 def console_page(request: Request, session: SessionDep) -> HTMLResponse:
     """The remote-operations console."""
@@ -138,11 +178,29 @@ def check_page(
     kind: Annotated[str, Form()],
     serials: Annotated[str, Form()] = "",
     reason: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "list",
+    query: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Show every meter's guard results and the threshold verdict before anything is sent."""
-    form = {"kind": kind, "serials": serials, "reason": reason}
+    """Show every meter's guard results and the threshold verdict before anything is sent.
+
+    Meters come from the pasted list (``source=list``) or a query: serial numbers starting
+    with ``query`` (``source=prefix``) or the meters of outage incident ``query``
+    (``source=outage``), resolved now into the list that Send sends.
+    """
+    form = {"kind": kind, "serials": serials, "reason": reason, "source": source, "query": query}
     context: dict[str, Any] = {"form": form}
     command_kind = _kind(kind)
+    if source != "list":
+        try:
+            picked = _query_serials(session, user, source, query)
+        except InvalidInputError as error:
+            context["error"] = {"code": error.code, "message": error.message}
+            return _render(request, session, context, status_code=422)
+        if not picked:
+            context["error"] = _invalid(f"query: no meter of yours matches {query!r}")
+            return _render(request, session, context, status_code=422)
+        serials = "\n".join(picked)
+        form["serials"] = serials
     serial_list = parse_serials(serials)
     if command_kind is None:
         context["error"] = _invalid(f"kind: choose one of the listed kinds, not {kind!r}")
@@ -191,7 +249,7 @@ def send_page(
     reason: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Store the checked request (queued, held for approval, or refused) and show it."""
-    form = {"kind": kind, "serials": serials, "reason": reason}
+    form = {"kind": kind, "serials": serials, "reason": reason, "source": "list", "query": ""}
     context: dict[str, Any] = {"form": form}
     command_kind = _kind(kind)
     if command_kind is None:
@@ -215,7 +273,7 @@ def send_page(
     except MeterOpsError as error:
         return _failure(request, session, error, context)
     context["sent"] = sent
-    context["form"] = {"kind": kind, "serials": "", "reason": ""}
+    context["form"] = {"kind": kind, "serials": "", "reason": "", "source": "list", "query": ""}
     return _render(request, session, context, status_code=201)
 
 
