@@ -117,6 +117,16 @@ def test_sessions_end_when_idle_and_at_the_absolute_limit(session: Session, ana:
     assert reasons == ["expired", "idle"]
 
 
+def test_resolving_without_recording_writes_nothing(session: Session, ana: str) -> None:
+    token = _sign_in(session, ana, PASSWORD).token
+    later = T0 + dt.timedelta(minutes=10)
+    assert auth.resolve_session(session, token, now=later, policy=POLICY, record=False)
+    assert session.scalar(select(WebSession.last_seen_at_utc)) == T0
+    idle = T0 + dt.timedelta(minutes=45)
+    assert auth.resolve_session(session, token, now=idle, policy=POLICY, record=False) is None
+    assert session.scalar(select(WebSession.end_reason)) is None
+
+
 def test_signing_in_again_replaces_the_presented_session(session: Session, ana: str) -> None:
     first = _sign_in(session, ana, PASSWORD).token
     second = auth.sign_in(

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from meterops.db.engine import make_engine
+from meterops.db.engine import WRITE_INTENT, make_engine
 
 
 def _read_then_write_around(engine: Engine, other: Engine) -> None:
@@ -60,3 +60,14 @@ def test_immediate_transactions_queue_for_the_write_lock(tmp_path: Path) -> None
 def test_immediate_is_sqlite_only() -> None:
     engine = make_engine("postgresql+psycopg://u:p@127.0.0.1:1/x", immediate=True)
     assert engine.dialect.name == "postgresql"
+
+
+def test_an_immediate_engine_begins_reads_deferred(tmp_path: Path) -> None:
+    """Work declared read-only (a GET request) does not take the write lock when it begins."""
+    engine, other = _engines(tmp_path, immediate=True)
+    token = WRITE_INTENT.set(False)
+    try:
+        with pytest.raises(OperationalError, match="locked"):
+            _read_then_write_around(engine, other)
+    finally:
+        WRITE_INTENT.reset(token)

@@ -343,12 +343,17 @@ def sign_in(
 
 
 def resolve_session(
-    session: Session, token: str | None, *, now: dt.datetime, policy: SessionPolicy
+    session: Session,
+    token: str | None,
+    *,
+    now: dt.datetime,
+    policy: SessionPolicy,
+    record: bool = True,
 ) -> CurrentUser | None:
     """The user of a session token, or None when it is unknown, ended, idle or expired.
 
     Records the request (``last_seen_at_utc``, at most once a minute) and ends timed-out
-    sessions with the reason.
+    sessions with the reason; with ``record=False`` it only reads (nothing is written).
     """
     if not token:
         return None
@@ -364,11 +369,12 @@ def resolve_session(
     if reason is None and (user is None or not user.active):
         reason = "user_disabled"
     if reason is not None:
-        row.ended_at_utc, row.end_reason = now, reason
-        session.flush()
+        if record:
+            row.ended_at_utc, row.end_reason = now, reason
+            session.flush()
         return None
     assert user is not None
-    if now - row.last_seen_at_utc >= _TOUCH_EVERY:
+    if record and now - row.last_seen_at_utc >= _TOUCH_EVERY:
         row.last_seen_at_utc = now
         session.flush()
     return _current(session, user, row.csrf_token)

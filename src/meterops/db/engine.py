@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,15 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_session_factory", "session_scope"]
+__all__ = ["WRITE_INTENT", "make_engine", "make_session_factory", "session_scope"]
+
+WRITE_INTENT: ContextVar[bool] = ContextVar("meterops_write_intent", default=True)
+"""Whether the work in this context may write (an ``immediate`` SQLite engine begins its
+transactions with ``BEGIN IMMEDIATE`` only then). The web app sets it False for GET and HEAD
+requests, so reads never queue for the write lock."""
+
+_POOL = {"pool_size": 10, "max_overflow": 40}
+"""Connections per engine: the web app runs up to 40 requests at once in its thread pool."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -37,7 +46,7 @@ def _sqlite_begin(connection: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
 
 
 def make_engine(url: str, *, echo: bool = False, immediate: bool = False) -> Engine:
@@ -48,14 +57,14 @@ def make_engine(url: str, *, echo: bool = False, immediate: bool = False) -> Eng
     SQLite cannot turn a transaction that has read into one that writes while another
     connection has written since ("database is locked" at once; the busy timeout does not
     apply). A server answering many requests at once, each reading then writing, therefore
-    asks for ``immediate``: every transaction takes the write lock when it begins (``BEGIN
-    IMMEDIATE``), so concurrent requests queue for it (up to the busy timeout) instead of
-    failing. Readers outside this engine are not blocked (WAL).
+    asks for ``immediate``: a transaction that may write (:data:`WRITE_INTENT`) takes the write
+    lock when it begins (``BEGIN IMMEDIATE``), so concurrent writers queue for it (up to the
+    busy timeout) instead of failing; reads begin deferred and are never blocked (WAL).
 
     Args:
         url: SQLAlchemy database URL.
         echo: Log every SQL statement.
-        immediate: SQLite only: begin every transaction with ``BEGIN IMMEDIATE``.
+        immediate: SQLite only: begin a transaction that may write with ``BEGIN IMMEDIATE``.
 
     Returns:
         A configured engine.
@@ -64,11 +73,12 @@ def make_engine(url: str, *, echo: bool = False, immediate: bool = False) -> Eng
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo)
+        memory = parsed.database in (None, "", ":memory:")
+        engine = create_engine(url, echo=echo, **({} if memory else _POOL))
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate if immediate else _sqlite_begin)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, **_POOL)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

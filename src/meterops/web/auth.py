@@ -19,13 +19,14 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from meterops.auth import service as auth_service
 from meterops.auth.service import CurrentUser, SessionPolicy
 from meterops.auth.tokens import new_token, tokens_match
 from meterops.config import Settings
-from meterops.db.engine import session_scope
+from meterops.db.engine import WRITE_INTENT, session_scope
 from meterops.errors import NotSignedInError, PermissionDeniedError, TooManyAttemptsError
 from meterops.timeutil import utc_now
 from meterops.web.deps import SessionDep, SettingsDep
@@ -68,6 +69,8 @@ def install_session_resolver(app: FastAPI) -> None:
     @app.middleware("http")
     async def _resolve(request: Request, call_next):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
         request.state.user = None
+        # Reads (GET, HEAD) never queue for SQLite's write lock; see db.engine.make_engine.
+        WRITE_INTENT.set(request.method in _UNSAFE)
         token = request.cookies.get(SESSION_COOKIE)
         if token and not request.url.path.startswith("/static"):
             request.state.user = await run_in_threadpool(_resolve_token, request, token)
@@ -76,10 +79,17 @@ def install_session_resolver(app: FastAPI) -> None:
 
 def _resolve_token(request: Request, token: str) -> CurrentUser | None:
     settings: Settings = request.app.state.settings
-    with session_scope(request.app.state.session_factory) as session:
-        return auth_service.resolve_session(
-            session, token, now=utc_now(), policy=policy_of(settings)
-        )
+    now, policy = utc_now(), policy_of(settings)
+    try:
+        with session_scope(request.app.state.session_factory) as session:
+            return auth_service.resolve_session(session, token, now=now, policy=policy)
+    except OperationalError:
+        # SQLite refused the write that records the request (another request wrote since this
+        # one read): recording it is best-effort, the next request records it.
+        with session_scope(request.app.state.session_factory) as session:
+            return auth_service.resolve_session(
+                session, token, now=now, policy=policy, record=False
+            )
 
 
 def require_user(request: Request) -> CurrentUser:
