@@ -32,6 +32,7 @@ from meterops.vee.context import RunWindow, VeeContext
 from meterops.vee.engine import Engine, RuleResult, VeeReport, run_vee
 from meterops.vee.estimation import drop_unchanged
 from meterops.vee.flags import RULE_MASK
+from meterops.vee.incidents import zero_in_incidents
 from meterops.vee.rules import RULES
 from meterops.vee.suites import Suite
 
@@ -80,12 +81,16 @@ class VeeJob:
         window: Local days to validate and estimate.
         context: Context of every meter of the run (each call keeps its group's rows).
         engine: ``"fast"`` or ``"reference"``.
+        incidents: Outage periods of the meters the outage system recorded
+            (:data:`~meterops.vee.incidents.INCIDENT_PERIODS`); estimates inside them become
+            zero (:func:`~meterops.vee.incidents.zero_in_incidents`). None: no incidents.
     """
 
     suite: Suite
     window: RunWindow
     context: VeeContext
     engine: Engine = "fast"
+    incidents: pl.DataFrame | None = None
 
     @property
     def output_schema(self) -> pl.Schema:
@@ -129,7 +134,10 @@ class VeeJob:
         flagged = flagged.with_columns(
             pl.col("_diff").replace_strict(actors, return_dtype=pl.String).alias("actor")
         ).drop("_diff")
-        estimates = drop_unchanged(outcome.estimates).select(
+        made = outcome.estimates
+        if self.incidents is not None:
+            made = zero_in_incidents(made, self.incidents)
+        estimates = drop_unchanged(made).select(
             pl.lit("estimate").alias("row_kind"),
             *_KEY,
             "interval_s",

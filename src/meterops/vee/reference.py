@@ -17,6 +17,12 @@ from typing import Final
 
 from meterops.vee.estimation import ESTIMATOR_VERSIONS, REASONS, Method
 from meterops.vee.flags import FLAGS, FLAGS_VERSION
+from meterops.vee.incidents import (
+    INCIDENT_ACTOR,
+    INCIDENT_METHOD,
+    INCIDENT_REASON,
+    INCIDENT_VERSION,
+)
 from meterops.vee.reasons import EDIT_REASONS
 from meterops.vee.rules import RULES
 from meterops.vee.ruleset import load_rule_set
@@ -90,6 +96,10 @@ def render() -> str:
             f"| `{method.value}` | {version} | `{REASONS[method]}` | "
             f"`estimation.{method.value}@{version}` |"
         )
+    lines.append(
+        f"| `{INCIDENT_METHOD}` (after either path) | {INCIDENT_VERSION} | `{INCIDENT_REASON}` | "
+        f"`{INCIDENT_ACTOR}` |"
+    )
     lines += [
         "",
         (

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from meterops.audit.service import record
 from meterops.errors import InvalidInputError
 from meterops.nomenclature import CHANNELS
+from meterops.outages import service as outages_service
 from meterops.reads.schema import INTERVAL_VERSIONS
 from meterops.reads.store import ReadStore, Table
 from meterops.scale.groups import fixed_groups
@@ -40,12 +41,14 @@ from meterops.vee.batch import VeeJob, report_from_rows, store_rows
 from meterops.vee.context import VEE_INPUT, RunWindow, VeeContext
 from meterops.vee.engine import Engine, VeeReport
 from meterops.vee.flags import FLAGS
+from meterops.vee.incidents import INCIDENT_PERIODS
 from meterops.vee.reasons import EDIT_REASONS
 from meterops.vee.ruleset import RuleSet, load_rule_set
 from meterops.vee.sources import registers_from_reads, windows_from_events
 from meterops.vee.suites import Suite
 
 __all__ = [
+    "INCIDENT_LEVELS",
     "MAX_VIEW_DAYS",
     "EditResult",
     "VeeRunSummary",
@@ -125,6 +128,7 @@ def _group_outputs(
     group_meters: int,
     executor: ExecutorName | None,
     workers: int,
+    incidents: pl.DataFrame,
 ) -> Iterator[tuple[list[int], pl.DataFrame]]:
     """Each group's meter ids and VEE output rows, in group order."""
     start_utc, _ = local_day_bounds_utc(history_start, zone)
@@ -139,12 +143,13 @@ def _group_outputs(
             reads = store.current_interval_reads(
                 start_utc=start_utc, end_utc=end_utc, meter_ids=group
             )
-            yield group, VeeJob(suite, window, context, engine)(reads.select(VEE_INPUT.names))
+            job = VeeJob(suite, window, context, engine, incidents)
+            yield group, job(reads.select(VEE_INPUT.names))
         return
     if not ids:
         return
     context = _group_context(session, store, ids, first_day=history_start, window=window, zone=zone)
-    job = VeeJob(suite, window, context, engine)
+    job = VeeJob(suite, window, context, engine, incidents)
     meter_groups = fixed_groups(ids, meters_per_group=size)
     outputs = iter_job(
         job,
@@ -191,6 +196,24 @@ def _group_context(
         registers=registers_from_reads(
             registers, first_day=window.first_day, last_day=window.last_day, zone=zone
         ),
+    )
+
+
+INCIDENT_LEVELS: Final = ("meter", "transformer", "feeder")
+"""Outage incident levels whose periods make missing intervals zero estimates."""
+
+
+def _incident_periods(
+    session: Session, ids: list[int], *, start_utc: dt.datetime, end_utc: dt.datetime
+) -> pl.DataFrame:
+    """The recorded outage periods of the run's meters overlapping its window."""
+    periods = outages_service.outage_periods(
+        session, start_utc=start_utc, end_utc=end_utc, levels=INCIDENT_LEVELS
+    )
+    return (
+        periods.filter(pl.col("meter_id").is_in(ids))
+        .select(list(INCIDENT_PERIODS.names()))
+        .cast(INCIDENT_PERIODS)
     )
 
 
@@ -270,6 +293,7 @@ def run_vee(
         group_meters=group_meters,
         executor=executor,
         workers=workers,
+        incidents=_incident_periods(session, ids, start_utc=window_start, end_utc=end_utc),
     ):
         groups += 1
         latest = store.latest_versions(start_utc=window_start, end_utc=end_utc, meter_ids=group)
