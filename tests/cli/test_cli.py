@@ -89,3 +89,17 @@ def test_version_and_help(run_cli: Run) -> None:
     assert code == 0
     for command in ("db", "fleet", "meter", "serve"):
         assert command in out
+
+
+def test_the_issue_names_command_and_outage_are_hidden_aliases(run_cli: Run) -> None:
+    assert run_cli("db", "upgrade")[0] == 0
+    code, out, _ = run_cli("outage", "list")
+    assert code == 0
+    assert run_cli("outages", "list")[:2] == (code, out)
+    code, out, _ = run_cli("command", "disconnect", "--help")
+    assert code == 0
+    assert "service switches" in out
+    _, top, _ = run_cli("--help")
+    assert "remote" in top
+    assert " command " not in top
+    assert " outage " not in top

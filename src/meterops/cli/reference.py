@@ -24,12 +24,13 @@ Command = Any
 def _walk(command: Command, path: list[str]) -> list[tuple[str, Command]]:
     found = [(" ".join(path), command)]
     for name in sorted(getattr(command, "commands", {}) or {}):
-        found += _walk(command.commands[name], [*path, name])
+        if not getattr(command.commands[name], "hidden", False):  # aliases kept out of --help
+            found += _walk(command.commands[name], [*path, name])
     return found
 
 
 def commands(app: typer.Typer) -> list[tuple[str, Command]]:
-    """Every command and group of the app, as (``meterops sub cmd``, command)."""
+    """Every visible command and group of the app, as (``meterops sub cmd``, command)."""
     return _walk(typer.main.get_command(app), ["meterops"])
 
 
