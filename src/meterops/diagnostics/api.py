@@ -10,6 +10,7 @@ from meterops.diagnostics import schemas
 from meterops.diagnostics import service as diagnostics_service
 from meterops.diagnostics.kinds import ExceptionKind
 from meterops.timeutil import utc_now
+from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
 from meterops.web.errors import ERROR_RESPONSES
 
@@ -21,14 +22,21 @@ router = APIRouter(tags=["diagnostics"], responses=ERROR_RESPONSES)
 @router.get("/diagnostics/exceptions", response_model=list[schemas.ExceptionRead])
 def list_exceptions(
     session: SessionDep,
+    user: UserDep,
+    *,
     kind: ExceptionKind | None = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[schemas.ExceptionRead]:
-    """Exceptions with their verdicts, newest first."""
+    """Exceptions with their verdicts, newest first (of the user's territories only)."""
     rows = diagnostics_service.list_exceptions(
-        session, kind=kind, open_only=open_only, limit=limit, offset=offset
+        session,
+        kind=kind,
+        open_only=open_only,
+        limit=limit,
+        offset=offset,
+        territory_ids=user.territory_ids,
     )
     return [schemas.exception_read(row, serial) for row, serial in rows]
 

@@ -15,6 +15,7 @@ from meterops.diagnostics import schemas
 from meterops.diagnostics import service as diagnostics_service
 from meterops.diagnostics.kinds import ExceptionKind
 from meterops.timeutil import utc_now
+from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
 
 __all__ = ["cohorts_page", "exceptions_page", "router"]
@@ -33,13 +34,19 @@ def exceptions_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    user: UserDep,
+    *,
     kind: Annotated[str, Query(max_length=32)] = "",
     status: Annotated[str, Query(max_length=8)] = "open",
 ) -> HTMLResponse:
     """The analyst's exception queue with verdicts and evidence."""
     chosen = ExceptionKind(kind) if kind in {k.value for k in ExceptionKind} else None
     rows = diagnostics_service.list_exceptions(
-        session, kind=chosen, open_only=status == "open", limit=500
+        session,
+        kind=chosen,
+        open_only=status == "open",
+        limit=500,
+        territory_ids=user.territory_ids,
     )
     exceptions = [schemas.exception_read(row, serial) for row, serial in rows]
     template = (

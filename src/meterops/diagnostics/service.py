@@ -13,12 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from meterops.diagnostics import cohorts as cohort_analysis
@@ -31,7 +31,7 @@ from meterops.diagnostics.params import DetectParams
 from meterops.diagnostics.programs import validate_programs
 from meterops.diagnostics.repository import ExceptionRepository
 from meterops.diagnostics.rules import diagnose
-from meterops.models import Collector
+from meterops.models import Collector, Installation, Meter, Premise, ServicePoint
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
 from meterops.outages import service as outages_service
 from meterops.reads.store import ReadStore, Table
@@ -393,12 +393,70 @@ def list_exceptions(
     open_only: bool = False,
     limit: int = 200,
     offset: int = 0,
+    territory_ids: Collection[int] | None = None,
 ) -> list[tuple[DiagnosticException, str]]:
-    """Exceptions with their meter's serial, newest first."""
-    return list(
-        ExceptionRepository(session).list_exceptions(
-            kind=kind, open_only=open_only, limit=limit, offset=offset
+    """Exceptions with their meter's serial, newest first.
+
+    Args:
+        session: Database session.
+        kind: Only this kind.
+        open_only: Only open exceptions.
+        limit: At most this many.
+        offset: Skip this many (paging).
+        territory_ids: Only exceptions of meters of these territories (a meter's territory is
+            that of its open installation, else of its latest one; meters never installed lie
+            in none and are listed); None: every exception.
+    """
+    if territory_ids is None:
+        return list(
+            ExceptionRepository(session).list_exceptions(
+                kind=kind, open_only=open_only, limit=limit, offset=offset
+            )
         )
+    statement = select(DiagnosticException, Meter.serial_number).join(
+        Meter, Meter.id == DiagnosticException.meter_id
+    )
+    if kind is not None:
+        statement = statement.where(DiagnosticException.kind == kind)
+    if open_only:
+        statement = statement.where(DiagnosticException.status == ExceptionStatus.OPEN)
+    statement = statement.where(_meter_in_territories(territory_ids))
+    statement = (
+        statement.order_by(DiagnosticException.opened_at_utc.desc(), DiagnosticException.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(row[0], row[1]) for row in session.execute(statement).all()]
+
+
+def _meter_in_territories(territory_ids: Collection[int]) -> ColumnElement[bool]:
+    """SQL condition: ``Meter`` lies in one of ``territory_ids`` (or in none: never installed)."""
+    ids = list(territory_ids)
+
+    def placed(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+        return (
+            select(Installation.id)
+            .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
+            .join(Premise, Premise.id == ServicePoint.premise_id)
+            .where(Installation.meter_id == Meter.id, *conditions)
+            .exists()
+        )
+
+    is_open = Installation.removed_at_utc.is_(None)
+    latest = (
+        select(func.max(Installation.installed_at_utc))
+        .where(Installation.meter_id == Meter.id)
+        .correlate(Meter)
+        .scalar_subquery()
+    )
+    ever = select(Installation.id).where(Installation.meter_id == Meter.id).exists()
+    return or_(
+        placed(is_open, Premise.territory_id.in_(ids)),
+        and_(
+            ~placed(is_open),
+            placed(Installation.installed_at_utc == latest, Premise.territory_id.in_(ids)),
+        ),
+        ~ever,
     )
 
 

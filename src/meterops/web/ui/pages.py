@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from meterops.assets import service as assets_service
+from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
@@ -30,10 +31,15 @@ def home(request: Request, session: SessionDep) -> HTMLResponse:
 def meter_search(
     request: Request,
     session: SessionDep,
+    user: UserDep,
     q: Annotated[str, Query(max_length=32)] = "",
 ) -> HTMLResponse:
-    """Meter search results (a fragment when HTMX asks for it)."""
-    meters = assets_service.search_meters(session, q, limit=50) if q.strip() else []
+    """Meter search results of the user's territories (a fragment when HTMX asks for it)."""
+    meters = (
+        assets_service.search_meters(session, q, limit=50, territory_ids=user.territory_ids)
+        if q.strip()
+        else []
+    )
     template = "_meter_results.html" if request.headers.get("HX-Request") else "search.html"
     return _render(request, template, meters=meters, q=q)
 
