@@ -59,3 +59,20 @@ def test_meter_search_lists_only_own_territory(world_app: tuple[Any, AccessWorld
     assert page.status_code == 200, page.text
     assert world.own.serial_number in page.text
     assert world.other.serial_number not in page.text
+
+
+@pytest.mark.parametrize("role", ["analyst", "dispatcher"])
+def test_remote_overview_lists_only_own_territory(
+    world_app: tuple[Any, AccessWorld], role: str
+) -> None:
+    world = world_app[1]
+    with _client(world_app, role) as client:
+        answer = client.get("/api/v1/remote/overview")
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    requests = {row["id"] for row in body["recent_requests"]}
+    serials = {row["serial_number"] for row in body["recent_commands"]}
+    assert world.own.request_id in requests
+    assert world.other.request_id not in requests
+    assert world.own.serial_number in serials
+    assert world.other.serial_number not in serials

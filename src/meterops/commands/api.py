@@ -64,9 +64,9 @@ def approve_request(
 
 
 @router.get("/remote/overview", response_model=schemas.CommandsOverview)
-def overview(session: SessionDep) -> schemas.CommandsOverview:
-    """Held requests, recent requests and commands, and the kill switch."""
-    return commands_service.overview(session)
+def overview(session: SessionDep, user: UserDep) -> schemas.CommandsOverview:
+    """Held requests, recent requests and commands of the user's territories; the kill switch."""
+    return commands_service.overview(session, territory_ids=user.territory_ids)
 
 
 @router.put(

@@ -24,6 +24,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import polars as pl
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterops.audit import service as audit_service
@@ -55,6 +56,7 @@ from meterops.models.commands import (
     RequestState,
     TemperatureReading,
 )
+from meterops.models.org import Territory
 from meterops.nomenclature import EVENT_BY_NAME
 from meterops.reads.store import ReadStore, Table
 
@@ -701,19 +703,59 @@ def list_commands(session: Session, *, limit: int = 50) -> list[schemas.RemoteCo
     ]
 
 
-def overview(session: Session, *, limit: int = 50) -> schemas.CommandsOverview:
-    """Held requests, recent requests and commands, and the kill switch (the console)."""
-    repository = CommandRepository(session)
+def overview(
+    session: Session, *, limit: int = 50, territory_ids: Collection[int] | None = None
+) -> schemas.CommandsOverview:
+    """Held requests, recent requests and commands, and the kill switch (the console).
+
+    Args:
+        session: Database session.
+        limit: At most this many recent requests and commands.
+        territory_ids: Only requests whose commands all lie in these territories and commands
+            in them (commands to meters in no territory are listed too, as the access matrix
+            treats them); None: everything.
+    """
+    if territory_ids is None:
+        repository = CommandRepository(session)
+        held: Sequence[CommandRequest] = repository.held_requests()
+        recent: Sequence[CommandRequest] = repository.recent_requests(limit=limit)
+        commands = list_commands(session, limit=limit)
+    else:
+        codes = list(
+            session.scalars(select(Territory.code).where(Territory.id.in_(list(territory_ids))))
+        )
+        foreign = (
+            select(RemoteCommand.id)
+            .where(
+                RemoteCommand.request_id == CommandRequest.id,
+                RemoteCommand.territory_code.is_not(None),
+                RemoteCommand.territory_code.not_in(codes),
+            )
+            .exists()
+        )
+        mine = select(CommandRequest).where(~foreign)
+        held = session.scalars(
+            mine.where(CommandRequest.state == RequestState.AWAITING_APPROVAL)
+            .order_by(CommandRequest.id)
+            .limit(200)
+        ).all()
+        recent = session.scalars(mine.order_by(CommandRequest.id.desc()).limit(limit)).all()
+        commands = [
+            schemas.RemoteCommandRead.model_validate(c)
+            for c in session.scalars(
+                select(RemoteCommand)
+                .where(
+                    RemoteCommand.territory_code.is_(None) | RemoteCommand.territory_code.in_(codes)
+                )
+                .order_by(RemoteCommand.id.desc())
+                .limit(limit)
+            )
+        ]
     return schemas.CommandsOverview(
         kill_switch=kill_switch_state(session),
-        awaiting_approval=[
-            schemas.CommandRequestRead.model_validate(r) for r in repository.held_requests()
-        ],
-        recent_requests=[
-            schemas.CommandRequestRead.model_validate(r)
-            for r in repository.recent_requests(limit=limit)
-        ],
-        recent_commands=list_commands(session, limit=limit),
+        awaiting_approval=[schemas.CommandRequestRead.model_validate(r) for r in held],
+        recent_requests=[schemas.CommandRequestRead.model_validate(r) for r in recent],
+        recent_commands=commands,
     )
 
 
