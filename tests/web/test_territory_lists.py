@@ -76,3 +76,59 @@ def test_remote_overview_lists_only_own_territory(
     assert world.other.request_id not in requests
     assert world.own.serial_number in serials
     assert world.other.serial_number not in serials
+
+
+def test_an_order_by_hand_outside_the_users_territories_is_refused(
+    world_app: tuple[Any, AccessWorld],
+) -> None:
+    world = world_app[1]
+    with _client(world_app, "dispatcher") as client:
+        foreign = client.post(
+            "/api/v1/orders",
+            json={
+                "order_type": "exchange",
+                "meter_serial": world.other.serial_number,
+                "problem_code": "BYHAND",
+            },
+        )
+        assert foreign.status_code == 403, foreign.text
+        error = foreign.json()["error"]
+        assert error["code"] == "permission_denied.territory"
+        assert world.other.serial_number in error["message"]
+        mine = client.post(
+            "/api/v1/orders",
+            json={
+                "order_type": "exchange",
+                "meter_serial": world.own.serial_number,
+                "problem_code": "BYHAND",
+            },
+        )
+        assert mine.status_code == 201, mine.text
+
+
+def test_a_programme_with_a_row_outside_the_users_territories_is_refused_whole(
+    world_app: tuple[Any, AccessWorld],
+) -> None:
+    world = world_app[1]
+    own, other = world.own.serial_number, world.other.serial_number
+    with _client(world_app, "supervisor") as client:
+        mixed = f"order_type,meter_serial,campaign\nexchange,{own},T7\nexchange,{other},T7\n"
+        refused = client.post(
+            "/api/v1/orders/import",
+            content=mixed.encode(),
+            params={"file": "mixed.csv"},
+            headers={"content-type": "text/csv"},
+        )
+        assert refused.status_code == 403, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "permission_denied.territory"
+        assert "mixed.csv:3" in error["message"]
+        alone = f"order_type,meter_serial,campaign\nexchange,{own},T7\n"
+        imported = client.post(
+            "/api/v1/orders/import",
+            content=alone.encode(),
+            params={"file": "alone.csv"},
+            headers={"content-type": "text/csv"},
+        )
+        assert imported.status_code == 200, imported.text
+        assert len(imported.json()["result"]["created"]) == 1  # the refused file created none

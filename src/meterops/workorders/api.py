@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Query, Request, status
 
 from meterops.dispatch import changes, wiring
 from meterops.timeutil import utc_now
+from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
 from meterops.web.errors import ERROR_RESPONSES
 from meterops.workorders import schemas
@@ -127,15 +128,24 @@ def list_order_types() -> list[schemas.WorkOrderTypeRead]:
 
 @router.post("/orders", response_model=schemas.WorkOrderRead, status_code=status.HTTP_201_CREATED)
 def create_order(
-    request: Request, order: schemas.OrderRequest, session: SessionDep, settings: SettingsDep
+    request: Request,
+    order: schemas.OrderRequest,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: UserDep,
 ) -> schemas.WorkOrderRead:
-    """Create an order by hand (409 when one is already active for the subject and problem)."""
+    """Create an order by hand.
+
+    409 when one is already active for the subject and problem; 403
+    ``permission_denied.territory`` when the subject lies outside the user's territories.
+    """
     return workorders_service.create_order(
         session,
         order,
         actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
         policy=wiring.policy(settings),
+        territory_ids=user.territory_ids,
     )
 
 
@@ -144,6 +154,7 @@ async def import_programme(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    user: UserDep,
     file: Annotated[str, Query(max_length=200, description="File name for messages.")] = (
         "programme.csv"
     ),
@@ -157,6 +168,7 @@ async def import_programme(
         actor=wiring.actor_of(request, ACTOR),
         now=utc_now(),
         policy=wiring.policy(settings),
+        territory_ids=user.territory_ids,
     )
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 
 from meterops.assets.errors import MeterNotFoundError, ServicePointNotFoundError
 from meterops.audit import service as audit_service
-from meterops.errors import ConflictError, InvalidInputError, Issue, MeterOpsError, NotFoundError
+from meterops.errors import (
+    ConflictError,
+    InvalidInputError,
+    Issue,
+    MeterOpsError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from meterops.models import WorkOrder
 from meterops.models.workorders import OrderSource
 from meterops.routing.travel import haversine_m
@@ -436,9 +443,17 @@ def _create_one(
     now: dt.datetime,
     policy: WorkOrderPolicy,
     result: schemas.CreationResult,
+    territory_ids: Collection[int] | None = None,
 ) -> WorkOrder | None:
     spec = ORDER_TYPES[request.order_type]
     target = _resolve(repository, request)
+    if territory_ids is not None and target.territory_id not in territory_ids:
+        raise PermissionDeniedError(
+            f"{request.subject_key} lies in a territory that is not yours, so you may not "
+            "raise an order for it; ask a dispatcher or supervisor of that territory.",
+            code="permission_denied.territory",
+            details={"subject": request.subject_key},
+        )
     problem_code = request.problem_code or request.order_type.value
     priority = request.priority or spec.priority
     due = _deadline(spec, request, now, policy)
@@ -609,12 +624,25 @@ def create_order(
     now: dt.datetime,
     policy: WorkOrderPolicy,
     source: OrderSource = OrderSource.MANUAL,
+    territory_ids: Collection[int] | None = None,
 ) -> schemas.WorkOrderRead:
     """Create one order by hand.
+
+    Args:
+        session: The caller's session.
+        request: The order asked for.
+        actor: Who asks.
+        now: The current time (aware).
+        policy: Deadlines and bundling.
+        source: Where it comes from.
+        territory_ids: The asking user's territories: the subject must lie in one of them;
+            None: anywhere (the platform itself).
 
     Raises:
         ConflictError: An active order exists for the subject and problem.
         NotFoundError: The meter, service point or collector does not exist.
+        PermissionDeniedError: The subject lies outside ``territory_ids``
+            (``permission_denied.territory``).
     """
     repository = WorkOrderRepository(session)
     result = schemas.CreationResult()
@@ -628,6 +656,7 @@ def create_order(
         now=now,
         policy=policy,
         result=result,
+        territory_ids=territory_ids,
     )
     if order is None:
         existing = result.duplicates[0].order_number
@@ -647,21 +676,35 @@ def import_programme(
     actor: str,
     now: dt.datetime,
     policy: WorkOrderPolicy,
+    territory_ids: Collection[int] | None = None,
 ) -> schemas.ImportResult:
     """Create a programme's orders from a CSV file, whole file or nothing.
 
     Rows whose subject already has an active order for the same problem are duplicates, so
     importing the same file again creates nothing.
 
+    Args:
+        session: The caller's session.
+        data: The CSV file's bytes.
+        file: Its name, for messages.
+        actor: Who imports.
+        now: The current time (aware).
+        policy: Deadlines and bundling.
+        territory_ids: The importing user's territories: every row's subject must lie in one
+            of them; None: anywhere.
+
     Raises:
         ProgrammeImportRefusedError: The file has bad rows (every one named with file, line
             and field); no order was created.
+        PermissionDeniedError: A row's subject lies outside ``territory_ids``
+            (``permission_denied.territory``, naming the file's lines); no order was created.
     """
     parsed = importers.parse_programme_csv(data, file=file)
     issues = list(parsed.issues)
     repository = WorkOrderRepository(session)
     result = schemas.CreationResult()
     batch = session.begin_nested()
+    foreign: list[str] = []
     if not issues:
         for index, (line, request) in enumerate(parsed.requests):
             try:
@@ -676,10 +719,21 @@ def import_programme(
                         now=now,
                         policy=policy,
                         result=result,
+                        territory_ids=territory_ids,
                     )
+            except PermissionDeniedError:
+                foreign.append(f"{file}:{line} ({importers.subject_column(request)})")
             except MeterOpsError as error:
                 field = importers.subject_column(request)
                 issues.append(Issue(file, line, field, error.code, error.message))
+    if foreign:
+        batch.rollback()
+        raise PermissionDeniedError(
+            f"{file}: {len(foreign)} row(s) order for meters or premises outside your "
+            f"territories ({', '.join(foreign[:10])}); no work order of this file was created.",
+            code="permission_denied.territory",
+            details={"rows": foreign},
+        )
     if issues:
         batch.rollback()
         raise ProgrammeImportRefusedError(
