@@ -132,3 +132,20 @@ def test_a_programme_with_a_row_outside_the_users_territories_is_refused_whole(
         )
         assert imported.status_code == 200, imported.text
         assert len(imported.json()["result"]["created"]) == 1  # the refused file created none
+
+
+@pytest.mark.parametrize("path", ["/orders", "/dispatch"])
+def test_a_one_territory_dispatcher_follows_the_nav_to_their_territory(
+    world_app: tuple[Any, AccessWorld], path: str
+) -> None:
+    world = world_app[1]
+    with _client(world_app, "dispatcher") as client:
+        first = client.get(path, headers={"accept": "text/html"}, follow_redirects=False)
+        assert first.status_code == 303, first.text
+        assert first.headers["location"] == f"{path}?territory={world.own.territory}"
+        page = client.get(path, headers={"accept": "text/html"})
+        assert page.status_code == 200, page.text
+        assert world.own.order_number in page.text or path == "/dispatch"
+        assert world.other.order_number not in page.text
+        api = client.get("/api/v1/orders")
+        assert api.status_code == 403

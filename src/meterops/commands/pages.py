@@ -95,7 +95,9 @@ def _render(
     status_code: int = 200,
 ) -> HTMLResponse:
     page: dict[str, Any] = {
-        "overview": commands_service.overview(session),
+        "overview": commands_service.overview(
+            session, territory_ids=request.state.user.territory_ids
+        ),
         "kinds": CONSOLE_KINDS,
         "form": {
             "kind": CommandType.PING.value,

@@ -652,6 +652,12 @@ def _redirect_people_to_sign_in(app: FastAPI) -> None:
 
     app.add_exception_handler(NotSignedInError, _not_signed_in)
 
+    async def _to_territory(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, _PageRedirect)
+        return RedirectResponse(exc.location, status_code=303)
+
+    app.add_exception_handler(_PageRedirect, _to_territory)
+
 
 def _route_path(request: Request, guard: _Guard) -> str | None:
     scope = request.scope
@@ -711,11 +717,31 @@ async def enforce_access(request: Request) -> None:
         return
     message = refusal.message
     if row.scope in {"territory", "dayplan"} and _param(params, "territory") is None:
+        codes = await run_in_threadpool(_own_codes, request, user)
+        if len(codes) == 1 and request.method == "GET" and not request.url.path.startswith("/api"):
+            # A page without a territory, for a user of one: that territory's page.
+            query = request.url.include_query_params(territory=codes[0]).query
+            raise _PageRedirect(f"{request.url.path}?{query}")
         message = (
             "Without a territory this acts on every territory, and not all are yours: "
             "add territory=<code> for one of yours."
         )
     raise PermissionDeniedError(message, code=refusal.code, details={"scope": row.scope})
+
+
+class _PageRedirect(Exception):  # noqa: N818 - control flow, answered with a 303
+    """A page asked without its ``territory``: go to the user's only territory's page."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def _own_codes(request: Request, user: CurrentUser) -> list[str]:
+    with session_scope(request.app.state.session_factory) as session:
+        return sorted(
+            session.scalars(select(Territory.code).where(Territory.id.in_(user.territory_ids)))
+        )
 
 
 def _resolve(
