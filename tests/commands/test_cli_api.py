@@ -88,6 +88,37 @@ def test_remote_ping_queues_and_status_shows_it(
     assert serial in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("command", "kind", "default_reason"),
+    [
+        ("read", "on_demand_read", "on-demand read"),
+        ("time-sync", "time_sync", "time sync"),
+        ("reconnect", "reconnect", None),
+        ("arm-reconnect", "arm_reconnect", None),
+        ("demand-reset", "demand_reset", None),
+    ],
+)
+def test_each_kind_command_requests_its_kind(
+    cli: None,
+    world: tuple[str, Loaded, Path],
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    kind: str,
+    default_reason: str | None,
+) -> None:
+    serial = world[1].switch_serials[1]
+    args = ["remote", command, serial, "--as", "sue", "--json"]
+    if default_reason is None:
+        # A disruptive kind names its reason.
+        assert main(args) == 2
+        capsys.readouterr()
+        args += ["--reason", "customer paid"]
+    assert main(args) == 0
+    read = json.loads(capsys.readouterr().out)
+    assert read["kind"] == kind
+    assert read["reason"] == (default_reason or "customer paid")
+
+
 def test_remote_refuses_a_technician_disconnect_with_exit_code_5(
     cli: None, world: tuple[str, Loaded, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -105,128 +106,77 @@ def _print_request(read: object, as_json: bool) -> None:
         )
 
 
-@app.command("ping")
-def ping(
-    serials: Serials,
-    user: AsUser,
-    reason: Reason = "ping",
-    key: Key = None,
-    as_json: AsJson = False,
-) -> None:
-    """Ping meters (RSSI, hops, round trip)."""
-    _request(
-        "ping",
-        serials=serials,
-        user=user,
-        reason=reason,
-        key=key,
-        program_code=None,
-        as_json=as_json,
+def _kind_command(kind: str, doc: str, default_reason: str | None = None) -> Callable[..., None]:
+    """The ``meterops remote`` command that requests ``kind`` for the serials given.
+
+    Args:
+        kind: The command kind (a ``CommandType`` value).
+        doc: The command's help text.
+        default_reason: The reason when none is given; None makes ``--reason`` required
+            (every disruptive kind).
+    """
+
+    def required(
+        serials: Serials, user: AsUser, reason: Reason, key: Key = None, as_json: AsJson = False
+    ) -> None:
+        _request(
+            kind,
+            serials=serials,
+            user=user,
+            reason=reason,
+            key=key,
+            program_code=None,
+            as_json=as_json,
+        )
+
+    def defaulted(
+        serials: Serials,
+        user: AsUser,
+        reason: Reason = default_reason or "",
+        key: Key = None,
+        as_json: AsJson = False,
+    ) -> None:
+        required(serials, user, reason, key, as_json)
+
+    command = required if default_reason is None else defaulted
+    command.__doc__ = doc
+    command.__name__ = command.__qualname__ = kind
+    return command
+
+
+ping = app.command("ping")(_kind_command("ping", "Ping meters (RSSI, hops, round trip).", "ping"))
+read = app.command("read")(
+    _kind_command("on_demand_read", "Read meters' registers on demand.", "on-demand read")
+)
+disconnect = app.command("disconnect")(
+    _kind_command(
+        "disconnect", "Open meters' service switches (guards, thresholds and approval apply)."
     )
-
-
-@app.command("read")
-def read(
-    serials: Serials,
-    user: AsUser,
-    reason: Reason = "on-demand read",
-    key: Key = None,
-    as_json: AsJson = False,
-) -> None:
-    """Read meters' registers on demand."""
-    _request(
-        "on_demand_read",
-        serials=serials,
-        user=user,
-        reason=reason,
-        key=key,
-        program_code=None,
-        as_json=as_json,
-    )
-
-
-@app.command("disconnect")
-def disconnect(
-    serials: Serials, user: AsUser, reason: Reason, key: Key = None, as_json: AsJson = False
-) -> None:
-    """Open meters' service switches (guards, thresholds and approval apply)."""
-    _request(
-        "disconnect",
-        serials=serials,
-        user=user,
-        reason=reason,
-        key=key,
-        program_code=None,
-        as_json=as_json,
-    )
-
-
-@app.command("reconnect")
-def reconnect(
-    serials: Serials, user: AsUser, reason: Reason, key: Key = None, as_json: AsJson = False
-) -> None:
-    """Close meters' service switches (never with load-side voltage; staggered per feeder)."""
-    _request(
+)
+reconnect = app.command("reconnect")(
+    _kind_command(
         "reconnect",
-        serials=serials,
-        user=user,
-        reason=reason,
-        key=key,
-        program_code=None,
-        as_json=as_json,
+        "Close meters' service switches (never with load-side voltage; staggered per feeder).",
     )
-
-
-@app.command("arm-reconnect")
-def arm_reconnect(
-    serials: Serials, user: AsUser, reason: Reason, key: Key = None, as_json: AsJson = False
-) -> None:
-    """Arm meters' switches: each closes when the customer presses the meter's button."""
-    _request(
+)
+arm_reconnect = app.command("arm-reconnect")(
+    _kind_command(
         "arm_reconnect",
-        serials=serials,
-        user=user,
-        reason=reason,
-        key=key,
-        program_code=None,
-        as_json=as_json,
+        "Arm meters' switches: each closes when the customer presses the meter's button.",
     )
-
-
-@app.command("time-sync")
-def time_sync(
-    serials: Serials,
-    user: AsUser,
-    reason: Reason = "time sync",
-    key: Key = None,
-    as_json: AsJson = False,
-) -> None:
-    """Set meters' clocks to the head-end's (the result gives the error fixed)."""
-    _request(
+)
+time_sync = app.command("time-sync")(
+    _kind_command(
         "time_sync",
-        serials=serials,
-        user=user,
-        reason=reason,
-        key=key,
-        program_code=None,
-        as_json=as_json,
+        "Set meters' clocks to the head-end's (the result gives the error fixed).",
+        "time sync",
     )
-
-
-@app.command("demand-reset")
-def demand_reset(
-    serials: Serials, user: AsUser, reason: Reason, key: Key = None, as_json: AsJson = False
-) -> None:
-    """Reset demand meters' maximum-demand registers (supervisors and admins)."""
-    _request(
-        "demand_reset",
-        serials=serials,
-        user=user,
-        reason=reason,
-        key=key,
-        program_code=None,
-        as_json=as_json,
+)
+demand_reset = app.command("demand-reset")(
+    _kind_command(
+        "demand_reset", "Reset demand meters' maximum-demand registers (supervisors and admins)."
     )
+)
 
 
 @app.command("push")
