@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,17 +51,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def base_url(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on a free 127.0.0.1 port, over a database holding a small imported fleet."""
-    folder: Path = tmp_path_factory.mktemp("browser")
-    import_fleet(module_database_url, folder / "fleet")
-    create_web_user(module_database_url, "browser-super")  # pages need a session
-    settings = Settings(database_url=module_database_url, data_dir=folder / "var")
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free 127.0.0.1 port, in a thread; yields its base URL."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -68,9 +63,22 @@ def base_url(module_database_url: str, tmp_path_factory: pytest.TempPathFactory)
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the app did not start within 20 s")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a free 127.0.0.1 port, over a database holding a small imported fleet."""
+    folder: Path = tmp_path_factory.mktemp("browser")
+    import_fleet(module_database_url, folder / "fleet")
+    create_web_user(module_database_url, "browser-super")  # pages need a session
+    settings = Settings(database_url=module_database_url, data_dir=folder / "var")
+    with serve(create_app(settings)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

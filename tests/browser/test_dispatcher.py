@@ -16,18 +16,13 @@ strict Content-Security-Policy. Skips when Chromium or Playwright is missing, un
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import select
 
 from meterops.auth import service as auth
@@ -38,7 +33,7 @@ from meterops.timeutil import utc_now
 from meterops.workorders import service as workorders_service
 from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.types import WorkOrderType
-from tests.browser.conftest import _free_port
+from tests.browser.conftest import serve
 from tests.dispatch.conftest import POLICY, healthy_meters, next_workday, sim_app
 
 pytestmark = pytest.mark.browser
@@ -46,25 +41,6 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dispatcher"
 PASSWORD = "correct horse battery"
 WAIT_MS = 60_000
-
-
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """``app`` on a free 127.0.0.1 port; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the app did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @dataclass

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from PIL import Image, ImageDraw
 from sqlalchemy import func, select
 
@@ -37,7 +35,7 @@ from meterops.models.field import FieldAction, FieldPhoto, FieldVerification
 from meterops.models.org import User
 from meterops.models.workorders import WorkOrder
 from meterops.web.app import create_app
-from tests.browser.conftest import _free_port
+from tests.browser.conftest import serve
 from tests.browser.field_world import PASSWORD, FieldDay, build_field_day
 
 pytestmark = pytest.mark.browser
@@ -58,25 +56,6 @@ PIXEL_7 = {
 }
 """Playwright's "Pixel 7" device descriptor, in the utility's time zone."""
 WAIT_MS = 60_000
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """``app`` on a free 127.0.0.1 port; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the app did not start within 20 s")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

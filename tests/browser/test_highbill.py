@@ -8,15 +8,12 @@ loaded in Chromium (the ``page`` fixture fails on any console error or CSP viola
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import uvicorn
 from sqlalchemy import select
 
 from meterops.billing import api as billing_api
@@ -26,7 +23,7 @@ from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models.accounts import Account
 from meterops.web.app import create_app
 from tests.billing.utility import FIRST, build_utility
-from tests.browser.conftest import _free_port
+from tests.browser.conftest import serve
 from tests.browser.test_dispatcher import sign_in_as
 from tests.fixtures.web import PASSWORD, create_web_user, signed_in_httpx
 
@@ -64,18 +61,8 @@ def base_url(module_database_url: str, tmp_path_factory: pytest.TempPathFactory)
     app = create_app(settings)
     app.include_router(billing_api.router, prefix="/api/v1")
     app.include_router(billing_pages.router)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the app did not start within 20 s")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 def test_the_pdf_letter_renders_to_a_page_with_the_sentences(

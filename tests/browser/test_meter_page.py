@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from meterops.web.app import create_app
-from tests.browser.test_dispatcher import serve, sign_in_as
+from tests.browser.conftest import serve
+from tests.browser.test_dispatcher import sign_in_as
 from tests.web.test_meter_page import PASSWORD, MeterFacts, meter_scene, upload_photo
 
 pytestmark = pytest.mark.browser
