@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from meterops.errors import DataContractError, Issue
 from meterops.ingest.formats.base import ParsedBatch
 from meterops.ingest.pipeline import Counts, IngestRules, classify, screen
-from meterops.reads.schema import PARSED_EVENTS, PARSED_REGISTER_READS
+from meterops.reads.schema import PARSED_EVENTS, PARSED_REGISTER_READS, PARSED_TOPOLOGY
 from meterops.reads.store import Table
 from meterops.vee.flags import FLAGS
 from tests.reads.world import DAY, NOW, interval_frame, quarter, raw_rows
@@ -89,6 +89,31 @@ def test_future_and_beyond_horizon_rows_are_quarantined_at_their_limits() -> Non
         "future_timestamp",
     ]
     assert plan.tables[Table.INTERVAL_READS].height == 2
+
+
+def test_topology_rows_beyond_the_horizon_are_quarantined_too() -> None:
+    # Topology rows are keyed by node, not by meter serial.
+    old, fresh = NOW - dt.timedelta(days=61), NOW - dt.timedelta(hours=1)
+    topology = pl.DataFrame(
+        {
+            "node_id": ["C-1", "C-1"],
+            "node_kind": ["collector", "collector"],
+            "parent_node": [None, None],
+            "hop_count": [0, 0],
+            "rssi_dbm": [None, None],
+            "observed_at_utc": [old, fresh],
+            "status": ["up", "up"],
+            "source_line": [2, 3],
+        },
+        schema=PARSED_TOPOLOGY.schema,
+    )
+    screened = screen(
+        _batch(interval_frame([], intervals=0), topology=topology), METERS, rules=RULES
+    )
+    [held] = screened.held
+    assert held["reason_code"].to_list() == ["beyond_horizon"]
+    assert "observed_at_utc" in held["message"][0]
+    assert screened.frames[Table.TOPOLOGY]["node_id"].to_list() == ["C-1"]
 
 
 def test_the_same_key_twice_in_a_file_keeps_the_first_and_records_a_different_value() -> None:

@@ -168,9 +168,11 @@ def _screen_kind(
         .then(pl.lit("beyond_horizon"))
     )
     stamp = [pl.lit(kind.time_column), _text(kind.time_column)]
+    # Only meter kinds have a serial to name (topology rows are keyed by node).
+    serial = _text("serial_number") if kind.id_column == "meter_id" else pl.lit("")
     message = (
         pl.when(unknown)
-        .then(pl.format("serial number '{}' is not a meter in the fleet", _text("serial_number")))
+        .then(pl.format("serial number '{}' is not a meter in the fleet", serial))
         .when(future)
         .then(
             pl.format(
