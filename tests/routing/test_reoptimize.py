@@ -6,6 +6,8 @@ import pytest
 
 from meterops.errors import ConflictError
 from meterops.routing import (
+    Break,
+    EuclideanTravel,
     GreatCircleTravel,
     LeaveOutReason,
     Location,
@@ -13,7 +15,9 @@ from meterops.routing import (
     RoutePlan,
     RoutingProblem,
     Stop,
+    Technician,
     TimeWindow,
+    build_problem,
     check_plan,
     solve,
 )
@@ -178,3 +182,42 @@ def test_a_technician_who_goes_home_keeps_done_work_and_hands_over_the_rest(
     left = {o.order_id for o in result.plan.left_out}
     for order_id in handed:
         assert order_id in result.plan.served_order_ids() or order_id in left
+
+
+def test_a_break_that_can_still_begin_stays_on_a_route_left_with_pinned_work_only() -> None:
+    """Found by Hypothesis: a cancel left T2 with only the visit in progress and lost the break.
+
+    T2 works S0 from 151 to 168; the break may begin until 168. Cancelling T2's later order at
+    152 must keep the break at 168, not send T2 home without it.
+    """
+
+    def technician(k: int, breaks: tuple[Break, ...] = ()) -> Technician:
+        home = Location(0.0, 0.0)
+        return Technician(f"T{k}", home, home, 0.0, 350.0, frozenset(), breaks, None)
+
+    problem = build_problem(
+        stops=[
+            Stop("S0", Location(0.0, 1.0), 17.0, (TimeWindow(151.0, 151.0),), priority=1),
+            Stop(
+                "S1",
+                Location(0.0, 1.0),
+                0.0,
+                (TimeWindow(0.0, 0.0), TimeWindow(78.0, 198.0)),
+                priority=1,
+            ),
+        ],
+        technicians=[technician(0), technician(1), technician(2, (Break(108.0, 168.0, 30.0),))],
+        travel=EuclideanTravel(),
+    )
+    plan = solve(problem, stop=MaxIterations(40), seed=0)
+    [route] = [r for r in plan.routes if r.technician_id == "T2"]
+    assert [getattr(a, "order_id", "break") for a in route.activities] == ["S0", "break", "S1"]
+
+    cancelled = cancel_order(problem, plan, order_id="S1", now_s=152.0, seed=0)
+
+    assert check_plan(cancelled.problem, cancelled.plan) == []
+    [after] = [r for r in cancelled.plan.routes if r.technician_id == "T2"]
+    assert [(getattr(a, "order_id", "break"), a.start_s) for a in after.activities] == [
+        ("S0", 151.0),
+        ("break", 168.0),
+    ]

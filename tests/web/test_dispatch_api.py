@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -132,7 +133,10 @@ def test_a_day_is_optimised_after_pings_reassigned_dispatched_and_changed(site: 
     assert client.get(f"/api/v1/orders/{dead}").json()["status"] == "assigned"
     assert client.post(f"/api/v1/dayplans/{day}/optimize").status_code == 409
 
-    reconnect = create(client, site.healthy()[20], "field_reconnect", priority=1)
+    # Due within the planned day whatever the wall clock says (the reconnect deadline counts
+    # from creation, which may be after the day's start in the utility's zone).
+    due = dt.datetime.combine(site.day, dt.time(21, 0), tzinfo=dt.UTC).isoformat()
+    reconnect = create(client, site.healthy()[20], "field_reconnect", priority=1, due_at_utc=due)
     inserted = client.post(f"/api/v1/dayplans/{day}/insert", json={"order_number": reconnect})
     assert inserted.status_code == 200, inserted.text
     assert inserted.json()["placed"] is True

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from meterops.routing.plan import Route, TakenBreak, Visit
-from meterops.routing.problem import EPSILON, RoutingProblem, TimeWindow
+from meterops.routing.problem import EPSILON, Break, RoutingProblem, TimeWindow
 
 __all__ = [
     "TechnicianState",
@@ -211,6 +211,11 @@ def simulate(
         )
         if not state.pinned and home > technician.shift_end_s + EPSILON:
             return None
+        if state.pinned_stops and any(
+            _still_owed(problem, technician.breaks[k], state.idle_from_s, home)
+            for k in state.open_breaks
+        ):
+            return None  # a break can still begin before the technician is home: plan it
         return Timeline((), (), (), (), state.idle_from_s, home)
     time = state.available_s
     arrivals: list[float] = []
@@ -276,6 +281,13 @@ def simulate(
         departure_s=departure,
         return_s=return_s,
     )
+
+
+def _still_owed(problem: RoutingProblem, rule: Break, free_s: float, home_s: float) -> bool:
+    """A break not missed yet (it can begin at ``free_s`` or later) that falls before home."""
+    if problem.now_s is not None and rule.latest_start_s < problem.now_s:
+        return False
+    return free_s <= rule.latest_start_s + EPSILON and rule.latest_start_s < home_s - EPSILON
 
 
 def _window_start(windows: Sequence[TimeWindow], arrival: float) -> float | None:
