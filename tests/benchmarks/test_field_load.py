@@ -7,7 +7,6 @@ that the load test does count failures when answers are wrong.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -102,17 +101,6 @@ def _check_counts(result: LoadResult, profile: Profile) -> None:
         assert me - history <= result.clients
 
 
-SQLITE_LOCKS = (
-    "On SQLite, concurrent requests that read and then write fail with 'database is locked' "
-    "(500): db/engine.py begins every transaction with a deferred BEGIN, and SQLite refuses "
-    "to upgrade a read transaction to a write while another writer is active (busy_timeout "
-    "does not help); see the field bench figures."
-)
-
-
-@pytest.mark.xfail(
-    not os.environ.get("METEROPS_TEST_DATABASE_URL"), reason=SQLITE_LOCKS, strict=False
-)
 def test_a_short_load_run_answers_every_request(world: FieldWorld, server: Server) -> None:
     profile = _profile(server)
     baseline, loaded = run_load(
