@@ -1,15 +1,17 @@
-"""Customers and accounts: the only place customer PII lives."""
+"""Customers, accounts and their payment plans: the only place customer PII lives."""
 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from meterops.db.base import Base, BigIntPK
+from meterops.models._types import TimestampMixin, str_enum
 
-__all__ = ["Account", "Customer"]
+__all__ = ["Account", "Customer", "PaymentPlan", "PaymentPlanStatus"]
 
 
 class Customer(Base):
@@ -57,3 +59,35 @@ class Account(Base):
     def is_active_on(self, day: dt.date) -> bool:
         """Whether the account is open on ``day``."""
         return self.move_in_date <= day and (self.move_out_date is None or day < self.move_out_date)
+
+
+class PaymentPlanStatus(StrEnum):
+    """Where a payment arrangement stands in the CIS."""
+
+    OPEN = "open"
+    COMPLETED = "completed"
+    DEFAULTED = "defaulted"
+    CANCELLED = "cancelled"
+
+
+class PaymentPlan(TimestampMixin, Base):
+    """A payment arrangement of an account, as the CIS sends it (``payment_plans.csv``).
+
+    A plan is open on day ``d`` when its status is ``open`` and ``start_date <= d <=
+    end_date`` (no end date: open-ended). An account with an open plan is not disconnected
+    remotely for non-payment (guard ``guard.payment_plan``).
+    """
+
+    __tablename__ = "payment_plans"
+    __table_args__ = (
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="payment_plan_dates"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    plan_number: Mapped[str] = mapped_column(String(32), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    start_date: Mapped[dt.date]
+    end_date: Mapped[dt.date | None]
+    status: Mapped[PaymentPlanStatus] = mapped_column(
+        str_enum(PaymentPlanStatus, "payment_plan_status"), default=PaymentPlanStatus.OPEN
+    )
