@@ -32,6 +32,7 @@ __all__ = [
     "KINDS_BEGIN",
     "KINDS_END",
     "KIND_GUARDS",
+    "PAYMENT_PLAN_OPEN",
     "POLICY_BEGIN",
     "POLICY_END",
     "SWITCH_KINDS",
@@ -43,6 +44,7 @@ __all__ = [
     "WindowCounts",
     "check_meter",
     "check_thresholds",
+    "payment_plan_open_on",
     "render_kinds_table",
     "render_policy_table",
     "rollout_stage_sizes",
@@ -83,6 +85,7 @@ KIND_GUARDS: Mapping[str, tuple[str, ...]] = {
         "guard.switch",
         "guard.medical_life_support",
         "guard.critical_facility",
+        "guard.payment_plan",
         "guard.calendar",
         "guard.hours",
         "guard.weather",
@@ -155,6 +158,8 @@ class CommandPolicy:
         rollout_max_failure_share: A stage whose failed share exceeds this halts the rollout.
         direct_reconnect: A reconnect may close the switch at once; when False, only
             ``arm_reconnect`` (the customer closes it with the meter's button) is allowed.
+        payment_plan_blocks_disconnect: An account with an open payment plan on the local
+            day is not disconnected remotely (``guard.payment_plan``; False turns it off).
     """
 
     request_meter_limit: int = 10
@@ -187,6 +192,7 @@ class CommandPolicy:
     rollout_second_share: float = 0.10
     rollout_max_failure_share: float = 0.02
     direct_reconnect: bool = True
+    payment_plan_blocks_disconnect: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +208,8 @@ class MeterFacts:
         has_switch: It has a service switch.
         medical_life_support: The open account has the medical / life-support flag.
         critical_facility: The open account is a critical facility.
+        payment_plan_open: The open account has a payment plan open on the meter's local day
+            (see :func:`payment_plan_open_on`).
         temperature_c: Latest temperature for the territory, None if none recent. [°C]
         load_side_voltage: The meter reported load-side voltage recently.
         program_known: For a program push: the program exists.
@@ -215,6 +223,7 @@ class MeterFacts:
     has_switch: bool = True
     medical_life_support: bool = False
     critical_facility: bool = False
+    payment_plan_open: bool = False
     temperature_c: float | None = None
     load_side_voltage: bool = False
     program_known: bool = True
@@ -310,6 +319,43 @@ def _guard(code: str, facts: MeterFacts, policy: CommandPolicy) -> GuardResult:
     raise AssertionError(f"no guard {code!r}")  # KIND_GUARDS names only known guards
 
 
+PAYMENT_PLAN_OPEN = "open"
+"""The payment-plan status under which a plan can be open (``models.accounts``)."""
+
+
+def payment_plan_open_on(
+    status: str, start_date: dt.date, end_date: dt.date | None, day: dt.date
+) -> bool:
+    """Whether a payment plan is open on ``day``.
+
+    A plan is open on day ``d`` when its status is ``open`` and ``start_date <= d <=
+    end_date`` (no end date: open-ended). Completed, defaulted and cancelled plans, plans
+    that have not started and plans whose end date has passed are not open.
+
+    Args:
+        status: The plan's status (``open``, ``completed``, ``defaulted``, ``cancelled``).
+        start_date: First day of the arrangement (local date).
+        end_date: Last day of the arrangement, inclusive (None: open-ended).
+        day: The day asked about (the meter's local date).
+
+    Returns:
+        True when the plan is open on ``day``.
+
+    Examples:
+        >>> import datetime as dt
+        >>> d = dt.date(2026, 1, 12)
+        >>> payment_plan_open_on("open", dt.date(2026, 1, 1), None, d)
+        True
+        >>> payment_plan_open_on("open", dt.date(2026, 1, 1), dt.date(2026, 1, 11), d)
+        False
+        >>> payment_plan_open_on("completed", dt.date(2026, 1, 1), None, d)
+        False
+    """
+    return (
+        status == PAYMENT_PLAN_OPEN and start_date <= day and (end_date is None or day <= end_date)
+    )
+
+
 def _finish(results: list[GuardResult]) -> list[GuardResult]:
     return [r if not r.passed else GuardResult(r.code, True) for r in results]
 
@@ -353,6 +399,12 @@ def _disconnect_guards(
             "guard.critical_facility",
             not facts.critical_facility,
             "the account is a critical facility: no remote disconnect",
+        ),
+        GuardResult(
+            "guard.payment_plan",
+            not (policy.payment_plan_blocks_disconnect and facts.payment_plan_open),
+            "the account has an open payment plan: no remote disconnect for non-payment "
+            "while the arrangement runs",
         ),
         GuardResult(
             "guard.calendar",

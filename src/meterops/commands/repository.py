@@ -31,6 +31,7 @@ from meterops.models import (
     User,
     UserTerritory,
 )
+from meterops.models.accounts import PaymentPlan, PaymentPlanStatus
 from meterops.models.commands import (
     CommandControl,
     CommandRequest,
@@ -67,6 +68,7 @@ class MeterRow:
     feeder_code: str | None
     medical_life_support: bool
     critical_facility: bool
+    account_id: int | None = None
 
 
 class CommandRepository:
@@ -141,6 +143,7 @@ class CommandRepository:
                     Feeder.code,
                     Account.medical_life_support,
                     Account.critical_facility,
+                    Account.id,
                 )
                 .outerjoin(MeterProgram, MeterProgram.id == Meter.program_id)
                 .outerjoin(
@@ -174,8 +177,30 @@ class CommandRepository:
                     feeder_code=r[7],
                     medical_life_support=bool(r[8]),
                     critical_facility=bool(r[9]),
+                    account_id=None if r[10] is None else int(r[10]),
                 )
         return found
+
+    def open_payment_plans(
+        self, account_ids: Collection[int]
+    ) -> dict[int, list[tuple[dt.date, dt.date | None]]]:
+        """``(start, end)`` of the plans with status ``open``, per account id.
+
+        Whether one is open on a given day is :func:`commands.policy.payment_plan_open_on`'s
+        decision (the day is the meter's local date).
+        """
+        plans: dict[int, list[tuple[dt.date, dt.date | None]]] = {}
+        ordered = sorted(set(account_ids))
+        for start in range(0, len(ordered), 500):
+            rows = self.session.execute(
+                select(PaymentPlan.account_id, PaymentPlan.start_date, PaymentPlan.end_date)
+                .where(PaymentPlan.account_id.in_(ordered[start : start + 500]))
+                .where(PaymentPlan.status == PaymentPlanStatus.OPEN)
+                .order_by(PaymentPlan.account_id, PaymentPlan.start_date)
+            ).all()
+            for account_id, begins, ends in rows:
+                plans.setdefault(int(account_id), []).append((begins, ends))
+        return plans
 
     def program_codes(self) -> frozenset[str]:
         """Every known program code."""

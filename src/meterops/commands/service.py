@@ -22,12 +22,14 @@ import random
 from collections import Counter
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterops.audit import service as audit_service
+from meterops.auth.service import SessionPolicy, has_second_factor, step_up_is_fresh
 from meterops.commands import schemas
 from meterops.commands.errors import (
     HardCeilingError,
@@ -38,6 +40,7 @@ from meterops.commands.errors import (
 from meterops.commands.policy import (
     APPROVER_ROLES,
     KILL_SWITCH_ROLES,
+    PAYMENT_PLAN_OPEN,
     Actor,
     CommandPolicy,
     GuardResult,
@@ -45,6 +48,7 @@ from meterops.commands.policy import (
     WindowCounts,
     check_meter,
     check_thresholds,
+    payment_plan_open_on,
 )
 from meterops.commands.repository import CommandRepository, MeterRow
 from meterops.errors import ConflictError, InvalidInputError, PermissionDeniedError
@@ -123,7 +127,7 @@ def facts_for(
     store: ReadStore | None = None,
     program_code: str | None = None,
 ) -> tuple[dict[str, MeterFacts], dict[str, MeterRow]]:
-    """The guards' facts for meters now (fleet, accounts, temperatures, load-side voltage).
+    """The guards' facts for meters now (fleet, accounts, payment plans, temperatures, LSV).
 
     Args:
         session: Database session.
@@ -143,25 +147,40 @@ def facts_for(
     )
     lsv = _load_side_voltage(store, rows, now=now, policy=policy) if store else set()
     known_programs = repository.program_codes() if program_code is not None else frozenset()
+    plans = repository.open_payment_plans(
+        [r.account_id for r in rows.values() if r.account_id is not None]
+    )
     facts: dict[str, MeterFacts] = {}
     for serial in serials:
         row = rows.get(serial)
         if row is None:
             facts[serial] = MeterFacts(serial, known=False)
             continue
+        timezone = row.timezone or "America/Chicago"
         facts[serial] = MeterFacts(
             serial,
             installed=row.installed,
             territory_code=row.territory_code,
-            timezone=row.timezone or "America/Chicago",
+            timezone=timezone,
             has_switch=row.has_switch,
             medical_life_support=row.medical_life_support,
             critical_facility=row.critical_facility,
+            payment_plan_open=_payment_plan_open(
+                plans.get(row.account_id or -1, []), now, timezone
+            ),
             temperature_c=temperatures.get(row.territory_code or ""),
             load_side_voltage=row.meter_id in lsv,
             program_known=program_code is None or program_code in known_programs,
         )
     return facts, rows
+
+
+def _payment_plan_open(
+    plans: Sequence[tuple[dt.date, dt.date | None]], now: dt.datetime, timezone: str
+) -> bool:
+    """Whether one of an account's ``open``-status plans covers the local day of ``now``."""
+    day = now.astimezone(ZoneInfo(timezone)).date()
+    return any(payment_plan_open_on(PAYMENT_PLAN_OPEN, s, e, day) for s, e in plans)
 
 
 def _load_side_voltage(
@@ -461,15 +480,32 @@ def approve(
     actor: Actor,
     now: dt.datetime,
     policy: CommandPolicy,
+    stepped_up_at_utc: dt.datetime | None,
+    session_policy: SessionPolicy | None = None,
     store: ReadStore | None = None,
 ) -> schemas.CommandRequestRead:
     """A second, different supervisor or admin releases a held request in time.
 
+    The approver must have a confirmed second factor and have given a code from it (stepped
+    up) within ``session_policy.step_up_s`` (5 minutes) before ``now`` (CMD-03, ASVS 7.5.3).
     Guards are evaluated again; meters that now fail one are cancelled. The hard ceiling is
     checked again.
 
+    Args:
+        session: Database session.
+        request_id: The held request.
+        actor: The approver.
+        now: Time of the approval (aware UTC).
+        policy: The command policy.
+        stepped_up_at_utc: When the approver last stepped up (the web session's, or ``now``
+            after a code checked by the caller); None when they have not.
+        session_policy: Where the step-up age limit comes from (default
+            :class:`~meterops.auth.service.SessionPolicy`).
+        store: Read store for the guards' facts.
+
     Raises:
-        NotApprovableError: Own request, wrong role, territory outside the approver's, too late.
+        NotApprovableError: Own request, wrong role, no second factor, no recent step-up,
+            territory outside the approver's, too late.
         ConflictError: The request is not awaiting approval.
         HardCeilingError: Releasing it would pass the hard ceiling.
     """
@@ -500,6 +536,18 @@ def approve(
         raise refuse("the requester cannot approve their own request (two-person rule)")
     if actor.role not in APPROVER_ROLES:
         raise refuse(f"role {actor.role!r} cannot approve; a supervisor or admin must")
+    if not has_second_factor(session, actor.username):
+        raise refuse(
+            f"{actor.username} has no second factor; approvals need one: enrol with "
+            f"`meterops users mfa-enroll {actor.username}`"
+        )
+    limits = session_policy or SessionPolicy()
+    if not step_up_is_fresh(stepped_up_at_utc, now, limits):
+        minutes = f"{limits.step_up_s / 60:g} minute{'s' if limits.step_up_s != 60 else ''}"
+        raise refuse(
+            "step up with your authenticator code first; approvals need a second factor "
+            f"from the last {minutes}"
+        )
     if req.approval_deadline_utc is not None and now > req.approval_deadline_utc:
         raise refuse(f"the approval window closed at {req.approval_deadline_utc.isoformat()}")
     commands = [c for c in repository.commands_of(req.id) if c.state is RemoteCommandState.HELD]
