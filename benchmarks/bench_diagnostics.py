@@ -8,7 +8,9 @@ Figures (each against a baseline measured in the same run):
   (``diagnostics.scoring``), against a *kind-only triage* baseline that gives every exception
   of a kind the same cause (its most frequent one: what a queue without root-cause rules
   would send); the share of non-comm verdicts on faulty meters that name the right cause;
-  the share of verdicts acted on without a visit (remote or back-office).
+  the share of verdicts acted on without a visit (remote or back-office); the share of
+  visits sent with the skill and parts the true cause needs (``scoring.visits_judged``, the
+  figure ``meterops diagnose evaluate`` prints: a first-visit-resolution proxy).
 * **Run time** (``county``, 50,000 meters, 14 days; ``--quick``: 5,000 meters, 7 days): the
   pure core — daily summaries, all ten detectors, facts and verdicts — over frames built
   from the simulator's head-end output (serials as meter ids, the fleet as the back office
@@ -42,6 +44,7 @@ from meterops.diagnostics.facts import meter_facts
 from meterops.diagnostics.frames import METER_CONTEXT
 from meterops.diagnostics.kinds import ActionKind
 from meterops.diagnostics.params import DetectParams
+from meterops.diagnostics.repository import ExceptionRepository
 from meterops.diagnostics.rules import diagnose
 from meterops.fleet import service as fleet_service
 from meterops.fleet.parse import parse_fleet_csv
@@ -153,25 +156,8 @@ def _judge(ctx: BenchContext, name: str, *, seed: int, rates: FaultRates) -> _Ju
         summary = diagnostics_service.run(
             session, store, as_of_utc=as_of, options=options, actor="bench", now=as_of
         )
-        rows = diagnostics_service.list_exceptions(session, open_only=True, limit=100_000)
+        verdicts = ExceptionRepository(session).open_verdicts()
         run_s = elapsed()
-        verdicts = pl.DataFrame(
-            [
-                {
-                    "serial_number": s,
-                    "kind": str(r.kind),
-                    "cause": str(r.cause),
-                    "action": str(r.action),
-                }
-                for r, s in rows
-            ],
-            schema={
-                "serial_number": pl.String,
-                "kind": pl.String,
-                "cause": pl.String,
-                "action": pl.String,
-            },
-        )
     engine.dispose()
     faults = [
         json.loads(line)
@@ -218,6 +204,17 @@ def _quality(ctx: BenchContext) -> list[Figure]:
     no_visit = verdicts.filter(
         pl.col("action").is_in([ActionKind.REMOTE.value, ActionKind.BACK_OFFICE.value])
     ).height
+    visits = scoring.visits_judged(verdicts, present)
+    right_visits = 100.0 * visits["right"].sum() / max(1, visits.height)
+    wrong = ", ".join(
+        f"{cause} for {true or 'no fault'} {n}"
+        for cause, true, n in visits.filter(~pl.col("right"))
+        .group_by("cause", "true_causes")
+        .len()
+        .sort("len", descending=True)
+        .head(4)
+        .iter_rows()
+    )
     per_cause = ", ".join(
         f"{r['cause']} {r['f1']:.2f}" if r["f1"] is not None else f"{r['cause']} n/a"
         for r in scores.iter_rows(named=True)
@@ -254,6 +251,17 @@ def _quality(ctx: BenchContext) -> list[Figure]:
             "%",
             note=f"remote or back-office; run took {run_s:.1f} s incl. store reads; "
             f"found {summary.found}; {judged.incidents} outage incidents recorded before",
+        ),
+        Figure(
+            AREA,
+            "visits sent with the right skill and parts",
+            right_visits,
+            "%",
+            goal=">= 90 %",
+            met=right_visits >= 90.0,
+            note=f"{visits.height} field verdicts; the skill and parts of the order type "
+            "the true cause needs (scoring.VISIT_NEEDS) at that service; wrong: "
+            f"{wrong or 'none'}",
         ),
     ]
 

@@ -1,9 +1,10 @@
-"""The ``meterops diagnose`` commands: thin wrappers over the diagnostics services."""
+"""The ``meterops diagnostics`` commands: thin wrappers over the diagnostics services."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,7 +13,7 @@ from rich.table import Table
 from meterops.cli import context
 from meterops.diagnostics.kinds import ExceptionKind
 
-__all__ = ["app", "cohorts", "list_", "run", "show"]
+__all__ = ["app", "cohorts", "evaluate", "explain", "list_", "run", "show"]
 
 app = typer.Typer(
     help="Exceptions, root-cause verdicts and fleet cohort analysis.",
@@ -137,33 +138,146 @@ def list_(
     context.console.print(table)
 
 
-@app.command("show")
-def show(serial: Annotated[str, typer.Argument(help="Meter serial number.")]) -> None:
-    """A meter's exceptions, open and closed, with verdicts and evidence."""
+@app.command("explain")
+def explain(
+    serial: Annotated[str, typer.Argument(help="Meter serial number.")],
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A meter's verdicts in plain words: cause, confidence, evidence, action (open first)."""
+    from dataclasses import asdict
+
     from meterops.diagnostics import service as diagnostics_service
 
     with context.session() as session:
-        rows = diagnostics_service.meter_exceptions(session, serial)
-        if not rows:
-            context.console.print(f"meter {serial}: no exceptions")
-        for row in rows:
-            context.console.rule(
-                f"{row.kind} · {row.status} · since {row.first_seen_utc:%Y-%m-%d %H:%M} UTC"
+        found = diagnostics_service.explain(session, serial)
+    if as_json:
+        context.console.print_json(
+            json.dumps(
+                {"serial_number": serial, "exceptions": [asdict(e) for e in found]}, default=str
             )
-            if row.closed_at_utc:
-                context.console.print(
-                    f"closed {row.closed_at_utc:%Y-%m-%d %H:%M}: {row.close_reason}"
-                )
-            context.console.print(
-                f"[bold]{row.cause}[/] ({row.confidence}) → {row.action}"
-                + (f" {row.order_type}" if row.order_type else "")
-                + (f" {row.remote_command}" if row.remote_command else "")
-                + (f" · order {row.work_order_number}" if row.work_order_number else "")
+        )
+        return
+    if not found:
+        context.console.print(f"meter {serial}: no exceptions")
+    for item in found:
+        context.console.rule(
+            f"{item.kind} · {item.status} · since {item.first_seen_utc:%Y-%m-%d %H:%M} UTC, "
+            f"latest evidence {item.last_seen_utc:%Y-%m-%d %H:%M} UTC"
+        )
+        if item.closed:
+            context.console.print(item.closed)
+        confidence = f"{item.confidence:.0%}" if item.confidence is not None else "-"
+        context.console.print(f"cause: [bold]{item.cause or '-'}[/] (confidence {confidence})")
+        context.console.print(item.summary, markup=False)
+        context.console.print("evidence:")
+        for fact in item.evidence:
+            when = f" at {fact.time_utc:%Y-%m-%d %H:%M} UTC" if fact.time_utc else ""
+            test = f" (rule: {fact.test})" if fact.test else ""
+            context.console.print(f"  {fact.name} = {fact.value}{when}{test}", markup=False)
+        if item.action == "field":
+            action = (
+                f"field visit: {item.order_type}, skill {item.skill}, "
+                f"parts {', '.join(item.parts) or 'none'}"
             )
-            context.console.print(row.summary or "")
-            context.console.print_json(
-                json.dumps({"detector": row.evidence, "verdict": row.verdict_evidence}, default=str)
-            )
+        elif item.action == "remote":
+            action = f"remote: {item.remote_command}"
+        else:
+            action = str(item.action or "-").replace("_", " ")
+        if item.work_order_number:
+            action += f" · order {item.work_order_number}"
+        context.console.print(f"action: {action}", markup=False)
+
+
+@app.command("show", hidden=True)
+def show(serial: Annotated[str, typer.Argument(help="Meter serial number.")]) -> None:
+    """Alias of ``explain`` (kept for scripts)."""
+    explain(serial, as_json=False)
+
+
+@app.command("evaluate")
+def evaluate(
+    *,
+    truth: Annotated[
+        Path,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="The simulator's ground-truth file (ground_truth/faults.jsonl).",
+        ),
+    ],
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="The run judged (ISO; default: the latest run that changed the store)."),
+    ] = None,
+    lookback_days: Annotated[
+        int, typer.Option(min=7, max=60, help="Days of data the run read.")
+    ] = 21,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Score the open verdicts against a simulator's ground truth (for test territories)."""
+    from meterops.diagnostics import service as diagnostics_service
+    from meterops.diagnostics.scoring import read_truth
+
+    try:
+        text = truth.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise typer.BadParameter(f"{truth} is not UTF-8 text: {error}") from error
+    faults = read_truth(text, file=str(truth))
+    with context.session() as session:
+        result, moment = diagnostics_service.evaluate(
+            session,
+            faults,
+            as_of_utc=_as_of(as_of) if as_of is not None else None,
+            lookback_days=lookback_days,
+        )
+    if as_json:
+        context.console.print_json(
+            json.dumps({"as_of_utc": moment.isoformat(), **result.to_dict()}, default=str)
+        )
+        return
+
+    def share(value: float | None) -> str:
+        return f"{value:.1%}" if value is not None else "n/a"
+
+    def number(value: float | None) -> str:
+        return f"{value:.2f}" if value is not None else "n/a"
+
+    table = Table(title=f"Verdicts as of {moment:%Y-%m-%d %H:%M} UTC against {truth.name}")
+    for column in ("cause", "TP", "FP", "FN", "precision", "recall", "F1"):
+        table.add_column(column, justify="left" if column == "cause" else "right")
+    for row in result.scores.iter_rows(named=True):
+        table.add_row(
+            row["cause"],
+            str(row["true_positives"]),
+            str(row["false_positives"]),
+            str(row["false_negatives"]),
+            number(row["precision"]),
+            number(row["recall"]),
+            number(row["f1"]),
+        )
+    context.console.print(table)
+    confusion = result.confusion
+    predicted = sorted(set(confusion["predicted_cause"].to_list()))
+    matrix = Table(title="Confusion matrix (meters; rows: true cause, columns: verdict)")
+    matrix.add_column("true \\ verdict")
+    for cause in predicted:
+        matrix.add_column(cause, justify="right")
+    cells = {(t, p): n for t, p, n in confusion.iter_rows()}
+    for true_cause in sorted(set(confusion["true_cause"].to_list())):
+        matrix.add_row(true_cause, *[str(cells.get((true_cause, p), "")) for p in predicted])
+    context.console.print(matrix)
+    context.console.print(f"macro-F1: {number(result.macro_f1)}")
+    context.console.print(
+        f"exceptions resolved without a visit: {share(result.without_visit)} of {result.exceptions}"
+    )
+    right = int(result.visits["right"].sum()) if result.visits.height else 0
+    context.console.print(
+        f"visits with the right skill and parts: {share(result.right_visits)} "
+        f"({right} of {result.visits.height} visits; {result.field_verdicts} field verdicts, "
+        "collector work counted once per collector)"
+    )
 
 
 @app.command("cohorts")

@@ -15,6 +15,7 @@ from meterops.assets.programs import TouSchedule, parse_tou_schedule
 from meterops.db.repository import RepositoryBase
 from meterops.diagnostics.frames import METER_CONTEXT
 from meterops.diagnostics.kinds import ExceptionKind
+from meterops.diagnostics.scoring import VERDICT_COLUMNS
 from meterops.models import (
     Account,
     Feeder,
@@ -147,6 +148,53 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
             .offset(offset)
         )
         return [(row[0], row[1]) for row in self.session.execute(statement).all()]
+
+    def open_verdicts(self) -> pl.DataFrame:
+        """Open exceptions with their verdict, meter form and service (``VERDICT_COLUMNS``)."""
+        statement = (
+            select(
+                Meter.serial_number,
+                DiagnosticException.kind,
+                DiagnosticException.cause,
+                DiagnosticException.action,
+                DiagnosticException.order_type,
+                ServicePoint.transformer_rated,
+                Meter.form,
+                DiagnosticException.verdict_evidence,
+            )
+            .join(Meter, Meter.id == DiagnosticException.meter_id)
+            .outerjoin(
+                Installation,
+                and_(Installation.meter_id == Meter.id, Installation.removed_at_utc.is_(None)),
+            )
+            .outerjoin(ServicePoint, ServicePoint.id == Installation.service_point_id)
+            .where(DiagnosticException.status == ExceptionStatus.OPEN)
+            .order_by(DiagnosticException.id)
+        )
+        rows = [
+            (
+                serial,
+                str(kind),
+                str(cause) if cause is not None else None,
+                str(action) if action is not None else None,
+                order_type,
+                bool(rated),
+                form,
+                (verdict or {}).get("subject") or "meter",
+                ((verdict or {}).get("facts") or {}).get("collector_code"),
+            )
+            for serial, kind, cause, action, order_type, rated, form, verdict in (
+                self.session.execute(statement).all()
+            )
+        ]
+        return pl.DataFrame(rows, schema=VERDICT_COLUMNS, orient="row")
+
+    def last_run_utc(self) -> dt.datetime | None:
+        """The latest moment a run opened or closed an exception (None: no exception)."""
+        opened = self.session.scalar(select(func.max(DiagnosticException.opened_at_utc)))
+        closed = self.session.scalar(select(func.max(DiagnosticException.closed_at_utc)))
+        found = [m for m in (opened, closed) if m is not None]
+        return max(found) if found else None
 
     def meter_id_of(self, serial_number: str) -> int | None:
         """The id of the meter with this serial, or None."""

@@ -31,6 +31,8 @@ from meterops.diagnostics.params import DetectParams
 from meterops.diagnostics.programs import validate_programs
 from meterops.diagnostics.repository import ExceptionRepository
 from meterops.diagnostics.rules import diagnose
+from meterops.diagnostics.scoring import Evaluation, evaluate_verdicts, visit_parts
+from meterops.errors import NotFoundError
 from meterops.models import Collector, Installation, Meter, Premise, ServicePoint
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
 from meterops.outages import service as outages_service
@@ -41,8 +43,12 @@ from meterops.workorders.types import WorkOrderType
 
 __all__ = [
     "RECOVERY_REASONS",
+    "EvidenceItem",
+    "Explanation",
     "RunOptions",
     "RunSummary",
+    "evaluate",
+    "explain",
     "get_exception",
     "list_exceptions",
     "load_inputs",
@@ -516,3 +522,202 @@ def run_cohorts(
         schema={"meter_id": pl.Int64, "kind": pl.String},
     )
     return cohort_analysis.find_cohorts(flagged, context, min_size=min_size, alpha=alpha)
+
+
+def evaluate(
+    session: Session,
+    faults: Sequence[dict[str, Any]],
+    *,
+    as_of_utc: dt.datetime | None = None,
+    lookback_days: int = 21,
+) -> tuple[Evaluation, dt.datetime]:
+    """Judge the open exceptions' verdicts against a simulator's ground truth.
+
+    Args:
+        session: Database session (read only).
+        faults: Ground-truth records (``scoring.read_truth``).
+        as_of_utc: The run judged (None: the latest moment a run opened or closed an
+            exception). [UTC]
+        lookback_days: The run's data window. [d]
+
+    Returns:
+        The evaluation and the moment judged.
+
+    Raises:
+        NotFoundError: No exception in the store and no ``as_of_utc`` (run diagnostics first).
+    """
+    repository = ExceptionRepository(session)
+    moment = as_of_utc or repository.last_run_utc()
+    if moment is None:
+        raise NotFoundError(
+            "No diagnostics exception is stored: run `meterops diagnostics run` first.",
+            code="diagnostics.no_run",
+        )
+    return (
+        evaluate_verdicts(
+            repository.open_verdicts(),
+            faults,
+            window_start_utc=moment - dt.timedelta(days=lookback_days),
+            as_of_utc=moment,
+        ),
+        moment,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceItem:
+    """One fact behind a verdict.
+
+    Attributes:
+        name: Fact or detector field name.
+        value: Its value (text as shown).
+        time_utc: When it held (the exception's latest evidence for the verdict's facts, the
+            detector's own time where it gives one). [UTC]
+        test: The rule's test of it (``>= 3``), if the rule tests it.
+    """
+
+    name: str
+    value: str
+    time_utc: dt.datetime | None
+    test: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """One exception of a meter, its verdict in plain words.
+
+    Attributes:
+        exception_id: Exception id.
+        kind: Exception kind.
+        status: ``open`` or ``closed``.
+        first_seen_utc: First evidence. [UTC]
+        last_seen_utc: Latest evidence. [UTC]
+        closed: ``closed at …: reason`` for a closed one.
+        cause: Cause named.
+        confidence: How sure the rule is. [0-1]
+        summary: The rule's sentence with its conditions.
+        evidence: Every fact with value and time.
+        action: Where the fix happens (``field``, ``remote``, ``back_office`` …).
+        remote_command: Head-end command of a remote fix.
+        order_type: Work-order type of a visit.
+        skill: Skill the visit needs at this service.
+        parts: Parts the visit brings.
+        work_order_number: The order created for it, if any.
+    """
+
+    exception_id: int
+    kind: str
+    status: str
+    first_seen_utc: dt.datetime
+    last_seen_utc: dt.datetime
+    closed: str | None
+    cause: str | None
+    confidence: float | None
+    summary: str
+    evidence: tuple[EvidenceItem, ...]
+    action: str | None
+    remote_command: str | None
+    order_type: str | None
+    skill: str | None
+    parts: tuple[str, ...]
+    work_order_number: str | None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, default=str, sort_keys=True)
+    return str(value)
+
+
+def _time_of(name: str, value: Any) -> dt.datetime | None:
+    if not isinstance(value, str) or not name.endswith(("_utc", "_at")):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _evidence(row: DiagnosticException) -> tuple[EvidenceItem, ...]:
+    verdict = row.verdict_evidence or {}
+    tests: dict[str, str] = {}
+    for text in verdict.get("conditions") or []:
+        name, _, rest = str(text).partition(" = ")
+        tests[name] = rest.rpartition(" (")[2].rstrip(")")
+    items = [
+        EvidenceItem(name, _shown(value), row.last_seen_utc, tests.get(name))
+        for name, value in sorted((verdict.get("facts") or {}).items())
+    ]
+    detector = row.evidence or {}
+    for name, value in sorted(detector.items()):
+        moment = _time_of(name, value)
+        items.append(
+            EvidenceItem(
+                f"detector.{name}",
+                _shown(value),
+                moment if moment is not None else row.first_seen_utc,
+            )
+        )
+    return tuple(items)
+
+
+def explain(session: Session, serial_number: str) -> list[Explanation]:
+    """A meter's exceptions (open first, then newest) with their verdicts in plain words.
+
+    Args:
+        session: Database session (read only).
+        serial_number: The meter's serial.
+
+    Returns:
+        One explanation per exception (empty: the meter never had one).
+
+    Raises:
+        NoSuchMeterError: The serial is not in the fleet.
+    """
+    rows = meter_exceptions(session, serial_number)
+    meter = session.scalar(select(Meter).where(Meter.serial_number == serial_number))
+    rated = session.scalar(
+        select(ServicePoint.transformer_rated)
+        .join(Installation, Installation.service_point_id == ServicePoint.id)
+        .join(Meter, Meter.id == Installation.meter_id)
+        .where(Meter.serial_number == serial_number)
+        .order_by(Installation.installed_at_utc.desc())
+        .limit(1)
+    )
+    form = meter.form if meter is not None else None
+    found = []
+    for row in sorted(rows, key=lambda r: (r.status != ExceptionStatus.OPEN, -r.id)):
+        skill: str | None = None
+        parts: tuple[str, ...] = ()
+        if row.order_type:
+            skill, parts = visit_parts(
+                WorkOrderType(row.order_type), transformer_rated=bool(rated), meter_form=form
+            )
+        found.append(
+            Explanation(
+                exception_id=row.id,
+                kind=str(row.kind),
+                status=str(row.status),
+                first_seen_utc=row.first_seen_utc,
+                last_seen_utc=row.last_seen_utc,
+                closed=(
+                    f"closed {row.closed_at_utc:%Y-%m-%d %H:%M} UTC: {row.close_reason}"
+                    if row.closed_at_utc
+                    else None
+                ),
+                cause=str(row.cause) if row.cause is not None else None,
+                confidence=row.confidence,
+                summary=row.summary or "",
+                evidence=_evidence(row),
+                action=str(row.action) if row.action is not None else None,
+                remote_command=row.remote_command,
+                order_type=row.order_type,
+                skill=skill,
+                parts=parts,
+                work_order_number=row.work_order_number,
+            )
+        )
+    return found
