@@ -27,6 +27,7 @@ Pure module: polars and numpy only; must not import ``meterops.db``, ``models``,
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Final
 
 import numpy as np
@@ -51,8 +52,19 @@ KEY: Final = ("meter_id", "channel", "interval_start_utc")
 _ORDER: Final = (*KEY, "received_at_utc", "version", "source_version")
 
 
-def raw_as_rows(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """Raw table rows with the version columns of ``INTERVAL_READS`` (version 0, kind raw)."""
+def _present(columns: Collection[str] | None) -> list[str]:
+    """``INTERVAL_READS`` names in contract order, only those in ``columns`` (None: all)."""
+    return [n for n in INTERVAL_READS.names if columns is None or n in columns]
+
+
+def raw_as_rows(raw: pl.LazyFrame, columns: Collection[str] | None = None) -> pl.LazyFrame:
+    """Raw table rows with the version columns of ``INTERVAL_READS`` (version 0, kind raw).
+
+    Args:
+        raw: Raw table rows (all stored columns, or at least those of ``columns`` that the
+            raw table has).
+        columns: Keep only these ``INTERVAL_READS`` columns (None: all), in contract order.
+    """
     return raw.with_columns(
         pl.lit(0, pl.Int32).alias("version"),
         pl.lit("raw", pl.String).alias("version_kind"),
@@ -60,23 +72,33 @@ def raw_as_rows(raw: pl.LazyFrame) -> pl.LazyFrame:
         pl.lit(None, pl.String).alias("reason_code"),
         pl.lit(None, pl.String).alias("actor"),
         pl.lit(None, pl.Int32).alias("parent_version"),
-    ).select(INTERVAL_READS.names)
+    ).select(_present(columns))
 
 
-def versions_as_rows(versions: pl.LazyFrame) -> pl.LazyFrame:
-    """Version table rows with the raw-only columns of ``INTERVAL_READS`` set to null."""
+def versions_as_rows(
+    versions: pl.LazyFrame, columns: Collection[str] | None = None
+) -> pl.LazyFrame:
+    """Version table rows with the raw-only columns of ``INTERVAL_READS`` set to null.
+
+    Args:
+        versions: Version table rows.
+        columns: Keep only these ``INTERVAL_READS`` columns (None: all), in contract order.
+    """
     return versions.with_columns(
         pl.lit(None, pl.String).alias("source_quality"),
         pl.lit(None, pl.Int64).alias("source_version"),
         pl.lit(None, pl.Int64).alias("source_file_id"),
-    ).select(INTERVAL_READS.names)
+    ).select(_present(columns))
 
 
 def as_interval_reads(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """Cast to the ``INTERVAL_READS`` contract, in key order."""
-    return frame.select(pl.col(c.name).cast(c.dtype) for c in INTERVAL_READS).sort(
-        list(KEY), maintain_order=True
-    )
+    """Cast to the ``INTERVAL_READS`` contract (the columns ``frame`` has), in key order."""
+    names = frame.collect_schema().names()
+    return frame.select(_cast_present(names)).sort(list(KEY), maintain_order=True)
+
+
+def _cast_present(names: Collection[str]) -> list[pl.Expr]:
+    return [pl.col(c.name).cast(c.dtype) for c in INTERVAL_READS if c.name in names]
 
 
 def latest_per_key(rows: pl.LazyFrame) -> pl.LazyFrame:
@@ -148,17 +170,21 @@ _ROW: Final = "__row"
 I64 = npt.NDArray[np.int64]
 
 
-def _time_steps(*columns: pl.Series) -> tuple[list[I64], int]:
-    """Interval starts as steps of their common grid (gcd of offsets), and the step count."""
-    values = [c.dt.epoch("us").to_numpy().astype(np.int64, copy=False) for c in columns]
-    nonempty = [v for v in values if v.size]
-    low = min(int(v.min()) for v in nonempty)
-    high = max(int(v.max()) for v in nonempty)
+def _time_grid(*columns: pl.Series) -> tuple[int, int, int]:
+    """The common grid of interval starts: (lowest start [µs], step [µs], step count).
+
+    The step is the gcd of the distinct offsets from the lowest start (few: a grid of
+    intervals), so it is found without touching every row twice.
+    """
+    epochs = [c.dt.epoch("us") for c in columns if c.len()]
+    low = min(int(e.min()) for e in epochs)  # type: ignore[arg-type]
+    high = max(int(e.max()) for e in epochs)  # type: ignore[arg-type]
     step = 0
-    for v in nonempty:
-        step = math.gcd(step, int(np.gcd.reduce(v - low)))
+    for e in epochs:
+        offsets = (e.unique() - low).to_numpy().astype(np.int64, copy=False)
+        step = math.gcd(step, int(np.gcd.reduce(offsets)))
     step = max(step, 1)
-    return [(v - low) // step for v in values], (high - low) // step + 1
+    return low, step, (high - low) // step + 1
 
 
 def _keys(rows: pl.DataFrame, flags: pl.DataFrame) -> tuple[I64, I64] | None:
@@ -169,17 +195,25 @@ def _keys(rows: pl.DataFrame, flags: pl.DataFrame) -> tuple[I64, I64] | None:
             return None
     channels = sorted(set().union(*(f["channel"].unique().to_list() for f in frames)))
     enum = pl.Enum(channels)  # categories in string order: physical codes sort as the strings
-    meters = [f["meter_id"].to_numpy().astype(np.int64, copy=False) for f in (rows, flags)]
-    low = min(int(m.min()) for m in meters if m.size)
-    high = max(int(m.max()) for m in meters if m.size)
-    steps, n_steps = _time_steps(rows["interval_start_utc"], flags["interval_start_utc"])
+    low = min(int(f["meter_id"].min()) for f in frames)  # type: ignore[arg-type]
+    high = max(int(f["meter_id"].max()) for f in frames)  # type: ignore[arg-type]
+    t_low, step, n_steps = _time_grid(rows["interval_start_utc"], flags["interval_start_utc"])
     if (high - low + 1) * len(channels) * n_steps >= _MAX_KEY:
         return None
-    keys = []
-    for frame, meter, step in zip((rows, flags), meters, steps, strict=True):
-        code = frame["channel"].cast(enum).to_physical().to_numpy().astype(np.int64)
-        keys.append(((meter - low) * len(channels) + code) * n_steps + step)
-    return keys[0], keys[1]
+    code = (
+        pl.col("channel").cast(enum).to_physical().cast(pl.Int64)
+        if len(channels) > 1
+        else pl.lit(0, pl.Int64)
+    )
+    slot = (pl.col("interval_start_utc").dt.epoch("us") - t_low) // step
+    key = ((pl.col("meter_id") - low) * len(channels) + code) * n_steps + slot
+    encoded = [
+        f.select(key.alias("k"))["k"].to_numpy().astype(np.int64, copy=False)
+        if f.height
+        else np.zeros(0, dtype=np.int64)
+        for f in (rows, flags)
+    ]
+    return encoded[0], encoded[1]
 
 
 def _flags_frame(flags: pl.DataFrame) -> pl.DataFrame:
@@ -229,8 +263,21 @@ def current_rows(rows: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
             lazy = apply_flags(lazy, flags.lazy())
         return as_interval_reads(lazy).collect()
     key, flag_key = encoded
+    in_order = key.size < 2 or bool((key[1:] >= key[:-1]).all())
+    if in_order and not bool((key[1:] == key[:-1]).any()):
+        # The common case (a raw scan of sorted files, no versions): every key once, in order.
+        current, current_key = rows, key
+    else:
+        current, current_key = _resolve(rows, key, in_order=in_order)
+    if flags.height:
+        current = _merge_flags(current, current_key, flags, flag_key)
+    return current.select(_cast_present(current.columns))
+
+
+def _resolve(rows: pl.DataFrame, key: I64, *, in_order: bool) -> tuple[pl.DataFrame, I64]:
+    """The latest row of every key (``latest_per_key`` on keys with several rows only)."""
     order: I64
-    if key.size < 2 or bool((key[1:] >= key[:-1]).all()):
+    if in_order:
         order = np.arange(key.size, dtype=np.int64)
     else:
         order = pl.Series(key).arg_sort().to_numpy().astype(np.int64, copy=False)
@@ -248,10 +295,7 @@ def current_rows(rows: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
         keep[winners] = True
     chosen = order[keep[order]]
     identity = chosen.size == key.size and bool((chosen == np.arange(key.size)).all())
-    current = rows if identity else rows[chosen]  # a gather only when rows move
-    if flags.height:
-        current = _merge_flags(current, key[chosen], flags, flag_key)
-    return current.select(pl.col(c.name).cast(c.dtype) for c in INTERVAL_READS)
+    return (rows if identity else rows[chosen]), key[chosen]  # a gather only when rows move
 
 
 def _merge_flags(

@@ -48,6 +48,7 @@ from meterops.reads.schema import (
     CONFLICTS,
     EVENTS,
     INTERVAL_FLAGS,
+    INTERVAL_READS,
     INTERVAL_VERSIONS,
     QUARANTINE,
     REGISTER_READS,
@@ -162,6 +163,18 @@ def current_from_rows(
     return _current.current_rows(
         rows.collect(), _cast(flags, Table.INTERVAL_FLAGS) if flags.height else pl.DataFrame()
     )
+
+
+_RESOLVE: Final = (*_current.KEY, "received_at_utc", "version", "source_version", "quality_flags")
+"""Columns the current-view rule needs besides those asked for."""
+
+
+def _resolution_columns(columns: Sequence[str]) -> frozenset[str]:
+    unknown = [c for c in columns if c not in INTERVAL_READS.names]
+    if unknown:
+        msg = f"unknown interval read column(s) {unknown}; known: {list(INTERVAL_READS.names)}"
+        raise ValueError(msg)
+    return frozenset((*columns, *_RESOLVE))
 
 
 def _cast(frame: pl.DataFrame, table: Table) -> pl.DataFrame:
@@ -326,15 +339,27 @@ class ReadStore:
             frame = frame.filter(time < _lit(_aware(end_utc, "end_utc")))
         if ids is not None:
             column = pl.col(_ID_COLUMN.get(table, "meter_id"))
+            if isinstance(ids, range) and ids.step == 1:
+                # A contiguous range (a batch of meters): one range filter, no membership.
+                if not ids:
+                    return frame.filter(pl.lit(value=False))
+                return self._channels(
+                    frame.filter(column.is_between(pl.lit(ids.start), pl.lit(ids.stop - 1))),
+                    channels,
+                )
             values = ids if isinstance(ids, pl.Series) else pl.Series(list(ids))
             if values.is_empty():
                 return frame.filter(pl.lit(value=False))
             # The range first: it prunes files and row groups by their statistics.
             frame = frame.filter(column.is_between(pl.lit(values.min()), pl.lit(values.max())))
             frame = frame.filter(column.is_in(values.implode()))
-        if channels is not None:
-            frame = frame.filter(pl.col("channel").is_in(pl.Series(list(channels)).implode()))
-        return frame
+        return self._channels(frame, channels)
+
+    @staticmethod
+    def _channels(frame: pl.LazyFrame, channels: Collection[str] | None) -> pl.LazyFrame:
+        if channels is None:
+            return frame
+        return frame.filter(pl.col("channel").is_in(pl.Series(list(channels)).implode()))
 
     # ----------------------------------------------------------------------------------------
     # What ingest compares a new file with
@@ -401,12 +426,15 @@ class ReadStore:
         meter_ids: Collection[int] | None,
         channels: Collection[str] | None,
         as_of_utc: dt.datetime | None,
+        keep: frozenset[str] | None = None,
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]:
         window = _Window(start_utc, end_utc, meter_ids, channels)
         commits = self.commits(as_of_utc=as_of_utc)
+        raw_columns = [n for n in TABLES[Table.INTERVAL_READS].schema if keep is None or n in keep]
         raw = (
             self._window(Table.INTERVAL_READS, window)
             .filter(pl.col("source_file_id").is_in(commits["source_file_id"].implode()))
+            .select(raw_columns)
             .collect()
         )
         versions = self._window(Table.INTERVAL_VERSIONS, window)
@@ -425,31 +453,42 @@ class ReadStore:
         meter_ids: Collection[int] | None = None,
         channels: Collection[str] | None = None,
         as_of_utc: dt.datetime | None = None,
+        columns: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         """The current interval reads in ``[start_utc, end_utc)`` (``INTERVAL_READS``).
 
         Args:
             start_utc: First interval start included. [UTC]
             end_utc: Interval starts before this are included. [UTC]
-            meter_ids: Only these meters (None: all).
+            meter_ids: Only these meters (None: all). A ``range`` (step 1) is read as one
+                meter-id range (how batches of a partition are read).
             channels: Only these channels (None: all).
             as_of_utc: Reconstruct the view as it was at this instant (None: now). [UTC]
+            columns: Only these ``INTERVAL_READS`` columns, in this order (None: all). The
+                stored columns nobody asked for are not read (Parquet projection).
 
         Returns:
             One row per key: the latest of raw read and versions, flags merged, in key order.
+
+        Raises:
+            ValueError: A name in ``columns`` is not an ``INTERVAL_READS`` column.
         """
+        keep = None if columns is None else _resolution_columns(columns)
         raw, versions, flags, superseded = self._interval_rows(
             start_utc=start_utc,
             end_utc=end_utc,
             meter_ids=meter_ids,
             channels=channels,
             as_of_utc=as_of_utc,
+            keep=keep,
         )
         del superseded  # keys with several rows are found whatever made them
-        rows = _current.raw_as_rows(raw.lazy())
+        rows = _current.raw_as_rows(raw.lazy(), keep)
+        del raw
         if not versions.is_empty():
-            rows = pl.concat([rows, _current.versions_as_rows(versions.lazy())])
-        return _current.current_rows(rows.collect(), flags)
+            rows = pl.concat([rows, _current.versions_as_rows(versions.lazy(), keep)])
+        current = _current.current_rows(rows.collect(), flags)
+        return current if columns is None else current.select(columns)
 
     def interval_history(
         self,
@@ -521,16 +560,32 @@ class ReadStore:
                 code="reads.version_exists",
                 details={"count": clash.height},
             )
-        raw_keys = (
-            self._visible(self._window(Table.INTERVAL_READS, window), None)
-            .select(_current.KEY)
-            .collect()
-        )
+        raw_keys = self._raw_parent_keys(frame)
         _versions.check_parents(frame, raw_keys=raw_keys, version_keys=stored)
         rows = frame.select(INTERVAL_VERSIONS.names).with_columns(
             _lit(_aware(now, "now")).alias("received_at_utc")
         )
         return self._lake.append(Table.INTERVAL_VERSIONS, rows, metadata={"kind": "versions"})
+
+    def _raw_parent_keys(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Keys of visible raw reads that rows of ``frame`` name as parent (version 0).
+
+        Only those keys are read and kept (a semi-join), not every raw key of the window.
+        """
+        keys = list(_current.KEY)
+        children = frame.filter(pl.col("parent_version") == 0).select(keys)
+        if children.is_empty():
+            return children
+        start, end = children["interval_start_utc"].min(), children["interval_start_utc"].max()
+        assert isinstance(start, dt.datetime)
+        assert isinstance(end, dt.datetime)
+        window = _Window(start, end + dt.timedelta(microseconds=1), children["meter_id"].unique())
+        return (
+            self._visible(self._window(Table.INTERVAL_READS, window), None)
+            .select(keys)
+            .join(children.lazy(), on=keys, how="semi")
+            .collect()
+        )
 
     def write_flags(self, frame: pl.DataFrame, *, now: dt.datetime) -> int:
         """Append sparse flag rows (``INTERVAL_FLAGS``) for stored versions.
@@ -579,6 +634,121 @@ class ReadStore:
             .sort(keys)
             .collect()
         )
+
+    def highest_versions(self, keys: pl.DataFrame) -> pl.DataFrame:
+        """The highest number in the versions table for each of the given keys.
+
+        What VEE numbers new estimates above, without reading the raw reads: a key with only
+        a raw read (version 0) or nothing stored is left out, and its first version is 1.
+
+        Args:
+            keys: Columns ``meter_id``, ``channel``, ``interval_start_utc`` (more are ignored;
+                duplicates allowed).
+
+        Returns:
+            Columns ``meter_id``, ``channel``, ``interval_start_utc``, ``version`` (Int32), in
+            key order.
+        """
+        names = list(_current.KEY)
+        if keys.is_empty():
+            return pl.DataFrame(
+                schema={**{n: INTERVAL_VERSIONS.schema[n] for n in names}, "version": pl.Int32}
+            )
+        start, end = keys["interval_start_utc"].min(), keys["interval_start_utc"].max()
+        assert isinstance(start, dt.datetime)
+        assert isinstance(end, dt.datetime)
+        window = _Window(start, end + dt.timedelta(microseconds=1), keys["meter_id"].unique())
+        return (
+            self._window(Table.INTERVAL_VERSIONS, window)
+            .select(*names, "version")
+            .join(keys.select(names).lazy(), on=names, how="semi")
+            .group_by(names)
+            .agg(pl.col("version").max().cast(pl.Int32))
+            .sort(names)
+            .collect()
+        )
+
+    def meter_ranges(
+        self, *, start_utc: dt.datetime, end_utc: dt.datetime, rows_per_range: int
+    ) -> list[range]:
+        """Contiguous meter-id ranges that together cover every interval read of a window.
+
+        How a partition (a window of every meter) is read in bounded batches: each range is
+        expected to hold about ``rows_per_range`` stored rows. The estimate comes from the
+        Delta log's per-file statistics (row count, lowest and highest meter id) of the raw
+        and version tables' files that overlap the window, with rows assumed evenly spread
+        over the meter ids; no data file is read. A file holding more time than the window
+        makes the ranges smaller than asked, never incomplete.
+
+        Args:
+            start_utc: Window start (inclusive). [UTC]
+            end_utc: Window end (exclusive). [UTC]
+            rows_per_range: Target stored rows per range (at least 1).
+
+        Returns:
+            Ranges of meter ids, ascending and disjoint, empty when nothing is stored.
+        """
+        low: int | None = None
+        high: int | None = None
+        rows = 0
+        for table in (Table.INTERVAL_READS, Table.INTERVAL_VERSIONS):
+            stats = self._file_stats(table, start_utc=start_utc, end_utc=end_utc)
+            if stats is None or stats.is_empty():
+                continue
+            lo, hi = stats["min.meter_id"].min(), stats["max.meter_id"].max()
+            if not isinstance(lo, int) or not isinstance(hi, int):  # no statistics: one range
+                lo, hi = self._meter_bounds(table, start_utc=start_utc, end_utc=end_utc)
+            if lo is None or hi is None:
+                continue
+            low = lo if low is None else min(low, lo)
+            high = hi if high is None else max(high, hi)
+            rows += int(stats["num_records"].sum())
+        if low is None or high is None:
+            return []
+        count = max(1, -(-rows // max(rows_per_range, 1)))
+        width = max(1, -(-(high - low + 1) // count))
+        return [range(lo, min(lo + width, high + 1)) for lo in range(low, high + 1, width)]
+
+    def _file_stats(
+        self, table: Table, *, start_utc: dt.datetime, end_utc: dt.datetime
+    ) -> pl.DataFrame | None:
+        """Per-file statistics of ``table``'s files overlapping the window (None: no table)."""
+        try:
+            handle = DeltaTable(
+                self._lake.table_uri(table), storage_options=self._lake.storage_options
+            )
+        except TableNotFoundError:
+            return None
+        actions = pl.DataFrame(handle.get_add_actions(flatten=True))
+        column = TIME_COLUMNS[table]
+        stats = ("num_records", "min.meter_id", "max.meter_id")
+        schema = dict.fromkeys(stats, pl.Int64())
+        if actions.is_empty():
+            return pl.DataFrame(schema=schema)
+        if any(n not in actions.columns for n in (*stats, f"min.{column}", f"max.{column}")):
+            # No statistics: one row of unknown bounds (the caller reads them from the data).
+            total = int(actions["num_records"].sum()) if "num_records" in actions.columns else 0
+            return pl.DataFrame([[total], [None], [None]], schema=schema)
+        start = _aware(start_utc, "start_utc") - dt.timedelta(milliseconds=1)
+        keep = (pl.col(f"max.{column}").is_null() | (pl.col(f"max.{column}") >= _lit(start))) & (
+            pl.col(f"min.{column}").is_null()
+            | (pl.col(f"min.{column}") < _lit(_aware(end_utc, "end_utc")))
+        )
+        return actions.filter(keep).select(
+            pl.col("num_records").fill_null(0), "min.meter_id", "max.meter_id"
+        )
+
+    def _meter_bounds(
+        self, table: Table, *, start_utc: dt.datetime, end_utc: dt.datetime
+    ) -> tuple[int | None, int | None]:
+        """Lowest and highest meter id in the window, read from the data (no statistics)."""
+        bounds = (
+            self._window(table, _Window(start_utc, end_utc, None))
+            .select(pl.col("meter_id").min().alias("lo"), pl.col("meter_id").max().alias("hi"))
+            .collect()
+        )
+        lo, hi = bounds["lo"][0], bounds["hi"][0]
+        return (int(lo) if lo is not None else None, int(hi) if hi is not None else None)
 
     def touched_days(
         self,
