@@ -20,9 +20,8 @@ from meterops.config import Settings
 from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models.commands import CommandType, OutageIncident, OutageLevel, OutageMember
 from meterops.models.org import Role
-from meterops.web.app import create_app
 from tests.commands.world import MONDAY_10, Loaded, add_user, load_world
-from tests.fixtures.web import csrf_token, sign_in
+from tests.fixtures.web import app_with_step_up, csrf_token, sign_in, step_up
 
 
 @pytest.fixture(scope="module")
@@ -163,13 +162,13 @@ def settings(world: tuple[str, Loaded, Path]) -> Settings:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+    with TestClient(app_with_step_up(settings)) as test_client:
         yield test_client
 
 
 def _signed_in(settings: Settings, username: str) -> TestClient:
     """A client signed in as ``username`` that sends its CSRF token with every request."""
-    signed = TestClient(create_app(settings))
+    signed = TestClient(app_with_step_up(settings))
     answer = sign_in(signed, username, PASSWORD)
     assert answer.status_code == 303, answer.text
     signed.headers["X-CSRF-Token"] = csrf_token(signed)
@@ -243,8 +242,11 @@ def test_api_approval_by_the_requester_or_too_late_is_forbidden(
     assert held.state == "awaiting_approval"
     own = _signed_in(settings, "ann").post(f"/api/v1/remote/requests/{held.id}/approve")
     assert own.status_code == 403
-    late = _signed_in(settings, "sue").post(f"/api/v1/remote/requests/{held.id}/approve")
+    sue = _signed_in(settings, "sue")
+    assert step_up(sue, url, "sue").status_code == 303
+    late = sue.post(f"/api/v1/remote/requests/{held.id}/approve")
     assert late.status_code == 403  # the request was made long before the approval window
+    assert "approval window closed" in late.json()["error"]["message"]
     overview = _signed_in(settings, "sue").get("/api/v1/remote/overview").json()
     assert held.id in [r["id"] for r in overview["awaiting_approval"]]
 

@@ -170,9 +170,21 @@ def test_a_mass_disconnect_is_held_and_nothing_reaches_the_headend_without_a_sec
     assert headend.submits == []
     # The requester cannot approve; neither can a dispatcher.
     with pytest.raises(NotApprovableError):
-        commands_service.approve(session, held.id, actor=ann, now=loaded.clock.now(), policy=POLICY)
+        commands_service.approve(
+            session,
+            held.id,
+            actor=ann,
+            now=loaded.clock.now(),
+            policy=POLICY,
+            stepped_up_at_utc=loaded.clock.now(),
+        )
     approved = commands_service.approve(
-        session, held.id, actor=bob, now=loaded.clock.now(), policy=POLICY
+        session,
+        held.id,
+        actor=bob,
+        now=loaded.clock.now(),
+        policy=POLICY,
+        stepped_up_at_utc=loaded.clock.now(),
     )
     assert approved.approved_by == "bob"
     _run(dispatcher, loaded, cycles=40)
@@ -211,7 +223,9 @@ def test_an_approval_after_the_time_limit_is_refused_and_the_request_expires(
     )
     late = now + dt.timedelta(seconds=POLICY.approval_timeout_s + 1)
     with pytest.raises(NotApprovableError):
-        commands_service.approve(session, held.id, actor=bob, now=late, policy=POLICY)
+        commands_service.approve(
+            session, held.id, actor=bob, now=late, policy=POLICY, stepped_up_at_utc=late
+        )
     assert commands_service.expire_overdue_requests(session, now=late) == 1
     after = commands_service.get_request(session, held.id)
     assert after.state == "expired"

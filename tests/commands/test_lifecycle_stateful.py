@@ -168,7 +168,12 @@ class Lifecycle(RuleBasedStateMachine):
             return
         try:
             commands_service.approve(
-                self.session, held.id, actor=self.actors[who], now=self.clock.now(), policy=POLICY
+                self.session,
+                held.id,
+                actor=self.actors[who],
+                now=self.clock.now(),
+                policy=POLICY,
+                stepped_up_at_utc=self.clock.now(),
             )
             self.session.commit()
         except MeterOpsError:

@@ -27,9 +27,8 @@ from meterops.models.commands import (
     RequestState,
 )
 from meterops.models.org import Role
-from meterops.web.app import create_app
 from tests.commands.world import MONDAY_10, Loaded, add_user, load_world
-from tests.fixtures.web import csrf_token, sign_in
+from tests.fixtures.web import app_with_step_up, csrf_token, sign_in, step_up
 
 PASSWORD = "a long enough passphrase"
 USERS = {
@@ -67,7 +66,7 @@ def app_settings(world: tuple[Settings, Loaded]) -> Settings:
 
 
 def _client(settings: Settings, username: str) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(app_with_step_up(settings)) as client:
         answer = sign_in(client, username, PASSWORD)
         assert answer.status_code == 303, answer.text
         yield client
@@ -222,6 +221,7 @@ def test_approvals_inbox_refuses_the_requester_and_a_dispatcher(
     inbox = sue.get("/remote").text.split('id="approvals"')[1].split("</table>")[0]
     assert f'action="/remote/requests/{request_id}/approve"' in inbox
 
+    assert step_up(sue, settings.database_url, "sue").status_code == 303
     own = sue.post(f"/remote/requests/{request_id}/approve", data=_form(sue))
     assert own.status_code == 403
     assert "the requester cannot approve their own request" in own.text
@@ -236,6 +236,19 @@ def test_approvals_inbox_refuses_the_requester_and_a_dispatcher(
     engine.dispose()
     assert state is RequestState.AWAITING_APPROVAL
 
+    # Bob has a second factor but has not stepped up: the console sends him to /step-up first,
+    # and the code form sends him back to the request.
+    later = bob.post(
+        f"/remote/requests/{request_id}/approve", data=_form(bob), follow_redirects=False
+    )
+    assert later.status_code == 303
+    assert later.headers["location"] == f"/step-up?next=/remote%23request-{request_id}"
+    form = bob.get(later.headers["location"])
+    assert form.status_code == 200
+    assert _hidden(form.text, "next") == f"/remote#request-{request_id}"
+    back = step_up(bob, settings.database_url, "bob", next_path=_hidden(form.text, "next"))
+    assert back.status_code == 303
+    assert back.headers["location"] == f"/remote#request-{request_id}"
     approved = bob.post(f"/remote/requests/{request_id}/approve", data=_form(bob))
     assert approved.status_code == 200, approved.text
     assert f"Request {request_id} approved: released." in approved.text

@@ -7,9 +7,11 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from meterops.auth import service as auth_service
+from meterops.auth import totp
 from meterops.commands.policy import Actor
 from meterops.fleet import service as fleet_service
 from meterops.fleet.parse import parse_fleet_csv
@@ -25,6 +27,7 @@ from meterops.models import (
     User,
     UserTerritory,
 )
+from meterops.models.accounts import PaymentPlan
 from meterops.models.org import Role
 from meterops.simulator.fleetfiles import write_fleet_files
 from meterops.simulator.params import FaultRates
@@ -52,8 +55,13 @@ def load_world(
     service_points: int = 120,
     faults: FaultRates | None = None,
     seed: int = 11,
+    payment_plans: bool = False,
 ) -> Loaded:
-    """Simulate a small town, import its fleet files and return its head-end at MONDAY_10."""
+    """Simulate a small town, import its fleet files and return its head-end at MONDAY_10.
+
+    The simulated CIS's payment plans are imported too, and dropped again unless
+    ``payment_plans`` (an open one blocks disconnects, like the account flags cleared here).
+    """
     scenario = small_town(seed=seed, service_points=service_points, start=dt.date(2026, 1, 5))
     if faults is not None:
         scenario = dataclasses.replace(scenario, faults=faults)
@@ -80,6 +88,8 @@ def load_world(
     for account in session.scalars(select(Account)).all():
         account.medical_life_support = False
         account.critical_facility = False
+    if not payment_plans:
+        session.execute(delete(PaymentPlan))
     session.flush()
     territory = session.scalars(select(Territory.code)).first()
     assert territory is not None
@@ -117,7 +127,35 @@ def _reachable(world: World, serial: str) -> bool:
     return state.installed and state.alive and state.radio_ok and state.powered
 
 
-def add_user(session: Session, username: str, role: Role, territories: list[str]) -> Actor:
+ENROLLED_AT = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+"""When :func:`add_user` enrols second factors (before any simulated or real time used)."""
+
+
+def enrol(session: Session, username: str, now: dt.datetime = ENROLLED_AT) -> str:
+    """Enrol a user's TOTP second factor through the service (a real code); returns the secret."""
+    enrolment = auth_service.begin_mfa_enrolment(session, username=username, actor="test", now=now)
+    auth_service.confirm_mfa_enrolment(
+        session,
+        username=username,
+        code=totp.code_at(enrolment.secret, now),
+        actor="test",
+        now=now,
+        policy=auth_service.SessionPolicy(),
+        client_address="test",
+    )
+    return enrolment.secret
+
+
+def add_user(
+    session: Session,
+    username: str,
+    role: Role,
+    territories: list[str],
+    *,
+    second_factor: bool | None = None,
+) -> Actor:
+    """A user (no password) of territories; approvers (supervisor, admin) get a second factor
+    unless ``second_factor=False``."""
     user = User(username=username, display_name=username.title(), role=role)
     session.add(user)
     session.flush()
@@ -125,4 +163,6 @@ def add_user(session: Session, username: str, role: Role, territories: list[str]
         territory_id = session.scalars(select(Territory.id).where(Territory.code == code)).one()
         session.add(UserTerritory(user_id=user.id, territory_id=territory_id))
     session.flush()
+    if second_factor if second_factor is not None else role in {Role.SUPERVISOR, Role.ADMIN}:
+        enrol(session, username)
     return Actor(username, role.value, frozenset(territories))

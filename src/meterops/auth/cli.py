@@ -1,4 +1,4 @@
-"""The ``meterops users`` commands: create users, set passwords, disable, list."""
+"""The ``meterops users`` commands: create users, set passwords, disable, list, second factor."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from rich.table import Table
 
 from meterops.auth import service as auth_service
 from meterops.cli import context
-from meterops.errors import InvalidInputError
+from meterops.errors import InvalidInputError, MeterOpsError
 from meterops.models.org import Role
 from meterops.timeutil import utc_now
 
-__all__ = ["app", "create", "disable", "list_users", "set_password"]
+__all__ = ["app", "create", "disable", "list_users", "mfa_enroll", "mfa_reset", "set_password"]
 
 app = typer.Typer(
-    help="People who sign in: create, set passwords, disable, list.", no_args_is_help=True
+    help="People who sign in: create, set passwords, disable, list, second factor.",
+    no_args_is_help=True,
 )
 
 _ACTOR = "cli"
@@ -88,7 +89,7 @@ def list_users() -> None:
     """Every user with role, territories and whether they can sign in."""
     with context.session() as session:
         rows = auth_service.list_users(session)
-        table = Table("user", "name", "role", "territories", "active")
+        table = Table("user", "name", "role", "territories", "active", "2nd factor")
         for user, codes in rows:
             table.add_row(
                 user.username,
@@ -96,5 +97,52 @@ def list_users() -> None:
                 user.role.value,
                 ", ".join(codes) or "—",
                 "yes" if user.active else "no",
+                "yes" if user.mfa_confirmed_at_utc is not None else "no",
             )
     context.console.print(table)
+
+
+@app.command("mfa-enroll")
+def mfa_enroll(
+    username: Annotated[str, typer.Argument(help="Sign-in name.")],
+    code: Annotated[
+        str | None,
+        typer.Option("--code", help="A code from the app (asked for when absent)."),
+    ] = None,
+) -> None:
+    """Give a user a TOTP second factor: prints the secret, then asks for one code to confirm.
+
+    Add the printed ``otpauth://`` URI (or the secret) to an authenticator app, then type the
+    6-digit code it shows. The factor is active only once a code confirmed it; approving held
+    remote commands needs it.
+    """
+    with context.session() as session:
+        enrolment = auth_service.begin_mfa_enrolment(
+            session, username=username, actor=_ACTOR, now=utc_now()
+        )
+    context.console.print(f"second factor for [bold]{enrolment.username}[/]")
+    context.console.print(f"secret: {enrolment.secret}", soft_wrap=True)
+    context.console.print(f"otpauth URI: {enrolment.uri}", soft_wrap=True, markup=False)
+    typed = code if code is not None else str(typer.prompt("Code from the authenticator app"))
+    with context.session() as session:
+        try:
+            auth_service.confirm_mfa_enrolment(
+                session,
+                username=username,
+                code=typed,
+                actor=_ACTOR,
+                now=utc_now(),
+                policy=auth_service.SessionPolicy(),
+            )
+        except MeterOpsError:
+            session.commit()  # the failed attempt counts towards throttling
+            raise
+    context.console.print(f"second factor active for [bold]{enrolment.username}[/]")
+
+
+@app.command("mfa-reset")
+def mfa_reset(username: Annotated[str, typer.Argument(help="Sign-in name.")]) -> None:
+    """Remove a user's second factor (lost phone); they enrol again with ``mfa-enroll``."""
+    with context.session() as session:
+        auth_service.reset_mfa(session, username=username, actor=_ACTOR, now=utc_now())
+    context.console.print(f"second factor removed for [bold]{username}[/]")

@@ -6,6 +6,13 @@ case. Every attempt is recorded (:class:`~meterops.models.auth.SignInAttempt`) a
 throttled per user name and per client address (:mod:`meterops.auth.throttle`). A successful
 sign-in always opens a *new* session (a fresh token: session fixation is impossible) and ends
 the one the browser presented, if any.
+
+Second factor (step-up): a user enrols a TOTP secret (:mod:`meterops.auth.totp`), active once
+a first code confirms it. Giving a valid code in a session records ``stepped_up_at_utc`` on it
+(:func:`step_up`); sensitive actions (approving held remote commands) need a step-up younger
+than :attr:`SessionPolicy.step_up_s` (:func:`step_up_is_fresh`). A code is accepted once (its
+time step is remembered), and wrong codes are throttled like sign-ins (per user and client
+address, counted apart from password failures).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterops.audit import service as audit
+from meterops.auth import totp
 from meterops.auth.passwords import (
     DUMMY_HASH,
     hash_password,
@@ -32,27 +40,47 @@ from meterops.errors import (
     InvalidInputError,
     NotFoundError,
     NotSignedInError,
+    PermissionDeniedError,
     TooManyAttemptsError,
 )
 from meterops.models.auth import SignInAttempt, WebSession
 from meterops.models.org import Role, Territory, User, UserTerritory
 
 __all__ = [
+    "NO_SECOND_FACTOR",
+    "WRONG_CODE",
     "WRONG_CREDENTIALS",
     "CurrentUser",
+    "MfaEnrolment",
     "SessionPolicy",
     "SignedIn",
+    "begin_mfa_enrolment",
+    "confirm_mfa_enrolment",
     "create_user",
     "disable_user",
+    "has_second_factor",
     "list_users",
     "purge_ended",
+    "reset_mfa",
     "resolve_session",
     "set_password",
     "sign_in",
     "sign_out",
+    "step_up",
+    "step_up_is_fresh",
+    "verify_second_factor",
 ]
 
 WRONG_CREDENTIALS = "Wrong user name or password."
+WRONG_CODE = (
+    "That code is not right, or it was already used. "
+    "Enter the code your authenticator app shows now."
+)
+NO_SECOND_FACTOR = (
+    "You have no second factor yet: an administrator sets one up with "
+    "`meterops users mfa-enroll USERNAME`, then try again."
+)
+_OTP = "otp_"  # outcome prefix of second-factor attempts in sign_in_attempts
 _TOUCH_EVERY = dt.timedelta(seconds=60)
 
 
@@ -63,12 +91,16 @@ class SessionPolicy:
     Attributes:
         idle_s: A session ends after this long without a request [s].
         absolute_s: A session ends this long after sign-in, however active [s].
-        throttle: Limits on failed attempts per user name and per client address.
+        throttle: Limits on failed attempts per user name and per client address (sign-in
+            passwords and second-factor codes, each counted apart).
+        step_up_s: A step-up (second-factor code) counts for this long [s]; approvals of
+            held remote commands need one this recent (CMD-03: 5 minutes).
     """
 
     idle_s: int = 30 * 60
     absolute_s: int = 12 * 3600
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    step_up_s: int = 5 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +113,7 @@ class CurrentUser:
     role: Role
     territory_ids: frozenset[int]
     csrf_token: str
+    stepped_up_at_utc: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +132,9 @@ def _territory_ids(session: Session, user_id: int) -> frozenset[int]:
     return frozenset(rows)
 
 
-def _current(session: Session, user: User, csrf_token: str) -> CurrentUser:
+def _current(
+    session: Session, user: User, csrf_token: str, stepped_up_at_utc: dt.datetime | None = None
+) -> CurrentUser:
     return CurrentUser(
         id=user.id,
         username=user.username,
@@ -107,6 +142,7 @@ def _current(session: Session, user: User, csrf_token: str) -> CurrentUser:
         role=user.role,
         territory_ids=_territory_ids(session, user.id),
         csrf_token=csrf_token,
+        stepped_up_at_utc=stepped_up_at_utc,
     )
 
 
@@ -239,14 +275,21 @@ def list_users(session: Session) -> list[tuple[User, list[str]]]:
 
 
 def _failures(
-    session: Session, column: InstrumentedAttribute[str], key: str, since: dt.datetime
+    session: Session,
+    column: InstrumentedAttribute[str],
+    key: str,
+    since: dt.datetime,
+    *,
+    second_factor: bool = False,
 ) -> list[dt.datetime]:
+    kind = SignInAttempt.outcome.startswith(_OTP)
     return list(
         session.scalars(
             select(SignInAttempt.attempted_at_utc).where(
                 column == key,
                 SignInAttempt.succeeded.is_(False),
                 SignInAttempt.attempted_at_utc > since,
+                kind if second_factor else ~kind,
             )
         )
     )
@@ -260,7 +303,7 @@ def _record_attempt(
             attempted_at_utc=now,
             username=name[:64],
             client_address=client[:64],
-            succeeded=outcome == "ok",
+            succeeded=outcome in {"ok", f"{_OTP}ok"},
             outcome=outcome,
         )
     )
@@ -377,7 +420,7 @@ def resolve_session(
     if record and now - row.last_seen_at_utc >= _TOUCH_EVERY:
         row.last_seen_at_utc = now
         session.flush()
-    return _current(session, user, row.csrf_token)
+    return _current(session, user, row.csrf_token, row.stepped_up_at_utc)
 
 
 def sign_out(session: Session, token: str | None, *, now: dt.datetime) -> None:
@@ -400,3 +443,251 @@ def purge_ended(session: Session, *, before: dt.datetime) -> int:
     )
     session.execute(delete(SignInAttempt).where(SignInAttempt.attempted_at_utc < before))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- second factor
+
+
+@dataclass(frozen=True, slots=True)
+class MfaEnrolment:
+    """A second factor waiting for its first code: what to give the authenticator app.
+
+    Attributes:
+        username: Whose factor it is.
+        secret: The base32 secret (shown once, to type into the app).
+        uri: The ``otpauth://`` URI with the secret (for a QR code or a link).
+    """
+
+    username: str
+    secret: str
+    uri: str
+
+
+def has_second_factor(session: Session, username: str) -> bool:
+    """Whether a user has a confirmed second factor."""
+    confirmed = session.scalar(
+        select(User.mfa_confirmed_at_utc).where(User.username == username.strip().casefold())
+    )
+    return confirmed is not None
+
+
+def begin_mfa_enrolment(
+    session: Session, *, username: str, actor: str, now: dt.datetime
+) -> MfaEnrolment:
+    """Give a user a new TOTP secret; it is active only once :func:`confirm_mfa_enrolment`.
+
+    Raises:
+        NotFoundError: No such user.
+        ConflictError: The user already has a confirmed factor (an admin resets it first).
+    """
+    user = _user(session, username)
+    if user.mfa_confirmed_at_utc is not None:
+        raise ConflictError(
+            f"{user.username} already has a second factor; an administrator removes it first "
+            f"with `meterops users mfa-reset {user.username}`",
+            code="conflict.second_factor",
+            details={"username": user.username},
+        )
+    secret = totp.new_secret()
+    user.mfa_secret, user.mfa_confirmed_at_utc, user.mfa_last_step = secret, None, None
+    audit.record(
+        session,
+        actor=actor,
+        action="user.mfa_enrolment_started",
+        entity_type="user",
+        entity_id=user.username,
+        now=now,
+    )
+    session.flush()
+    return MfaEnrolment(user.username, secret, totp.otpauth_uri(secret, account=user.username))
+
+
+def _check_code(
+    session: Session,
+    user: User,
+    code: str,
+    *,
+    client_address: str,
+    now: dt.datetime,
+    policy: SessionPolicy,
+) -> None:
+    """Throttle, verify and record one code for a user with a (pending or confirmed) secret."""
+    since = now - dt.timedelta(seconds=policy.throttle.window_s)
+    for column, key in (
+        (SignInAttempt.username, user.username),
+        (SignInAttempt.client_address, client_address),
+    ):
+        failures = _failures(session, column, key, since, second_factor=True)
+        verdict = decide(failures, now, policy.throttle)
+        if not verdict.allowed:
+            _record_attempt(session, user.username, client_address, now, f"{_OTP}throttled")
+            raise TooManyAttemptsError(
+                f"Too many wrong codes. Try again in {verdict.retry_after_s // 60 + 1} minutes.",
+                details={"retry_after_s": verdict.retry_after_s},
+            )
+    assert user.mfa_secret is not None
+    step = totp.verify(user.mfa_secret, code, now, after_step=user.mfa_last_step)
+    if step is None:
+        _record_attempt(session, user.username, client_address, now, f"{_OTP}wrong_code")
+        raise PermissionDeniedError(WRONG_CODE, code="auth.wrong_code")
+    user.mfa_last_step = step
+    _record_attempt(session, user.username, client_address, now, f"{_OTP}ok")
+
+
+def confirm_mfa_enrolment(
+    session: Session,
+    *,
+    username: str,
+    code: str,
+    actor: str,
+    now: dt.datetime,
+    policy: SessionPolicy,
+    client_address: str = "cli",
+) -> None:
+    """Activate a pending second factor with one valid code from the authenticator app.
+
+    The caller must commit even when this raises, so a wrong code counts towards throttling.
+
+    Raises:
+        NotFoundError: No such user.
+        ConflictError: No enrolment is pending (or the factor is already active).
+        PermissionDeniedError: The code is wrong (``auth.wrong_code``).
+        TooManyAttemptsError: Too many recent wrong codes.
+    """
+    user = _user(session, username)
+    if user.mfa_secret is None or user.mfa_confirmed_at_utc is not None:
+        raise ConflictError(
+            f"{user.username} has no second factor waiting for confirmation",
+            code="conflict.second_factor",
+            details={"username": user.username},
+        )
+    _check_code(session, user, code, client_address=client_address, now=now, policy=policy)
+    user.mfa_confirmed_at_utc = now
+    audit.record(
+        session,
+        actor=actor,
+        action="user.mfa_enrolled",
+        entity_type="user",
+        entity_id=user.username,
+        now=now,
+    )
+    session.flush()
+
+
+def reset_mfa(session: Session, *, username: str, actor: str, now: dt.datetime) -> None:
+    """Remove a user's second factor (lost phone); their sessions lose any step-up.
+
+    Raises:
+        NotFoundError: No such user.
+    """
+    user = _user(session, username)
+    user.mfa_secret, user.mfa_confirmed_at_utc, user.mfa_last_step = None, None, None
+    session.execute(
+        update(WebSession).where(WebSession.user_id == user.id).values(stepped_up_at_utc=None)
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="user.mfa_reset",
+        entity_type="user",
+        entity_id=user.username,
+        now=now,
+    )
+    session.flush()
+
+
+def verify_second_factor(
+    session: Session,
+    *,
+    username: str,
+    code: str,
+    client_address: str,
+    now: dt.datetime,
+    policy: SessionPolicy,
+) -> dt.datetime:
+    """Check a user's second-factor code; a valid one counts as a step-up at ``now``.
+
+    The caller must commit even when this raises, so a wrong code counts towards throttling.
+
+    Returns:
+        ``now``, the time of the step-up.
+
+    Raises:
+        NotFoundError: No such user.
+        PermissionDeniedError: No confirmed factor (``auth.no_second_factor``, naming
+            ``meterops users mfa-enroll``), or a wrong or reused code (``auth.wrong_code``).
+        TooManyAttemptsError: Too many recent wrong codes.
+    """
+    user = _user(session, username)
+    if user.mfa_secret is None or user.mfa_confirmed_at_utc is None:
+        raise PermissionDeniedError(NO_SECOND_FACTOR, code="auth.no_second_factor")
+    _check_code(session, user, code, client_address=client_address, now=now, policy=policy)
+    audit.record(
+        session,
+        actor=user.username,
+        action="user.step_up",
+        entity_type="user",
+        entity_id=user.username,
+        data={"client": client_address},
+        now=now,
+    )
+    session.flush()
+    return now
+
+
+def step_up(
+    session: Session,
+    token: str | None,
+    *,
+    code: str,
+    client_address: str,
+    now: dt.datetime,
+    policy: SessionPolicy,
+) -> dt.datetime:
+    """Record a step-up on a live session after a valid second-factor code.
+
+    The caller must commit even when this raises, so a wrong code counts towards throttling.
+
+    Returns:
+        The session's new ``stepped_up_at_utc`` (``now``).
+
+    Raises:
+        NotSignedInError: The token is not a live session.
+        PermissionDeniedError: No confirmed factor, or a wrong or reused code.
+        TooManyAttemptsError: Too many recent wrong codes.
+    """
+    current = resolve_session(session, token, now=now, policy=policy, record=False)
+    if current is None or token is None:
+        raise NotSignedInError("Please sign in.")
+    when = verify_second_factor(
+        session,
+        username=current.username,
+        code=code,
+        client_address=client_address,
+        now=now,
+        policy=policy,
+    )
+    row = session.get(WebSession, token_digest(token))
+    assert row is not None
+    row.stepped_up_at_utc = when
+    session.flush()
+    return when
+
+
+def step_up_is_fresh(
+    stepped_up_at_utc: dt.datetime | None, now: dt.datetime, policy: SessionPolicy
+) -> bool:
+    """Whether a step-up still counts at ``now`` (at most ``policy.step_up_s`` old).
+
+    Examples:
+        >>> t = dt.datetime(2026, 11, 24, 8, 0, tzinfo=dt.UTC)
+        >>> p = SessionPolicy()
+        >>> [step_up_is_fresh(s, t, p) for s in (None, t, t - dt.timedelta(seconds=300))]
+        [False, True, True]
+        >>> step_up_is_fresh(t - dt.timedelta(seconds=301), t, p)
+        False
+    """
+    if stepped_up_at_utc is None:
+        return False
+    age = now - stepped_up_at_utc
+    return dt.timedelta(0) <= age <= dt.timedelta(seconds=policy.step_up_s)

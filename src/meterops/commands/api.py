@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends
 from meterops.commands import schemas
 from meterops.commands import service as commands_service
 from meterops.commands.policy import CommandPolicy
-from meterops.web.auth import UserDep, require_csrf
-from meterops.web.deps import SessionDep
+from meterops.web.auth import UserDep, policy_of, require_csrf
+from meterops.web.deps import SessionDep, SettingsDep
 from meterops.web.errors import ERROR_RESPONSES
 
 __all__ = ["approve_request", "create_request", "get_request", "kill_switch", "overview", "router"]
@@ -54,12 +54,22 @@ def get_request(request_id: int, session: SessionDep) -> schemas.CommandRequestR
     dependencies=[Depends(require_csrf)],
 )
 def approve_request(
-    request_id: int, session: SessionDep, user: UserDep
+    request_id: int, session: SessionDep, user: UserDep, settings: SettingsDep
 ) -> schemas.CommandRequestRead:
-    """Approve a held request (a second, different supervisor or admin, in time)."""
+    """Approve a held request (a second, different supervisor or admin, in time).
+
+    The approver must have stepped up (``POST /step-up`` with a code from their authenticator
+    app) in this session within the last 5 minutes.
+    """
     actor = commands_service.resolve_actor(session, user.username)
     return commands_service.approve(
-        session, request_id, actor=actor, now=_now(), policy=CommandPolicy()
+        session,
+        request_id,
+        actor=actor,
+        now=_now(),
+        policy=CommandPolicy(),
+        stepped_up_at_utc=user.stepped_up_at_utc,
+        session_policy=policy_of(settings),
     )
 
 

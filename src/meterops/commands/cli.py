@@ -232,16 +232,48 @@ def status(
 def approve(
     request_id: Annotated[int, typer.Argument(help="Request id.")],
     user: AsUser,
+    otp: Annotated[
+        str | None,
+        typer.Option("--otp", help="Code from your authenticator app (asked for when absent)."),
+    ] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Approve a held request (a second, different supervisor or admin)."""
+    """Approve a held request (a second, different supervisor or admin).
+
+    Needs the approver's second factor: the code (``--otp`` or asked for) is checked against
+    their authenticator secret and counts as a step-up now; each code works once.
+    """
+    from meterops.auth import service as auth_service
     from meterops.commands import service as commands_service
     from meterops.commands.policy import CommandPolicy
+    from meterops.errors import MeterOpsError
 
+    code = otp if otp is not None else str(typer.prompt("Code from your authenticator app"))
+    limits = auth_service.SessionPolicy()
+    with context.session() as session:
+        actor = commands_service.resolve_actor(session, user)
+        try:
+            stepped_up = auth_service.verify_second_factor(
+                session,
+                username=actor.username,
+                code=code,
+                client_address="cli",
+                now=_now(),
+                policy=limits,
+            )
+        except MeterOpsError:
+            session.commit()  # a wrong code counts towards throttling
+            raise
     with context.session() as session:
         actor = commands_service.resolve_actor(session, user)
         read = commands_service.approve(
-            session, request_id, actor=actor, now=_now(), policy=CommandPolicy()
+            session,
+            request_id,
+            actor=actor,
+            now=_now(),
+            policy=CommandPolicy(),
+            stepped_up_at_utc=stepped_up,
+            session_policy=limits,
         )
     _print_request(read, as_json)
 

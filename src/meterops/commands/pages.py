@@ -10,7 +10,8 @@ as ``GET /api/v1/remote/overview``), and a form to command one meter or a pasted
 * ``POST /remote/send`` stores the request through :func:`meterops.commands.service.request`
   (what ``POST /api/v1/remote/requests`` does) and shows what became of each meter;
 * ``POST /remote/requests/{request_id}/approve`` approves a held request (the service refuses
-  the requester themself and shows why);
+  the requester themself and shows why); an approver without a step-up in the last 5 minutes
+  is sent to ``/step-up`` first and comes back to the console;
 * ``POST /remote/kill-switch`` halts or resumes all dispatching, with a confirmation and a reason.
 
 Every form carries the session's CSRF token; the access matrix checks role and territory.
@@ -25,11 +26,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from meterops.assets import service as assets_service
+from meterops.auth import service as auth_service
 from meterops.auth.service import CurrentUser
 from meterops.commands import schemas
 from meterops.commands import service as commands_service
@@ -37,9 +39,11 @@ from meterops.commands.policy import CommandPolicy
 from meterops.errors import InvalidInputError, MeterOpsError
 from meterops.models.commands import CommandType
 from meterops.outages import service as outages_service
-from meterops.web.auth import UserDep
-from meterops.web.deps import SessionDep
+from meterops.web import stepup
+from meterops.web.auth import UserDep, policy_of
+from meterops.web.deps import SessionDep, SettingsDep
 from meterops.web.errors import status_for
+from meterops.web.stepup import step_up_location
 
 __all__ = [
     "CONSOLE_KINDS",
@@ -54,6 +58,9 @@ __all__ = [
 ]
 
 router = APIRouter(include_in_schema=False)
+# The approvals inbox needs /step-up: served with the console until web/app.py includes
+# meterops.web.stepup.router itself.
+router.include_router(stepup.router)
 
 CONSOLE_KINDS: dict[CommandType, str] = {
     CommandType.PING: "Ping",
@@ -290,13 +297,28 @@ def _validation_text(error: ValidationError) -> str:
 
 @router.post("/remote/requests/{request_id}/approve", response_class=HTMLResponse)
 def approve_page(
-    request: Request, session: SessionDep, user: UserDep, request_id: int
-) -> HTMLResponse:
-    """Approve a held request as the second person; refusals (e.g. one's own) are shown."""
+    request: Request, session: SessionDep, settings: SettingsDep, user: UserDep, request_id: int
+) -> Response:
+    """Approve a held request as the second person; refusals (e.g. one's own) are shown.
+
+    An approver with a second factor but no step-up in the last 5 minutes goes to
+    ``/step-up?next=/remote`` first (and comes back to the console to approve).
+    """
+    now, limits = _now(), policy_of(settings)
+    if auth_service.has_second_factor(session, user.username) and not (
+        auth_service.step_up_is_fresh(user.stepped_up_at_utc, now, limits)
+    ):
+        return RedirectResponse(step_up_location(f"/remote#request-{request_id}"), 303)
     try:
         actor = commands_service.resolve_actor(session, user.username)
         approved = commands_service.approve(
-            session, request_id, actor=actor, now=_now(), policy=CommandPolicy()
+            session,
+            request_id,
+            actor=actor,
+            now=now,
+            policy=CommandPolicy(),
+            stepped_up_at_utc=user.stepped_up_at_utc,
+            session_policy=limits,
         )
     except MeterOpsError as error:
         return _failure(request, session, error, {})

@@ -17,6 +17,8 @@ class WebSession(Base):
 
     A session ends at the first of: sign-out (``ended_at_utc``), ``idle`` minutes without a
     request after ``last_seen_at_utc``, or ``expires_at_utc`` (absolute limit from sign-in).
+    ``stepped_up_at_utc`` is when the user last gave a valid second-factor code in this
+    session (step-up); approvals need it recent.
     """
 
     __tablename__ = "web_sessions"
@@ -30,6 +32,7 @@ class WebSession(Base):
     expires_at_utc: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     ended_at_utc: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
     end_reason: Mapped[str | None] = mapped_column(String(32))
+    stepped_up_at_utc: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
 
 
 class SignInAttempt(Base):

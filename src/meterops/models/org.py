@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, func
+from sqlalchemy import BigInteger, ForeignKey, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterops.db.base import Base, BigIntPK, UtcDateTime
@@ -36,7 +36,13 @@ class Territory(Base):
 
 
 class User(Base):
-    """A person who signs in. Password hashes are argon2; never the password itself."""
+    """A person who signs in. Password hashes are argon2; never the password itself.
+
+    The second factor is a TOTP secret (RFC 6238, :mod:`meterops.auth.totp`): set at
+    enrolment, active only once a code confirmed it (``mfa_confirmed_at_utc``);
+    ``mfa_last_step`` is the last 30 s time step a code was accepted for, so no code is
+    accepted twice.
+    """
 
     __tablename__ = "users"
 
@@ -46,6 +52,9 @@ class User(Base):
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    mfa_secret: Mapped[str | None] = mapped_column(String(64))
+    mfa_confirmed_at_utc: Mapped[dt.datetime | None] = mapped_column(UtcDateTime())
+    mfa_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at_utc: Mapped[dt.datetime] = mapped_column(
         UtcDateTime(), server_default=func.current_timestamp()
     )
