@@ -33,6 +33,8 @@ _LOG = logging.getLogger(__name__)
 
 _MARKER = "demo.json"
 _CREDENTIALS = "credentials.json"
+_SECOND_FACTORS = "second_factors.json"
+_APPROVERS = ("super", "admin")
 _DEMO_USERS = (
     ("tech", "Terry Tech", "technician"),
     ("dispatch", "Dana Dispatch", "dispatcher"),
@@ -68,10 +70,38 @@ def _create_users(settings: Settings, folder: Path) -> None:
                 actor="demo",
             )
             credentials[username] = password
+        factors = {name: _enrol(session, name) for name in _APPROVERS}
     engine.dispose()
     path = folder / _CREDENTIALS
     path.write_text(json.dumps(credentials, indent=2))
     path.chmod(0o600)
+    path = folder / _SECOND_FACTORS
+    path.write_text(json.dumps(factors, indent=2))
+    path.chmod(0o600)
+
+
+def _enrol(session: Session, username: str) -> dict[str, str]:
+    """Give a demo approver a TOTP second factor, confirmed with the previous step's code.
+
+    (A real enrolment asks the person for a code, ``meterops users mfa-enroll``; the demo
+    confirms it itself so the current code from an authenticator app still works once.)
+    """
+    from meterops.auth import service as auth_service
+    from meterops.auth import totp
+    from meterops.timeutil import utc_now
+
+    now = utc_now()
+    enrolment = auth_service.begin_mfa_enrolment(session, username=username, actor="demo", now=now)
+    auth_service.confirm_mfa_enrolment(
+        session,
+        username=username,
+        code=totp.code_at(enrolment.secret, now - dt.timedelta(seconds=totp.STEP_S)),
+        actor="demo",
+        now=now,
+        policy=auth_service.SessionPolicy(),
+        client_address="demo",
+    )
+    return {"secret": enrolment.secret, "uri": enrolment.uri}
 
 
 def _print_credentials(folder: Path) -> None:
@@ -83,6 +113,16 @@ def _print_credentials(folder: Path) -> None:
     context.console.print("Sign in as (user name / password, kept in " + str(path) + "):")
     for username, password in credentials.items():
         context.console.print(f"    {roles.get(username, ''):<11} {username:<9} {password}")
+    path = folder / _SECOND_FACTORS
+    if not path.exists():
+        return
+    context.console.print(
+        "Approving held remote commands needs a code from an authenticator app: add these "
+        "(otpauth URI or secret) to one, then confirm a code at /step-up when asked:"
+    )
+    for username, factor in json.loads(path.read_text()).items():
+        context.console.print(f"    {username:<9} secret {factor['secret']}", soft_wrap=True)
+        context.console.print(f"    {'':<9} {factor['uri']}", soft_wrap=True, markup=False)
 
 
 def _build(settings: Settings, files: Path, *, seed: int, days: int) -> None:
