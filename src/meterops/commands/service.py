@@ -29,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterops.audit import service as audit_service
+from meterops.auth.service import SessionPolicy, has_second_factor, step_up_is_fresh
 from meterops.commands import schemas
 from meterops.commands.errors import (
     HardCeilingError,
@@ -479,15 +480,32 @@ def approve(
     actor: Actor,
     now: dt.datetime,
     policy: CommandPolicy,
+    stepped_up_at_utc: dt.datetime | None,
+    session_policy: SessionPolicy | None = None,
     store: ReadStore | None = None,
 ) -> schemas.CommandRequestRead:
     """A second, different supervisor or admin releases a held request in time.
 
+    The approver must have a confirmed second factor and have given a code from it (stepped
+    up) within ``session_policy.step_up_s`` (5 minutes) before ``now`` (CMD-03, ASVS 7.5.3).
     Guards are evaluated again; meters that now fail one are cancelled. The hard ceiling is
     checked again.
 
+    Args:
+        session: Database session.
+        request_id: The held request.
+        actor: The approver.
+        now: Time of the approval (aware UTC).
+        policy: The command policy.
+        stepped_up_at_utc: When the approver last stepped up (the web session's, or ``now``
+            after a code checked by the caller); None when they have not.
+        session_policy: Where the step-up age limit comes from (default
+            :class:`~meterops.auth.service.SessionPolicy`).
+        store: Read store for the guards' facts.
+
     Raises:
-        NotApprovableError: Own request, wrong role, territory outside the approver's, too late.
+        NotApprovableError: Own request, wrong role, no second factor, no recent step-up,
+            territory outside the approver's, too late.
         ConflictError: The request is not awaiting approval.
         HardCeilingError: Releasing it would pass the hard ceiling.
     """
@@ -518,6 +536,18 @@ def approve(
         raise refuse("the requester cannot approve their own request (two-person rule)")
     if actor.role not in APPROVER_ROLES:
         raise refuse(f"role {actor.role!r} cannot approve; a supervisor or admin must")
+    if not has_second_factor(session, actor.username):
+        raise refuse(
+            f"{actor.username} has no second factor; approvals need one: enrol with "
+            f"`meterops users mfa-enroll {actor.username}`"
+        )
+    limits = session_policy or SessionPolicy()
+    if not step_up_is_fresh(stepped_up_at_utc, now, limits):
+        minutes = f"{limits.step_up_s / 60:g} minute{'s' if limits.step_up_s != 60 else ''}"
+        raise refuse(
+            "step up with your authenticator code first; approvals need a second factor "
+            f"from the last {minutes}"
+        )
     if req.approval_deadline_utc is not None and now > req.approval_deadline_utc:
         raise refuse(f"the approval window closed at {req.approval_deadline_utc.isoformat()}")
     commands = [c for c in repository.commands_of(req.id) if c.state is RemoteCommandState.HELD]
