@@ -1,8 +1,10 @@
 """The remote-operations console and the live outage map in a real browser.
 
 A supervisor checks a ping (the guards per meter appear before anything is sent), sends it,
-engages and releases the kill switch, then sees an open outage on the map. The ``page``
-fixture fails on any console error, CSP violation or error status. Screenshots go under
+engages and releases the kill switch, then sees an open outage on the map. A second
+supervisor approves a held request: the console sends them to the step-up page, they type
+the code of their authenticator app (a real TOTP code) and come back to approve (CMD-03).
+The ``page`` fixture fails on any console error, CSP violation or error status. Screenshots go under
 ``test-artifacts/remote/``.
 """
 
@@ -15,11 +17,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from meterops.commands import schemas
+from meterops.commands import service as commands_service
+from meterops.commands.policy import CommandPolicy
 from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models import Installation, Meter
-from meterops.models.commands import OutageIncident, OutageLevel, OutageMember
+from meterops.models.commands import (
+    CommandType,
+    OutageIncident,
+    OutageLevel,
+    OutageMember,
+    RequestState,
+)
 from tests.browser.test_dispatcher import sign_in_as
-from tests.fixtures.web import PASSWORD
+from tests.fixtures.web import PASSWORD, create_web_user, enrol_second_factor, fresh_code
 
 pytestmark = pytest.mark.browser
 
@@ -127,3 +138,56 @@ def test_supervisor_sees_the_open_outage_on_the_map(
     tooltip.wait_for()
     assert "TX-BROWSER: 2 meters affected" in tooltip.inner_text()
     shot(page, "04-outage-map")
+
+
+@pytest.fixture(scope="module")
+def held_request(
+    base_url: str, module_database_url: str, outage: tuple[str, list[str]]
+) -> tuple[int, str]:
+    """A ping held for a second person (a policy that holds any ping), made by browser-super;
+    a second supervisor with a confirmed second factor. Returns the request id and approver."""
+    approver = create_web_user(module_database_url, "browser-approver")
+    enrol_second_factor(module_database_url, approver)
+    engine = make_engine(module_database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        held = commands_service.request(
+            session,
+            schemas.CommandRequestCreate(
+                kind=CommandType.PING,
+                serial_numbers=[outage[0], outage[1][0]],
+                reason="browser approval",
+                idempotency_key="browser-held-ping",
+            ),
+            actor=commands_service.resolve_actor(session, "browser-super"),
+            now=dt.datetime.now(dt.UTC),
+            policy=CommandPolicy(thresholded_kinds=frozenset({"ping"}), request_meter_limit=1),
+        )
+    engine.dispose()
+    assert held.state is RequestState.AWAITING_APPROVAL
+    return held.id, approver
+
+
+def test_a_second_supervisor_steps_up_with_a_code_and_approves(
+    page: Any, base_url: str, module_database_url: str, held_request: tuple[int, str]
+) -> None:
+    page.set_default_timeout(WAIT_MS)
+    request_id, approver = held_request
+    sign_in_as(page, base_url, approver, PASSWORD, "/remote")
+    page.goto(base_url + "/remote")
+    assert str(request_id) in page.locator("#approvals").inner_text()
+    with page.expect_navigation():
+        page.locator(f"#approve-{request_id}").click()
+    assert "/step-up" in page.url
+    assert "authenticator app" in page.locator("main").inner_text()
+    shot(page, "05-step-up")
+
+    page.locator("#step-up-code").fill(fresh_code(module_database_url, approver))
+    with page.expect_navigation():
+        page.locator("#step-up-submit").click()
+    assert page.url.endswith(f"/remote#request-{request_id}")
+    page.locator(f"#approve-{request_id}").click()
+    notice = page.locator("#console-notice", has_text=f"Request {request_id} approved")
+    notice.wait_for()
+    assert "released" in notice.inner_text()
+    assert page.locator(f"#approve-{request_id}").count() == 0
+    shot(page, "06-approved-after-step-up")
