@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from typing import Any
@@ -12,7 +13,9 @@ import pytest
 
 from meterops.nomenclature import EVENT_BY_NAME
 from meterops.simulator import FaultKind, World, simulate_days, small_town
+from meterops.simulator.faults import CROSSED_RADIUS_M, draw_faults
 from meterops.simulator.fleetfiles import fleet_frames
+from meterops.simulator.params import Stream, stream
 
 from .conftest import BUSY_DAYS, BUSY_RATES, NO_FAULTS
 
@@ -445,3 +448,38 @@ def test_tamper_without_theft_raises_tamper_events_but_keeps_the_consumption(
         untouched = _reads(quiet, ALL_DAYS, [quiet.reported_serial[site]])["value"].sum()
         tampered = _reads(busy_world, ALL_DAYS, [serial])["value"].sum()
         assert tampered == pytest.approx(untouched, rel=0.25)
+
+
+def test_crossed_meters_are_neighbours_on_one_transformer_when_the_geometry_is_known(
+    busy_world: World,
+) -> None:
+    world = busy_world
+    sites = world.territory.sites
+    facts = dataclasses.replace(
+        world.facts,
+        site_x_m=sites.x_m,
+        site_y_m=sites.y_m,
+        site_transformer=sites.transformer,
+    )
+    rates = dataclasses.replace(BUSY_RATES, crossed_pairs_per_1000=40.0)
+    faults = draw_faults(facts, rates, stream(world.scenario.seed, Stream.FAULTS))
+    rows = faults.rows(FaultKind.CROSSED_METERS)
+    a, b = faults.meter[rows], faults.partner[rows]
+    assert a.size >= 10
+    assert (faults.site[rows] == b).all()
+    assert np.hypot(sites.x_m[a] - sites.x_m[b], sites.y_m[a] - sites.y_m[b]).max() <= (
+        CROSSED_RADIUS_M
+    )
+    assert (sites.transformer[a] == sites.transformer[b]).all()
+    assert len(set(a.tolist())) == a.size  # a meter is crossed once at most
+    assert facts.swappable[a].all()
+    again = draw_faults(facts, rates, stream(world.scenario.seed, Stream.FAULTS))
+    assert (again.meter == faults.meter).all()  # seeded
+    # without geometry the pairs are numbering neighbours (as before)
+    plain = draw_faults(
+        dataclasses.replace(facts, site_x_m=None),
+        rates,
+        stream(world.scenario.seed, Stream.FAULTS),
+    )
+    rows = plain.rows(FaultKind.CROSSED_METERS)
+    assert (np.abs(plain.meter[rows] - plain.partner[rows]) == 1).all()

@@ -39,6 +39,9 @@ US_PER_DAY: Final = 86_400_000_000
 US_PER_HOUR: Final = 3_600_000_000
 CHUNK_SITES: Final = 8192
 """Service points per generation chunk (crossed pairs never straddle two chunks)."""
+CROSSED_RADIUS_M: Final = 150.0
+"""Farthest apart two crossed meters' premises are: an installer mixes up two meters on one
+street, in one building or next door, on the same distribution transformer. [m]"""
 
 
 class FaultKind(StrEnum):
@@ -83,6 +86,10 @@ class FleetFacts:
         collectors: Number of collectors.
         push_us: When the misprogrammed program was pushed (epoch µs).
         install_us: Per meter: installation time (epoch µs).
+        site_x_m: Per service point: east coordinate (None: no geometry, crossed pairs are
+            neighbours in the numbering). [m]
+        site_y_m: Per service point: north coordinate. [m]
+        site_transformer: Per service point: transformer index.
     """
 
     start_us: int
@@ -98,6 +105,9 @@ class FleetFacts:
     collectors: int
     push_us: int
     install_us: IntArray
+    site_x_m: FloatArray | None = None
+    site_y_m: FloatArray | None = None
+    site_transformer: IntArray | None = None
 
 
 @dataclass(slots=True)
@@ -207,6 +217,47 @@ def _pick(pool: IntArray, count: int, used: set[int], rng: np.random.Generator) 
     chosen = rng.choice(free, size=min(count, free.size), replace=False)
     used.update(chosen.tolist())
     return np.sort(chosen)
+
+
+def _crossable_pairs(facts: FleetFacts, meters: int) -> tuple[IntArray, IntArray]:
+    """Pairs ``(i, j)``, ``i < j``, of self-contained meters an installer could mix up.
+
+    With geometry: premises at most :data:`CROSSED_RADIUS_M` apart on the same transformer
+    (and in the same generation chunk). Without: neighbours in the numbering.
+    """
+    swappable = facts.swappable[:meters]
+    if facts.site_x_m is None or facts.site_y_m is None or facts.site_transformer is None:
+        ok = (
+            swappable[:-1]
+            & swappable[1:]
+            & ((np.arange(max(meters - 1, 0)) % CHUNK_SITES) != CHUNK_SITES - 1)
+        )
+        first = np.flatnonzero(ok).astype(np.int64)
+        return first, first + 1
+    x, y = facts.site_x_m[:meters], facts.site_y_m[:meters]
+    candidates = np.flatnonzero(swappable)
+    # group by (transformer, chunk): a crossed pair never straddles two chunks
+    group = facts.site_transformer[candidates].astype(np.int64) * (meters // CHUNK_SITES + 1) + (
+        candidates // CHUNK_SITES
+    )
+    order = np.argsort(group, kind="stable")
+    candidates, group = candidates[order], group[order]
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    firsts: list[IntArray] = []
+    seconds: list[IntArray] = []
+    for members in np.split(candidates, bounds):
+        if members.size < 2:
+            continue
+        i, j = np.triu_indices(members.size, k=1)
+        a, b = members[i], members[j]
+        near = np.hypot(x[a] - x[b], y[a] - y[b]) <= CROSSED_RADIUS_M
+        firsts.append(np.minimum(a, b)[near])
+        seconds.append(np.maximum(a, b)[near])
+    if not firsts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    first, second = np.concatenate(firsts), np.concatenate(seconds)
+    order = np.lexsort((second, first))
+    return first[order].astype(np.int64), second[order].astype(np.int64)
 
 
 def draw_faults(facts: FleetFacts, rates: FaultRates, rng: np.random.Generator) -> Faults:
@@ -362,25 +413,22 @@ def draw_faults(facts: FleetFacts, rates: FaultRates, rng: np.random.Generator) 
             detail=detail,
         )
     pairs = int(np.floor(rates.crossed_pairs_per_1000 * meters / 1000 + rng.random()))
-    ok = (
-        facts.swappable[:-1]
-        & facts.swappable[1:]
-        & ((np.arange(meters - 1) % CHUNK_SITES) != CHUNK_SITES - 1)
-    )
-    candidates = np.flatnonzero(ok)
+    first, second = _crossable_pairs(facts, meters)
     chosen: list[int] = []
     taken: set[int] = set()
-    for i in rng.permutation(candidates).tolist():
+    for k in rng.permutation(first.size).tolist():
         if len(chosen) == pairs:
             break
-        if i in taken or i + 1 in taken:
+        i, j = int(first[k]), int(second[k])
+        if i in taken or j in taken:
             continue
-        chosen.append(i)
-        taken.update((i, i + 1))
-    a = np.sort(np.array(chosen, dtype=np.int64))
-    start = np.minimum(facts.install_us[a], facts.install_us[a + 1]) if a.size else a
-    faults.append(f.CROSSED_METERS, a.size, meter=a, site=a + 1, partner=a + 1, start_us=start)
-    faults.append(f.CROSSED_METERS, a.size, meter=a + 1, site=a, partner=a, start_us=start)
+        chosen.append(k)
+        taken.update((i, j))
+    picked = np.array(sorted(chosen, key=lambda k: int(first[k])), dtype=np.int64)
+    a, b = first[picked], second[picked]
+    start = np.minimum(facts.install_us[a], facts.install_us[b]) if a.size else a
+    faults.append(f.CROSSED_METERS, a.size, meter=a, site=b, partner=b, start_us=start)
+    faults.append(f.CROSSED_METERS, a.size, meter=b, site=a, partner=a, start_us=start)
     unknown = int(np.floor(rates.unknown_serial_per_1000 * meters / 1000 + rng.random()))
     who = _pick(
         np.setdiff1d(everyone, np.array(sorted(taken), dtype=np.int64)), unknown, set(), rng
