@@ -282,7 +282,7 @@ def _failures(
     *,
     second_factor: bool = False,
 ) -> list[dt.datetime]:
-    kind = SignInAttempt.outcome.startswith(_OTP)
+    kind = SignInAttempt.outcome.startswith(_OTP, autoescape=True)
     return list(
         session.scalars(
             select(SignInAttempt.attempted_at_utc).where(
