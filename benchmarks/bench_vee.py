@@ -287,11 +287,13 @@ def _e2e_child(folder: str, context: VeeContext, rows_per_batch: int, out: Any) 
     job = VeeJob(default_suite(), window, context)
     job(_reads(100, np.random.default_rng(1)))  # load the numba kernel (cached) outside the clock
     base = _high_water_mb()
+    cpu0 = time.process_time()
     with timed() as elapsed:
         run = run_partition(
             store, job, start_utc=start, now=RECEIVED, rows_per_batch=rows_per_batch
         )
         seconds = elapsed()
+    cpu = time.process_time() - cpu0
     peak = _high_water_mb()
     # The baseline, after the peak was taken: the Delta scan alone of the same reads' VEE
     # columns, range by range (the I/O floor of the run; no current view, no VEE, no writes).
@@ -312,6 +314,7 @@ def _e2e_child(folder: str, context: VeeContext, rows_per_batch: int, out: Any) 
     out.send(
         {
             "seconds": seconds,
+            "cpu_s": cpu,
             "scan_s": scan_s,
             "scanned": scanned,
             "reads": run.reads,
@@ -470,6 +473,7 @@ def run(ctx: BenchContext) -> list[Figure]:
             note=(
                 f"{e2e['batches']} batches of about {rows_per_batch:,} stored rows "
                 f"(vee.stream.run_partition); {e2e['reads'] / e2e['seconds'] / 1e6:.1f} M reads/s; "
+                f"{e2e['cpu_s']:.1f} s CPU (all threads); "
                 f"{e2e['flags']:,} flag rows, {e2e['versions']:,} versions written"
                 + (
                     f"; linear extrapolation to 96 M reads: {scaled_s:.1f} s"

@@ -153,7 +153,8 @@ def test_batched_stores_what_unbatched_stores(
         late = estimated.filter(pl.Series(rng.random(estimated.height) < 0.5)).with_columns(
             pl.lit(1.5).alias("value")
         )
-        second = _raw(rng, sorted(set(more) - set(meters)), 2, _RECEIVED) if more else None
+        new_meters = sorted(set(more) - set(meters))
+        second = _raw(rng, new_meters, 2, _RECEIVED) if new_meters else None
         parts = [_stored(late, 2, _RECEIVED)] + ([second] if second is not None else [])
         later = _RECEIVED + dt.timedelta(hours=1)
         for store in (whole, batched):

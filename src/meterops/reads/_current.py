@@ -200,19 +200,20 @@ def _keys(rows: pl.DataFrame, flags: pl.DataFrame) -> tuple[I64, I64] | None:
     t_low, step, n_steps = _time_grid(rows["interval_start_utc"], flags["interval_start_utc"])
     if (high - low + 1) * len(channels) * n_steps >= _MAX_KEY:
         return None
-    code = (
-        pl.col("channel").cast(enum).to_physical().cast(pl.Int64)
-        if len(channels) > 1
-        else pl.lit(0, pl.Int64)
-    )
-    slot = (pl.col("interval_start_utc").dt.epoch("us") - t_low) // step
-    key = ((pl.col("meter_id") - low) * len(channels) + code) * n_steps + slot
-    encoded = [
-        f.select(key.alias("k"))["k"].to_numpy().astype(np.int64, copy=False)
-        if f.height
-        else np.zeros(0, dtype=np.int64)
-        for f in (rows, flags)
-    ]
+    encoded = []
+    for frame in (rows, flags):
+        if not frame.height:
+            encoded.append(np.zeros(0, dtype=np.int64))
+            continue
+        # NumPy over zero-copy views of the columns: no Polars temporaries per row.
+        key = frame["meter_id"].to_numpy().astype(np.int64, copy=False) - low
+        if len(channels) > 1:
+            code = frame["channel"].cast(enum).to_physical().to_numpy().astype(np.int64)
+            key = key * len(channels) + code
+        times = frame["interval_start_utc"].dt.epoch("us").to_numpy()
+        key *= n_steps
+        key += (times.astype(np.int64, copy=False) - t_low) // step
+        encoded.append(key)
     return encoded[0], encoded[1]
 
 

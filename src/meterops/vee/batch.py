@@ -118,7 +118,8 @@ class VeeJob:
         new = outcome.rule_flags
         old = reads["quality_flags"] & RULE_MASK
         flagged = (
-            reads.with_columns(new.alias("_new"), old.alias("_old"))
+            reads.lazy()
+            .with_columns(new.alias("_new"), old.alias("_old"))
             .filter(in_window & ((pl.col("_new") != 0) | (pl.col("_new") != pl.col("_old"))))
             .select(
                 pl.lit("flags").alias("row_kind"),
@@ -129,6 +130,7 @@ class VeeJob:
                 (pl.col("_new") != pl.col("_old")).alias("changed"),
                 (pl.col("_new") ^ pl.col("_old")).alias("_diff"),
             )
+            .collect()
         )
         actors = {int(d): flag_actor(int(d)) for d in flagged["_diff"].unique().to_list()}
         flagged = flagged.with_columns(
@@ -150,11 +152,13 @@ class VeeJob:
         )
         absent = outcome.absent.select(pl.lit("absent").alias("row_kind"), *_KEY)
         counts = (
-            reads.filter(in_window)
+            reads.lazy()  # lazy: only the channel and time columns are read, nothing copied
+            .filter(in_window)
             .group_by("channel")
             .agg(pl.len().cast(pl.Float64).alias("value"))
             .sort("channel")
             .select(pl.lit("count").alias("row_kind"), "channel", "value")
+            .collect()
         )
         return pl.concat(
             [_typed(flagged), _typed(estimates), _typed(absent), _typed(counts)],

@@ -141,10 +141,10 @@ def _group_outputs(
                 session, store, group, first_day=history_start, window=window, zone=zone
             )
             reads = store.current_interval_reads(
-                start_utc=start_utc, end_utc=end_utc, meter_ids=group
+                start_utc=start_utc, end_utc=end_utc, meter_ids=group, columns=VEE_INPUT.names
             )
             job = VeeJob(suite, window, context, engine, incidents)
-            yield group, job(reads.select(VEE_INPUT.names))
+            yield group, job(reads)
         return
     if not ids:
         return
@@ -281,7 +281,7 @@ def run_vee(
     window_start, end_utc = window.bounds_utc
     outputs: list[pl.DataFrame] = []
     flags_written = versions_written = groups = 0
-    for group, rows in _group_outputs(
+    for _group, rows in _group_outputs(
         session,
         store,
         ids,
@@ -296,7 +296,8 @@ def run_vee(
         incidents=_incident_periods(session, ids, start_utc=window_start, end_utc=end_utc),
     ):
         groups += 1
-        latest = store.latest_versions(start_utc=window_start, end_utc=end_utc, meter_ids=group)
+        # Numbered above the versions table alone: a raw-only key's first version is 1.
+        latest = store.highest_versions(rows.filter(pl.col("row_kind") == "estimate"))
         flags, versions = store_rows(rows, latest_versions=latest)
         if not flags.is_empty():
             flags_written += store.write_flags(flags, now=now)
@@ -417,7 +418,12 @@ def edit_interval(
     meter = repository.meters_by_serial(session, [serial])[0]
     at = at_utc.astimezone(dt.UTC)
     window = {"start_utc": at, "end_utc": at + dt.timedelta(microseconds=1)}
-    current = store.current_interval_reads(**window, meter_ids=[meter.meter_id], channels=[channel])
+    current = store.current_interval_reads(
+        start_utc=window["start_utc"],
+        end_utc=window["end_utc"],
+        meter_ids=[meter.meter_id],
+        channels=[channel],
+    )
     latest = store.latest_versions(**window, meter_ids=[meter.meter_id]).filter(
         pl.col("channel") == channel
     )
