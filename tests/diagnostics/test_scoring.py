@@ -266,3 +266,13 @@ def test_evaluate_verdicts_bundles_scores_matrix_and_shares() -> None:
     assert json.loads(json.dumps(data)) == data
     empty = evaluate_verdicts(verdicts.head(0), [], window_start_utc=START, as_of_utc=AS_OF)
     assert (empty.macro_f1, empty.without_visit, empty.right_visits) == (None, None, None)
+
+
+def test_a_meter_heard_under_an_unknown_serial_shows_no_other_fault_under_its_own() -> None:
+    faults = [
+        {"kind": "unknown_serial", "meter_serial": "m", "start_utc": _at(-10), "end_utc": None},
+        {"kind": "clock_drift", "meter_serial": "m", "start_utc": _at(-5), "end_utc": None},
+        {"kind": "clock_drift", "meter_serial": "n", "start_utc": _at(-5), "end_utc": None},
+    ]
+    assert _pairs(*faults) == {("m", "unprovisioned_meter"), ("n", "clock_error")}
+    assert ("m", "clock_error") in _pairs(*faults, detectable_only=False)

@@ -5,7 +5,8 @@ itself never reads a ground truth. :data:`SIMULATOR_CAUSES` says which cause a v
 should name for each simulated fault kind and :data:`DETECTABLE_AFTER_DAYS` how long after
 its onset a fault can be seen (a radio silent for less than the non-comm limit is not a
 non-comm yet); faults that leave their trace only in events (tamper) count only when the
-onset falls inside the data window.
+onset falls inside the data window; a meter that reports under a serial the back office does
+not know (``unknown_serial``) shows no other fault under its recorded serial.
 
 :func:`read_truth` reads the simulator's ``faults.jsonl`` with located errors;
 :func:`evaluate_verdicts` gives everything ``meterops diagnostics evaluate`` prints: the
@@ -173,11 +174,20 @@ def truth_pairs(
     """
     faults = list(faults)
     pairs: set[tuple[str, str]] = set()
+    # a meter that reports under a serial the back office does not know shows nothing else
+    # under its recorded serial: its other faults are not visible
+    unheard = {
+        str(f.get("meter_serial"))
+        for f in faults
+        if f["kind"] == "unknown_serial" and (_utc(f.get("start_utc")) or as_of_utc) <= as_of_utc
+    }
     for fault in faults:
         kind = str(fault["kind"])
         cause = SIMULATOR_CAUSES.get(kind)
         serial = fault.get("meter_serial")
         if cause is None or not serial:
+            continue
+        if detectable_only and kind != "unknown_serial" and serial in unheard:
             continue
         start = _utc(fault.get("start_utc")) or window_start_utc
         end = _utc(fault.get("end_utc"))
