@@ -28,7 +28,7 @@ def test_fleet_import_of_a_folder_reports_each_file_and_is_idempotent(
     assert "programs.yaml" in out
     code, out, _ = run_cli("fleet", "import", str(tmp_path / "fleet"))
     assert code == 0
-    assert out.count("same file as before") == 12
+    assert out.count("same file as before") == 13
 
 
 def test_meter_show_prints_the_meter_and_its_history(run_cli: Run, tmp_path: Path) -> None:

@@ -286,6 +286,15 @@ def _row_rules(kind: str, frame: pl.DataFrame, file: str) -> list[Issue]:
                 lambda raw: f"move-out {raw} is before move-in",
             )
         )
+    elif kind == "payment_plans":
+        checks.append(
+            (
+                pl.col("end_date") < pl.col("start_date"),
+                "end_date",
+                "fleet.date_order",
+                lambda raw: f"end date {raw} is before the start date",
+            )
+        )
     elif kind == "technicians":
         checks.append(
             (

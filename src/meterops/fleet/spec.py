@@ -388,6 +388,24 @@ _KIND_LIST: Final = (
         "A customer's account at a service point.",
     ),
     FleetFileKind(
+        "payment_plans",
+        ("plan_number",),
+        (
+            _code("plan_number", "Payment arrangement number in the CIS."),
+            _code("account_number", "Account on the plan.", references="accounts.account_number"),
+            _C("start_date", _T.DATE, "First day of the arrangement.", required=True),
+            _C("end_date", _T.DATE, "Last day of the arrangement (empty: open-ended)."),
+            _C(
+                "status",
+                _T.TEXT,
+                "Default open. While an open plan covers the day, the account is not "
+                "disconnected remotely.",
+                choices=("open", "completed", "defaulted", "cancelled"),
+            ),
+        ),
+        "A payment arrangement of an account (optional file, sent by the CIS).",
+    ),
+    FleetFileKind(
         "technicians",
         ("employee_number",),
         (
@@ -457,6 +475,7 @@ IMPORT_ORDER: Final[tuple[str, ...]] = (
     "meters",
     "comm_modules",
     "accounts",
+    "payment_plans",
     "technicians",
 )
 """Order in which files given together are imported (references point backwards).

@@ -24,6 +24,7 @@ from meterops.models import (
     Territory,
     Transformer,
 )
+from meterops.models.accounts import PaymentPlan
 
 __all__ = ["REFERENCES", "TARGETS", "Target"]
 
@@ -187,6 +188,18 @@ TARGETS: dict[str, Target] = {
         },
         {"medical_life_support": False, "critical_facility": False, "net_metering": False},
     ),
+    "payment_plans": Target(
+        PaymentPlan,
+        ("plan_number",),
+        {
+            "plan_number": "plan_number",
+            "account_id": "account_id",
+            "start_date": "start_date",
+            "end_date": "end_date",
+            "status": "status",
+        },
+        {"status": "open"},
+    ),
     "technicians": Target(
         Technician,
         ("employee_number",),
@@ -218,4 +231,5 @@ REFERENCES: dict[str, tuple[type[Base], str, str]] = {
     "service_point_number": (ServicePoint, "service_point_number", "service_point_id"),
     "customer_number": (Customer, "customer_number", "customer_id"),
     "meter_serial": (Meter, "serial_number", "meter_id"),
+    "account_number": (Account, "account_number", "account_id"),
 }

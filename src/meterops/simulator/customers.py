@@ -6,7 +6,10 @@ slopes, commercial opening hours or industrial shifts, an EV charger for some ho
 rooftop solar (net-metered, with a bidirectional meter) for others, plus the rate the account
 is on, medical / life-support and critical-facility flags. :func:`draw_occupancy` schedules
 move-outs and move-ins over the horizon (vacant premises use nothing: the legitimate zero)
-and writes the account history a CIS would hold.
+and writes the account history a CIS would hold. :func:`draw_payment_plans` gives a small
+share of residential accounts a payment arrangement (most still open, some completed or
+defaulted before the simulation starts) and :func:`payment_plans_as_of` is the CIS's view of
+them on a day (``payment_plans.csv``).
 
 Pure module: standard library, numpy and polars; must not import ``meterops.db``,
 ``models``, ``web``, ``cli`` or ``config``.
@@ -32,7 +35,15 @@ from meterops.simulator.catalog import (
 from meterops.simulator.params import TerritoryParams
 from meterops.simulator.territory import SiteClass, Sites
 
-__all__ = ["Customers", "Occupancy", "draw_customers", "draw_occupancy"]
+__all__ = [
+    "PAYMENT_PLAN_SHARES",
+    "Customers",
+    "Occupancy",
+    "draw_customers",
+    "draw_occupancy",
+    "draw_payment_plans",
+    "payment_plans_as_of",
+]
 
 FloatArray = npt.NDArray[np.float64]
 Float32Array = npt.NDArray[np.float32]
@@ -289,4 +300,113 @@ def draw_occupancy(
         vacancy_start_us=to_us(start_day[real]),
         vacancy_end_us=to_us(end_day[real]),
         accounts=accounts,
+    )
+
+
+PAYMENT_PLAN_SHARES: dict[str, float] = {"open": 0.04, "completed": 0.03, "defaulted": 0.01}
+"""Share of residential accounts open on the first simulated day with a payment plan of each
+final status: ``open`` plans still run on every day of the horizon (a third without end
+date), ``completed`` and ``defaulted`` ones were closed before the first day."""
+
+_RESIDENTIAL_RATES = ("RS", "RTOU", "RNEM")
+
+
+def draw_payment_plans(
+    accounts: pl.DataFrame, *, start: dt.date, horizon_days: int, rng: np.random.Generator
+) -> pl.DataFrame:
+    """Give a seeded share of residential accounts a payment arrangement.
+
+    Only accounts open on ``start`` (moved in by then, not moved out) are drawn, each at most
+    once, with the shares of :data:`PAYMENT_PLAN_SHARES`. Plan numbers derive from the account
+    number, so every export names the same plan the same way.
+
+    Args:
+        accounts: Account rows (:attr:`Occupancy.accounts`).
+        start: First simulated day.
+        horizon_days: Days of the horizon (open plans outlast it). [d]
+        rng: Random generator (its own stream: the other draws do not move).
+
+    Returns:
+        ``plan_number``, ``account_number``, ``start_date``, ``end_date`` (null:
+        open-ended), ``status`` (the final one) and ``closed_on`` (the day the CIS records
+        that status; null while open), one row per plan.
+    """
+    day0 = np.datetime64(start, "D")
+    move_in = accounts["move_in_date"].to_numpy().astype("datetime64[D]")
+    move_out = accounts["move_out_date"].to_numpy().astype("datetime64[D]")
+    residential = accounts["rate_code"].is_in(_RESIDENTIAL_RATES).to_numpy()
+    n = accounts.height
+    u = rng.random(n)
+    eligible = residential & (move_in <= day0) & (np.isnat(move_out) | (move_out > day0))
+    edges = np.cumsum([PAYMENT_PLAN_SHARES[k] for k in ("open", "completed", "defaulted")])
+    kind = np.where(u < edges[0], 0, np.where(u < edges[1], 1, np.where(u < edges[2], 2, -1)))
+    kind = np.where(eligible, kind, -1)
+    began = rng.integers(1, 150, n)  # open plans began this many days before the start
+    length = rng.integers(90, 366, n)  # planned length of completed / defaulted plans
+    past = rng.integers(30, 400, n)  # … which ended this many days before the start
+    open_ended = rng.random(n) < 1 / 3
+    beyond = rng.integers(30, 366, n)  # open plans with an end run past the horizon
+    kept = rng.random(n)  # share of its length a defaulted plan was kept
+    rows = np.flatnonzero(kind >= 0)
+    starts: list[dt.date] = []
+    ends: list[dt.date | None] = []
+    closed: list[dt.date | None] = []
+    statuses: list[str] = []
+    for i in rows.tolist():
+        if kind[i] == 0:
+            begin = start - dt.timedelta(days=int(began[i]))
+            end = (
+                None if open_ended[i] else start + dt.timedelta(days=horizon_days + int(beyond[i]))
+            )
+            status, closed_on = "open", None
+        else:
+            end = start - dt.timedelta(days=int(past[i]))
+            begin = end - dt.timedelta(days=int(length[i]))
+            if kind[i] == 1:
+                status, closed_on = "completed", end + dt.timedelta(days=1)
+            else:
+                status = "defaulted"
+                closed_on = begin + dt.timedelta(days=1 + int(kept[i] * (length[i] - 1)))
+        first = move_in[i].astype(dt.date)
+        begin = max(begin, first)
+        if end is not None and end < begin:
+            end = begin
+        if closed_on is not None:
+            closed_on = max(closed_on, begin + dt.timedelta(days=1))
+        starts.append(begin)
+        ends.append(end)
+        closed.append(closed_on)
+        statuses.append(status)
+    numbers = accounts["account_number"].gather(rows)
+    return pl.DataFrame(
+        {
+            "plan_number": numbers.str.replace(r"^A", "PP"),
+            "account_number": numbers,
+            "start_date": pl.Series(starts, dtype=pl.Date),
+            "end_date": pl.Series(ends, dtype=pl.Date),
+            "status": statuses,
+            "closed_on": pl.Series(closed, dtype=pl.Date),
+        }
+    )
+
+
+def payment_plans_as_of(plans: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The CIS's view of the plans on ``as_of``: begun plans, still ``open`` until closed.
+
+    Args:
+        plans: Plans from :func:`draw_payment_plans`.
+        as_of: The export day.
+
+    Returns:
+        The ``payment_plans.csv`` columns for plans begun by ``as_of``.
+    """
+    return plans.filter(pl.col("start_date") <= as_of).select(
+        "plan_number",
+        "account_number",
+        "start_date",
+        "end_date",
+        pl.when(pl.col("closed_on").is_not_null() & (pl.col("closed_on") <= as_of))
+        .then(pl.col("status"))
+        .otherwise(pl.lit("open"))
+        .alias("status"),
     )

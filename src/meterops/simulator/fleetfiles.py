@@ -25,6 +25,7 @@ from meterops.fleet.programs import render_programs_yaml
 from meterops.fleet.spec import KINDS
 from meterops.simulator import catalog
 from meterops.simulator.catalog import FIRST_NAMES, LAST_NAMES, METER_MODELS
+from meterops.simulator.customers import draw_payment_plans, payment_plans_as_of
 from meterops.simulator.faults import FaultKind
 from meterops.simulator.params import Stream, stream
 
@@ -44,6 +45,7 @@ FLEET_FILE_ORDER = (
     "meters",
     "comm_modules",
     "accounts",
+    "payment_plans",
     "technicians",
 )
 """The CSV kinds written, in import order."""
@@ -91,6 +93,17 @@ def _technicians(world: World) -> pl.DataFrame:
             "active": np.ones(n, dtype=bool),
         }
     )
+
+
+def _payment_plans(world: World, as_of: dt.date) -> pl.DataFrame:
+    """The CIS's payment arrangements on ``as_of`` (``simulator.customers``)."""
+    plans = draw_payment_plans(
+        world.occupancy.accounts,
+        start=world.scenario.start,
+        horizon_days=world.scenario.horizon_days,
+        rng=stream(world.scenario.seed, Stream.ACCOUNTS, 2),
+    )
+    return payment_plans_as_of(plans, as_of)
 
 
 def fleet_frames(world: World, *, as_of: dt.date) -> dict[str, pl.DataFrame]:
@@ -223,6 +236,7 @@ def fleet_frames(world: World, *, as_of: dt.date) -> dict[str, pl.DataFrame]:
         "meters": meter_frame,
         "comm_modules": modules,
         "accounts": accounts,
+        "payment_plans": _payment_plans(world, as_of),
         "technicians": _technicians(world),
     }
     return {
