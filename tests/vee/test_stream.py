@@ -122,9 +122,10 @@ def _report(rows: pl.DataFrame) -> object:
     meters=st.lists(st.integers(1, 400), min_size=1, max_size=10, unique=True),
     more=st.lists(st.integers(1, 400), min_size=0, max_size=4, unique=True),
     rows_per_batch=st.integers(1, 800),
+    prefetch=st.booleans(),
 )
 def test_batched_stores_what_unbatched_stores(
-    seed: int, meters: list[int], more: list[int], rows_per_batch: int
+    seed: int, meters: list[int], more: list[int], rows_per_batch: int, prefetch: bool
 ) -> None:
     rng = np.random.default_rng(seed)
     first = _raw(rng, sorted(meters), 1, _END)
@@ -141,7 +142,12 @@ def test_batched_stores_what_unbatched_stores(
             _ingest(store, first, 1, _END)
         rows_a = _unbatched(whole, job, _RECEIVED)
         run_b = run_partition(
-            batched, job, start_utc=_START, now=_RECEIVED, rows_per_batch=rows_per_batch
+            batched,
+            job,
+            start_utc=_START,
+            now=_RECEIVED,
+            rows_per_batch=rows_per_batch,
+            prefetch=prefetch,
         )
         assert _report(rows_a) == _report(run_b.report_rows)
         # A second file: late actual reads for some estimated keys, new meters, more gaps.
@@ -162,7 +168,12 @@ def test_batched_stores_what_unbatched_stores(
         now = later + dt.timedelta(hours=1)
         rows_a = _unbatched(whole, job, now)
         run_b = run_partition(
-            batched, job, start_utc=_START, now=now, rows_per_batch=rows_per_batch
+            batched,
+            job,
+            start_utc=_START,
+            now=now,
+            rows_per_batch=rows_per_batch,
+            prefetch=prefetch,
         )
         assert _report(rows_a) == _report(run_b.report_rows)
         assert run_b.batches >= 1

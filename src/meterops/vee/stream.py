@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
@@ -83,6 +84,7 @@ def run_partition(
     rows_per_batch: int = DEFAULT_BATCH_ROWS,
     ranges: list[range] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    prefetch: bool = True,
 ) -> PartitionRun:
     """Validate, estimate and write a partition batch by batch.
 
@@ -96,6 +98,10 @@ def run_partition(
         ranges: Meter-id ranges to process (ascending, disjoint); None: every meter with
             stored rows in the window, cut by :meth:`ReadStore.meter_ranges`.
         on_batch: Called with (batches done, batches in total) after each batch.
+        prefetch: Read the next batch in a background thread (its own handle on the store)
+            while this one is validated and written: the Delta scan overlaps the VEE
+            kernel and the writes, at the cost of a second batch in memory. Batches are
+            disjoint meter ranges, so what a batch writes never changes what the next reads.
 
     Returns:
         What was read and written.
@@ -108,26 +114,34 @@ def run_partition(
     report: list[pl.DataFrame] = []
     reads = flags_written = versions_written = 0
     total_bytes = largest = 0
-    for done, meters in enumerate(ranges, start=1):
-        current = store.current_interval_reads(
+    reader = ReadStore(store.uri, storage_options=store.storage_options) if prefetch else store
+
+    def read(meters: range) -> pl.DataFrame:
+        return reader.current_interval_reads(
             start_utc=start_utc, end_utc=end_utc, meter_ids=meters, columns=VEE_INPUT.names
         )
-        size = int(current.estimated_size())
-        reads += current.height
-        total_bytes += size
-        largest = max(largest, size)
-        rows = job(current)
-        del current  # the batch's reads are not needed past the job
-        estimates = rows.filter(pl.col("row_kind") == "estimate")
-        latest = store.highest_versions(estimates)
-        flags, versions = store_rows(rows, latest_versions=latest)
-        if not flags.is_empty():
-            flags_written += store.write_flags(flags, now=now)
-        if not versions.is_empty():
-            versions_written += store.write_versions(versions, now=now)
-        report.append(rows.select(REPORT_COLUMNS))
-        if on_batch is not None:
-            on_batch(done, len(ranges))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-read") as pool:
+        ahead: Future[pl.DataFrame] | None = None
+        for done, meters in enumerate(ranges, start=1):
+            current = ahead.result() if ahead is not None else read(meters)
+            ahead = pool.submit(read, ranges[done]) if prefetch and done < len(ranges) else None
+            size = int(current.estimated_size())
+            reads += current.height
+            total_bytes += size
+            largest = max(largest, size)
+            rows = job(current)
+            del current  # the batch's reads are not needed past the job
+            estimates = rows.filter(pl.col("row_kind") == "estimate")
+            latest = store.highest_versions(estimates)
+            flags, versions = store_rows(rows, latest_versions=latest)
+            if not flags.is_empty():
+                flags_written += store.write_flags(flags, now=now)
+            if not versions.is_empty():
+                versions_written += store.write_versions(versions, now=now)
+            report.append(rows.select(REPORT_COLUMNS))
+            if on_batch is not None:
+                on_batch(done, len(ranges))
     report_rows = pl.concat(report) if report else job(VEE_INPUT.empty()).select(REPORT_COLUMNS)
     return PartitionRun(
         len(ranges),
