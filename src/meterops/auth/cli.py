@@ -133,6 +133,7 @@ def mfa_enroll(
                 actor=_ACTOR,
                 now=utc_now(),
                 policy=auth_service.SessionPolicy(),
+                client_address=f"cli:{enrolment.username}",
             )
         except MeterOpsError:
             session.commit()  # the failed attempt counts towards throttling

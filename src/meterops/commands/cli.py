@@ -257,7 +257,9 @@ def approve(
                 session,
                 username=actor.username,
                 code=code,
-                client_address="cli",
+                # the command line has no address: count its failures per user, so that one
+                # person's wrong codes do not lock every operator out
+                client_address=f"cli:{actor.username}",
                 now=_now(),
                 policy=limits,
             )
