@@ -392,7 +392,7 @@ def run(ctx: BenchContext) -> list[Figure]:
     ref_meters = min(meters, ctx.scale(100_000, 20_000))
     pandas_meters = ctx.scale(5_000, 1_000)
     e2e_meters = int(ctx.extras.get("e2e_meters", ctx.scale(1_000_000, 50_000)))
-    rows_per_batch = int(ctx.extras.get("rows_per_batch", ctx.scale(4_000_000, 1_000_000)))
+    rows_per_batch = int(ctx.extras.get("rows_per_batch", ctx.scale(8_000_000, 1_000_000)))
     suite = default_suite()
     window = RunWindow(DAY, DAY, ZONE)
     rng = np.random.default_rng(7)
