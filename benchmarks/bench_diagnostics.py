@@ -339,7 +339,12 @@ def _meter_context(world: World, as_of: dt.date) -> pl.DataFrame:
         frames["accounts"]
         .with_columns(pl.col("move_out_date").cast(pl.String))
         .filter(pl.col("move_out_date").is_null() | (pl.col("move_out_date") > as_of.isoformat()))
-        .select("service_point_number", "rate_code", pl.col("net_metering").cast(pl.Boolean))
+        .select(
+            "service_point_number",
+            "rate_code",
+            pl.col("net_metering").cast(pl.Boolean),
+            pl.col("move_in_date").cast(pl.String).str.to_date().alias("account_opened_on"),
+        )
         .unique("service_point_number")
     )
     closed = (
@@ -389,11 +394,10 @@ def _meter_context(world: World, as_of: dt.date) -> pl.DataFrame:
             .str.slice(0, 4)
             .cast(pl.Int32, strict=False)
             .alias("install_year"),
-            pl.when(pl.col("rate_code").is_null())
-            .then(pl.col("account_closed_on"))
-            .alias("account_closed_on"),
+            "account_closed_on",
             "latitude",
             "longitude",
+            "account_opened_on",
         )
         .filter(pl.col("service_point_number").is_not_null())
         .select(METER_CONTEXT.names)

@@ -41,6 +41,7 @@ def meters(count: int = 3, **overrides: Sequence[Any]) -> pl.DataFrame:
         "account_closed_on": [None] * count,
         "latitude": [42.0 + 0.001 * i for i in range(count)],
         "longitude": [-93.0] * count,
+        "account_opened_on": [None] * count,
     }
     base.update({k: list(v) for k, v in overrides.items()})
     return pl.DataFrame(base, schema=METER_CONTEXT.schema)

@@ -107,3 +107,49 @@ def test_the_pair_overrides_the_plain_explanations_of_its_two_exceptions() -> No
     assert by_kind[(2, "crossed_meters")] == "crossed_meters"
     assert by_kind[(1, "inactive_usage")] == "crossed_meters"  # not a move-in
     assert by_kind[(2, "zero_consumption")] == "crossed_meters"  # not a stopped register
+
+
+REOPENED = dt.date(2026, 7, 14)
+
+
+def _episode_context() -> pl.DataFrame:
+    """Meter 1's premise was vacant from CLOSED until a move-in on REOPENED."""
+    return f.meters(
+        3,
+        account_active=[True, True, True],
+        account_closed_on=[CLOSED, None, None],
+        account_opened_on=[REOPENED, dt.date(2020, 1, 1), dt.date(2020, 1, 1)],
+        latitude=[42.0, 42.00018, 42.0036],
+        longitude=[-93.0] * 3,
+    )
+
+
+def _episode_daily(two_during: float) -> pl.DataFrame:
+    rows = [(1, d, 25.0) for d in DAYS]
+    rows += [(2, d, two_during if CLOSED.day <= d < REOPENED.day else 25.0) for d in DAYS]
+    rows += [(3, d, 20.0) for d in DAYS]
+    return f.daily(rows)
+
+
+def test_a_swap_shows_in_a_vacancy_that_ended_before_the_run() -> None:
+    out = _detect(_episode_context(), _episode_daily(two_during=0.0))
+    assert out["meter_id"].to_list() == [1, 2]
+    first, second = (json.loads(e) for e in out["evidence"])
+    assert first["episode_ended_on"] == REOPENED.isoformat()
+    assert first["partner_serial"] == "M2"
+    assert second["role"] == "active_without_use"
+    assert second["active_low_since"] == CLOSED.isoformat()
+
+
+def test_a_vacancy_that_ended_with_no_neighbour_falling_is_no_swap() -> None:
+    assert _detect(_episode_context(), _episode_daily(two_during=24.0)).is_empty()
+
+
+def test_a_vacancy_of_a_single_day_is_too_short_to_judge() -> None:
+    context = _episode_context().with_columns(
+        pl.when(pl.col("meter_id") == 1)
+        .then(pl.lit(CLOSED + dt.timedelta(days=1)))
+        .otherwise(pl.col("account_opened_on"))
+        .alias("account_opened_on")
+    )
+    assert _detect(context, _episode_daily(two_during=0.0)).is_empty()

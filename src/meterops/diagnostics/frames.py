@@ -43,11 +43,18 @@ METER_CONTEXT: Final = FrameContract(
         _C(
             "account_closed_on",
             pl.Date(),
-            "No open account: the last move-out date at the service point.",
+            "The last move-out date at the service point (on or before the day), whether or "
+            "not an account opened since.",
             nullable=True,
         ),
         _C("latitude", pl.Float64(), "Premise latitude. [deg]", nullable=True),
         _C("longitude", pl.Float64(), "Premise longitude. [deg]", nullable=True),
+        _C(
+            "account_opened_on",
+            pl.Date(),
+            "Move-in date of the open account.",
+            nullable=True,
+        ),
     ),
 )
 """One row per installed meter: what the back office knows about it."""

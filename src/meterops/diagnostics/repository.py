@@ -65,6 +65,7 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
                 Premise.latitude,
                 Premise.longitude,
                 ServicePoint.id,
+                Account.move_in_date,
             )
             .join(Installation, and_(Installation.meter_id == Meter.id))
             .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
@@ -92,9 +93,10 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
                 "net_metering": bool(row[14]),
                 "rate_code": row[15],
                 "install_year": int(row[16]) if row[16] is not None else None,
-                "account_closed_on": (closed.get(row[19]) if row[13] is None else None),
+                "account_closed_on": closed.get(row[19]),
                 "latitude": row[17],
                 "longitude": row[18],
+                "account_opened_on": row[20],
             }
             for row in rows
         ]

@@ -28,6 +28,13 @@ A's:
 
 The nearest such B is A's partner; both meters get an exception with the other's serial.
 
+The vacancy may also have ended before the run (an account opened again at A's service point
+on day ``e``, at least ``crossed_min_days_after`` days after ``d``, on or before the last day
+judged): then the same tests apply to the **episode** ``[d, e)`` — A registered in it, B fell
+low within one day of ``d`` and stayed low until ``e`` — and the evidence says when the
+episode ended (``episode_ended_on``). A move-in a few days after a move-out is common, and
+the swap does not end with it: both meters still sit in each other's socket.
+
 Pure module: polars and pure meterops modules only.
 """
 
@@ -85,7 +92,8 @@ def detect_crossed_meters(
     Returns:
         ``EXCEPTIONS`` rows of kind ``crossed_meters``, one per meter of each pair; evidence:
         ``partner_serial``, ``partner_service_point``, ``role`` (``inactive_with_use``,
-        ``inactive_disconnected`` or ``active_without_use``), ``account_closed_on``, ``distance_m``,
+        ``inactive_disconnected`` or ``active_without_use``), ``account_closed_on``,
+        ``episode_ended_on`` (null while the premise is still vacant), ``distance_m``,
         ``inactive_kwh_per_day_after``, ``active_kwh_per_day_before``,
         ``active_kwh_per_day_after``, ``active_low_since``.
     """
@@ -94,9 +102,24 @@ def detect_crossed_meters(
     if first_day is None or not isinstance(first_day, dt.date):
         return EXCEPTIONS.empty()
     located = meters.filter(pl.col("latitude").is_not_null() & pl.col("longitude").is_not_null())
+    vacant_now = ~pl.col("account_active")
+    episode = (  # vacated, then an account opened again before the run
+        pl.col("account_active")
+        & pl.col("account_opened_on").is_not_null()
+        & (
+            (pl.col("account_opened_on") - pl.col("account_closed_on")).dt.total_days()
+            >= params.crossed_min_days_after
+        )
+        & (pl.col("account_opened_on") <= last_day)
+    )
     closed = located.filter(
-        ~pl.col("account_active")
+        (vacant_now | episode)
         & pl.col("account_closed_on").is_between(first_day + dt.timedelta(days=1), latest)
+    ).with_columns(
+        pl.when(pl.col("account_active"))
+        .then(pl.col("account_opened_on"))
+        .otherwise(pl.lit(last_day + dt.timedelta(days=1)))
+        .alias("episode_end")
     )
     if closed.is_empty():
         return EXCEPTIONS.empty()
@@ -107,12 +130,15 @@ def detect_crossed_meters(
     )
     a_use = (
         closed.lazy()
-        .select("meter_id", "account_closed_on")
+        .select("meter_id", "account_closed_on", "episode_end")
         .join(usage, on="meter_id")
         .group_by("meter_id")
         .agg(
             pl.col("kwh_delivered")
-            .filter(pl.col("day") >= pl.col("account_closed_on"))
+            .filter(
+                (pl.col("day") >= pl.col("account_closed_on"))
+                & (pl.col("day") < pl.col("episode_end"))
+            )
             .mean()
             .alias("a_after"),
             pl.col("kwh_delivered")
@@ -133,6 +159,7 @@ def detect_crossed_meters(
             "serial_number",
             "service_point_number",
             "account_closed_on",
+            "episode_end",
             "latitude",
             "longitude",
             "a_after",
@@ -158,8 +185,9 @@ def detect_crossed_meters(
         .filter(pl.col("distance_m") <= params.crossed_radius_m)
     )
     b_use = (
-        near.select("meter_id", "meter_id_b", "account_closed_on")
+        near.select("meter_id", "meter_id_b", "account_closed_on", "episode_end")
         .join(usage.rename({"meter_id": "meter_id_b"}), on="meter_id_b")
+        .filter(pl.col("day") < pl.col("episode_end"))  # judged up to the episode's end
         .with_columns(
             pl.col("kwh_delivered")
             .filter(pl.col("day") < pl.col("account_closed_on") - dt.timedelta(days=1))
@@ -215,6 +243,9 @@ def detect_crossed_meters(
         return EXCEPTIONS.empty()
     common = [
         pl.col("account_closed_on").cast(pl.String),
+        pl.when(pl.col("episode_end") <= last_day)
+        .then(pl.col("episode_end").cast(pl.String))
+        .alias("episode_ended_on"),
         pl.col("distance_m").round(1),
         pl.col("a_after").round(2).alias("inactive_kwh_per_day_after"),
         pl.col("b_before").round(2).alias("active_kwh_per_day_before"),
@@ -249,6 +280,7 @@ def detect_crossed_meters(
             "partner_service_point",
             "role",
             "account_closed_on",
+            "episode_ended_on",
             "distance_m",
             "inactive_kwh_per_day_after",
             "active_kwh_per_day_before",
