@@ -310,3 +310,29 @@ def test_touched_days_name_every_day_a_file_added_reads_to_with_its_late_reads(
         (2, "kwh_delivered", END.date(), 1, 0),
     ]
     assert store.touched_days(committed_after_utc=NOW - HOUR, committed_until_utc=NOW).height == 1
+
+
+def test_highest_versions_reads_the_versions_table_for_the_given_keys(store: ReadStore) -> None:
+    """Keys with only a raw read or nothing are left out; others get their highest number."""
+    _ingest(store, raw_rows(1, [1.0, 2.0, 3.0], source_file_id=1), 1)
+    store.write_versions(version_rows(1, [quarter(0), quarter(1)], [1.5, 2.5]), now=NOW + HOUR)
+    store.write_versions(
+        version_rows(1, [quarter(0)], [1.7], version=2, parent_version=1), now=NOW + 2 * HOUR
+    )
+    keys = pl.DataFrame(
+        {
+            "meter_id": [1, 1, 1, 1, 2],
+            "channel": ["kwh_delivered"] * 5,
+            "interval_start_utc": [quarter(0), quarter(0), quarter(1), quarter(2), quarter(0)],
+        }
+    )
+    latest = store.highest_versions(keys)
+    assert latest.rows() == [
+        (1, "kwh_delivered", quarter(0), 2),
+        (1, "kwh_delivered", quarter(1), 1),
+    ]
+    assert latest.schema["version"] == pl.Int32
+    assert store.highest_versions(keys.head(0)).is_empty()
+    # The same numbers as latest_versions for keys that have versions.
+    every = store.latest_versions(start_utc=DAY, end_utc=quarter(3)).filter(pl.col("version") > 0)
+    assert_frame_equal(every, latest)
