@@ -153,3 +153,10 @@ def test_a_vacancy_of_a_single_day_is_too_short_to_judge() -> None:
         .alias("account_opened_on")
     )
     assert _detect(context, _episode_daily(two_during=0.0)).is_empty()
+
+
+def test_a_meter_whose_own_vacancy_ended_is_not_its_own_partner() -> None:
+    """Alone on its street: its use fell during its vacancy, as a vacant premise's does."""
+    context = _episode_context().filter(pl.col("meter_id") == 1)
+    rows = [(1, d, 0.0 if CLOSED.day <= d < REOPENED.day else 25.0) for d in DAYS]
+    assert _detect(context, f.daily(rows)).is_empty()

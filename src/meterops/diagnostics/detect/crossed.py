@@ -181,6 +181,7 @@ def detect_crossed_meters(
     near = (
         a_side.join(b_side, on="band")  # premises in the same or a neighbouring latitude band
         .filter((pl.col("longitude_b") - pl.col("longitude")).abs() <= 4 * radius_deg)
+        .filter(pl.col("meter_id_b") != pl.col("meter_id"))  # an ended vacancy's A is active
         .with_columns(_distance_m().alias("distance_m"))
         .filter(pl.col("distance_m") <= params.crossed_radius_m)
     )
