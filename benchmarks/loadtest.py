@@ -48,7 +48,9 @@ __all__ = [
     "Profile",
     "Server",
     "SimulatedTechnician",
+    "process_cpu_s",
     "run_load",
+    "sign_in",
 ]
 
 Profile = Literal["field", "interim", "health"]
@@ -98,6 +100,7 @@ class Server:
         self.log_file = log_file
         self.startup_timeout_s = startup_timeout_s
         self.base_url = ""
+        self.pid: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
@@ -124,6 +127,7 @@ class Server:
         log = self.log_file.open("wb")
         self._process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
+        self.pid = self._process.pid
         self.base_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
@@ -206,6 +210,8 @@ class LoadResult:
             (field profile; up to :data:`VERIFY_PER_TECHNICIAN` per technician).
         lost_writes: Of those, actions the server did not know any more: answered 201 but
             not stored (the commit failed after the answer was sent).
+        server_cpu_s: CPU time the server process used during the phase (user + system;
+            None when the server's process is not known). [s]
     """
 
     profile: Profile
@@ -218,6 +224,14 @@ class LoadResult:
     sign_in_problems: list[str] = field(default_factory=list)
     writes_checked: int = 0
     lost_writes: int = 0
+    server_cpu_s: float | None = None
+
+    @property
+    def server_cpu_ms_per_request(self) -> float | None:
+        """Server CPU per request: what a request costs, whatever else the machine runs. [ms]"""
+        if self.server_cpu_s is None or not self.requests:
+            return None
+        return 1000.0 * self.server_cpu_s / self.requests
 
     def _all(self) -> EndpointStats:
         merged = EndpointStats("all")
@@ -274,6 +288,8 @@ class LoadResult:
         for s in rows[:-1]:
             lines.extend(f"  {s.endpoint}: {sample}" for sample in s.error_samples)
         lines.extend(f"  sign-in: {problem}" for problem in self.sign_in_problems)
+        if self.server_cpu_ms_per_request is not None:
+            lines.append(f"  server CPU per request: {self.server_cpu_ms_per_request:.2f} ms")
         if self.writes_checked:
             lines.append(
                 f"  acknowledged actions resent afterwards: {self.writes_checked}, "
@@ -328,7 +344,7 @@ class _Recorder:
         return response
 
 
-async def _sign_in(client: httpx.AsyncClient, who: SimulatedTechnician) -> str | None:
+async def sign_in(client: httpx.AsyncClient, who: SimulatedTechnician) -> str | None:
     """Sign in through the form; None on success, else what went wrong."""
     page = await client.get("/sign-in", params={"next": "/"})
     if page.status_code != 200 or SIGN_IN_COOKIE not in client.cookies:
@@ -484,6 +500,16 @@ class Phase:
     duration_s: float
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far, from ``/proc`` (None elsewhere). [s]"""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def _phase(
     visitors: Sequence[_Visitor], recorder: _Recorder, phase: Phase, think_max_s: float
 ) -> float:
@@ -516,6 +542,7 @@ async def _run(
     seed: int,
     sign_in_concurrency: int,
     timeout_s: float,
+    server_pid: int | None,
 ) -> list[LoadResult]:
     # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, so a
     # request never races a server-side close (which would show as a ReadError).
@@ -531,7 +558,7 @@ async def _run(
         async def sign_in(client: httpx.AsyncClient, who: SimulatedTechnician) -> str | None:
             async with gate:
                 try:
-                    return await _sign_in(client, who)
+                    return await sign_in(client, who)
                 except httpx.HTTPError as exc:
                     return f"{type(exc).__name__}: {exc}"
 
@@ -550,7 +577,9 @@ async def _run(
                 _Visitor(w, c, recorder, random.Random(seed + i), day, think_s, repeat_share)
                 for i, (c, w) in enumerate(ready)
             ]
+            cpu_before = None if server_pid is None else process_cpu_s(server_pid)
             elapsed = await _phase(visitors, recorder, phase, think_s[1])
+            cpu_after = None if server_pid is None else process_cpu_s(server_pid)
             verified = await asyncio.gather(*(v.verify_stored() for v in visitors))
             results.append(
                 LoadResult(
@@ -564,6 +593,9 @@ async def _run(
                     sign_in_problems=failed[:3],
                     writes_checked=sum(c for c, _ in verified),
                     lost_writes=sum(lost for _, lost in verified),
+                    server_cpu_s=(
+                        None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
+                    ),
                 )
             )
     finally:
@@ -582,6 +614,7 @@ def run_load(
     seed: int = 0,
     sign_in_concurrency: int = 1,
     timeout_s: float = 30.0,
+    server_pid: int | None = None,
 ) -> list[LoadResult]:
     """Sign the technicians in, then run their visit loops phase after phase.
 
@@ -599,6 +632,7 @@ def run_load(
             before it writes, and SQLite refuses to upgrade such a transaction while another
             writer is active); sign-in is set-up here, not what is measured.
         timeout_s: A request not answered within this long fails (as ``ReadTimeout``). [s]
+        server_pid: The server's process, to measure the CPU it uses in each phase.
 
     Returns:
         One result per phase. Clients whose sign-in failed do not run; each result counts
@@ -615,5 +649,6 @@ def run_load(
             seed,
             sign_in_concurrency,
             timeout_s,
+            server_pid,
         )
     )

@@ -7,8 +7,11 @@ that the load test does count failures when answers are wrong.
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -21,6 +24,7 @@ from benchmarks.loadtest import (
     Server,
     SimulatedTechnician,
     run_load,
+    sign_in,
 )
 from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models.org import Role, User
@@ -144,3 +148,46 @@ def test_wrong_answers_and_failed_sign_ins_are_counted(
     assert result.errors > 0
     assert result.error_rate > 0
     assert "(expected 200)" in result.endpoints["GET order"].error_samples[0]
+
+
+def test_more_concurrent_writes_than_worker_threads_are_all_stored(
+    world: FieldWorld, server: Server
+) -> None:
+    # 120 notes at once, three times the app's 40 worker threads. Without the writers' gate,
+    # SQLite writers waiting in BEGIN IMMEDIATE took every thread while the writer holding the
+    # lock needed one to commit, and the app stalled into "database is locked" errors.
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=TIMEOUT_S) as client:
+            login = world.technicians[0]
+            assert (
+                await sign_in(
+                    client, SimulatedTechnician(login.username, login.password, login.orders)
+                )
+                is None
+            )
+            today = await client.get(FIELD_TODAY, params={"day": world.day.isoformat()})
+            csrf = today.json()["csrf_token"]
+            number = today.json()["stops"][0]["order_number"]
+
+            def note(i: int) -> dict[str, object]:
+                return {
+                    "idempotency_key": str(uuid.uuid4()),
+                    "kind": "note",
+                    "recorded_at": "2026-01-05T15:00:00Z",
+                    "payload": {"notes": f"burst note {i}"},
+                }
+
+            return await asyncio.gather(
+                *(
+                    client.post(
+                        f"/api/v1/field/orders/{number}/actions",
+                        json=note(i),
+                        headers={"X-CSRF-Token": csrf},
+                    )
+                    for i in range(120)
+                )
+            )
+
+    answers = asyncio.run(burst())
+    assert [a.status_code for a in answers] == [201] * 120, {a.text for a in answers}
+    assert all(a.json()["duplicate"] is False for a in answers)

@@ -92,7 +92,11 @@ class FieldRepository:
         links = self.session.execute(
             select(DayPlanOrder.stop_key, WorkOrder)
             .join(WorkOrder, WorkOrder.id == DayPlanOrder.work_order_id)
-            .where(DayPlanOrder.day_plan_id == plan.id, DayPlanOrder.left_out_reason.is_(None))
+            .where(
+                DayPlanOrder.day_plan_id == plan.id,
+                DayPlanOrder.left_out_reason.is_(None),
+                WorkOrder.technician_id == technician_id,
+            )
             .order_by(WorkOrder.id)
         ).all()
         by_key: dict[str, list[WorkOrder]] = {}
@@ -101,7 +105,7 @@ class FieldRepository:
         visits: list[RouteVisit] = []
         for step in steps:
             assert step.stop_key is not None
-            orders = [o for o in by_key.get(step.stop_key, []) if o.technician_id == technician_id]
+            orders = by_key.get(step.stop_key, [])
             if orders:
                 visits.append(
                     RouteVisit(

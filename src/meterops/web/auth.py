@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meterops.auth import service as auth_service
 from meterops.auth.service import CurrentUser, SessionPolicy
@@ -36,6 +39,7 @@ __all__ = [
     "SESSION_COOKIE",
     "SIGN_IN_COOKIE",
     "MeRead",
+    "SessionResolver",
     "UserDep",
     "install_session_resolver",
     "me",
@@ -51,6 +55,11 @@ __all__ = [
 SESSION_COOKIE = "meterops_session"
 SIGN_IN_COOKIE = "meterops_sign_in"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_RECORD_EVERY_S = 60.0
+"""How often a process records a session's last-seen time from a read (auth.service records
+it at most once a minute in the database)."""
+_RECORDED_MAX = 10_000
+"""Sessions remembered before the stale ones are forgotten."""
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -64,28 +73,96 @@ def policy_of(settings: Settings) -> SessionPolicy:
 
 
 def install_session_resolver(app: FastAPI) -> None:
-    """Resolve every request's session cookie into ``request.state.user`` (or None)."""
+    """Resolve every request's session cookie into ``request.state.user`` (or None).
 
-    @app.middleware("http")
-    async def _resolve(request: Request, call_next):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
-        request.state.user = None
-        # Reads (GET, HEAD) never queue for SQLite's write lock; see db.engine.make_engine.
-        WRITE_INTENT.set(request.method in _UNSAFE)
+    On SQLite the resolver is also the writers' gate (:class:`SessionResolver`).
+    """
+    sqlite = app.state.engine.dialect.name == "sqlite"
+    app.add_middleware(SessionResolver, gate_writes=sqlite)
+
+
+class SessionResolver:
+    """Pure ASGI middleware: the signed-in user of each request, and SQLite's writers' gate.
+
+    * ``request.state.user`` is the :class:`~meterops.auth.service.CurrentUser` of the
+      session cookie, or None. A read (GET, HEAD) resolves it without writing; the session's
+      last-seen time is recorded at most once a minute (``auth.service``), and only then does
+      a read write.
+    * :data:`~meterops.db.engine.WRITE_INTENT` is set for the request: reads begin deferred
+      and never queue for SQLite's write lock.
+    * ``gate_writes`` (SQLite): requests that write go through one at a time, waiting in the
+      event loop. SQLite has one writer at a time anyway; without the gate, writers waiting in
+      ``BEGIN IMMEDIATE`` hold the worker threads the writer inside needs for its next step
+      (FastAPI runs dependencies and endpoints in separate thread-pool calls), and under load
+      the app stalls until the busy timeout. PostgreSQL needs no gate.
+    """
+
+    def __init__(self, app: ASGIApp, *, gate_writes: bool) -> None:
+        """Wrap ``app``; ``gate_writes``: let writing requests through one at a time."""
+        self.app = app
+        self.gate = asyncio.Lock() if gate_writes else None
+        self._recorded: dict[str, float] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Resolve the user, then pass the request on (through the gate when it writes)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        writes = scope["method"] in _UNSAFE
+        WRITE_INTENT.set(writes)
+        if writes and self.gate is not None:
+            async with self.gate:
+                await self._serve(scope, receive, send, writes=True)
+        else:
+            await self._serve(scope, receive, send, writes=writes)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, *, writes: bool) -> None:
+        request = Request(scope)
+        user = None
         token = request.cookies.get(SESSION_COOKIE)
-        if token and not request.url.path.startswith("/static"):
-            request.state.user = await run_in_threadpool(_resolve_token, request, token)
-        return await call_next(request)
+        if token and not scope["path"].startswith("/static"):
+            user = await self._resolve(request, token, writes=writes)
+        scope.setdefault("state", {})["user"] = user
+        await self.app(scope, receive, send)
+
+    async def _resolve(self, request: Request, token: str, *, writes: bool) -> CurrentUser | None:
+        if writes or self.gate is None:
+            return await run_in_threadpool(_resolve_token, request, token, record=True)
+        user = await run_in_threadpool(_resolve_token, request, token, record=False)
+        if user is None or not self._due(token):
+            return user
+        # The last-seen time is due: record it as a writer would.
+        async with self.gate:
+            reset = WRITE_INTENT.set(True)
+            try:
+                return await run_in_threadpool(_resolve_token, request, token, record=True)
+            finally:
+                WRITE_INTENT.reset(reset)
+
+    def _due(self, token: str) -> bool:
+        """Whether this process has not recorded the session's last-seen time lately."""
+        now = time.monotonic()
+        if now - self._recorded.get(token, -_RECORD_EVERY_S) < _RECORD_EVERY_S:
+            return False
+        if len(self._recorded) > _RECORDED_MAX:
+            self._recorded = {k: t for k, t in self._recorded.items() if now - t < _RECORD_EVERY_S}
+        self._recorded[token] = now
+        return True
 
 
-def _resolve_token(request: Request, token: str) -> CurrentUser | None:
+def _resolve_token(request: Request, token: str, *, record: bool) -> CurrentUser | None:
     settings: Settings = request.app.state.settings
     now, policy = utc_now(), policy_of(settings)
     try:
         with session_scope(request.app.state.session_factory) as session:
-            return auth_service.resolve_session(session, token, now=now, policy=policy)
+            return auth_service.resolve_session(
+                session, token, now=now, policy=policy, record=record
+            )
     except OperationalError:
-        # SQLite refused the write that records the request (another request wrote since this
-        # one read): recording it is best-effort, the next request records it.
+        if not record:
+            raise
+        # SQLite refused the write that records the request (another connection wrote since
+        # this one read): recording it is best-effort, the next request records it.
         with session_scope(request.app.state.session_factory) as session:
             return auth_service.resolve_session(
                 session, token, now=now, policy=policy, record=False
