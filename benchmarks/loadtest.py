@@ -555,7 +555,7 @@ async def _run(
     try:
         gate = asyncio.Semaphore(sign_in_concurrency)
 
-        async def sign_in(client: httpx.AsyncClient, who: SimulatedTechnician) -> str | None:
+        async def gated_sign_in(client: httpx.AsyncClient, who: SimulatedTechnician) -> str | None:
             async with gate:
                 try:
                     return await sign_in(client, who)
@@ -564,7 +564,7 @@ async def _run(
 
         started = time.perf_counter()
         problems = await asyncio.gather(
-            *(sign_in(c, w) for c, w in zip(clients, technicians, strict=True))
+            *(gated_sign_in(c, w) for c, w in zip(clients, technicians, strict=True))
         )
         sign_in_s = time.perf_counter() - started
         failed = [p for p in problems if p is not None]
