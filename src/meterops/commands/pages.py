@@ -39,7 +39,6 @@ from meterops.commands.policy import CommandPolicy
 from meterops.errors import InvalidInputError, MeterOpsError
 from meterops.models.commands import CommandType
 from meterops.outages import service as outages_service
-from meterops.web import stepup
 from meterops.web.auth import UserDep, policy_of
 from meterops.web.deps import SessionDep, SettingsDep
 from meterops.web.errors import status_for
@@ -58,9 +57,6 @@ __all__ = [
 ]
 
 router = APIRouter(include_in_schema=False)
-# The approvals inbox needs /step-up: served with the console until web/app.py includes
-# meterops.web.stepup.router itself.
-router.include_router(stepup.router)
 
 CONSOLE_KINDS: dict[CommandType, str] = {
     CommandType.PING: "Ping",

@@ -33,7 +33,7 @@ from meterops.outages import api as outages_api
 from meterops.outages import pages as outages_pages
 from meterops.vee import api as vee_api
 from meterops.vee import pages as vee_pages
-from meterops.web import auth, health
+from meterops.web import auth, health, stepup
 from meterops.web.access import enforce_access, install_access
 from meterops.web.errors import install_error_handlers
 from meterops.web.ui import pages
@@ -117,6 +117,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(auth.router)
+    app.include_router(stepup.router)
     app.include_router(assets_api.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(billing_api.router, prefix="/api/v1")
