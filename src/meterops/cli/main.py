@@ -91,6 +91,7 @@ app.add_typer(billing_cli.app, name="highbill")
 app.add_typer(commands_cli.app, name="remote")
 app.add_typer(determinants_cli.app, name="determinants")
 app.add_typer(diagnostics_cli.app, name="diagnose")
+app.add_typer(diagnostics_cli.app, name="diagnostics", hidden=True)  # the spelling
 app.add_typer(dispatch_cli.app, name="routes")
 app.add_typer(meter_shop_cli.app, name="shop")
 app.add_typer(outages_cli.app, name="outages")
