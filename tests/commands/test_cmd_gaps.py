@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -586,3 +587,94 @@ def test_cmd12_concurrent_retries_with_one_key_send_exactly_one_command(
             )
         )
     assert requests == 1
+
+
+# --- CMD-04: concurrent sessions across rolling-window boundaries ---------------------------
+
+
+@pytest.mark.parametrize("window", ["system", "territory"])
+def test_cmd04_no_rolling_window_passes_its_limit_under_concurrency_and_clock_skew(
+    committed: tuple[Engine, Loaded, Actor], window: str
+) -> None:
+    engine, loaded, _ = committed
+    sessions = make_session_factory(engine)
+    width_s, limit, runs, threads_n, per_thread = 60, 7, 3, 10, 8
+    policy = dataclasses.replace(
+        POLICY,
+        user_limit=10**6,
+        territory_limit=limit if window == "territory" else 10**6,
+        territory_window_s=width_s if window == "territory" else 3600,
+        system_limit=limit if window == "system" else 10**6,
+        system_window_s=width_s if window == "system" else 3600,
+        hard_ceiling=10**6,
+    )
+    with session_scope(sessions) as session:
+        actors = [
+            add_user(session, f"cmd04-{window}-{i}", Role.DISPATCHER, [loaded.territory])
+            for i in range(threads_n)
+        ]
+    serials = loaded.switch_serials
+    rng = random.Random(f"cmd04-{window}")
+    # Runs on Monday between 10:00 and 12:00 local, 20 minutes apart (one run's windows never
+    # reach another's). Each session's clock is out of order with the others' (its requests
+    # cover three windows in a random order), as when a request computed its time and then
+    # waited for the lock behind a later one.
+    base = MONDAY_10 + dt.timedelta(minutes=5 if window == "system" else 65)
+    errors: list[BaseException] = []
+    for run in range(runs):
+        start = base + dt.timedelta(minutes=20 * run)
+        plans = [
+            [start + dt.timedelta(seconds=rng.uniform(0, 3 * width_s)) for _ in range(per_thread)]
+            for _ in range(threads_n)
+        ]
+
+        def work(index: int, plan: list[dt.datetime], run: int = run) -> None:
+            try:
+                for n, moment in enumerate(plan):
+                    payload = _req(
+                        CommandType.DISCONNECT,
+                        [serials[(index * per_thread + n) % len(serials)]],
+                        f"cmd04-{window}-{run}-{index}-{n}",
+                        "race across windows",
+                    )
+                    for attempt in range(10):
+                        try:
+                            with session_scope(sessions) as session:
+                                commands_service.request(
+                                    session, payload, actor=actors[index], now=moment, policy=policy
+                                )
+                            break
+                        except OperationalError:
+                            if attempt == 9:
+                                raise
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(i, p)) for i, p in enumerate(plans)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        with session_scope(sessions) as session:
+            rows = session.execute(
+                select(
+                    RemoteCommand.created_at_utc,
+                    CommandRequest.approval_required,
+                    RemoteCommand.state,
+                )
+                .join(CommandRequest, CommandRequest.id == RemoteCommand.request_id)
+                .where(CommandRequest.idempotency_key.like(f"cmd04-{window}-{run}-%"))
+                .where(RemoteCommand.kind == CommandType.DISCONNECT)
+            ).all()
+        assert len(rows) == threads_n * per_thread
+        # No guard refused a meter: every request was counted against the window.
+        assert {state.value for _, _, state in rows} == {"queued", "held"}
+        released = sorted(t for t, required, _ in rows if not required)
+        held = [t for t, required, _ in rows if required]
+        assert held, "the run must go over the limit"
+        assert len(released) >= limit, "the run must reach the limit"
+        worst = max(
+            sum(1 for u in released if t <= u < t + dt.timedelta(seconds=width_s)) for t in released
+        )
+        assert worst <= limit, f"run {run}: {worst} unapproved disconnects in one window"
