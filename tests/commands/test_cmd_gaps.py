@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterops.commands import schemas
 from meterops.commands import service as commands_service
 from meterops.commands.dispatcher import Dispatcher
+from meterops.commands.errors import HardCeilingError
 from meterops.commands.policy import Actor, CommandPolicy
 from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.headend.protocol import CommandKind, HeadEndUnavailableError
@@ -229,6 +230,47 @@ def test_cmd06_a_held_request_is_never_released_without_a_second_person(
     assert headend.submits == []
 
 
+def test_cmd06_the_hard_ceiling_refuses_even_an_approved_request(
+    session: Session, loaded: Loaded, sessions: sessionmaker[Session]
+) -> None:
+    policy = dataclasses.replace(POLICY, hard_ceiling=15)
+    ann = add_user(session, "ann", Role.DISPATCHER, [loaded.territory])
+    bob = add_user(session, "bob", Role.SUPERVISOR, [loaded.territory])
+    now = loaded.clock.now()
+    first, second = loaded.switch_serials[:11], loaded.switch_serials[11:22]
+    held = [
+        commands_service.request(
+            session,
+            _req(CommandType.DISCONNECT, serials, key),
+            actor=ann,
+            now=now,
+            policy=policy,
+        )
+        for serials, key in ((first, "cmd06-ceiling-1"), (second, "cmd06-ceiling-2"))
+    ]
+    assert [r.state for r in held] == ["awaiting_approval"] * 2
+    approved = commands_service.approve(
+        session, held[0].id, actor=bob, now=now, policy=policy, stepped_up_at_utc=now
+    )
+    assert approved.state == "released"
+    with pytest.raises(HardCeilingError):  # 11 released + 11 more > 15, approval or not
+        commands_service.approve(
+            session, held[1].id, actor=bob, now=now, policy=policy, stepped_up_at_utc=now
+        )
+    with pytest.raises(HardCeilingError):
+        commands_service.request(
+            session,
+            _req(CommandType.DISCONNECT, loaded.switch_serials[22:27], "cmd06-ceiling-3"),
+            actor=ann,
+            now=now,
+            policy=policy,
+        )
+    headend = RecordingHeadEnd(loaded.headend)
+    _run(Dispatcher(sessions, headend, policy=policy), loaded, cycles=20)
+    assert sorted(s for k, s, _ in headend.submits if k == "disconnect") == sorted(first)
+    assert commands_service.get_request(session, held[1].id).state == "awaiting_approval"
+
+
 # --- CMD-08: flags and weather turned after approval block at dispatch ----------------------
 
 
@@ -355,6 +397,49 @@ def test_cmd09_a_reconnect_blocked_at_request_by_load_side_voltage_creates_a_fie
         select(WorkOrder).where(WorkOrder.problem_code == "load_side_voltage")
     ).all()
     assert len(orders) == 1
+
+
+# Thursday 15 January 2026 in Iowa (UTC-6); Friday is a blocked weekday, 16:00 ends the hours.
+_THURSDAY_15H = dt.datetime(2026, 1, 15, 21, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("requested", "dispatched", "guard"),
+    [
+        # Released on Thursday afternoon, the dispatcher only runs on Friday morning.
+        (_THURSDAY_15H, dt.datetime(2026, 1, 16, 15, 0, tzinfo=dt.UTC), "guard.calendar"),
+        # Released at 15:59 local, sent after 16:00.
+        (
+            _THURSDAY_15H + dt.timedelta(minutes=59),
+            _THURSDAY_15H + dt.timedelta(hours=1, seconds=30),
+            "guard.hours",
+        ),
+    ],
+)
+def test_cmd08_calendar_and_hours_are_checked_again_at_dispatch(
+    session: Session,
+    loaded: Loaded,
+    sessions: sessionmaker[Session],
+    requested: dt.datetime,
+    dispatched: dt.datetime,
+    guard: str,
+) -> None:
+    ann = add_user(session, "ann", Role.DISPATCHER, [loaded.territory])
+    read = commands_service.request(
+        session,
+        _req(CommandType.DISCONNECT, loaded.switch_serials[:3], f"cmd08-{guard}"),
+        actor=ann,
+        now=requested,
+        policy=POLICY,
+    )
+    assert {c.state for c in read.commands} == {"queued"}
+    loaded.clock.advance(dispatched - loaded.clock.now())
+    headend = RecordingHeadEnd(loaded.headend)
+    _run(Dispatcher(sessions, headend, policy=POLICY), loaded, cycles=3)
+    assert headend.submits == []
+    assert {c.failure_reason for c in commands_service.get_request(session, read.id).commands} == {
+        guard
+    }
 
 
 # --- CMD-10: with arm-only policy, every reconnect reaching the head-end is an arm ----------
