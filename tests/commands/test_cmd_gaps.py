@@ -196,6 +196,45 @@ def test_cmd05_two_interleaved_dispatchers_share_one_throttle(
     assert worst <= POLICY.dispatch_rate_per_s
 
 
+def test_cmd05_bulk_commands_start_after_a_random_delay_of_at_most_the_jitter(
+    session: Session, loaded: Loaded, sessions: sessionmaker[Session]
+) -> None:
+    policy = CommandPolicy()  # the shipped 0-60 s jitter
+    ann = add_user(session, "ann", Role.SUPERVISOR, [loaded.territory])
+    now = loaded.clock.now()
+    bulk = commands_service.request(
+        session,
+        _req(CommandType.PING, loaded.all_serials[:40], "cmd05-jitter", "jitter"),
+        actor=ann,
+        now=now,
+        policy=policy,
+    )
+    single = commands_service.request(
+        session,
+        _req(CommandType.PING, [loaded.all_serials[40]], "cmd05-single", "jitter"),
+        actor=ann,
+        now=now,
+        policy=policy,
+    )
+    headend = RecordingHeadEnd(loaded.headend)
+    dispatcher = Dispatcher(sessions, headend, policy=policy)
+    dispatcher.cycle()
+    # A single command goes at once; of the bulk request at most those whose delay is 0.
+    assert [s for _, s, _ in headend.submits] == [loaded.all_serials[40]]
+    for _ in range(80):
+        loaded.clock.advance(dt.timedelta(seconds=1))
+        dispatcher.cycle()
+    rows = session.scalars(select(RemoteCommand).where(RemoteCommand.request_id == bulk.id)).all()
+    delays = [(r.not_before_utc - now).total_seconds() for r in rows]
+    assert all(0.0 <= d <= policy.jitter_max_s for d in delays)
+    assert len(set(delays)) == len(delays), "each command draws its own delay"
+    assert max(delays) - min(delays) > policy.jitter_max_s / 2
+    for row in rows:
+        assert row.sent_at_utc is not None
+        assert row.sent_at_utc >= row.not_before_utc
+    assert single.commands[0].serial_number == loaded.all_serials[40]
+
+
 # --- CMD-06: quarantine never releases itself -----------------------------------------------
 
 
