@@ -38,6 +38,7 @@ from meterops.web.errors import ERROR_RESPONSES
 __all__ = [
     "SESSION_COOKIE",
     "SIGN_IN_COOKIE",
+    "WRITERS_AT_ONCE",
     "MeRead",
     "SessionResolver",
     "UserDep",
@@ -58,6 +59,8 @@ _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _RECORD_EVERY_S = 60.0
 """How often a process records a session's last-seen time from a read (auth.service records
 it at most once a minute in the database)."""
+WRITERS_AT_ONCE = 8
+"""Writing requests admitted at once on PostgreSQL: well under the 40 worker threads."""
 _RECORDED_MAX = 10_000
 """Sessions remembered before the stale ones are forgotten."""
 
@@ -75,14 +78,15 @@ def policy_of(settings: Settings) -> SessionPolicy:
 def install_session_resolver(app: FastAPI) -> None:
     """Resolve every request's session cookie into ``request.state.user`` (or None).
 
-    On SQLite the resolver is also the writers' gate (:class:`SessionResolver`).
+    The resolver is also the writers' gate (:class:`SessionResolver`): one writer at a time on
+    SQLite, :data:`WRITERS_AT_ONCE` on PostgreSQL.
     """
     sqlite = app.state.engine.dialect.name == "sqlite"
-    app.add_middleware(SessionResolver, gate_writes=sqlite)
+    app.add_middleware(SessionResolver, writers_at_once=1 if sqlite else WRITERS_AT_ONCE)
 
 
 class SessionResolver:
-    """Pure ASGI middleware: the signed-in user of each request, and SQLite's writers' gate.
+    """Pure ASGI middleware: the signed-in user of each request, and the writers' gate.
 
     * ``request.state.user`` is the :class:`~meterops.auth.service.CurrentUser` of the
       session cookie, or None. A read (GET, HEAD) resolves it without writing; the session's
@@ -90,17 +94,20 @@ class SessionResolver:
       a read write.
     * :data:`~meterops.db.engine.WRITE_INTENT` is set for the request: reads begin deferred
       and never queue for SQLite's write lock.
-    * ``gate_writes`` (SQLite): requests that write go through one at a time, waiting in the
-      event loop. SQLite has one writer at a time anyway; without the gate, writers waiting in
-      ``BEGIN IMMEDIATE`` hold the worker threads the writer inside needs for its next step
-      (FastAPI runs dependencies and endpoints in separate thread-pool calls), and under load
-      the app stalls until the busy timeout. PostgreSQL needs no gate.
+    * Requests that write pass ``writers_at_once`` at a time, waiting in the event loop. A
+      writer waits for locks inside a worker thread (SQLite's write lock in ``BEGIN
+      IMMEDIATE``; the audit chain's advisory lock on PostgreSQL) while the writer holding the
+      lock needs a worker thread for its next step: FastAPI runs the handler and the commit in
+      separate thread-pool calls. Without the gate, enough concurrent writers take every
+      thread and the app stalls (until SQLite's busy timeout, or for good on PostgreSQL). With
+      fewer writers than threads, the lock holder always finds one. Reads never wait for
+      locks (WAL, MVCC).
     """
 
-    def __init__(self, app: ASGIApp, *, gate_writes: bool) -> None:
-        """Wrap ``app``; ``gate_writes``: let writing requests through one at a time."""
+    def __init__(self, app: ASGIApp, *, writers_at_once: int) -> None:
+        """Wrap ``app``, letting ``writers_at_once`` writing requests through at a time."""
         self.app = app
-        self.gate = asyncio.Lock() if gate_writes else None
+        self.gate = asyncio.Semaphore(writers_at_once)
         self._recorded: dict[str, float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -110,7 +117,7 @@ class SessionResolver:
             return
         writes = scope["method"] in _UNSAFE
         WRITE_INTENT.set(writes)
-        if writes and self.gate is not None:
+        if writes:
             async with self.gate:
                 await self._serve(scope, receive, send, writes=True)
         else:
@@ -126,7 +133,7 @@ class SessionResolver:
         await self.app(scope, receive, send)
 
     async def _resolve(self, request: Request, token: str, *, writes: bool) -> CurrentUser | None:
-        if writes or self.gate is None:
+        if writes:
             return await run_in_threadpool(_resolve_token, request, token, record=True)
         user = await run_in_threadpool(_resolve_token, request, token, record=False)
         if user is None or not self._due(token):
