@@ -405,14 +405,6 @@ def _store_load_side_voltage(
     return store
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: a reconnect blocked at request time by guard.load_side_voltage is cancelled "
-        "without the field reconnect work order (only the dispatch-time block and the "
-        "head-end's refusal create one), so CMD-09's 'work order created' fails"
-    ),
-)
 def test_cmd09_a_reconnect_blocked_at_request_by_load_side_voltage_creates_a_field_order(
     session: Session, loaded: Loaded, sessions: sessionmaker[Session], tmp_path: Path
 ) -> None:

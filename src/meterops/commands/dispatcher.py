@@ -41,7 +41,7 @@ from meterops.commands import service as commands_service
 from meterops.commands.policy import Actor, CommandPolicy, check_meter
 from meterops.commands.repository import CommandRepository
 from meterops.db.engine import session_scope
-from meterops.errors import ConflictError, MeterOpsError
+from meterops.errors import MeterOpsError
 from meterops.headend.protocol import (
     CommandKind,
     CommandState,
@@ -56,9 +56,7 @@ from meterops.models.commands import (
     RemoteCommandState,
 )
 from meterops.reads.store import ReadStore
-from meterops.workorders import schemas as workorder_schemas
 from meterops.workorders import service as workorders_service
-from meterops.workorders.types import WorkOrderType
 
 __all__ = ["Dispatcher", "headend_request_id"]
 
@@ -290,21 +288,9 @@ class Dispatcher:
     def _field_reconnect(
         self, session: Session, command: RemoteCommand, *, now: dt.datetime
     ) -> str | None:
-        request = workorder_schemas.OrderRequest(
-            order_type=WorkOrderType.FIELD_RECONNECT,
-            meter_serial=command.serial_number,
-            problem_code="load_side_voltage",
-            evidence_summary="Remote reconnect withheld: the meter reports load-side voltage.",
-            evidence={"remote_command_id": command.id},
+        return commands_service.field_reconnect_order(
+            session, command, now=now, workorder_policy=self.workorder_policy
         )
-        try:
-            order = workorders_service.create_order(
-                session, request, actor=_SYSTEM, now=now, policy=self.workorder_policy
-            )
-        except ConflictError as error:
-            existing = error.details.get("order_number")
-            return str(existing) if existing else None
-        return order.order_number
 
     # -- confirmation and reconciliation ----------------------------------------------------
 

@@ -63,6 +63,9 @@ from meterops.models.commands import (
 from meterops.models.org import Territory
 from meterops.nomenclature import EVENT_BY_NAME
 from meterops.reads.store import ReadStore, Table
+from meterops.workorders import schemas as workorder_schemas
+from meterops.workorders import service as workorders_service
+from meterops.workorders.types import WorkOrderType
 
 __all__ = [
     "KILL_SWITCH",
@@ -72,6 +75,7 @@ __all__ = [
     "evaluate",
     "expire_overdue_requests",
     "facts_for",
+    "field_reconnect_order",
     "get_request",
     "kill_switch_state",
     "list_commands",
@@ -87,6 +91,8 @@ KILL_SWITCH = "kill_switch"
 """Name of the kill-switch control row."""
 
 _LSV_CODE = EVENT_BY_NAME["load_side_voltage"].code
+_SYSTEM_ACTOR = "system:commands"
+"""Who the audit trail names for orders the commands service opens by itself."""
 
 
 def resolve_actor(session: Session, username: str) -> Actor:
@@ -290,6 +296,35 @@ def evaluate(
     return Evaluation(guards, eligible, verdict.approval_reasons, verdict.over_ceiling, rows)
 
 
+def field_reconnect_order(
+    session: Session,
+    command: RemoteCommand,
+    *,
+    now: dt.datetime,
+    workorder_policy: workorders_service.WorkOrderPolicy,
+) -> str | None:
+    """The field reconnect work order for a reconnect withheld for load-side voltage.
+
+    Returns:
+        Its order number (the open one when the meter already has one), or None.
+    """
+    order_request = workorder_schemas.OrderRequest(
+        order_type=WorkOrderType.FIELD_RECONNECT,
+        meter_serial=command.serial_number,
+        problem_code="load_side_voltage",
+        evidence_summary="Remote reconnect withheld: the meter reports load-side voltage.",
+        evidence={"remote_command_id": command.id},
+    )
+    try:
+        order = workorders_service.create_order(
+            session, order_request, actor=_SYSTEM_ACTOR, now=now, policy=workorder_policy
+        )
+    except ConflictError as error:
+        existing = error.details.get("order_number")
+        return str(existing) if existing else None
+    return order.order_number
+
+
 def request(
     session: Session,
     payload: schemas.CommandRequestCreate,
@@ -301,8 +336,12 @@ def request(
     rollout_id: int | None = None,
     rollout_stage: int | None = None,
     previous_programs: dict[str, str | None] | None = None,
+    workorder_policy: workorders_service.WorkOrderPolicy | None = None,
 ) -> schemas.CommandRequestRead:
     """Store a request: guards, thresholds, then queued, held for approval, or refused.
+
+    A reconnect refused because the meter reports load-side voltage gets a field reconnect
+    work order instead (CMD-09), as at dispatch.
 
     The same idempotency key with the same payload returns the stored request; with another
     payload it is refused.
@@ -317,6 +356,8 @@ def request(
         rollout_id: The staged rollout this request belongs to.
         rollout_stage: Its stage number.
         previous_programs: Program each meter carried before a push (for rollback).
+        workorder_policy: The utility's work-order rules, for the field reconnect orders
+            (default: the shipped rules).
 
     Returns:
         The request with its commands.
@@ -390,6 +431,7 @@ def request(
     bulk = len(evaluation.eligible) > 1
     rng = random.Random(f"{req.id}:{payload.idempotency_key}")
     eligible = set(evaluation.eligible)
+    withheld: list[RemoteCommand] = []
     for serial in payload.serial_numbers:
         row = evaluation.rows.get(serial)
         results = evaluation.guards[serial]
@@ -401,31 +443,39 @@ def request(
             if not ok
             else (RemoteCommandState.HELD if held else RemoteCommandState.QUEUED)
         )
-        session.add(
-            RemoteCommand(
-                request_id=req.id,
-                kind=kind,
-                serial_number=serial,
-                meter_id=row.meter_id if row else None,
-                territory_code=row.territory_code if row else None,
-                feeder_code=row.feeder_code if row else None,
-                program_code=payload.program_code,
-                previous_program_code=(previous_programs or {}).get(serial)
-                if previous_programs is not None
-                else (row.program_code if row else None),
-                purpose="request",
-                rollout_stage=rollout_stage,
-                state=state,
-                not_before_utc=now + dt.timedelta(seconds=jitter),
-                expires_at_utc=now + dt.timedelta(seconds=policy.command_ttl_s),
-                failure_reason=blocked[0] if blocked else None,
-                completed_at_utc=now if not ok else None,
-                result={},
-                guard_results={"request": _guard_json(results)},
-                created_at_utc=now,
-            )
+        command = RemoteCommand(
+            request_id=req.id,
+            kind=kind,
+            serial_number=serial,
+            meter_id=row.meter_id if row else None,
+            territory_code=row.territory_code if row else None,
+            feeder_code=row.feeder_code if row else None,
+            program_code=payload.program_code,
+            previous_program_code=(previous_programs or {}).get(serial)
+            if previous_programs is not None
+            else (row.program_code if row else None),
+            purpose="request",
+            rollout_stage=rollout_stage,
+            state=state,
+            not_before_utc=now + dt.timedelta(seconds=jitter),
+            expires_at_utc=now + dt.timedelta(seconds=policy.command_ttl_s),
+            failure_reason=blocked[0] if blocked else None,
+            completed_at_utc=now if not ok else None,
+            result={},
+            guard_results={"request": _guard_json(results)},
+            created_at_utc=now,
         )
+        session.add(command)
+        if blocked and blocked[0] == "guard.load_side_voltage":
+            withheld.append(command)
     session.flush()
+    for command in withheld:
+        field_reconnect_order(
+            session,
+            command,
+            now=now,
+            workorder_policy=workorder_policy or workorders_service.WorkOrderPolicy(),
+        )
     audit_service.record(
         session,
         actor=actor.username,
