@@ -46,19 +46,6 @@ POLICY = CommandPolicy(jitter_max_s=0.0)
 TERMINAL = {"confirmed", "failed", "expired", "cancelled"}
 
 
-@pytest.fixture
-def loaded(session: Session, tmp_path: Path) -> Loaded:
-    return load_world(session, tmp_path)
-
-
-@pytest.fixture
-def sessions(session: Session) -> sessionmaker[Session]:
-    """Sessions on the test's connection: their commits are savepoints of the test."""
-    return sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-
 class RecordingHeadEnd:
     """The simulated head-end, recording every submit with its simulated time; can go down."""
 

@@ -23,23 +23,10 @@ from meterops.headend.protocol import CommandKind, HeadEndUnavailableError
 from meterops.models import Account, Installation, Meter, Territory, WorkOrder
 from meterops.models.commands import CommandRequest, CommandType
 from meterops.models.org import Role
-from tests.commands.world import Loaded, add_user, load_world
+from tests.commands.world import Loaded, add_user
 
 POLICY = CommandPolicy(jitter_max_s=0.0)
 TERMINAL = {"confirmed", "failed", "expired", "cancelled"}
-
-
-@pytest.fixture
-def loaded(session: Session, tmp_path: Path) -> Loaded:
-    return load_world(session, tmp_path)
-
-
-@pytest.fixture
-def sessions(session: Session) -> sessionmaker[Session]:
-    """Sessions on the test's connection: their commits are savepoints of the test."""
-    return sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
 
 
 class CountingHeadEnd:

@@ -29,19 +29,6 @@ from tests.commands.world import Loaded, add_user, load_world
 POLICY = CommandPolicy(jitter_max_s=0.0)
 
 
-@pytest.fixture
-def loaded(session: Session, tmp_path: Path) -> Loaded:
-    return load_world(session, tmp_path)
-
-
-@pytest.fixture
-def sessions(session: Session) -> sessionmaker[Session]:
-    """Sessions on the test's connection: their commits are savepoints of the test."""
-    return sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-
 def _req(
     kind: CommandType, serials: list[str], key: str, **kw: Any
 ) -> schemas.CommandRequestCreate:

@@ -119,14 +119,6 @@ def test_the_guard_blocks_disconnects_only_and_follows_the_policy_switch(switch_
 # -- through the database, the import and the simulated head-end -----------------------------
 
 
-@pytest.fixture
-def sessions(session: Session) -> sessionmaker[Session]:
-    """Sessions on the test's connection: their commits are savepoints of the test."""
-    return sessionmaker(
-        bind=session.connection(), join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
-
-
 class CountingHeadEnd:
     """The simulated head-end, recording every submit."""
 
@@ -216,11 +208,6 @@ def _with_open_accounts(session: Session, serials: list[str], count: int) -> lis
     if len(chosen) < count:
         pytest.skip("not enough switch meters with open accounts in this world")
     return chosen[:count]
-
-
-@pytest.fixture
-def loaded(session: Session, tmp_path: Path) -> Loaded:
-    return load_world(session, tmp_path)
 
 
 def test_the_simulated_cis_plans_block_disconnects_at_request_and_nothing_is_sent(
