@@ -217,9 +217,17 @@ def test_user_names_are_unique_and_territories_must_exist(session: Session, ana:
     assert listed["ana"] == ["AUTHT"]
 
 
-def test_purge_removes_only_what_ended_before_the_cut(session: Session, ana: str) -> None:
+def test_purge_removes_only_what_ended_or_expired_before_the_cut(
+    session: Session, ana: str
+) -> None:
     old = _sign_in(session, ana, PASSWORD).token
     auth.sign_out(session, old, now=T0 + dt.timedelta(minutes=1))
+    _sign_in(session, ana, PASSWORD, at=T0 + dt.timedelta(minutes=5))  # never signed out
+    late = _sign_in(session, ana, PASSWORD, at=T0 + dt.timedelta(hours=20)).token
     live = _sign_in(session, ana, PASSWORD, at=T0 + dt.timedelta(days=2)).token
-    assert auth.purge_ended(session, before=T0 + dt.timedelta(days=1)) == 1
+    # The forgotten one expired at T0 + 8 h 5 min; the late one expires after the cut.
+    assert auth.purge_ended(session, before=T0 + dt.timedelta(days=1)) == 2
+    assert auth.resolve_session(
+        session, late, now=T0 + dt.timedelta(hours=20, minutes=10), policy=POLICY, record=False
+    )
     assert auth.resolve_session(session, live, now=T0 + dt.timedelta(days=2), policy=POLICY)

@@ -21,7 +21,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterops.audit import service as audit
@@ -435,10 +435,17 @@ def sign_out(session: Session, token: str | None, *, now: dt.datetime) -> None:
 
 
 def purge_ended(session: Session, *, before: dt.datetime) -> int:
-    """Delete sessions that ended before a time and attempts older than it; returns sessions."""
+    """Delete sessions that ended or expired before a time, and attempts older than it.
+
+    A session nobody signed out of never gets an end time; past its absolute expiry it can
+    never be used again, so it goes too. Returns the sessions deleted.
+    """
     result = session.execute(
         delete(WebSession).where(
-            WebSession.ended_at_utc.is_not(None), WebSession.ended_at_utc < before
+            or_(
+                and_(WebSession.ended_at_utc.is_not(None), WebSession.ended_at_utc < before),
+                WebSession.expires_at_utc < before,
+            )
         )
     )
     session.execute(delete(SignInAttempt).where(SignInAttempt.attempted_at_utc < before))
