@@ -450,7 +450,7 @@ def test_tamper_without_theft_raises_tamper_events_but_keeps_the_consumption(
         assert tampered == pytest.approx(untouched, rel=0.25)
 
 
-def test_crossed_meters_are_neighbours_on_one_transformer_when_the_geometry_is_known(
+def test_crossed_meters_are_neighbours_when_the_geometry_is_known(
     busy_world: World,
 ) -> None:
     world = busy_world
@@ -459,7 +459,6 @@ def test_crossed_meters_are_neighbours_on_one_transformer_when_the_geometry_is_k
         world.facts,
         site_x_m=sites.x_m,
         site_y_m=sites.y_m,
-        site_transformer=sites.transformer,
     )
     rates = dataclasses.replace(BUSY_RATES, crossed_pairs_per_1000=40.0)
     faults = draw_faults(facts, rates, stream(world.scenario.seed, Stream.FAULTS))
@@ -470,7 +469,11 @@ def test_crossed_meters_are_neighbours_on_one_transformer_when_the_geometry_is_k
     assert np.hypot(sites.x_m[a] - sites.x_m[b], sites.y_m[a] - sites.y_m[b]).max() <= (
         CROSSED_RADIUS_M
     )
-    assert (sites.transformer[a] == sites.transformer[b]).all()
+    # neighbours mostly share a transformer, but a street's transformer boundary does not stop
+    # an installer: some pairs straddle one (only those show in transformer outages)
+    same = sites.transformer[a] == sites.transformer[b]
+    assert same.any()
+    assert not same.all()
     assert len(set(a.tolist())) == a.size  # a meter is crossed once at most
     assert facts.swappable[a].all()
     again = draw_faults(facts, rates, stream(world.scenario.seed, Stream.FAULTS))

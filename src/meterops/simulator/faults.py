@@ -89,7 +89,6 @@ class FleetFacts:
         site_x_m: Per service point: east coordinate (None: no geometry, crossed pairs are
             neighbours in the numbering). [m]
         site_y_m: Per service point: north coordinate. [m]
-        site_transformer: Per service point: transformer index.
     """
 
     start_us: int
@@ -107,7 +106,6 @@ class FleetFacts:
     install_us: IntArray
     site_x_m: FloatArray | None = None
     site_y_m: FloatArray | None = None
-    site_transformer: IntArray | None = None
 
 
 @dataclass(slots=True)
@@ -222,11 +220,13 @@ def _pick(pool: IntArray, count: int, used: set[int], rng: np.random.Generator) 
 def _crossable_pairs(facts: FleetFacts, meters: int) -> tuple[IntArray, IntArray]:
     """Pairs ``(i, j)``, ``i < j``, of self-contained meters an installer could mix up.
 
-    With geometry: premises at most :data:`CROSSED_RADIUS_M` apart on the same transformer
-    (and in the same generation chunk). Without: neighbours in the numbering.
+    With geometry: premises at most :data:`CROSSED_RADIUS_M` apart (in the same generation
+    chunk), on the same transformer or not: an installer mixes up meters of neighbouring
+    houses, which a street's transformer boundary does not stop. Without: neighbours in the
+    numbering.
     """
     swappable = facts.swappable[:meters]
-    if facts.site_x_m is None or facts.site_y_m is None or facts.site_transformer is None:
+    if facts.site_x_m is None or facts.site_y_m is None:
         ok = (
             swappable[:-1]
             & swappable[1:]
@@ -236,23 +236,23 @@ def _crossable_pairs(facts: FleetFacts, meters: int) -> tuple[IntArray, IntArray
         return first, first + 1
     x, y = facts.site_x_m[:meters], facts.site_y_m[:meters]
     candidates = np.flatnonzero(swappable)
-    # group by (transformer, chunk): a crossed pair never straddles two chunks
-    group = facts.site_transformer[candidates].astype(np.int64) * (meters // CHUNK_SITES + 1) + (
-        candidates // CHUNK_SITES
-    )
-    order = np.argsort(group, kind="stable")
-    candidates, group = candidates[order], group[order]
-    bounds = np.flatnonzero(np.diff(group)) + 1
+    chunk = candidates // CHUNK_SITES  # a crossed pair never straddles two chunks
+    order = np.lexsort((x[candidates], chunk))
+    c, ch = candidates[order], chunk[order]
+    cx, cy = x[c], y[c]
     firsts: list[IntArray] = []
     seconds: list[IntArray] = []
-    for members in np.split(candidates, bounds):
-        if members.size < 2:
-            continue
-        i, j = np.triu_indices(members.size, k=1)
-        a, b = members[i], members[j]
-        near = np.hypot(x[a] - x[b], y[a] - y[b]) <= CROSSED_RADIUS_M
-        firsts.append(np.minimum(a, b)[near])
-        seconds.append(np.maximum(a, b)[near])
+    # Sweep along x: sorted by (chunk, x), the k-th next site is further in x as k grows, so
+    # once no pair k apart is within reach in x, none further apart is.
+    for k in range(1, c.size):
+        dx = cx[k:] - cx[:-k]
+        reach = (ch[k:] == ch[:-k]) & (dx <= CROSSED_RADIUS_M)
+        if not reach.any():
+            break
+        near = reach & (np.hypot(dx, cy[k:] - cy[:-k]) <= CROSSED_RADIUS_M)
+        a, b = c[:-k][near], c[k:][near]
+        firsts.append(np.minimum(a, b))
+        seconds.append(np.maximum(a, b))
     if not firsts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     first, second = np.concatenate(firsts), np.concatenate(seconds)

@@ -88,7 +88,6 @@ def fleet_facts(
         ct_ratio=territory.sites.ct_ratio,
         site_x_m=territory.sites.x_m,
         site_y_m=territory.sites.y_m,
-        site_transformer=territory.sites.transformer,
         transformers=territory.transformers.height,
         feeders=territory.feeders.height,
         collectors=collectors,
