@@ -54,6 +54,10 @@ class Settings(BaseSettings):
         session_absolute_hours: A session ends this long after sign-in, however active.
         cookie_secure: Send the session cookie over HTTPS only. Keep it on in production (behind
             TLS); browsers also accept secure cookies on ``http://127.0.0.1`` for the demo.
+        worker_threads: Worker threads of the web app for requests' database work (writers
+            on PostgreSQL: half of them at once). More threads than a few per core only add
+            waiting for Python's interpreter lock; requests beyond them wait in the event
+            loop.
     """
 
     model_config = SettingsConfigDict(
@@ -76,6 +80,7 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_absolute_hours: int = Field(default=12, ge=1, le=7 * 24)
     cookie_secure: bool = True
+    worker_threads: int = Field(default=8, ge=2, le=200)
 
     @model_validator(mode="before")
     @classmethod

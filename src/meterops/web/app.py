@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -97,7 +101,20 @@ def create_app(settings: Settings) -> FastAPI:
         The FastAPI application with the API under ``/api/v1``, pages, static files and the
         OpenAPI document at ``/openapi.json``.
     """
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        # Everything loaded so far (modules, routes, mappers, templates) lives as long as the
+        # process: keep it out of the garbage collector's full passes, which otherwise stall
+        # every request for hundreds of milliseconds under load (the 200-technician test's p99
+        # went from about 550 ms to under 200 ms).
+        gc.collect()
+        gc.freeze()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="meterops",
         version=__version__,
         description="Smart-meter operations: fleet, meter data, diagnostics, work orders.",

@@ -32,13 +32,12 @@ from meterops.config import Settings
 from meterops.db.engine import WRITE_INTENT, session_scope
 from meterops.errors import NotSignedInError, PermissionDeniedError, TooManyAttemptsError
 from meterops.timeutil import utc_now
-from meterops.web.deps import SessionDep, SettingsDep
+from meterops.web.deps import UNSAFE_METHODS, SessionDep, SettingsDep
 from meterops.web.errors import ERROR_RESPONSES
 
 __all__ = [
     "SESSION_COOKIE",
     "SIGN_IN_COOKIE",
-    "WRITERS_AT_ONCE",
     "MeRead",
     "SessionResolver",
     "UserDep",
@@ -55,12 +54,10 @@ __all__ = [
 
 SESSION_COOKIE = "meterops_session"
 SIGN_IN_COOKIE = "meterops_sign_in"
-_UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_UNSAFE = UNSAFE_METHODS
 _RECORD_EVERY_S = 60.0
 """How often a process records a session's last-seen time from a read (auth.service records
 it at most once a minute in the database)."""
-WRITERS_AT_ONCE = 8
-"""Writing requests admitted at once on PostgreSQL: well under the 40 worker threads."""
 _RECORDED_MAX = 10_000
 """Sessions remembered before the stale ones are forgotten."""
 
@@ -78,73 +75,51 @@ def policy_of(settings: Settings) -> SessionPolicy:
 def install_session_resolver(app: FastAPI) -> None:
     """Resolve every request's session cookie into ``request.state.user`` (or None).
 
-    The resolver is also the writers' gate (:class:`SessionResolver`): one writer at a time on
-    SQLite, :data:`WRITERS_AT_ONCE` on PostgreSQL.
+    Also sets up the writers' gate (``app.state.write_gate``, see
+    :func:`meterops.web.deps.get_session`): one writer at a time on SQLite, half the worker
+    threads on PostgreSQL (fewer writers than threads, so a writer holding a lock always
+    finds a thread to finish).
     """
     sqlite = app.state.engine.dialect.name == "sqlite"
-    app.add_middleware(SessionResolver, writers_at_once=1 if sqlite else WRITERS_AT_ONCE)
+    settings: Settings = app.state.settings
+    writers = 1 if sqlite else max(1, settings.worker_threads // 2)
+    app.state.write_gate = asyncio.Semaphore(writers)
+    app.add_middleware(SessionResolver)
 
 
 class SessionResolver:
-    """Pure ASGI middleware: the signed-in user of each request, and the writers' gate.
+    """Pure ASGI middleware: the signed-in user of each request, resolved without writing.
 
-    * ``request.state.user`` is the :class:`~meterops.auth.service.CurrentUser` of the
-      session cookie, or None. A read (GET, HEAD) resolves it without writing; the session's
-      last-seen time is recorded at most once a minute (``auth.service``), and only then does
-      a read write.
-    * :data:`~meterops.db.engine.WRITE_INTENT` is set for the request: reads begin deferred
-      and never queue for SQLite's write lock.
-    * Requests that write pass ``writers_at_once`` at a time, waiting in the event loop. A
-      writer waits for locks inside a worker thread (SQLite's write lock in ``BEGIN
-      IMMEDIATE``; the audit chain's advisory lock on PostgreSQL) while the writer holding the
-      lock needs a worker thread for its next step: FastAPI runs the handler and the commit in
-      separate thread-pool calls. Without the gate, enough concurrent writers take every
-      thread and the app stalls (until SQLite's busy timeout, or for good on PostgreSQL). With
-      fewer writers than threads, the lock holder always finds one. Reads never wait for
-      locks (WAL, MVCC).
+    ``request.state.user`` is the :class:`~meterops.auth.service.CurrentUser` of the session
+    cookie, or None. Resolving only reads (:data:`~meterops.db.engine.WRITE_INTENT` is off
+    until the request's own session says otherwise), so it never waits for a lock. The
+    session's last-seen time (for the idle timeout) is recorded at most once a minute, in
+    the background through the writers' gate, so no request waits for it.
     """
 
-    def __init__(self, app: ASGIApp, *, writers_at_once: int) -> None:
-        """Wrap ``app``, letting ``writers_at_once`` writing requests through at a time."""
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap ``app``."""
         self.app = app
-        self.gate = asyncio.Semaphore(writers_at_once)
         self._recorded: dict[str, float] = {}
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Resolve the user, then pass the request on (through the gate when it writes)."""
+        """Resolve the user, then pass the request on."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        writes = scope["method"] in _UNSAFE
-        WRITE_INTENT.set(writes)
-        if writes:
-            async with self.gate:
-                await self._serve(scope, receive, send, writes=True)
-        else:
-            await self._serve(scope, receive, send, writes=writes)
-
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, *, writes: bool) -> None:
+        WRITE_INTENT.set(False)
         request = Request(scope)
         user = None
         token = request.cookies.get(SESSION_COOKIE)
         if token and not scope["path"].startswith("/static"):
-            user = await self._resolve(request, token, writes=writes)
+            user = await run_in_threadpool(_resolve_token, request.app, token, record=False)
+            if user is not None and self._due(token):
+                task = asyncio.create_task(_record(request.app, token))
+                self._pending.add(task)
+                task.add_done_callback(self._pending.discard)
         scope.setdefault("state", {})["user"] = user
         await self.app(scope, receive, send)
-
-    async def _resolve(self, request: Request, token: str, *, writes: bool) -> CurrentUser | None:
-        if writes:
-            return await run_in_threadpool(_resolve_token, request, token, record=True)
-        user = await run_in_threadpool(_resolve_token, request, token, record=False)
-        if user is None or not self._due(token):
-            return user
-        # The last-seen time is due: record it as a writer would.
-        async with self.gate:
-            reset = WRITE_INTENT.set(True)
-            try:
-                return await run_in_threadpool(_resolve_token, request, token, record=True)
-            finally:
-                WRITE_INTENT.reset(reset)
 
     def _due(self, token: str) -> bool:
         """Whether this process has not recorded the session's last-seen time lately."""
@@ -157,23 +132,24 @@ class SessionResolver:
         return True
 
 
-def _resolve_token(request: Request, token: str, *, record: bool) -> CurrentUser | None:
-    settings: Settings = request.app.state.settings
-    now, policy = utc_now(), policy_of(settings)
-    try:
-        with session_scope(request.app.state.session_factory) as session:
-            return auth_service.resolve_session(
-                session, token, now=now, policy=policy, record=record
-            )
-    except OperationalError:
-        if not record:
-            raise
-        # SQLite refused the write that records the request (another connection wrote since
-        # this one read): recording it is best-effort, the next request records it.
-        with session_scope(request.app.state.session_factory) as session:
-            return auth_service.resolve_session(
-                session, token, now=now, policy=policy, record=False
-            )
+async def _record(app: FastAPI, token: str) -> None:
+    """Record a session's last-seen time (and end it if it timed out), as a writer."""
+    async with app.state.write_gate:
+        WRITE_INTENT.set(True)
+        try:
+            await run_in_threadpool(_resolve_token, app, token, record=True)
+        except OperationalError:
+            # Best effort: SQLite was busy with another process's write; a later request
+            # records it.
+            return
+
+
+def _resolve_token(app: FastAPI, token: str, *, record: bool) -> CurrentUser | None:
+    settings: Settings = app.state.settings
+    with session_scope(app.state.session_factory) as session:
+        return auth_service.resolve_session(
+            session, token, now=utc_now(), policy=policy_of(settings), record=record
+        )
 
 
 def require_user(request: Request) -> CurrentUser:
