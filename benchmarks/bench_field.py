@@ -5,16 +5,17 @@ AREAS=field``. Set ``METEROPS_BENCH_DATABASE_URL`` to a PostgreSQL URL (e.g. the
 ``bash .ci/postgres.sh`` prints) to measure on PostgreSQL too; the run then makes and drops
 a schema of its own in that database.
 
-For each database: a simulated utility of 20 districts with 200 technicians, each with a
-dispatched route of about 25 work orders (created by the work-order service, planned and
-dispatched by the dispatch service) and a user account linked to them (see
-``benchmarks/field_world.py``). The web app runs as ``meterops serve`` runs it (one uvicorn
-process) on 127.0.0.1; every technician signs in through the sign-in form with a client of
-their own and then repeats a visit loop with think time (``benchmarks/loadtest.py``; drawn
-from 1-3 s, 2 s on average, as PERF-01 of ``reliability-tests.md`` models the field app, so
-200 technicians ask about 100 requests/s): the
-day's route, the next stop's order, a note action with a fresh idempotency key and the CSRF
-header, and now and then a resend of an old action, which must answer ``duplicate``.
+For each database: a simulated utility of 23 districts with 230 technicians, each with a user
+account linked to them, and about 25 work orders per technician (created by the work-order
+service, planned and dispatched by the dispatch service; the planner leaves about one
+technician in ten without stops); the first 200 with a dispatched route are the simulated
+technicians (see ``benchmarks/field_world.py``). The web app runs as ``meterops serve`` runs it
+(one uvicorn process) on 127.0.0.1; every technician signs in through the sign-in form with a
+client of their own and then repeats a visit loop with think time (``benchmarks/loadtest.py``;
+drawn from 1-3 s, 2 s on average, as PERF-01 of ``reliability-tests.md`` models the field app,
+so 200 technicians ask about 70 requests/s): the day's route, the next stop's order, a note
+action with a fresh idempotency key and the CSRF header, and now and then a resend of an old
+action, which must answer ``duplicate``.
 
 The baseline, measured with the same signed-in clients in the same run just before, is
 ``GET /health`` under the same load (the same think time): what any signed-in request costs
@@ -57,6 +58,7 @@ def measure(
     *,
     technicians: int,
     duration_s: float,
+    clients: int | None = None,
     postgres_url: str | None = None,
     think_s: tuple[float, float] = THINK_S,
     solve_seconds: float = 2.0,
@@ -65,7 +67,8 @@ def measure(
 
     Args:
         folder: Scratch folder (database file, fleet files, server log).
-        technicians: Simulated technicians.
+        technicians: Technicians of the simulated utility.
+        clients: How many of those with a route sign in and load the app (None: all).
         duration_s: Length of each measured phase. [s]
         postgres_url: Measure on PostgreSQL (a schema of its own) instead of SQLite.
         think_s: Think time between requests. [s]
@@ -76,12 +79,13 @@ def measure(
     """
     with fresh_database(folder, postgres_url) as url:
         world = build_world(url, folder, technicians=technicians, solve_seconds=solve_seconds)
-        clients = [SimulatedTechnician(t.username, t.password, t.orders) for t in world.technicians]
+        logins = [SimulatedTechnician(t.username, t.password, t.orders) for t in world.technicians]
+        logins = logins[:clients]
         with Server(url, folder / "data", log_file=folder / "server.log") as server:
             profile: Profile = "field" if server.has_route(FIELD_TODAY) else "interim"
             baseline, loaded = run_load(
                 server.base_url,
-                clients,
+                logins,
                 phases=[Phase("health", duration_s), Phase(profile, duration_s)],
                 day=world.day.isoformat(),
                 think_s=think_s,
@@ -177,7 +181,8 @@ def _cpu_figures(backend: str, baseline: LoadResult, loaded: LoadResult) -> list
 
 def run(ctx: BenchContext) -> list[Figure]:
     """The load test on SQLite, and on PostgreSQL when ``METEROPS_BENCH_DATABASE_URL`` is set."""
-    technicians = ctx.scale(200, 40)
+    clients = ctx.scale(200, 40)
+    technicians = ctx.scale(230, 46)
     duration_s = float(ctx.scale(20, 6))
     console = Console()
     backends: list[tuple[str, str | None]] = [("SQLite", None)]
@@ -191,7 +196,11 @@ def run(ctx: BenchContext) -> list[Figure]:
         folder = ctx.workdir / backend.lower()
         folder.mkdir()
         world, baseline, loaded = measure(
-            folder, technicians=technicians, duration_s=duration_s, postgres_url=url
+            folder,
+            technicians=technicians,
+            duration_s=duration_s,
+            clients=clients,
+            postgres_url=url,
         )
         console.print(
             f"  {backend}: world of {len(world.technicians)} technicians, "
