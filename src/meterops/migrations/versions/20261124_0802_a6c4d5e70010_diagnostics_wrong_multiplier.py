@@ -1,4 +1,7 @@
-"""diagnostics: wrong multiplier kind
+"""diagnostics: no schema change
+
+Reserved for the wrong-multiplier exception kind, which was not built; kept so that
+databases already at this revision still upgrade.
 
 Revision ID: a6c4d5e70010
 Revises: f5b3c4d60009
