@@ -428,6 +428,8 @@ def demo(
     if serve:
         import uvicorn
 
+        from meterops.web.app import freeze_startup_objects
+
         app, dispatcher = demo_app(
             settings,
             seed=seed,
@@ -440,6 +442,7 @@ def demo(
             f"{headend_speed:g}x the wall clock."
         )
         dispatcher.start()
+        freeze_startup_objects()
         try:
             uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
         finally:

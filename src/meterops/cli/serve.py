@@ -16,12 +16,14 @@ def serve(
     """Serve the web app (JSON API, pages, OpenAPI at /docs)."""
     import uvicorn
 
-    from meterops.web.app import create_app
+    from meterops.web.app import create_app, freeze_startup_objects
 
     settings = context.settings()
     bind_host, bind_port = host or settings.host, port or settings.port
     context.console.print(f"meterops on [bold]http://{bind_host}:{bind_port}/[/]")
-    uvicorn.run(create_app(settings), host=bind_host, port=bind_port, log_level="warning")
+    app = create_app(settings)
+    freeze_startup_objects()
+    uvicorn.run(app, host=bind_host, port=bind_port, log_level="warning")
 
 
 def register(app: typer.Typer) -> None:
