@@ -20,11 +20,13 @@ __all__ = ["WRITE_INTENT", "make_engine", "make_session_factory", "session_scope
 
 WRITE_INTENT: ContextVar[bool] = ContextVar("meterops_write_intent", default=True)
 """Whether the work in this context may write (an ``immediate`` SQLite engine begins its
-transactions with ``BEGIN IMMEDIATE`` only then). The web app sets it False for GET and HEAD
-requests, so reads never queue for the write lock."""
+transactions with ``BEGIN IMMEDIATE`` only then). The web app sets it False for every request
+and True in the session of a request that may write (``web.deps.get_session``), so reads
+never queue for the write lock."""
 
 _POOL = {"pool_size": 10, "max_overflow": 40}
-"""Connections per engine: the web app runs up to 40 requests at once in its thread pool."""
+"""Connections per engine: enough for the web app's worker threads (``worker_threads``) and
+its background work."""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -56,6 +56,7 @@ from meterops.models.premises import Premise, ServicePoint
 from meterops.models.workforce import Technician
 from meterops.models.workorders import WorkOrder
 from meterops.web.auth import require_csrf
+from meterops.web.deps import UNSAFE_METHODS
 from meterops.workorders.lifecycle import OPEN_STATES
 from meterops.workorders.repository import parse_order_number
 
@@ -121,7 +122,6 @@ DOC_BEGIN: Final = "<!-- access-matrix:begin -->"
 DOC_END: Final = "<!-- access-matrix:end -->"
 
 _METHODS: Final = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-_UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _FIELDS: Final = frozenset({"method", "path", "scope", "why", *ROLES})
 _PATH: Final = re.compile(r"^/[A-Za-z0-9_\-./{}:]*$")
 
@@ -700,12 +700,12 @@ async def enforce_access(request: Request) -> None:
         raise PermissionDeniedError(
             refusal.message, code=refusal.code, details={"role": user.role.value}
         )
-    if request.method in _UNSAFE:
+    if request.method in UNSAFE_METHODS:
         await require_csrf(request)
     if row.cells[user.role.value] == "any" or row.scope not in TERRITORIAL_SCOPES:
         return
     params: dict[str, Any] = dict(request.query_params)
-    if request.method in _UNSAFE and request.headers.get("content-type", "").startswith(
+    if request.method in UNSAFE_METHODS and request.headers.get("content-type", "").startswith(
         ("application/x-www-form-urlencoded", "multipart/form-data")
     ):
         form = await request.form()

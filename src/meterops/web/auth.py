@@ -54,7 +54,6 @@ __all__ = [
 
 SESSION_COOKIE = "meterops_session"
 SIGN_IN_COOKIE = "meterops_sign_in"
-_UNSAFE = UNSAFE_METHODS
 _RECORD_EVERY_S = 60.0
 """How often a process records a session's last-seen time from a read (auth.service records
 it at most once a minute in the database)."""
@@ -165,7 +164,7 @@ UserDep = Annotated[CurrentUser, Depends(require_user)]
 
 async def require_csrf(request: Request) -> None:
     """Refuse a state-changing request without the session's CSRF token (403)."""
-    if request.method not in _UNSAFE:
+    if request.method not in UNSAFE_METHODS:
         return
     user: CurrentUser | None = getattr(request.state, "user", None)
     if user is None:
