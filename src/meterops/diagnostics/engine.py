@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from meterops.diagnostics import detect
+from meterops.diagnostics.detect.multiplier import detect_wrong_multiplier
 from meterops.diagnostics.frames import DAILY_USAGE, EXCEPTIONS, METER_CONTEXT
 from meterops.diagnostics.params import DetectParams
 from meterops.kit.frames import check_frame
@@ -49,6 +50,8 @@ class DiagnosticInputs:
             checked).
         outages: Outage periods the outage system recorded for the window
             (``detect.comm.OUTAGE_PERIODS``; None: none known).
+        exchanges: Meter exchanges the back office recorded (``detect.multiplier.EXCHANGES``;
+            None: the wrong-multiplier check is not run).
     """
 
     meters: pl.DataFrame
@@ -65,6 +68,7 @@ class DiagnosticInputs:
     event_history: pl.DataFrame | None = None
     program_mismatches: pl.DataFrame | None = None
     outages: pl.DataFrame | None = None
+    exchanges: pl.DataFrame | None = None
 
     @property
     def last_day(self) -> dt.date:
@@ -217,6 +221,20 @@ def detect_exceptions(
                     mismatches=mismatches,
                     window_start_utc=inputs.window_start_utc,
                     as_of_utc=inputs.as_of_utc,
+                ),
+            )
+        )
+    if inputs.exchanges is not None:
+        swaps = inputs.exchanges
+        steps.append(
+            (
+                "wrong_multiplier",
+                lambda: detect_wrong_multiplier(
+                    daily=inputs.daily,
+                    meters=inputs.meters,
+                    exchanges=swaps,
+                    last_day=last_day,
+                    zone=zone,
                 ),
             )
         )

@@ -42,6 +42,8 @@ class ExceptionKind(StrEnum):
     """An occupied premise's weather-adjusted use stepped down and stayed down."""
     CROSSED_METERS = "crossed_meters"
     """Two neighbouring meters that look installed in each other's socket."""
+    WRONG_MULTIPLIER = "wrong_multiplier"
+    """At a CT-rated site's meter exchange the billed use stepped by the multipliers' ratio."""
 
 
 class Cause(StrEnum):
@@ -61,6 +63,8 @@ class Cause(StrEnum):
     VACANT_PREMISE = "vacant_premise"
     STOPPED_REGISTER = "stopped_register"
     CT_POLARITY = "ct_polarity"
+    WRONG_MULTIPLIER = "wrong_multiplier"
+    """The back office bills a CT-rated meter with a multiplier that is not the site's."""
     CROSSED_METERS = "crossed_meters"
     """Two meters installed in each other's socket (the back office links them swapped)."""
     CLOCK_ERROR = "clock_error"

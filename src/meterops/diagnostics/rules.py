@@ -579,6 +579,18 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         _W.TAMPER_INVESTIGATION,
         facts=("drop_ratio", "neighbour_ratio", "export_ratio", "prior_kwh_per_day"),
     ),
+    VerdictRule(
+        "wrong_multiplier.exchange",
+        _K.WRONG_MULTIPLIER,
+        _C.WRONG_MULTIPLIER,
+        (),
+        0.85,
+        _A.BACK_OFFICE,
+        "At the meter exchange the billed use stepped by the ratio of the two recorded "
+        "multipliers while the meter-side use carried on: correct the multiplier on the meter "
+        "record (and re-bill since the exchange); if the site's CT ratio itself is in doubt, "
+        "order a CT-rated site check by a CT-qualified technician.",
+    ),
     # -- high bill ---------------------------------------------------------------------------------
     VerdictRule(
         "program_mismatch.tou",
