@@ -26,15 +26,18 @@ from meterops.models.meters import Installation
 from meterops.models.premises import ServicePoint
 
 __all__ = [
+    "SCAN_SHARE",
     "AccountService",
     "JournalRepository",
     "account_service",
+    "fleet_meter_ids",
+    "fleet_size",
     "installations_at",
     "meter_ids_by_serial",
 ]
 
 _CHUNK: Final = 5000  # serials per IN list (well under SQLite's and PostgreSQL's limits)
-_SCAN_SHARE: Final = 4  # scan the whole meters table when a batch names 1/4 of the fleet
+SCAN_SHARE: Final = 4  # scan the whole meters table when a batch names 1/4 of the fleet
 
 
 class JournalRepository(RepositoryBase[ImportJournal]):
@@ -64,6 +67,27 @@ class JournalRepository(RepositoryBase[ImportJournal]):
         ).all()
 
 
+_SERIAL_IDS: Final = {"serial_number": pl.String, "meter_id": pl.Int64}
+
+
+def fleet_size(session: Session) -> int:
+    """Number of meters in the fleet."""
+    return int(session.execute(select(func.count()).select_from(Meter)).scalar_one())
+
+
+def fleet_meter_ids(session: Session) -> pl.DataFrame:
+    """``serial_number`` → ``meter_id`` of every meter (one scan of the meters table).
+
+    A big file ingested in batches names most of the fleet; one scan for the whole file is
+    cheaper than a lookup per batch.
+
+    Returns:
+        Columns ``serial_number`` (String) and ``meter_id`` (Int64).
+    """
+    rows = session.execute(select(Meter.serial_number, Meter.id)).all()
+    return pl.DataFrame(rows, schema=_SERIAL_IDS, orient="row")
+
+
 def meter_ids_by_serial(session: Session, serials: Sequence[str]) -> pl.DataFrame:
     """``serial_number`` → ``meter_id`` for the serials the fleet knows (set-based).
 
@@ -77,14 +101,11 @@ def meter_ids_by_serial(session: Session, serials: Sequence[str]) -> pl.DataFram
     Returns:
         Columns ``serial_number`` (String) and ``meter_id`` (Int64); unknown serials are absent.
     """
-    schema = {"serial_number": pl.String, "meter_id": pl.Int64}
+    schema = _SERIAL_IDS
     query = select(Meter.serial_number, Meter.id)
-    if len(serials) > _CHUNK:
-        fleet = session.execute(select(func.count()).select_from(Meter)).scalar_one()
-        if len(serials) * _SCAN_SHARE >= fleet:
-            everything = pl.DataFrame(session.execute(query).all(), schema=schema, orient="row")
-            wanted = pl.DataFrame({"serial_number": serials}, schema={"serial_number": pl.String})
-            return everything.join(wanted, on="serial_number", how="semi")
+    if len(serials) > _CHUNK and len(serials) * SCAN_SHARE >= fleet_size(session):
+        wanted = pl.DataFrame({"serial_number": serials}, schema={"serial_number": pl.String})
+        return fleet_meter_ids(session).join(wanted, on="serial_number", how="semi")
     found: list[tuple[str, int]] = []
     ordered = sorted(serials)  # index order: neighbouring lookups hit the same pages
     for start in range(0, len(ordered), _CHUNK):

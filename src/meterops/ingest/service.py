@@ -63,7 +63,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
 import polars as pl
@@ -76,7 +76,12 @@ from meterops.ingest._kinds import Counts, IngestRules
 from meterops.ingest.formats._common import strip_bom
 from meterops.ingest.formats.base import ParsedBatch, ParseError
 from meterops.ingest.formats.registry import get_format, sniff_format
-from meterops.ingest.repository import meter_ids_by_serial
+from meterops.ingest.repository import (
+    SCAN_SHARE,
+    fleet_meter_ids,
+    fleet_size,
+    meter_ids_by_serial,
+)
 from meterops.models.ingest import ImportStatus
 from meterops.reads.store import FileCommit, ReadStore, Table
 
@@ -693,44 +698,47 @@ def _ingest_batches(
             tuple(issues),
         )
 
+    expected_batches = -(-facts.size_bytes // max(1, options.batch_bytes))
     try:
-        for part, parsed, message, found in _parsed(path, facts, options):
-            issues += [_moved(issue, part.line_offset) for issue in found]
-            if parsed is None:
-                return refuse(message, Counts())
-            parsed_rows += max(parsed.rows_in_file, parsed.row_count)
-            usable += parsed.row_count
+        with _FileBatches(sessions, store, expected_batches) as state:
+            for part, parsed, message, found in _parsed(path, facts, options):
+                issues += [_moved(issue, part.line_offset) for issue in found]
+                if parsed is None:
+                    return refuse(message, Counts())
+                parsed_rows += max(parsed.rows_in_file, parsed.row_count)
+                usable += parsed.row_count
+                if issues and options.strict:
+                    continue  # refused: only count the rest of the file
+                batch = _shifted(parsed, part.line_offset)
+                if source_file_id is None:
+                    with _unit(sessions) as session:
+                        source_file_id = journal.start(session, facts, now=now).id
+                    fault("after_pending")
+                counts += _store_batch(
+                    store, batch, part, state=state, rules=rules,
+                    source_file_id=source_file_id, fault=fault,
+                )  # fmt: skip
+            state.drain()  # every batch appended (or its failure raised) before deciding
+            if usable == 0:  # as the parser refuses a whole file without a usable row
+                return refuse("no usable row in the file", Counts())
             if issues and options.strict:
-                continue  # refused: only count the rest of the file
-            batch = _shifted(parsed, part.line_offset)
-            if source_file_id is None:
-                with _unit(sessions) as session:
-                    source_file_id = journal.start(session, facts, now=now).id
-                fault("after_pending")
-            counts += _store_batch(
-                sessions, store, batch, part, rules=rules, source_file_id=source_file_id,
-                fault=fault,
-            )  # fmt: skip
-        if usable == 0:  # as the parser refuses a whole file without a usable row
-            return refuse("no usable row in the file", Counts())
-        if issues and options.strict:
-            return refuse(
-                f"{len(issues)} parse issue(s); nothing stored (use --lenient to store the "
-                "good rows)",
-                Counts(rows_in_file=parsed_rows, rejected=parsed_rows),
+                return refuse(
+                    f"{len(issues)} parse issue(s); nothing stored (use --lenient to store the "
+                    "good rows)",
+                    Counts(rows_in_file=parsed_rows, rejected=parsed_rows),
+                )
+            assert source_file_id is not None
+            counts.check(facts.file_name)
+            store.commit_file(
+                FileCommit(
+                    source_file_id=source_file_id,
+                    content_hash=facts.content_hash,
+                    file_name=facts.file_name,
+                    format=facts.format or "",
+                    committed_at_utc=now,
+                    counts=counts.as_dict(),
+                )
             )
-        assert source_file_id is not None
-        counts.check(facts.file_name)
-        store.commit_file(
-            FileCommit(
-                source_file_id=source_file_id,
-                content_hash=facts.content_hash,
-                file_name=facts.file_name,
-                format=facts.format or "",
-                committed_at_utc=now,
-                counts=counts.as_dict(),
-            )
-        )
     except BaseException as error:
         if source_file_id is not None and store.commit_of(source_file_id) is None:
             with _unit(sessions) as session:
@@ -754,19 +762,131 @@ def _ingest_batches(
     )
 
 
+class _FileBatches:
+    """What the batches of one big file share: meter ids, appended key ranges, a writer thread.
+
+    * Meter ids: when the file is likely to name a large share of the fleet (the first batch's
+      serials times the expected number of batches), the fleet's ids are read once for the
+      file instead of once per batch.
+    * Appended key ranges: the id and time range of every batch already appended, per table.
+      A batch whose range meets none of them cannot repeat a key of an earlier batch, so its
+      comparison with the file's own rows reads nothing back from the store.
+    * Writer: each batch's rows are appended by one background thread (with its own store
+      handles) while the main thread screens and compares the next batch; at most one
+      append is in flight, and :meth:`drain` waits for it (before the commit marker, before
+      reading the file's own rows back, and before any refusal). A failed append re-raises in
+      the main thread. Rows stay invisible until the commit marker, so the protocol is the
+      one of a file in one batch.
+    """
+
+    def __init__(
+        self, sessions: sessionmaker[Session], store: ReadStore, expected_batches: int
+    ) -> None:
+        self.sessions = sessions
+        self.store = store
+        self.expected_batches = max(1, expected_batches)
+        self.fleet: pl.DataFrame | None = None
+        self.decided = False
+        self.ranges: dict[Table, list[_KeyRange]] = {}
+        self._writer_store = ReadStore(store.uri, storage_options=store.storage_options)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-append")
+        self._pending: Future[None] | None = None
+
+    def __enter__(self) -> _FileBatches:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._pool.shutdown(wait=True)
+
+    def meters(self, serials: list[str]) -> pl.DataFrame:
+        """``serial_number`` → ``meter_id`` for ``serials`` (see the class docstring)."""
+        if not self.decided:
+            self.decided = True
+            with _unit(self.sessions) as session:
+                share = len(serials) * self.expected_batches * SCAN_SHARE
+                if share >= fleet_size(session):
+                    self.fleet = fleet_meter_ids(session)
+        if self.fleet is not None:
+            wanted = pl.DataFrame({"serial_number": serials}, schema={"serial_number": pl.String})
+            return self.fleet.join(wanted, on="serial_number", how="semi")
+        with _unit(self.sessions) as session:
+            return meter_ids_by_serial(session, serials)
+
+    def may_repeat(self, table: Table, window: _KeyRange) -> bool:
+        """Whether an earlier batch appended rows of ``table`` inside ``window``."""
+        return any(window.meets(earlier) for earlier in self.ranges.get(table, []))
+
+    def write(
+        self, tables: dict[Table, pl.DataFrame], *, source_file_id: int, fault: FaultHook
+    ) -> None:
+        """Append one batch's tables in the writer thread (after the previous batch's)."""
+        for table, frame in tables.items():
+            kind = _KIND_OF.get(table)
+            if kind is not None and frame.height:
+                self.ranges.setdefault(table, []).append(_key_range(frame, kind))
+        self.drain()
+
+        def append() -> None:
+            for table, frame in tables.items():
+                self._writer_store.append_rows(table, frame, source_file_id=source_file_id)
+                fault(f"after_append:{table.value}")
+
+        self._pending = self._pool.submit(append)
+
+    def drain(self) -> None:
+        """Wait for the append in flight; re-raise its failure."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+
+_KIND_OF: Final = {kind.table: kind for kind in pipeline.KINDS}
+
+
+class _KeyRange(NamedTuple):
+    """Inclusive bounds of a frame's keys; ``low``/``high`` None: any id."""
+
+    low: Any
+    high: Any
+    first: dt.datetime
+    last: dt.datetime
+
+    def meets(self, other: _KeyRange) -> bool:
+        """Whether the two ranges share a possible key."""
+        if self.first > other.last or other.first > self.last:
+            return False
+        if None in (self.low, self.high, other.low, other.high):
+            return True
+        return bool(self.low <= other.high and other.low <= self.high)
+
+
+def _key_range(frame: pl.DataFrame, kind: pipeline.KindSpec) -> _KeyRange:
+    """(lowest id, highest id, first time, last time) of ``frame``'s keys (inclusive).
+
+    Ids are meter ids or, for topology, node ids (text); null ids make the range unbounded.
+    """
+    ids = frame[kind.id_column]
+    low, high = ids.min(), ids.max()
+    first, last = frame[kind.time_column].min(), frame[kind.time_column].max()
+    assert isinstance(first, dt.datetime)
+    assert isinstance(last, dt.datetime)
+    if ids.null_count() or low is None or high is None:
+        return _KeyRange(None, None, first, last)
+    return _KeyRange(low, high, first, last)
+
+
 def _store_batch(
-    sessions: sessionmaker[Session],
     store: ReadStore,
     batch: ParsedBatch,
     part: _Batch,
     *,
+    state: _FileBatches,
     rules: IngestRules,
     source_file_id: int,
     fault: FaultHook,
 ) -> Counts:
     """Screen, compare (with the store and the file's earlier batches) and append one batch."""
-    with _unit(sessions) as session:
-        meters = meter_ids_by_serial(session, _serials(batch))
+    meters = state.meters(_serials(batch))
     screened = pipeline.screen(
         batch, meters, rules=rules, data=part.data, line_offset=part.line_offset
     )
@@ -777,7 +897,9 @@ def _store_batch(
         for table, window in screened.windows.items()
     }
     existing = {
-        table: _with_own_rows(store, screened, table, frame, source_file_id)
+        table: _with_own_rows(
+            store, screened, table, frame, state=state, source_file_id=source_file_id
+        )
         for table, frame in committed.items()
     }
     plan = pipeline.classify(
@@ -788,9 +910,7 @@ def _store_batch(
         source_file_id=source_file_id,
         rules=rules,
     )
-    for table, frame in plan.tables.items():
-        store.append_rows(table, frame, source_file_id=source_file_id)
-        fault(f"after_append:{table.value}")
+    state.write(dict(plan.tables), source_file_id=source_file_id, fault=fault)
     return plan.counts
 
 
@@ -799,20 +919,26 @@ def _with_own_rows(
     screened: pipeline.Screened,
     table: Table,
     committed: pl.DataFrame,
+    *,
+    state: _FileBatches,
     source_file_id: int,
 ) -> pl.DataFrame:
     """The committed rows plus the rows earlier batches of this file appended, per key.
 
     Only the batch's own keys matter for duplicates, so the file's rows are looked up in the
     batch's exact time range (not whole days): a file sorted by time rather than by meter
-    then reads back only the batch's instants, and memory stays bounded. A key present in
-    both (a higher source version superseded the stored row) keeps the file's row.
+    then reads back only the batch's instants, and memory stays bounded. When no earlier
+    batch appended rows in the batch's id and time range (a file sorted by meter), nothing is
+    read back. A key present in both (a higher source version superseded the stored row)
+    keeps the file's row.
     """
-    kind = next(k for k in pipeline.KINDS if k.table is table)
+    kind = _KIND_OF[table]
     frame = screened.frames[table]
-    first, last = frame[kind.time_column].min(), frame[kind.time_column].max()
-    assert isinstance(first, dt.datetime)
-    assert isinstance(last, dt.datetime)
+    window = _key_range(frame, kind)
+    if not state.may_repeat(table, window):
+        return committed
+    first, last = window.first, window.last
+    state.drain()  # the earlier batches' rows must be in the table before reading them back
     own = store.existing(
         table,
         start_utc=first,
