@@ -49,7 +49,7 @@ def import_(
     from meterops.fleet import service as fleet_service
     from meterops.fleet.parse import ParsedFleetFile, parse_fleet_csv
     from meterops.fleet.programs import ProgramsFile, parse_programs_file
-    from meterops.fleet.spec import IMPORT_ORDER
+    from meterops.fleet.spec import HISTORY_KINDS, IMPORT_ORDER
     from meterops.timeutil import utc_now
 
     files = _collect(paths)
@@ -64,7 +64,8 @@ def import_(
             else:
                 parsed.append(parse_fleet_csv(data, file=file.name))
             bar.advance(task)
-    parsed.sort(key=lambda item: IMPORT_ORDER.index(_kind(item)))
+    order = (*IMPORT_ORDER, *HISTORY_KINDS)
+    parsed.sort(key=lambda item: order.index(_kind(item)))
 
     table = Table(title="fleet import")
     for column in ("file", "kind", "rows", "created", "updated", "unchanged"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any
@@ -124,6 +125,38 @@ class FleetRepository:
             for chunk in _chunks(values):
                 found.extend(self.session.execute(base.where(column.in_(chunk))))
         return found
+
+    def exchange_recorded(
+        self, service_point_id: int, removed_id: int, installed_id: int, at: dt.datetime
+    ) -> bool:
+        """Whether this exchange is already in the installation history.
+
+        Args:
+            service_point_id: Where.
+            removed_id: Meter taken out (its installation there ended at ``at``).
+            installed_id: Meter put in (its installation there began at ``at``).
+            at: Exchange time. [UTC]
+        """
+        here = Installation.service_point_id == service_point_id
+        removed = select(Installation.id).where(
+            here, Installation.meter_id == removed_id, Installation.removed_at_utc == at
+        )
+        installed = select(Installation.id).where(
+            here, Installation.meter_id == installed_id, Installation.installed_at_utc == at
+        )
+        return (
+            self.session.scalar(removed.limit(1)) is not None
+            and self.session.scalar(installed.limit(1)) is not None
+        )
+
+    def set_multiplier(self, meter_id: int, multiplier: float) -> None:
+        """Record a meter's multiplier: its CT ratio becomes ``multiplier`` ÷ its PT ratio."""
+        self.session.execute(
+            update(Meter)
+            .where(Meter.id == meter_id)
+            .values(ct_ratio=multiplier / Meter.pt_ratio)
+            .execution_options(synchronize_session="fetch")
+        )
 
     def compatible_forms(self, service_point_ids: Iterable[int]) -> dict[int, list[str]]:
         """Forms each service point's socket takes."""

@@ -5,8 +5,12 @@ Every bad row is reported with file, line and field, and if there is any, nothin
 is stored. Rows are matched on their natural key: new keys are created, rows whose values
 differ are updated, identical rows are left alone, so importing the same file again changes
 nothing (and a byte-identical file is recognised from the journal at once). Lifecycle and
-installation changes of existing meters are not made by import; they go through the asset
-services (install, remove, exchange), which check and audit each move.
+installation changes of existing meters are not made by a snapshot file; they go through the
+asset services (install, remove, exchange), which check and audit each move. The installation
+history file (``meter_exchanges.csv``) is applied row by row, in time order, through the same
+exchange service: an exchange that contradicts the database (an unknown service point, a
+removed meter not installed there) is reported with its line and field, and nothing of the
+file is stored; an exchange already recorded is left alone.
 
 The service only flushes; the adapter commits each file's transaction.
 """
@@ -22,9 +26,11 @@ import polars as pl
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from meterops.assets import schemas as asset_schemas
+from meterops.assets import service as assets_service
 from meterops.assets.lifecycle import AssetStatus
 from meterops.audit import service as audit_service
-from meterops.errors import Issue, ValidationReportError
+from meterops.errors import Issue, MeterOpsError, ValidationReportError
 from meterops.fleet.parse import LINE, ParsedFleetFile
 from meterops.fleet.programs import ProgramsFile
 from meterops.fleet.repository import FleetRepository
@@ -34,7 +40,9 @@ from meterops.models import (
     Customer,
     FleetImport,
     Installation,
+    Meter,
     MeterProgram,
+    ServicePoint,
 )
 
 __all__ = ["FleetImportRefusedError", "ImportReport", "import_file", "import_programs"]
@@ -347,9 +355,108 @@ def _customers(context: _Context, frame: pl.DataFrame) -> pl.DataFrame:
     return context.resolve(frame, "customer_number")
 
 
+def _exchange_field(error: MeterOpsError) -> str:
+    """The file column an exchange refused by the asset service is about."""
+    code = error.code
+    if "removal" in code or code.startswith("time."):
+        return "exchanged_at"
+    if code.startswith("register."):
+        final = "final read" in error.message
+        return "removed_final_read_kwh" if final else "installed_initial_read_kwh"
+    if code == "meter.not_installed":
+        return "removed_serial"
+    return "installed_serial"
+
+
+def _exchanges(context: _Context, frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """Apply ``meter_exchanges`` rows in time order through the asset exchange service."""
+    rows = frame.sort("exchanged_at", LINE)
+    repository = context.repository
+    sp_ids = repository.id_map(
+        ServicePoint, "service_point_number", rows["service_point_number"].to_list()
+    )
+    meter_ids = repository.id_map(
+        Meter,
+        "serial_number",
+        [*rows["removed_serial"].to_list(), *rows["installed_serial"].to_list()],
+    )
+    applied: list[int] = []
+    recorded: list[int] = []
+    for row in rows.iter_rows(named=True):
+        line: int = row[LINE]
+        number, old, new = (
+            row["service_point_number"],
+            row["removed_serial"],
+            row["installed_serial"],
+        )
+        at: dt.datetime = row["exchanged_at"]
+        unknown = [
+            (field, value, table)
+            for field, value, table, known in (
+                ("service_point_number", number, "service_points", sp_ids),
+                ("removed_serial", old, "meters", meter_ids),
+                ("installed_serial", new, "meters", meter_ids),
+            )
+            if value not in known
+        ]
+        for field, value, table in unknown:
+            context.issue(
+                line,
+                field,
+                "fleet.unknown_reference",
+                f"{value!r} does not exist in {table} (import that file first, or fix the value)",
+            )
+        if unknown:
+            continue
+        if repository.exchange_recorded(sp_ids[number], meter_ids[old], meter_ids[new], at):
+            recorded.append(line)
+            continue
+        where = {m: sp for m, _, sp in repository.open_installations(meter_ids=[meter_ids[old]])}
+        if where.get(meter_ids[old]) != number:
+            found = where.get(meter_ids[old])
+            context.issue(
+                line,
+                "removed_serial",
+                "fleet.exchange_conflict",
+                f"meter {old} is "
+                + (f"installed at {found}" if found else "not installed anywhere")
+                + f" in meterops, not at {number}: the exchange contradicts the installation "
+                "history (import the earlier exchanges first, or fix the row)",
+            )
+            continue
+        multiplier = row["installed_multiplier"]
+        if multiplier is not None:
+            repository.set_multiplier(meter_ids[new], multiplier)
+        try:
+            assets_service.exchange_meter(
+                context.session,
+                asset_schemas.ExchangeRequest(
+                    old_serial=old,
+                    new_serial=new,
+                    at=at,
+                    old_final_read_kwh=row["removed_final_read_kwh"],
+                    new_initial_read_kwh=row["installed_initial_read_kwh"],
+                    reason=f"meter exchange recorded in {context.file}",
+                    work_order_ref=row["work_order_id"],
+                ),
+                actor=context.actor,
+            )
+        except MeterOpsError as error:
+            context.issue(line, _exchange_field(error), error.code, error.message)
+            continue
+        applied.append(line)
+    if context.issues:
+        _refuse(context)
+    new_rows = rows.filter(pl.col(LINE).is_in(applied))
+    existing = rows.filter(pl.col(LINE).is_in(recorded))
+    return new_rows, existing, existing.height
+
+
 def _write(context: _Context, parsed: ParsedFleetFile) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     kind = parsed.kind.name
     frame = parsed.frame
+    if kind == "meter_exchanges":
+        return _exchanges(context, frame)
     if kind == "territories":
         frame = frame.with_columns(pl.col("timezone").fill_null(context.default_timezone))
     if kind == "accounts":

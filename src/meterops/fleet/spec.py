@@ -28,6 +28,7 @@ DOC_END = "<!-- fleet-spec:end -->"
 __all__ = [
     "DOC_BEGIN",
     "DOC_END",
+    "HISTORY_KINDS",
     "IMPORT_ORDER",
     "KINDS",
     "ColumnType",
@@ -346,6 +347,53 @@ _KIND_LIST: Final = (
         "A revenue meter, optionally with its current installation.",
     ),
     FleetFileKind(
+        "meter_exchanges",
+        ("service_point_number", "exchanged_at"),
+        (
+            _code(
+                "service_point_number",
+                "Where the meter was exchanged.",
+                references="service_points.service_point_number",
+            ),
+            _code(
+                "removed_serial",
+                "Meter taken out (installed there until the exchange).",
+                references="meters.serial_number",
+            ),
+            _code(
+                "installed_serial",
+                "Meter put in (in stock until the exchange).",
+                references="meters.serial_number",
+            ),
+            _C("exchanged_at", _T.DATETIME, "When the new meter went in.", required=True),
+            _C(
+                "removed_final_read_kwh",
+                _T.NUMBER,
+                "The removed meter's final register read. [kWh, before multiplier]",
+                required=True,
+                minimum=0,
+            ),
+            _C(
+                "installed_initial_read_kwh",
+                _T.NUMBER,
+                "The installed meter's initial register read. [kWh, before multiplier]",
+                required=True,
+                minimum=0,
+            ),
+            _C(
+                "installed_multiplier",
+                _T.NUMBER,
+                "Multiplier the back office records for the installed meter (CT ratio × PT "
+                "ratio); sets its CT ratio to this ÷ its PT ratio. Default: its meter record.",
+                minimum=0.001,
+            ),
+            _C("work_order_id", _T.TEXT, "Work order of the exchange.", max_length=64),
+        ),
+        "A meter exchange (installation history, optional file): applied in time order, the "
+        "removed meter leaves the service point with its history kept and the new one is "
+        "installed.",
+    ),
+    FleetFileKind(
         "comm_modules",
         ("module_serial",),
         (
@@ -484,10 +532,15 @@ IMPORT_ORDER: Final[tuple[str, ...]] = (
 """
 
 
+HISTORY_KINDS: Final[tuple[str, ...]] = ("meter_exchanges",)
+"""Optional history files, applied after every snapshot file of :data:`IMPORT_ORDER` given
+together (an exchange moves meters the snapshot files created)."""
+
+
 def render_markdown() -> str:
     """The column reference of every CSV kind as Markdown (``docs/fleet-import.md`` body)."""
     lines: list[str] = []
-    for name in IMPORT_ORDER:
+    for name in (*IMPORT_ORDER, *HISTORY_KINDS):
         kind = KINDS.get(name)
         if kind is None:
             continue
