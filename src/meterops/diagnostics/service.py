@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from meterops.diagnostics import cohorts as cohort_analysis
@@ -76,6 +76,16 @@ RECOVERY_REASONS: dict[ExceptionKind, str] = {
 """Why an exception closes when its detector no longer finds it."""
 
 _CHANNELS = ("kwh_delivered", "kwh_received", "voltage_min_v", "voltage_max_v")
+_READ_COLUMNS = (
+    "meter_id",
+    "channel",
+    "interval_start_utc",
+    "interval_s",
+    "value",
+    "quality_flags",
+)
+_ID_CHUNK = 10_000
+"""Ids per ``IN`` list (SQLite's and PostgreSQL's parameter limits)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,8 @@ class RunOptions:
         params: Detector thresholds.
         create_work_orders: Feed field verdicts to the work-order service.
         workorder_policy: The utility's work-order rules (needed to create orders).
+        batch_meters: Meter ids per read-store scan of the interval reads (memory bound:
+            about 150 interval reads per meter and day are held at once per batch).
     """
 
     zone: str = "America/Chicago"
@@ -97,6 +109,7 @@ class RunOptions:
     params: DetectParams = field(default_factory=DetectParams)
     create_work_orders: bool = False
     workorder_policy: workorders_service.WorkOrderPolicy | None = None
+    batch_meters: int = 100_000
 
 
 @dataclass
@@ -138,6 +151,7 @@ def load_inputs(
     zone: str,
     lookback_days: int,
     history_days: int = 60,
+    batch_meters: int = 100_000,
 ) -> tuple[DiagnosticInputs, int]:
     """The window's frames from the fleet model and the read store (as of ``as_of_utc``).
 
@@ -148,6 +162,8 @@ def load_inputs(
         zone: IANA zone of the utility.
         lookback_days: Days of data to read. [d]
         history_days: Days of events to read for what explains a silence. [d]
+        batch_meters: Meter ids per read-store scan of the interval reads (bounds memory:
+            a batch's current reads are summarised before the next is read).
 
     Returns:
         The inputs (with the transformer and feeder outages the outage system recorded,
@@ -158,10 +174,14 @@ def load_inputs(
     repository = ExceptionRepository(session)
     local_day = pl.Series([as_of_utc]).dt.convert_time_zone(zone)[0].date()
     meters = repository.meter_context(local_day)
-    reads = store.current_interval_reads(
-        start_utc=start, end_utc=as_of_utc, channels=_CHANNELS, as_of_utc=as_of_utc
+    daily, last_reads, voltage = _read_summaries(
+        store,
+        start_utc=start,
+        as_of_utc=as_of_utc,
+        zone=zone,
+        highest_meter_id=session.scalar(select(func.max(Meter.id))) or 0,
+        batch_meters=batch_meters,
     )
-    voltage = reads.filter(pl.col("channel").is_in(["voltage_min_v", "voltage_max_v"]))
     codes = list(session.scalars(select(Collector.code)).all())
     topology = store.records(
         Table.TOPOLOGY, start_utc=start, end_utc=as_of_utc, ids=codes, as_of_utc=as_of_utc
@@ -177,8 +197,8 @@ def load_inputs(
     )
     inputs = DiagnosticInputs(
         meters=meters,
-        daily=summarise_intervals(reads, zone=zone),
-        last_reads=last_read_times(reads.filter(pl.col("channel") == "kwh_delivered")),
+        daily=daily,
+        last_reads=last_reads,
         voltage_reads=voltage,
         registers=store.records(
             Table.REGISTER_READS, start_utc=start, end_utc=as_of_utc, as_of_utc=as_of_utc
@@ -198,6 +218,47 @@ def load_inputs(
         ),
     )
     return inputs, _unknown_serials(store)
+
+
+def _read_summaries(
+    store: ReadStore,
+    *,
+    start_utc: dt.datetime,
+    as_of_utc: dt.datetime,
+    zone: str,
+    highest_meter_id: int,
+    batch_meters: int,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Daily summaries, last reads and voltage reads of the window, meter-id batch by batch.
+
+    Every summary is per meter, so batches of meter ids give the frames one scan of the
+    whole window gives; only the columns the detectors use are read. Meter ids in the store
+    are fleet ids (``meters.id``), so ``1..highest_meter_id`` covers every stored read.
+    """
+    if batch_meters < 1:
+        msg = f"batch_meters must be at least 1, got {batch_meters}"
+        raise ValueError(msg)
+    daily: list[pl.DataFrame] = []
+    last: list[pl.DataFrame] = []
+    voltage: list[pl.DataFrame] = []
+    for first in range(1, max(highest_meter_id, 1) + 1, batch_meters):
+        reads = store.current_interval_reads(
+            start_utc=start_utc,
+            end_utc=as_of_utc,
+            meter_ids=range(first, min(first + batch_meters, highest_meter_id + 1)),
+            channels=_CHANNELS,
+            as_of_utc=as_of_utc,
+            columns=_READ_COLUMNS,
+        )
+        daily.append(summarise_intervals(reads, zone=zone))
+        last.append(last_read_times(reads.filter(pl.col("channel") == "kwh_delivered")))
+        voltage.append(reads.filter(pl.col("channel").is_in(["voltage_min_v", "voltage_max_v"])))
+        del reads
+    return (
+        pl.concat(daily, rechunk=True),
+        pl.concat(last, rechunk=True),
+        pl.concat(voltage, rechunk=True),
+    )
 
 
 def _unknown_serials(store: ReadStore) -> int:
@@ -239,6 +300,7 @@ def run(
         zone=options.zone,
         lookback_days=options.lookback_days,
         history_days=options.history_days,
+        batch_meters=options.batch_meters,
     )
     if on_step is not None:
         on_step("load")
@@ -249,7 +311,7 @@ def run(
         on_step("verdicts")
     summary = RunSummary(as_of_utc=as_of_utc, meters=inputs.meters.height)
     summary.found = dict(Counter(exceptions["kind"].to_list()))
-    rows = record_exceptions(
+    ids = record_exceptions(
         session,
         exceptions.hstack(verdicts.drop("meter_id", "kind")),
         as_of_utc=as_of_utc,
@@ -261,7 +323,7 @@ def run(
         if options.workorder_policy is None:
             msg = "create_work_orders needs a workorder_policy"
             raise ValueError(msg)
-        _order(session, rows, summary, actor=actor, now=now, policy=options.workorder_policy)
+        _order(session, ids, summary, actor=actor, now=now, policy=options.workorder_policy)
     if on_step is not None:
         on_step("store")
     return summary
@@ -269,78 +331,140 @@ def run(
 
 def record_exceptions(
     session: Session, found: pl.DataFrame, *, as_of_utc: dt.datetime, summary: RunSummary
-) -> list[DiagnosticException]:
+) -> list[int]:
     """Keep the exception store: open new, refresh found, close recovered (with the reason).
 
+    One open exception per meter and kind: a finding whose (meter, kind) is open refreshes
+    that row, any other opens a new one, and every open row not found again closes with the
+    kind's recovery reason (:data:`RECOVERY_REASONS`). Set operations on the keys and bulk
+    statements (an ``executemany`` per insert, update and close), not one ORM object per
+    exception: a metro day has hundreds of thousands.
+
     Args:
-        session: Database session (flushed).
+        session: Database session (flushed; objects it holds are expired after the writes).
         found: ``EXCEPTIONS`` rows with their verdict columns (``rules.VERDICTS``).
         as_of_utc: The run's moment (opening and closing time). [UTC]
         summary: Counts to update.
 
     Returns:
-        The open rows found in this run.
+        The ids of the open rows found in this run, in the order of ``found``.
     """
     as_of = as_of_utc
-    repository = ExceptionRepository(session)
-    open_rows = {(row.meter_id, row.kind): row for row in repository.open_exceptions()}
-    touched: list[DiagnosticException] = []
-    seen: set[tuple[int, ExceptionKind]] = set()
-    for record in found.iter_rows(named=True):
-        key = (int(record["meter_id"]), ExceptionKind(record["kind"]))
-        seen.add(key)
-        row = open_rows.get(key)
-        if row is None:
-            row = DiagnosticException(
-                meter_id=key[0],
-                kind=key[1],
-                status=ExceptionStatus.OPEN,
-                first_seen_utc=record["first_seen_utc"],
-                opened_at_utc=as_of,
-            )
-            session.add(row)
-            summary.opened += 1
-        else:
-            summary.refreshed += 1
-        row.last_seen_utc = record["last_seen_utc"]
-        row.evidence = json.loads(record["evidence"])
-        row.cause = record["cause"]
-        row.rule_id = record["rule_id"]
-        row.confidence = record["confidence"]
-        row.action = record["action"]
-        row.order_type = record["order_type"]
-        row.remote_command = record["remote_command"]
-        row.summary = record["summary"][:2000]
-        row.verdict_evidence = {
-            **json.loads(record["verdict_evidence"]),
-            "subject": record["subject"],
-            "priority": record["priority"],
-        }
-        touched.append(row)
-    for key, row in open_rows.items():
-        if key not in seen:
-            row.status = ExceptionStatus.CLOSED
-            row.closed_at_utc = as_of
-            row.close_reason = f"recovered: {RECOVERY_REASONS[key[1]]}"
-            summary.closed += 1
     session.flush()
-    return touched
+    table = DiagnosticException
+    open_ids: dict[tuple[int, str], int] = {
+        (int(meter), str(kind)): int(ident)
+        for ident, meter, kind in session.execute(
+            select(table.id, table.meter_id, table.kind).where(table.status == ExceptionStatus.OPEN)
+        ).all()
+    }
+    columns = (
+        "meter_id",
+        "kind",
+        "first_seen_utc",
+        "last_seen_utc",
+        "evidence",
+        "cause",
+        "rule_id",
+        "confidence",
+        "action",
+        "order_type",
+        "remote_command",
+        "summary",
+        "verdict_evidence",
+        "subject",
+        "priority",
+    )
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    order: list[tuple[bool, int]] = []  # (new, index into inserts) or (False, id)
+    seen: set[tuple[int, str]] = set()
+    for row in found.select(columns).iter_rows():
+        (meter, kind, first, last, evidence, cause, rule, confidence, action) = row[:9]
+        (order_type, command, text, verdict, subject, priority) = row[9:]
+        key = (int(meter), str(ExceptionKind(kind)))
+        seen.add(key)
+        values: dict[str, Any] = {
+            "last_seen_utc": last,
+            "evidence": json.loads(evidence),
+            "cause": cause,
+            "rule_id": rule,
+            "confidence": confidence,
+            "action": action,
+            "order_type": order_type,
+            "remote_command": command,
+            "summary": text[:2000],
+            "verdict_evidence": {
+                **json.loads(verdict),
+                "subject": subject,
+                "priority": priority,
+            },
+        }
+        ident = open_ids.get(key)
+        if ident is None:
+            values |= {
+                "meter_id": key[0],
+                "kind": ExceptionKind(kind),
+                "status": ExceptionStatus.OPEN,
+                "first_seen_utc": first,
+                "opened_at_utc": as_of,
+            }
+            order.append((True, len(inserts)))
+            inserts.append(values)
+        else:
+            order.append((False, ident))
+            updates.append({"id": ident, **values})
+    summary.opened += len(inserts)
+    summary.refreshed += len(updates)
+    if updates:
+        session.execute(update(table), updates)
+    new_ids: list[int] = []
+    if inserts:
+        new_ids = list(
+            session.scalars(
+                insert(table).returning(table.id, sort_by_parameter_order=True), inserts
+            )
+        )
+    closing: dict[str, list[int]] = {}
+    for key, ident in open_ids.items():
+        if key not in seen:
+            closing.setdefault(key[1], []).append(ident)
+    for kind, ids in closing.items():
+        reason = f"recovered: {RECOVERY_REASONS[ExceptionKind(kind)]}"
+        for first in range(0, len(ids), _ID_CHUNK):
+            session.execute(
+                update(table)
+                .where(table.id.in_(ids[first : first + _ID_CHUNK]))
+                .values(status=ExceptionStatus.CLOSED, closed_at_utc=as_of, close_reason=reason)
+                .execution_options(synchronize_session=False)
+            )
+        summary.closed += len(ids)
+    session.expire_all()
+    return [new_ids[index] if new else index for new, index in order]
 
 
 def _order(
     session: Session,
-    rows: Sequence[DiagnosticException],
+    ids: Sequence[int],
     summary: RunSummary,
     *,
     actor: str,
     now: dt.datetime,
     policy: workorders_service.WorkOrderPolicy,
 ) -> None:
-    candidates = [
-        row
-        for row in rows
-        if row.action == ActionKind.FIELD and row.order_type and row.work_order_number is None
-    ]
+    table = DiagnosticException
+    position = {ident: index for index, ident in enumerate(ids)}
+    found: list[DiagnosticException] = []
+    for first in range(0, len(ids), _ID_CHUNK):
+        found += session.scalars(
+            select(table).where(
+                table.id.in_(ids[first : first + _ID_CHUNK]),
+                table.action == ActionKind.FIELD,
+                table.order_type.is_not(None),
+                table.work_order_number.is_(None),
+            )
+        ).all()
+    candidates = [row for row in sorted(found, key=lambda r: position[r.id]) if row.order_type]
     types = {row.id: WorkOrderType(str(row.order_type)) for row in candidates}
     serials = ExceptionRepository(session).serials({row.meter_id for row in candidates})
     requests: list[OrderRequest] = []
