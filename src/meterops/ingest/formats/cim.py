@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 from lxml import etree
 
-from meterops.ingest.formats import _time, _xml
+from meterops.ingest.formats import _cim_fast, _time, _xml
 from meterops.ingest.formats._cim_rows import RS, US_SEP, parse_events, report, serial_expr
 from meterops.ingest.formats._cim_writer import (
     write_cim_end_device_events,
@@ -63,8 +63,8 @@ __all__ = [
     "write_cim_meter_readings",
 ]
 
-MR_NS: Final = "http://iec.ch/TC57/2011/MeterReadings#"
-EV_NS: Final = "http://iec.ch/TC57/2011/EndDeviceEvents#"
+MR_NS: Final = _cim_fast.MR_NS
+EV_NS: Final = _cim_fast.EV_NS
 
 
 class ReadingType(NamedTuple):
@@ -331,23 +331,23 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
             none is usable. A ``MeterReadings`` or ``EndDeviceEvents`` document without any
             record is a valid empty delivery (empty frames, ``rows_in_file`` 0).
     """
+    return _parse(read_input(stream), name=name, strict=strict, fast=True)
+
+
+def _parse(data: bytes, *, name: str, strict: bool, fast: bool) -> ParsedBatch:
+    """:func:`parse_cim`; ``fast=False`` forces the reference path (lxml + XSLT) for tests."""
     issues = IssueLog(name, strict=strict)
-    data = read_input(stream)
-    root = _xml.parse_xml(data, issues)
-    tables = {}
-    for element, (transform, columns) in {
-        "IntervalReadings": (_INTERVAL_XSLT, _INTERVAL_COLUMNS),
-        "Readings": (_REGISTER_XSLT, _REGISTER_COLUMNS),
-        "EndDeviceEvent": (_EVENT_XSLT, _EVENT_COLUMNS),
-    }.items():
-        table = _xml.xslt_table(root, transform, columns)
-        lines = _xml.element_lines(data, element, table.height)
-        if lines is None:
-            lines = _xml.sourcelines(list(_XPATHS[element](root)))  # type: ignore[arg-type]
-        tables[element] = table.with_columns(pl.Series("line", lines, dtype=pl.Int64))
-    blocks = _decoded(
-        _xml.xslt_table(root, _BLOCK_XSLT, _BLOCK_COLUMNS).with_columns(serial_expr())
-    )
+    extracted = _cim_fast.extract(data) if fast else None
+    if extracted is not None and extracted.intervals.height:
+        tables = {
+            "IntervalReadings": extracted.intervals,
+            "Readings": _empty_table(_REGISTER_COLUMNS),
+            "EndDeviceEvent": _empty_table(_EVENT_COLUMNS),
+        }
+        blocks, is_cim_root = extracted.blocks, extracted.is_cim_root
+    else:
+        tables, blocks, is_cim_root = _reference_tables(data, issues)
+    blocks = _decoded(blocks.with_columns(serial_expr()))
     intervals = _intervals(
         tables["IntervalReadings"].join(
             blocks, on=["mr", "block"], how="left", maintain_order="left"
@@ -358,7 +358,7 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
     events = parse_events(tables["EndDeviceEvent"], issues)
     rows = sum(t.height for t in tables.values())
     if intervals.height + registers.height + events.height == 0 and not (
-        _is_cim_root(root) and issues.is_empty_delivery(rows)
+        is_cim_root and issues.is_empty_delivery(rows)
     ):
         raise issues.whole_file(
             "file.no_records",
@@ -374,6 +374,37 @@ def parse_cim(stream: bytes | BinaryIO, *, name: str, strict: bool = False) -> P
         issues=issues.finish(),
         rows_in_file=rows,
     )
+
+
+def _empty_table(columns: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(schema=dict.fromkeys(columns, pl.String)).with_columns(
+        pl.Series("line", [], dtype=pl.Int64)
+    )
+
+
+def _reference_tables(
+    data: bytes, issues: IssueLog
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, bool]:
+    """The reference path: lxml tree and XSLT; the located error for unsafe/malformed XML.
+
+    Returns:
+        The ``IntervalReadings``, ``Readings`` and ``EndDeviceEvent`` tables with ``line``,
+        the ``IntervalBlocks`` table and whether the root is a CIM document element.
+    """
+    root = _xml.parse_xml(data, issues)
+    tables = {}
+    for element, (transform, columns) in {
+        "IntervalReadings": (_INTERVAL_XSLT, _INTERVAL_COLUMNS),
+        "Readings": (_REGISTER_XSLT, _REGISTER_COLUMNS),
+        "EndDeviceEvent": (_EVENT_XSLT, _EVENT_COLUMNS),
+    }.items():
+        table = _xml.xslt_table(root, transform, columns)
+        lines = _xml.element_lines(data, element, table.height)
+        if lines is None:
+            lines = _xml.sourcelines(list(_XPATHS[element](root)))  # type: ignore[arg-type]
+        tables[element] = table.with_columns(pl.Series("line", lines, dtype=pl.Int64))
+    blocks = _xml.xslt_table(root, _BLOCK_XSLT, _BLOCK_COLUMNS)
+    return tables, blocks, _is_cim_root(root)
 
 
 def quality_flags(codes: pl.Series) -> pl.Series:

@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 from lxml import etree
 
-from meterops.ingest.formats import _xml
+from meterops.ingest.formats import _espi_fast, _xml
 from meterops.ingest.formats._common import (
     EDITED,
     ESTIMATED,
@@ -55,8 +55,8 @@ __all__ = [
     "write_espi",
 ]
 
-ATOM: Final = "http://www.w3.org/2005/Atom"
-ESPI: Final = "http://naesb.org/espi"
+ATOM: Final = _espi_fast.ATOM
+ESPI: Final = _espi_fast.ESPI
 
 
 class EspiReadingType(NamedTuple):
@@ -241,18 +241,34 @@ def parse_espi(
             none is usable. An Atom or ESPI document without any ``IntervalReading`` is a
             valid empty delivery (empty frame, ``rows_in_file`` 0).
     """
+    return _parse(
+        read_input(stream),
+        name=name,
+        strict=strict,
+        serial_number=serial_number,
+        reading_type_fallback=reading_type_fallback,
+        fast=True,
+    )
+
+
+def _parse(
+    data: bytes,
+    *,
+    name: str,
+    strict: bool,
+    serial_number: str | None,
+    reading_type_fallback: EspiReadingType | None,
+    fast: bool,
+) -> ParsedBatch:
+    """:func:`parse_espi`; ``fast=False`` forces the reference path (lxml + XSLT) for tests."""
     issues = IssueLog(name, strict=strict)
-    data = read_input(stream)
-    root = _xml.parse_xml(data, issues)
-    readings = _xml.xslt_table(root, _READING_XSLT, _READING_COLUMNS)
-    lines = _xml.element_lines(data, "IntervalReading", readings.height)
-    if lines is None:
-        lines = _xml.sourcelines(list(_READINGS(root)))  # type: ignore[arg-type]
-    readings = readings.with_columns(pl.Series("line", lines, dtype=pl.Int64))
-    entries = _xml.xslt_table(root, _ENTRY_XSLT, _ENTRY_COLUMNS)
+    extracted = _espi_fast.extract(data) if fast else None
+    if extracted is not None and extracted.readings.height:
+        readings, entries, empty_feed = extracted
+    else:
+        readings, entries, empty_feed = _reference_tables(data, issues)
     blocks = _link_blocks(entries, serial_number, reading_type_fallback)
     frame = _readings(readings, blocks, issues)
-    empty_feed = etree.QName(root).namespace in {ATOM, ESPI}
     if frame.is_empty() and not (empty_feed and issues.is_empty_delivery(readings.height)):
         raise issues.whole_file(
             "file.no_records", "no usable IntervalReading in the feed", field="IntervalReading"
@@ -264,6 +280,23 @@ def parse_espi(
         issues=issues.finish(),
         rows_in_file=readings.height,
     )
+
+
+def _reference_tables(data: bytes, issues: IssueLog) -> tuple[pl.DataFrame, pl.DataFrame, bool]:
+    """The reference path: lxml tree and XSLT; the located error for unsafe/malformed XML.
+
+    Returns:
+        The readings table (with ``line``), the entries table, and whether the document
+        element is in the Atom or ESPI namespace.
+    """
+    root = _xml.parse_xml(data, issues)
+    readings = _xml.xslt_table(root, _READING_XSLT, _READING_COLUMNS)
+    lines = _xml.element_lines(data, "IntervalReading", readings.height)
+    if lines is None:
+        lines = _xml.sourcelines(list(_READINGS(root)))  # type: ignore[arg-type]
+    readings = readings.with_columns(pl.Series("line", lines, dtype=pl.Int64))
+    entries = _xml.xslt_table(root, _ENTRY_XSLT, _ENTRY_COLUMNS)
+    return readings, entries, etree.QName(root).namespace in {ATOM, ESPI}
 
 
 def _norm(href: str) -> str:
