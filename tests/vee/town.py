@@ -71,6 +71,8 @@ class Town:
 def _import_fleet(sessions: sessionmaker[Session], fleet_dir: Path) -> None:
     for kind in IMPORT_ORDER:
         name = "programs.yaml" if kind == "meter_programs" else f"{kind}.csv"
+        if not (fleet_dir / name).exists():  # a kind the simulator does not write (history)
+            continue
         data = (fleet_dir / name).read_bytes()
         with session_scope(sessions) as session:
             if kind == "meter_programs":

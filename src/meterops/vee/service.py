@@ -31,6 +31,7 @@ from meterops.audit.service import record
 from meterops.errors import InvalidInputError
 from meterops.nomenclature import CHANNELS
 from meterops.outages import service as outages_service
+from meterops.reads.batches import covering_ranges, restrict_ranges
 from meterops.reads.schema import INTERVAL_VERSIONS
 from meterops.reads.store import ReadStore, Table
 from meterops.scale.groups import fixed_groups
@@ -45,6 +46,7 @@ from meterops.vee.incidents import INCIDENT_PERIODS
 from meterops.vee.reasons import EDIT_REASONS
 from meterops.vee.ruleset import RuleSet, load_rule_set
 from meterops.vee.sources import registers_from_reads, windows_from_events
+from meterops.vee.stream import DEFAULT_BATCH_ROWS, REPORT_COLUMNS, run_partition
 from meterops.vee.suites import Suite
 
 __all__ = [
@@ -62,7 +64,6 @@ __all__ = [
 _T: Final = "interval_start_utc"
 _EDITED: Final = FLAGS["EDITED"].mask
 _SOURCE_BITS: Final = 0xFF
-_REPORT_COLUMNS: Final = ("row_kind", "meter_id", "channel", "quality_flags", "method", "value")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,26 +127,14 @@ def _group_outputs(
     history_start: dt.date,
     zone: ZoneInfo,
     group_meters: int,
-    executor: ExecutorName | None,
+    executor: ExecutorName,
     workers: int,
     incidents: pl.DataFrame,
 ) -> Iterator[tuple[list[int], pl.DataFrame]]:
-    """Each group's meter ids and VEE output rows, in group order."""
+    """Each group's meter ids and VEE output rows, in group order (through an executor)."""
     start_utc, _ = local_day_bounds_utc(history_start, zone)
     _, end_utc = window.bounds_utc
     size = max(group_meters, 1)
-    if executor is None:
-        for offset in range(0, len(ids), size):
-            group = ids[offset : offset + size]
-            context = _group_context(
-                session, store, group, first_day=history_start, window=window, zone=zone
-            )
-            reads = store.current_interval_reads(
-                start_utc=start_utc, end_utc=end_utc, meter_ids=group, columns=VEE_INPUT.names
-            )
-            job = VeeJob(suite, window, context, engine, incidents)
-            yield group, job(reads)
-        return
     if not ids:
         return
     context = _group_context(session, store, ids, first_day=history_start, window=window, zone=zone)
@@ -217,6 +206,46 @@ def _incident_periods(
     )
 
 
+def _run_batched(
+    store: ReadStore,
+    ids: list[int],
+    *,
+    job: VeeJob,
+    start_utc: dt.datetime,
+    now: dt.datetime,
+    batch_rows: int,
+    group_meters: int,
+    on_group: Callable[[int, int], None] | None,
+) -> tuple[int, int, int, pl.DataFrame]:
+    """VEE of ``ids`` here, batch by batch (:func:`~meterops.vee.stream.run_partition`).
+
+    Batches are the store's meter-id ranges of about ``batch_rows`` stored rows
+    (:meth:`~meterops.reads.store.ReadStore.meter_ranges`), cut to the selected meters and to
+    at most ``group_meters`` meters each; the next batch is read while this one runs.
+
+    Returns:
+        Batches, flag rows written, versions written, the report rows.
+    """
+    _, end_utc = job.window.bounds_utc
+    ranges: list[range] = []
+    if ids:
+        stored = store.meter_ranges(
+            start_utc=start_utc, end_utc=end_utc, rows_per_range=max(batch_rows, 1)
+        )
+        ranges = restrict_ranges(
+            covering_ranges(stored, low=ids[0], high=ids[-1]), ids, max_meters=group_meters
+        )
+    done = [0]
+
+    def advance(batches_done: int, _total: int) -> None:
+        done[0] += len(ranges[batches_done - 1])
+        if on_group is not None:
+            on_group(done[0], len(ids))
+
+    run = run_partition(store, job, start_utc=start_utc, now=now, ranges=ranges, on_batch=advance)
+    return run.batches, run.flag_rows_written, run.versions_written, run.report_rows
+
+
 def run_vee(
     session: Session,
     store: ReadStore,
@@ -231,6 +260,7 @@ def run_vee(
     history_days: int = 14,
     group_meters: int = 5_000,
     engine: Engine = "fast",
+    batch_rows: int = DEFAULT_BATCH_ROWS,
     on_group: Callable[[int, int], None] | None = None,
     executor: ExecutorName | None = None,
     workers: int = 2,
@@ -248,11 +278,15 @@ def run_vee(
         rule_set: Thresholds (None: the packaged default).
         actor: Who runs it (audit).
         history_days: Days before the window loaded as reference (spikes, like days).
-        group_meters: Meters per group (bounds memory).
+        group_meters: Meters per group (bounds memory; here: the most meters per batch).
         engine: ``"fast"`` or ``"reference"``.
-        on_group: Called with (meters done, meters in total) after each group.
-        executor: None runs group after group here, each with its own context (least
-            memory); ``"inprocess"``, ``"local"`` (a process pool of ``workers``) or
+        batch_rows: Here: stored rows per batch (about; bounds memory).
+        on_group: Called with (meters done, meters in total) after each group or batch.
+        executor: None runs here, batch after batch
+            (:func:`~meterops.vee.stream.run_partition`: meter-id ranges of about
+            ``batch_rows`` stored rows from the Delta statistics, the next batch read while
+            this one is validated and written), with one context for all meters;
+            ``"inprocess"``, ``"local"`` (a process pool of ``workers``) or
             ``"spark"`` run the same job through :mod:`meterops.scale` with one context for
             all meters, and this process writes each group's flags and versions.
         workers: Processes of the local executor.
@@ -279,39 +313,60 @@ def run_vee(
     ids = sorted(m.meter_id for m in meters)
     history_start = first_day - dt.timedelta(days=history_days)
     window_start, end_utc = window.bounds_utc
-    outputs: list[pl.DataFrame] = []
-    flags_written = versions_written = groups = 0
-    for _group, rows in _group_outputs(
-        session,
-        store,
-        ids,
-        suite=suite,
-        window=window,
-        engine=engine,
-        history_start=history_start,
-        zone=zone,
-        group_meters=group_meters,
-        executor=executor,
-        workers=workers,
-        incidents=_incident_periods(session, ids, start_utc=window_start, end_utc=end_utc),
-    ):
-        groups += 1
-        # Numbered above the versions table alone: a raw-only key's first version is 1.
-        latest = store.highest_versions(rows.filter(pl.col("row_kind") == "estimate"))
-        flags, versions = store_rows(rows, latest_versions=latest)
-        if not flags.is_empty():
-            flags_written += store.write_flags(flags, now=now)
-        if not versions.is_empty():
-            versions_written += store.write_versions(versions, now=now)
-        # What the report needs, without the times and texts of every row.
-        outputs.append(rows.select(_REPORT_COLUMNS))
-        if on_group is not None:
-            on_group(min(groups * group_meters, len(ids)), len(ids))
-    all_rows = (
-        pl.concat(outputs)
-        if outputs
-        else VeeJob(suite, window, VeeContext())(VEE_INPUT.empty()).select(_REPORT_COLUMNS)
-    )
+    incidents = _incident_periods(session, ids, start_utc=window_start, end_utc=end_utc)
+    if executor is None:
+        groups, flags_written, versions_written, all_rows = _run_batched(
+            store,
+            ids,
+            job=VeeJob(
+                suite,
+                window,
+                _group_context(
+                    session, store, ids, first_day=history_start, window=window, zone=zone
+                ),
+                engine,
+                incidents,
+            ),
+            start_utc=local_day_bounds_utc(history_start, zone)[0],
+            now=now,
+            batch_rows=batch_rows,
+            group_meters=group_meters,
+            on_group=on_group,
+        )
+    else:
+        outputs: list[pl.DataFrame] = []
+        flags_written = versions_written = groups = 0
+        for _group, rows in _group_outputs(
+            session,
+            store,
+            ids,
+            suite=suite,
+            window=window,
+            engine=engine,
+            history_start=history_start,
+            zone=zone,
+            group_meters=group_meters,
+            executor=executor,
+            workers=workers,
+            incidents=incidents,
+        ):
+            groups += 1
+            # Numbered above the versions table alone: a raw-only key's first version is 1.
+            latest = store.highest_versions(rows.filter(pl.col("row_kind") == "estimate"))
+            flags, versions = store_rows(rows, latest_versions=latest)
+            if not flags.is_empty():
+                flags_written += store.write_flags(flags, now=now)
+            if not versions.is_empty():
+                versions_written += store.write_versions(versions, now=now)
+            # What the report needs, without the times and texts of every row.
+            outputs.append(rows.select(REPORT_COLUMNS))
+            if on_group is not None:
+                on_group(min(groups * group_meters, len(ids)), len(ids))
+        all_rows = (
+            pl.concat(outputs)
+            if outputs
+            else VeeJob(suite, window, VeeContext())(VEE_INPUT.empty()).select(REPORT_COLUMNS)
+        )
     summary = VeeRunSummary(
         first_day,
         last_day,

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final
 
 import polars as pl
 
+from meterops.reads.batches import read_ahead
 from meterops.reads.store import ReadStore
 from meterops.vee.batch import VeeJob, store_rows
 from meterops.vee.context import VEE_INPUT
@@ -99,9 +99,10 @@ def run_partition(
             stored rows in the window, cut by :meth:`ReadStore.meter_ranges`.
         on_batch: Called with (batches done, batches in total) after each batch.
         prefetch: Read the next batch in a background thread (its own handle on the store)
-            while this one is validated and written: the Delta scan overlaps the VEE
-            kernel and the writes, at the cost of a second batch in memory. Batches are
-            disjoint meter ranges, so what a batch writes never changes what the next reads.
+            while this one is validated and written (:func:`~meterops.reads.batches.read_ahead`):
+            the Delta scan overlaps the VEE kernel and the writes, at the cost of a second
+            batch in memory. Batches are disjoint meter ranges, so what a batch writes never
+            changes what the next reads.
 
     Returns:
         What was read and written.
@@ -121,27 +122,23 @@ def run_partition(
             start_utc=start_utc, end_utc=end_utc, meter_ids=meters, columns=VEE_INPUT.names
         )
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vee-read") as pool:
-        ahead: Future[pl.DataFrame] | None = None
-        for done, meters in enumerate(ranges, start=1):
-            current = ahead.result() if ahead is not None else read(meters)
-            ahead = pool.submit(read, ranges[done]) if prefetch and done < len(ranges) else None
-            size = int(current.estimated_size())
-            reads += current.height
-            total_bytes += size
-            largest = max(largest, size)
-            rows = job(current)
-            del current  # the batch's reads are not needed past the job
-            estimates = rows.filter(pl.col("row_kind") == "estimate")
-            latest = store.highest_versions(estimates)
-            flags, versions = store_rows(rows, latest_versions=latest)
-            if not flags.is_empty():
-                flags_written += store.write_flags(flags, now=now)
-            if not versions.is_empty():
-                versions_written += store.write_versions(versions, now=now)
-            report.append(rows.select(REPORT_COLUMNS))
-            if on_batch is not None:
-                on_batch(done, len(ranges))
+    for position, _, current in read_ahead(ranges, read, prefetch=prefetch, thread_name="vee-read"):
+        size = int(current.estimated_size())
+        reads += current.height
+        total_bytes += size
+        largest = max(largest, size)
+        rows = job(current)
+        del current  # the batch's reads are not needed past the job
+        estimates = rows.filter(pl.col("row_kind") == "estimate")
+        latest = store.highest_versions(estimates)
+        flags, versions = store_rows(rows, latest_versions=latest)
+        if not flags.is_empty():
+            flags_written += store.write_flags(flags, now=now)
+        if not versions.is_empty():
+            versions_written += store.write_versions(versions, now=now)
+        report.append(rows.select(REPORT_COLUMNS))
+        if on_batch is not None:
+            on_batch(position + 1, len(ranges))
     report_rows = pl.concat(report) if report else job(VEE_INPUT.empty()).select(REPORT_COLUMNS)
     return PartitionRun(
         len(ranges),
