@@ -48,15 +48,24 @@ class Doc:
     def __init__(self, scanned: Scanned) -> None:
         self.s = scanned
         self.size = scanned.parent.size
+        self._elements: dict[tuple[int, int], I64] = {}
 
     def elements(self, name: int, ns: int) -> I64:
         """Indices of the elements with this local name id and namespace id, document order."""
-        mask = np.ones(self.size, dtype=np.bool_)
-        if name != ANY:
-            mask &= self.s.name == name
-        if ns != ANY:
-            mask &= self.s.ns == ns
-        return np.flatnonzero(mask)
+        key = (name, ns)
+        found = self._elements.get(key)
+        if found is None:
+            if name == ANY and ns == ANY:
+                found = np.arange(self.size, dtype=np.int64)
+            elif name == ANY:
+                found = np.flatnonzero(self.s.ns == ns)
+            elif ns == ANY:
+                found = np.flatnonzero(self.s.name == name)
+            else:
+                found = self.elements(name, ANY)
+                found = found[self.s.ns[found] == ns]
+            self._elements[key] = found
+        return found
 
     def _step(self, owner: I64, step: Step) -> tuple[I64, I64]:
         """Children matching ``step`` of elements with ``owner >= 0``; and their owners."""
