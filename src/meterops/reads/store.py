@@ -35,6 +35,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, NamedTuple
 
+import numpy as np
 import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -392,17 +393,83 @@ class ReadStore:
         """
         frame = self._window(table, _Window(start_utc, end_utc, ids))
         if pending_source_file_id is None:
+            if not self._may_hold_visible(table, start_utc, end_utc, ids):
+                # No committed file's statistics meet the window: nothing to read.
+                empty = pl.LazyFrame(schema=TABLES[table].schema)
+                return self._latest_raw(table, empty).collect()
             frame = self._visible(frame, None)
         else:
             ids_seen = self.commits()["source_file_id"].append(
                 pl.Series([pending_source_file_id], dtype=pl.Int64)
             )
             frame = frame.filter(pl.col("source_file_id").is_in(ids_seen.implode()))
+        return self._latest_raw(table, frame).collect()
+
+    @staticmethod
+    def _latest_raw(table: Table, frame: pl.LazyFrame) -> pl.LazyFrame:
         if table is Table.INTERVAL_READS:
-            frame = _current.latest_per_key(frame.with_columns(pl.lit(0).alias("version"))).drop(
+            return _current.latest_per_key(frame.with_columns(pl.lit(0).alias("version"))).drop(
                 "version"
             )
-        return frame.collect()
+        return frame
+
+    def _may_hold_visible(
+        self, table: Table, start_utc: dt.datetime, end_utc: dt.datetime, ids: _Ids
+    ) -> bool:
+        """Whether a file of ``table`` may hold committed rows in the window (write side).
+
+        Reads only the Delta log's per-file statistics: a file is left out when its time
+        range misses ``[start_utc, end_utc)``, its id range misses the ids' range, or no
+        committed source file id lies in its ``source_file_id`` range (rows of a file still
+        being ingested, or abandoned). Missing statistics count as "may hold".
+        """
+        handle = self._lake._open(table)
+        if handle is None:
+            return False
+        actions = pl.DataFrame(handle.get_add_actions(flatten=True))
+        if actions.is_empty():
+            return False
+        keep = pl.lit(value=True)
+        time = TIME_COLUMNS.get(table)
+        if time is not None and {f"min.{time}", f"max.{time}"} <= set(actions.columns):
+            # Delta keeps timestamp statistics in milliseconds, truncated: allow for that.
+            start = _aware(start_utc, "start_utc") - dt.timedelta(milliseconds=1)
+            low_t, high_t = pl.col(f"min.{time}"), pl.col(f"max.{time}")
+            keep &= high_t.is_null() | (high_t >= _lit(start))
+            keep &= low_t.is_null() | (low_t < _lit(_aware(end_utc, "end_utc")))
+        column = _ID_COLUMN.get(table, "meter_id")
+        lowest: object
+        highest: object
+        if isinstance(ids, range):
+            if not ids:
+                return False
+            lowest, highest = (ids.start, ids.stop - 1) if ids.step > 0 else (min(ids), max(ids))
+        else:
+            values = ids if isinstance(ids, pl.Series) else pl.Series(list(ids))
+            if values.is_empty():
+                return False
+            lowest, highest = (None, None) if values.has_nulls() else (values.min(), values.max())
+        if lowest is not None and {f"min.{column}", f"max.{column}"} <= set(actions.columns):
+            low_i, high_i = pl.col(f"min.{column}"), pl.col(f"max.{column}")
+            keep &= high_i.is_null() | (high_i >= lowest)
+            keep &= low_i.is_null() | (low_i <= highest)
+        candidates = actions.filter(keep)
+        if candidates.is_empty():
+            return False
+        if not {"min.source_file_id", "max.source_file_id"} <= set(candidates.columns):
+            return True
+        committed = np.sort(self.commits()["source_file_id"].to_numpy())
+        low_f = candidates["min.source_file_id"].to_numpy(allow_copy=True)
+        high_f = candidates["max.source_file_id"].to_numpy(allow_copy=True)
+        unknown = candidates["min.source_file_id"].is_null().to_numpy() | (
+            candidates["max.source_file_id"].is_null().to_numpy()
+        )
+        if unknown.any():
+            return True
+        at = np.searchsorted(committed, low_f, side="left")
+        inside = at < committed.size
+        inside[inside] &= committed[at[inside]] <= high_f[inside]
+        return bool(inside.any())
 
     def stored_version_keys(
         self, *, start_utc: dt.datetime, end_utc: dt.datetime, meter_ids: _Ids
