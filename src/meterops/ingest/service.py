@@ -57,6 +57,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import mmap
+import os
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -594,31 +596,40 @@ class _Batch:
 
 
 def _batches(path: Path, *, batch_bytes: int, header: bool) -> Iterator[_Batch]:
-    """The file as batches of whole lines of about ``batch_bytes`` (never a line cut)."""
+    """The file as batches of whole lines of about ``batch_bytes`` (never a line cut).
+
+    The file is memory-mapped: each batch is one copy of its bytes (plus the header row for a
+    CSV batch after the first), without reading the file through intermediate buffers.
+    """
     with path.open("rb") as stream:
-        carry = b""
-        header_row = b""
-        lines_before = 0
-        while True:
-            block = stream.read(batch_bytes)
-            data = carry + block
-            cut = len(data) if not block else data.rfind(b"\n") + 1
-            if block and cut == 0:  # no line end yet: read on
-                carry = data
-                continue
-            part, carry = data[:cut], data[cut:]
-            if lines_before == 0 and header:
-                header_row = strip_bom(part[: part.find(b"\n") + 1])
-                batch = _Batch(part, 0)
-            elif header:
-                batch = _Batch(header_row + part, lines_before - 1)
-            else:
-                batch = _Batch(part, lines_before)
-            lines_before += part.count(b"\n")
-            if part.strip() or lines_before == part.count(b"\n"):  # blank tails add no rows
-                yield batch
-            if not block:
-                return
+        size = os.fstat(stream.fileno()).st_size
+        if size == 0:
+            return
+        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            start = 0
+            header_row = b""
+            lines_before = 0
+            while start < size:
+                end = min(start + max(1, batch_bytes), size)
+                if end < size:
+                    cut = mapped.rfind(b"\n", start, end)
+                    if cut < 0:  # no line end within the batch size: cut at the next one
+                        cut = mapped.find(b"\n", end)
+                    end = size if cut < 0 else cut + 1
+                part = mapped[start:end]
+                start = end
+                if lines_before == 0 and header:
+                    header_row = strip_bom(part[: part.find(b"\n") + 1])
+                    batch = _Batch(part, 0)
+                elif header:
+                    batch = _Batch(header_row + part, lines_before - 1)
+                else:
+                    batch = _Batch(part, lines_before)
+                new_lines = part.count(b"\n")
+                lines_before += new_lines
+                # Blank tails add no rows (but a file of blank lines is still one batch).
+                if (part and not part.isspace()) or lines_before == new_lines:
+                    yield batch
 
 
 _Parsed = tuple[_Batch, ParsedBatch | None, str, list[Issue]]
@@ -844,35 +855,65 @@ _KIND_OF: Final = {kind.table: kind for kind in pipeline.KINDS}
 
 
 class _KeyRange(NamedTuple):
-    """Inclusive bounds of a frame's keys; ``low``/``high`` None: any id."""
+    """Bounds of a frame's (id, time) keys; ``low``/``high`` None: any id.
+
+    Besides the box (id range × time range), the least and greatest key in the (id, time)
+    and in the (time, id) order: batches of a file sorted by meter (or by time) share
+    the boundary meter (instant) but not a key, and these orders tell them apart.
+    """
 
     low: Any
     high: Any
     first: dt.datetime
     last: dt.datetime
+    by_id: tuple[tuple[Any, Any], tuple[Any, Any]] | None = None
+    by_time: tuple[tuple[Any, Any], tuple[Any, Any]] | None = None
 
     def meets(self, other: _KeyRange) -> bool:
-        """Whether the two ranges share a possible key."""
+        """Whether the two ranges may share a key."""
         if self.first > other.last or other.first > self.last:
             return False
         if None in (self.low, self.high, other.low, other.high):
             return True
-        return bool(self.low <= other.high and other.low <= self.high)
+        if not (self.low <= other.high and other.low <= self.high):
+            return False
+        for mine, theirs in ((self.by_id, other.by_id), (self.by_time, other.by_time)):
+            if (
+                mine is not None
+                and theirs is not None
+                and (mine[0] > theirs[1] or theirs[0] > mine[1])
+            ):
+                return False
+        return True
 
 
 def _key_range(frame: pl.DataFrame, kind: pipeline.KindSpec) -> _KeyRange:
-    """(lowest id, highest id, first time, last time) of ``frame``'s keys (inclusive).
+    """The bounds of ``frame``'s (id, time) keys (:class:`_KeyRange`).
 
     Ids are meter ids or, for topology, node ids (text); null ids make the range unbounded.
     """
-    ids = frame[kind.id_column]
+    ids, times = frame[kind.id_column], frame[kind.time_column]
     low, high = ids.min(), ids.max()
-    first, last = frame[kind.time_column].min(), frame[kind.time_column].max()
+    first, last = times.min(), times.max()
     assert isinstance(first, dt.datetime)
     assert isinstance(last, dt.datetime)
-    if ids.null_count() or low is None or high is None:
+    if ids.null_count() or times.null_count() or low is None or high is None:
         return _KeyRange(None, None, first, last)
-    return _KeyRange(low, high, first, last)
+    id_col, time_col = pl.col(kind.id_column), pl.col(kind.time_column)
+    bounds = frame.select(
+        time_col.filter(id_col == low).min().alias("a"),
+        time_col.filter(id_col == high).max().alias("b"),
+        id_col.filter(time_col == first).min().alias("c"),
+        id_col.filter(time_col == last).max().alias("d"),
+    ).row(0)
+    return _KeyRange(
+        low,
+        high,
+        first,
+        last,
+        by_id=((low, bounds[0]), (high, bounds[1])),
+        by_time=((first, bounds[2]), (last, bounds[3])),
+    )
 
 
 def _store_batch(
