@@ -54,7 +54,9 @@ def test_the_output_has_the_documented_layout(written: tuple[World, Path]) -> No
             "collector_status.csv",
         ]
     )
-    assert sorted(p.stem for p in (out / "fleet").glob("*.csv")) == sorted(FLEET_FILE_ORDER)
+    assert sorted(p.stem for p in (out / "fleet").glob("*.csv")) == sorted(
+        [*FLEET_FILE_ORDER, "meter_exchanges"]  # the installation history, header only here
+    )
     assert (out / "fleet" / "programs.yaml").is_file()
     assert len(list((out / "greenbutton").glob("*.xml"))) == 3
     meta = json.loads((out / "simulation.json").read_text())

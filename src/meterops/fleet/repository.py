@@ -9,7 +9,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import func, insert, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from meterops.assets.lifecycle import AssetStatus
 from meterops.db.base import Base
@@ -157,6 +157,54 @@ class FleetRepository:
             .values(ct_ratio=multiplier / Meter.pt_ratio)
             .execution_options(synchronize_session="fetch")
         )
+
+    def meter_exchanges(self, *, start_utc: dt.datetime, end_utc: dt.datetime) -> pl.DataFrame:
+        """Meter exchanges in ``[start_utc, end_utc)`` from the installation history.
+
+        An exchange is an installation that began when another installation at the same
+        service point ended. Multipliers are each meter's ``ct_ratio × pt_ratio`` as recorded.
+
+        Returns:
+            The ``diagnostics.detect.multiplier.EXCHANGES`` columns, in time order.
+        """
+        new, old = aliased(Installation), aliased(Installation)
+        new_meter, old_meter = aliased(Meter), aliased(Meter)
+        rows = self.session.execute(
+            select(
+                ServicePoint.service_point_number,
+                old.meter_id,
+                old_meter.serial_number,
+                new.meter_id,
+                new_meter.serial_number,
+                new.installed_at_utc,
+                old_meter.ct_ratio * old_meter.pt_ratio,
+                new_meter.ct_ratio * new_meter.pt_ratio,
+            )
+            .join(
+                old,
+                (old.service_point_id == new.service_point_id)
+                & (old.removed_at_utc == new.installed_at_utc),
+            )
+            .join(ServicePoint, ServicePoint.id == new.service_point_id)
+            .join(new_meter, new_meter.id == new.meter_id)
+            .join(old_meter, old_meter.id == old.meter_id)
+            .where(new.installed_at_utc >= start_utc, new.installed_at_utc < end_utc)
+            .order_by(new.installed_at_utc, ServicePoint.service_point_number)
+        ).all()
+        utc = pl.Datetime("us", "UTC")
+        schema: dict[str, pl.DataType | type[pl.DataType]] = {
+            "service_point_number": pl.String,
+            "removed_meter_id": pl.Int64,
+            "removed_serial": pl.String,
+            "installed_meter_id": pl.Int64,
+            "installed_serial": pl.String,
+            "exchanged_at_utc": utc,
+            "removed_multiplier": pl.Float64,
+            "installed_multiplier": pl.Float64,
+        }
+        moments = [r[5] if r[5].tzinfo else r[5].replace(tzinfo=dt.UTC) for r in rows]
+        data = [(*r[:5], m, float(r[6]), float(r[7])) for r, m in zip(rows, moments, strict=True)]
+        return pl.DataFrame(data, schema=schema, orient="row")
 
     def compatible_forms(self, service_point_ids: Iterable[int]) -> dict[int, list[str]]:
         """Forms each service point's socket takes."""

@@ -506,6 +506,8 @@ def ground_truth_frame(
             p = {"drift_s_per_day": round(value, 2)}
         elif kind is FaultKind.WRONG_MULTIPLIER:
             p = {"recorded_ct_ratio": round(value, 3)}
+            if detail:  # entered at a meter exchange inside the horizon
+                p["recorded_at"] = detail
         elif kind is FaultKind.CT_POLARITY_REVERSED:
             p = {"reversed_phase": detail, "phase_share": round(value, 3)}
         elif kind is FaultKind.CROSSED_METERS:

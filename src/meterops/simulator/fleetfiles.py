@@ -4,8 +4,11 @@
 truth: a wrong CT ratio recorded for a transformer-rated meter, crossed meters recorded at
 the service points they should be at, a swapped meter that was never recorded (its serial is
 not here), the program the vendor pushed to one firmware cohort. Accounts are as of a date
-(move-outs and move-ins up to it). :func:`write_fleet_files` writes exactly the columns of
-each kind, in the documented order, plus ``programs.yaml``.
+(move-outs and move-ins up to it). Meters are the snapshot before the first day; the meter
+exchanges of the horizon up to that date are in the installation history file
+``meter_exchanges.csv`` (``simulator.exchanges``; header only without any).
+:func:`write_fleet_files` writes exactly the columns of each kind, in the documented order,
+plus ``meter_exchanges.csv`` and ``programs.yaml``.
 
 Pure module: standard library, numpy, polars and pure meterops modules
 (``fleet.spec``, ``fleet.programs``); must not import ``meterops.db``, ``models``, ``web``,
@@ -26,6 +29,7 @@ from meterops.fleet.spec import KINDS
 from meterops.simulator import catalog
 from meterops.simulator.catalog import FIRST_NAMES, LAST_NAMES, METER_MODELS
 from meterops.simulator.customers import draw_payment_plans, payment_plans_as_of
+from meterops.simulator.exchanges import exchange_rows
 from meterops.simulator.faults import FaultKind
 from meterops.simulator.params import Stream, stream
 
@@ -261,6 +265,9 @@ def write_fleet_files(world: World, directory: Path, *, as_of: dt.date) -> list[
         path = directory / f"{name}.csv"
         frame.write_csv(path, date_format="%Y-%m-%d", float_precision=None)
         written.append(path)
+    exchanges = directory / "meter_exchanges.csv"  # installation history (header only: none)
+    exchange_rows(world, as_of=as_of).write_csv(exchanges, float_precision=None)
+    written.append(exchanges)
     programs = directory / "programs.yaml"
     programs.write_text(render_programs_yaml(catalog.program_documents()), encoding="utf-8")
     written.append(programs)

@@ -148,6 +148,11 @@ class FaultRates:
         ct_polarity_share: Share of CT-rated meters with one CT reversed.
         crossed_pairs_per_1000: Pairs of meters installed at each other's service point.
         unknown_serial_per_1000: Meters reading under a serial the back office does not know.
+        exchange_wrong_multiplier_per_ct_site_year: Meter exchanges at CT-rated sites whose new
+            meter the back office records with a wrong multiplier (``simulator.exchanges``;
+            0 by default: nothing is drawn, other faults are unchanged).
+        exchange_genuine_per_ct_site_year: Look-alike: exchanges at CT-rated sites recorded
+            with the right multiplier where the customer leaves on the exchange day.
     """
 
     radio_failure_per_meter_year: float = 0.01
@@ -167,6 +172,8 @@ class FaultRates:
     ct_polarity_share: float = 0.02
     crossed_pairs_per_1000: float = 0.5
     unknown_serial_per_1000: float = 0.5
+    exchange_wrong_multiplier_per_ct_site_year: float = 0.0
+    exchange_genuine_per_ct_site_year: float = 0.0
 
     def scaled(self, factor: float) -> FaultRates:
         """Every numeric rate multiplied by ``factor`` (the misprogram switch is kept)."""

@@ -33,6 +33,7 @@ from meterops.simulator import actions, catalog, setup
 from meterops.simulator.columns import StringTable, inline_views, string_column
 from meterops.simulator.customers import draw_customers, draw_occupancy
 from meterops.simulator.days import DayOutput, generate_day
+from meterops.simulator.exchanges import schedule_ct_exchanges
 from meterops.simulator.faults import (
     NO_END,
     FaultKind,
@@ -244,6 +245,7 @@ class World(actions.TechnicianActions):
         )
         self._register_start: dict[int, npt.NDArray[np.int64]] = {0: registers}
         self._days: dict[int, DayOutput] = {}
+        schedule_ct_exchanges(self)  # background exchanges (off unless their rates are set)
 
     # -- time ----------------------------------------------------------------------------------
 

@@ -15,12 +15,13 @@ and left out). Each day is made weather-comparable by dividing it by the fleet's
 *day factor* (that day's energy over each meter's own mean, median over all meters), as in
 ``detect/drop.py``. It is an exception when
 
-* at least ``min_days`` complete days lie on each side (``reads_received`` at least 90 % of
+* at least ``min_days`` (7) complete days lie on each side (``reads_received`` at least 90 % of
   the meter's most),
 * the two recorded multipliers differ by at least ``min_multiplier_step`` (a factor),
 * the meter-side use carried on: the mean after over the mean before is within
-  ``continuity`` (a factor) of 1, both over the whole span and over the ``edge_days`` on
-  either side of the exchange (the step is on the exchange day, not gradual), and
+  ``continuity`` (×1.35) of 1 and moved by less than half the multipliers' step (in log
+  terms), both over the whole span and over the ``edge_days`` (7) on either side of the
+  exchange (the step is on the exchange day, not gradual), and
 * the meter-side use before was at least ``min_kwh_per_day`` (a vacant site says nothing).
 
 A genuine exchange with the right multiplier at a site whose use really changes is not
@@ -76,20 +77,23 @@ class MultiplierParams:
     """Thresholds of the wrong-multiplier detector.
 
     Attributes:
-        min_days: Fewest complete days on each side of the exchange day. [d]
+        min_days: Fewest complete days on each side of the exchange day (a week: a business
+            closed at weekends must not look like a step). [d]
         span_days: Most days used on each side. [d]
-        edge_days: Days next to the exchange compared for a step on the day. [d]
+        edge_days: Days next to the exchange compared for a step on the day (a week, so
+            both sides hold the same weekdays). [d]
         min_multiplier_step: Smallest factor between the two multipliers that counts. [-]
         continuity: Largest factor by which the meter-side use may move and still count as
-            carrying on. [-]
+            carrying on; it must also move by less than half the multipliers' step (in
+            log terms), so a CT change recorded right is never taken for one. [-]
         min_kwh_per_day: Least meter-side use before the exchange. [kWh/d]
     """
 
-    min_days: int = 3
+    min_days: int = 7
     span_days: int = 21
-    edge_days: int = 3
+    edge_days: int = 7
     min_multiplier_step: float = 1.15
-    continuity: float = 1.2
+    continuity: float = 1.35
     min_kwh_per_day: float = 0.5
 
 
@@ -267,10 +271,11 @@ def detect_wrong_multiplier(
     )
     step = math.log(p.min_multiplier_step)
     flat = math.log(p.continuity)
+    allowed = pl.min_horizontal(pl.lit(flat), 0.5 * pl.col("multiplier_ratio").log().abs())
     found = steps.filter(
         (pl.col("multiplier_ratio").log().abs() >= step)
-        & (pl.col("meter_ratio").log().abs() <= flat)
-        & (pl.col("edge_ratio").log().abs() <= flat)
+        & (pl.col("meter_ratio").log().abs() < allowed)
+        & (pl.col("edge_ratio").log().abs() < allowed)
         & (pl.col("kwh_before") >= p.min_kwh_per_day)
     )
     if found.is_empty():
