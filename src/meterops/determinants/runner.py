@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,22 +28,31 @@ import polars as pl
 
 from meterops.assets.programs import TouSchedule
 from meterops.determinants.engine import DeterminantAccumulator, DeterminantParams, Determinants
-from meterops.determinants.frames import BILLING_PERIODS
+from meterops.determinants.frames import BILLING_PERIODS, DETERMINANT_READS
 from meterops.errors import InvalidInputError
 from meterops.kit.frames import check_frame
+from meterops.reads.batches import covering_ranges, read_ahead, restrict_ranges
 
 __all__ = [
+    "DEFAULT_BATCH_ROWS",
     "ENERGY_CHANNELS",
     "IntervalSource",
+    "RangeSource",
     "StreamParams",
     "meter_groups",
     "run_group",
     "stream_determinants",
+    "stream_from_store",
     "time_windows",
 ]
 
 ENERGY_CHANNELS: Final = ("kwh_delivered", "kwh_received")
 """The channels determinants read."""
+
+DEFAULT_BATCH_ROWS: Final = 20_000_000
+"""Stored rows per batch of :func:`stream_from_store` over the whole span (about 10,000 meters
+x 30 days of quarter-hours with a received channel on one meter in ten: a grid of about
+500 MB; every store query reads one day of the batch, about 0.7 M rows)."""
 
 
 class IntervalSource(Protocol):
@@ -62,27 +71,54 @@ class IntervalSource(Protocol):
         ...
 
 
+class RangeSource(IntervalSource, Protocol):
+    """What :func:`stream_from_store` needs (``reads.store.ReadStore`` satisfies it)."""
+
+    def meter_ranges(
+        self, *, start_utc: dt.datetime, end_utc: dt.datetime, rows_per_range: int
+    ) -> list[range]:
+        """Contiguous meter-id ranges of about ``rows_per_range`` stored rows each."""
+        ...
+
+    def current_interval_reads(
+        self,
+        *,
+        start_utc: dt.datetime,
+        end_utc: dt.datetime,
+        meter_ids: Collection[int] | None = None,
+        channels: Collection[str] | None = None,
+        as_of_utc: dt.datetime | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """Current interval reads in ``[start_utc, end_utc)``, only ``columns``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class StreamParams:
     """How the fleet is streamed.
 
     Attributes:
-        group_size: Meters per group (one grid in memory per group and worker).
+        group_size: Meters per group of the worker-process path (one grid in memory per group
+            and worker).
         window_hours: Hours of reads per store query.
-        workers: Worker processes (1: in this process).
+        workers: Worker processes (1: in this process, in batches from the store's
+            statistics: :func:`stream_from_store`).
         as_of_utc: Compute from the data as it was at this instant (None: now). [UTC]
+        batch_rows: Stored rows per batch of :func:`stream_from_store` (over the span).
     """
 
     group_size: int = 10_000
     window_hours: int = 24
     workers: int = 1
     as_of_utc: dt.datetime | None = None
+    batch_rows: int = DEFAULT_BATCH_ROWS
 
     def __post_init__(self) -> None:
-        if self.group_size < 1 or self.window_hours < 1 or self.workers < 1:
+        if min(self.group_size, self.window_hours, self.workers, self.batch_rows) < 1:
             msg = (
-                "group_size, window_hours and workers must be positive, found "
-                f"{self.group_size}, {self.window_hours}, {self.workers}"
+                "group_size, window_hours, workers and batch_rows must be positive, found "
+                f"{self.group_size}, {self.window_hours}, {self.workers}, {self.batch_rows}"
             )
             raise InvalidInputError(msg, code="determinants.bad_stream_params")
 
@@ -233,6 +269,104 @@ def stream_determinants(
         for group, future in zip(groups, futures, strict=True):
             results.append(future.result())
             done += group["meter_id"].n_unique()
+            if progress is not None:
+                progress(done, total)
+    return Determinants.concat(results)
+
+
+def stream_from_store(
+    store: RangeSource,
+    periods: pl.DataFrame,
+    *,
+    schedules: Mapping[str, TouSchedule],
+    params: DeterminantParams,
+    rows_per_batch: int = DEFAULT_BATCH_ROWS,
+    window_hours: int = 24,
+    as_of_utc: dt.datetime | None = None,
+    prefetch: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Determinants:
+    """Determinants of every billing period, streamed from the store in meter-id batches.
+
+    The way ``vee.stream.run_partition`` streams VEE: the meter ids are cut into contiguous
+    ranges of about ``rows_per_batch`` stored rows over the periods' span from the Delta log's
+    statistics (:meth:`~meterops.reads.store.ReadStore.meter_ranges`, no data read), cut to
+    the meters that have periods (:func:`~meterops.reads.batches.restrict_ranges`) and
+    stretched over meters without stored rows (:func:`~meterops.reads.batches.covering_ranges`:
+    their periods come out all-missing). Each batch is read one window of ``window_hours``
+    at a time with only the :data:`~meterops.determinants.frames.DETERMINANT_READS` columns of
+    the energy channels (a window within one day's files comes in key order, so the store's
+    current view needs no sort), and every window is added to the batch's
+    :class:`~meterops.determinants.engine.DeterminantAccumulator`; the next window is read in
+    a background thread while the kernel places this one
+    (:func:`~meterops.reads.batches.read_ahead`). Memory: one batch's grid and two windows.
+
+    Args:
+        store: The read store (``reads.store.ReadStore``).
+        periods: Billing periods (``frames.BILLING_PERIODS``).
+        schedules: Schedule key → TOU schedule.
+        params: Computation parameters.
+        rows_per_batch: Target stored rows per batch over the span (at least 1).
+        window_hours: Hours of reads per store query (at least 1).
+        as_of_utc: Compute from the data as it was at this instant (None: now). [UTC]
+        prefetch: Read the next window in a background thread.
+        progress: Called with (meters done, meters in total) after each batch.
+
+    Returns:
+        The determinants of every period, in meter order (equal to
+        :func:`~meterops.determinants.engine.compute_determinants` over all the reads).
+
+    Raises:
+        InvalidInputError: ``rows_per_batch`` or ``window_hours`` below 1, or a bad period.
+    """
+    check_frame(periods, BILLING_PERIODS)
+    if rows_per_batch < 1 or window_hours < 1:
+        msg = f"rows_per_batch and window_hours must be positive, found {rows_per_batch}, "
+        msg += str(window_hours)
+        raise InvalidInputError(msg, code="determinants.bad_stream_params")
+    if periods.is_empty():
+        return DeterminantAccumulator(periods, schedules=schedules, params=params).finish()
+    ids = periods["meter_id"].unique().sort()
+    start, end = periods["period_start_utc"].min(), periods["period_end_utc"].max()
+    assert isinstance(start, dt.datetime)
+    assert isinstance(end, dt.datetime)
+    low, high = ids[0], ids[-1]
+    stored = store.meter_ranges(start_utc=start, end_utc=end, rows_per_range=rows_per_batch)
+    ranges = restrict_ranges(covering_ranges(stored, low=low, high=high), ids.to_list())
+    ordered = periods.sort("meter_id", maintain_order=True)
+    batches = [ordered.filter(pl.col("meter_id").is_between(r.start, r.stop - 1)) for r in ranges]
+    items: list[tuple[int, range, tuple[dt.datetime, dt.datetime]]] = []
+    for position, (meters, batch) in enumerate(zip(ranges, batches, strict=True)):
+        first, last = batch["period_start_utc"].min(), batch["period_end_utc"].max()
+        assert isinstance(first, dt.datetime)
+        assert isinstance(last, dt.datetime)
+        items += [(position, meters, w) for w in time_windows(first, last, hours=window_hours)]
+
+    def read(item: tuple[int, range, tuple[dt.datetime, dt.datetime]]) -> pl.DataFrame:
+        _, meters, (low_utc, high_utc) = item
+        return store.current_interval_reads(
+            start_utc=low_utc,
+            end_utc=high_utc,
+            meter_ids=meters,
+            channels=ENERGY_CHANNELS,
+            as_of_utc=as_of_utc,
+            columns=DETERMINANT_READS.names,
+        )
+
+    results: list[Determinants] = []
+    accumulator: DeterminantAccumulator | None = None
+    total, done = ids.len(), 0
+    for index, (position, _, _), reads in read_ahead(items, read, prefetch=prefetch):
+        if accumulator is None:
+            accumulator = DeterminantAccumulator(
+                batches[position], schedules=schedules, params=params
+            )
+        accumulator.add(reads)
+        del reads
+        if index + 1 == len(items) or items[index + 1][0] != position:
+            results.append(accumulator.finish())
+            accumulator = None
+            done += batches[position]["meter_id"].n_unique()
             if progress is not None:
                 progress(done, total)
     return Determinants.concat(results)

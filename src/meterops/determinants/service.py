@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy.orm import Session
 
+from meterops.assets.programs import TouSchedule
 from meterops.determinants import repository
 from meterops.determinants.compare import (
     CompareParams,
@@ -26,7 +27,12 @@ from meterops.determinants.compare import (
     plan_register_check,
 )
 from meterops.determinants.engine import DeterminantParams, Determinants
-from meterops.determinants.runner import IntervalSource, StreamParams, stream_determinants
+from meterops.determinants.runner import (
+    RangeSource,
+    StreamParams,
+    stream_determinants,
+    stream_from_store,
+)
 from meterops.errors import InvalidInputError
 from meterops.reads.store import ReadStore, Table
 from meterops.timeutil import local_day_bounds_utc
@@ -82,9 +88,35 @@ def _with_serials(session: Session, frame: pl.DataFrame) -> pl.DataFrame:
     return joined.select("serial_number", *frame.columns)
 
 
+def _stream(
+    open_store: Callable[[], RangeSource],
+    periods: pl.DataFrame,
+    *,
+    schedules: Mapping[str, TouSchedule],
+    params: DeterminantParams,
+    stream: StreamParams,
+    progress: Progress | None,
+) -> Determinants:
+    """One worker: batches from the store here; more: groups over worker processes."""
+    if stream.workers == 1:
+        return stream_from_store(
+            open_store(),
+            periods,
+            schedules=schedules,
+            params=params,
+            rows_per_batch=stream.batch_rows,
+            window_hours=stream.window_hours,
+            as_of_utc=stream.as_of_utc,
+            progress=progress,
+        )
+    return stream_determinants(
+        open_store, periods, schedules=schedules, params=params, stream=stream, progress=progress
+    )
+
+
 def run_determinants(
     session: Session,
-    open_store: Callable[[], IntervalSource],
+    open_store: Callable[[], RangeSource],
     *,
     first_day: dt.date,
     last_day: dt.date,
@@ -104,7 +136,9 @@ def run_determinants(
         zone: The utility's zone.
         serial: Only this meter.
         params: Computation parameters (default: 15-minute demand, 5-minute sub-intervals).
-        stream: Streaming parameters.
+        stream: Streaming parameters: one worker (the default) streams the store in
+            meter-id batches here (``runner.stream_from_store``, the next window read
+            ahead); more run meter groups in worker processes (``runner.stream_determinants``).
         progress: Called with (meters done, meters in total).
 
     Returns:
@@ -121,12 +155,12 @@ def run_determinants(
     )
     schedules = repository.schedules(session)
     used = set(found.periods["schedule_key"].drop_nulls().unique().to_list())
-    result = stream_determinants(
+    result = _stream(
         open_store,
         found.periods,
         schedules={k: schedules[k] for k in used},
         params=params or DeterminantParams(zone=zone.key),
-        stream=stream,
+        stream=stream or StreamParams(),
         progress=progress,
     )
     return DeterminantsRun(
@@ -183,7 +217,7 @@ def register_check(
     )
     plan = plan_register_check(registers, specs, schedules=schedules, start_utc=start, end_utc=end)
     used = set(plan.periods["schedule_key"].unique().to_list())
-    computed: Determinants = stream_determinants(
+    computed: Determinants = _stream(
         lambda: store,
         plan.periods,
         schedules={k: schedules[k] for k in used},
