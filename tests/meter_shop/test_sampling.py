@@ -94,7 +94,7 @@ def test_sample_sizes_and_k_match_the_published_table(
 def test_a_letter_without_a_plan_at_the_aql_moves_to_the_next_letter() -> None:
     # Letter B has no plan at AQL 1.0; C (n = 4, k = 1.45) is the first below it.
     assert sample_size(VariablesPlan(aql_pct=1.0), 10) == SampleSize(10, 4, "C", 1.45)
-    # Lots beyond the tabled letters use letter J.
+    # Lots above 1,200 at AQL 2.5 % (no public K-P plan there) use letter J.
     assert sample_size(Z19, 5000) == SampleSize(5000, 30, "J", 1.55)
     with pytest.raises(InvalidInputError, match="AQL 3"):
         sample_size(VariablesPlan(aql_pct=3.0), 100)

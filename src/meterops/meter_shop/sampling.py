@@ -17,12 +17,28 @@ a lot does not change the others). Rejected lots produce a replacement list; :fu
 is the frame the diagnostics capability's cohort analysis reads.
 
 The Z1.9 tables are data here (:data:`Z19_CODE_LETTERS`, :data:`Z19_SAMPLE_SIZES`,
-:data:`Z19_K`), transcribed for code letters B-J from MIL-STD-414 Table B-1 (normal
-inspection), the public-domain predecessor of Z1.9; letters K and beyond are not tabulated
-(the current tables are not public), so larger lots use the letter-J plan unless a utility
-supplies its own (``k_table`` / ``sample_sizes``). A variables plan's operating characteristic
-does not depend on the lot size, so this keeps the plan's protection at the AQL; it tests fewer
-meters than Z1.9 would for lots above 1,200.
+:data:`Z19_K`). Sources, each value cross-checked:
+
+* Code letters at general inspection level II (Table A-2): ANSI/ASQ Z1.9-2008 Table A-2 as
+  transcribed at studylib.es (document 9356105, "Letra código ANSI-ASQ-Z1.9-2008"): lot sizes
+  2-15 B, 16-25 C, 26-50 D, 51-90 E, 91-150 F, 151-280 G, 281-400 H, 401-500 I, 501-1,200 J,
+  1,201-3,200 K, 3,201-10,000 L, 10,001-35,000 M, 35,001-150,000 N, above P.
+* Letters B-J, all AQLs: MIL-STD-414 (1957, public domain; Z1.9's predecessor) Table B-1,
+  normal inspection, Form 1. Letters B-I are identical in the Z1.9 master table Table B-1 as
+  transcribed by M. Casquilho (Instituto Superior Técnico,
+  http://web.tecnico.ulisboa.pt/~mcasquilho/acad/cq/Z1.9.B1.html). Letter J is MIL-STD-414's
+  (n = 30); Z1.9's letter J has n = 35 (k 2.03 / 1.89 / 1.76 at AQL 0.65 / 1 / 1.5).
+* Letters K-P (lots above 1,200), AQL 0.65, 1 and 1.5 % only: that Z1.9 Table B-1
+  transcription (n = 50, 75, 100, 150, 200). Its columns for AQL 2.5-10 % at K-P were not
+  found legibly anywhere public (the MIL-STD-414 scans' OCR is unreadable), so at those AQLs
+  lots above 1,200 keep the letter-J plan (see :func:`sample_size`).
+* Theory: every tabled (n, k, AQL) is checked against the operating characteristic: the
+  producer's risk 1 − Pa(AQL) (:func:`producer_risk_pct`, non-central t) is the same for all
+  AQLs of a letter and equals the published design risk (B 11 %, C-F 10 %, then falling to 1 %
+  at P); ``tests/meter_shop/test_sampling_tables.py``. A variables plan's protection does not
+  depend on the lot size, so the J fallback keeps the AQL protection (about 6 % risk).
+
+A utility may supply its own ``k_table`` / ``sample_sizes``.
 
 Pure module: standard library, numpy and polars only; it must not import ``meterops.db``,
 ``models``, ``web``, ``cli`` or ``config``.
@@ -34,6 +50,7 @@ import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from statistics import NormalDist
 from types import MappingProxyType
 from typing import Any, Final
 
@@ -65,6 +82,7 @@ __all__ = [
     "lot_results",
     "plan_from_dict",
     "plan_to_dict",
+    "producer_risk_pct",
     "render_plan_table",
     "replacement_list",
     "sample_size",
@@ -145,6 +163,7 @@ Z19_CODE_LETTERS: Final = (
 
 Z19_SAMPLE_SIZES: Final[MappingProxyType[str, int]] = MappingProxyType(
     {"B": 3, "C": 4, "D": 5, "E": 7, "F": 10, "G": 15, "H": 20, "I": 25, "J": 30}
+    | {"K": 50, "L": 75, "M": 100, "N": 150, "P": 200}
 )
 """Sample size per code letter (standard-deviation method)."""
 
@@ -161,6 +180,12 @@ Z19_K: Final[MappingProxyType[str, MappingProxyType[float, float]]] = MappingPro
             "H": {0.65: 1.96, 1.0: 1.82, 1.5: 1.69, 2.5: 1.51, 4.0: 1.33, 6.5: 1.12, 10.0: 0.917},
             "I": {0.65: 1.98, 1.0: 1.85, 1.5: 1.72, 2.5: 1.53, 4.0: 1.35, 6.5: 1.14, 10.0: 0.936},
             "J": {0.65: 2.00, 1.0: 1.86, 1.5: 1.73, 2.5: 1.55, 4.0: 1.36, 6.5: 1.15, 10.0: 0.946},
+            # Z1.9 Table B-1 (see the module docstring); AQL 2.5-10 % not public: J is used
+            "K": {0.65: 2.08, 1.0: 1.93, 1.5: 1.80},
+            "L": {0.65: 2.12, 1.0: 1.98, 1.5: 1.84},
+            "M": {0.65: 2.14, 1.0: 2.00, 1.5: 1.86},
+            "N": {0.65: 2.18, 1.0: 2.03, 1.5: 1.89},
+            "P": {0.65: 2.18, 1.0: 2.04, 1.5: 1.89},
         }.items()
     }
 )
@@ -179,6 +204,43 @@ def z19_code_letter(lot_size: int) -> str:
     if lot_size < 1:
         raise InvalidInputError(f"lot size must be at least 1, got {lot_size}")
     return next(letter for limit, letter in Z19_CODE_LETTERS if lot_size <= limit)
+
+
+def producer_risk_pct(n: int, k: float, aql_pct: float) -> float:
+    """Chance that a variables plan rejects a lot exactly at the AQL, 1 − Pa, in percent.
+
+    Standard-deviation method, one limit, normal measurements: with ``p`` = AQL the lot's
+    limit lies ``z = Φ⁻¹(1 − p)`` standard deviations from its mean, and the lot is accepted
+    when ``(U − x̄) / s ≥ k``; ``Pa = E[Φ(√n (z − k·s/σ))]`` over the chi distribution of
+    ``s/σ`` with ``n − 1`` degrees of freedom (the non-central t), integrated numerically.
+    Used to check the tables against theory.
+
+    Args:
+        n: Sample size (at least 2). [count]
+        k: Acceptability constant. [-]
+        aql_pct: Lot quality at which the risk is computed. [%]
+
+    Examples:
+        >>> round(producer_risk_pct(3, 1.12, 2.5), 1)  # Table B-1 letter B: 11 %
+        10.9
+    """
+    if n < 2 or not 0.0 < aql_pct < 100.0:
+        raise InvalidInputError(f"need n >= 2 and 0 < AQL < 100 %, got n={n}, AQL={aql_pct}")
+    nu = n - 1
+    z = NormalDist().inv_cdf(1.0 - aql_pct / 100.0)
+    spread = 10.0 / math.sqrt(2.0 * nu)  # s/σ has a standard deviation near 1/√(2ν)
+    s = np.linspace(max(1e-6, 1.0 - spread), 1.0 + spread, 4_001)
+    log_pdf = (
+        math.log(2.0)
+        + (nu / 2.0) * math.log(nu / 2.0)
+        - math.lgamma(nu / 2.0)
+        + (nu - 1) * np.log(s)
+        - nu * s * s / 2.0
+    )
+    x = math.sqrt(n) * (z - k * s) / math.sqrt(2.0)
+    accept = 0.5 * (1.0 + np.array([math.erf(v) for v in x]))
+    pa = float(np.trapezoid(np.exp(log_pdf) * accept, s))
+    return 100.0 * (1.0 - pa)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +317,9 @@ def sample_size(plan: Plan, lot_size: int) -> SampleSize:
     """Sample size (and k) for a lot.
 
     For a variables plan a code letter without a plan at the AQL moves to the next larger
-    letter that has one (the standard's arrow rule); letters beyond the table use its largest
-    letter (see the module docstring).
+    letter that has one (the standard's arrow rule); where no larger letter has one (lots
+    above 1,200 at AQL 2.5-10 %, whose Z1.9 plans are not public), the largest smaller letter
+    with a plan is used (J; see the module docstring).
 
     Args:
         plan: The plan.
@@ -285,7 +348,9 @@ def sample_size(plan: Plan, lot_size: int) -> SampleSize:
         later = [x for x in tabled if _LETTERS.index(x) >= _LETTERS.index(letter)]
         letter = later[0] if later else tabled[-1]
     start = tabled.index(letter)
-    for candidate in tabled[start:]:
+    # the arrow rule (down to the next letter with a plan), else the largest smaller letter
+    # with one: letters K-P are public at AQL 0.65-1.5 % only
+    for candidate in [*tabled[start:], *reversed(tabled[:start])]:
         k = plan.k_table[candidate].get(plan.aql_pct)
         if k is not None:
             n = plan.sample_sizes[candidate]
@@ -592,9 +657,13 @@ def render_plan_table() -> str:
     for limit, letter in Z19_CODE_LETTERS:
         size = f"{low}-{int(limit)}" if math.isfinite(limit) else f"{low} and more"
         low = int(limit) + 1 if math.isfinite(limit) else low
-        if letter not in Z19_K:
-            lines.append(f"| {letter} | {size} | (J plan) | " + " | ".join("" for _ in aqls) + " |")
-            continue
-        cells = " | ".join(f"{Z19_K[letter][a]:g}" if a in Z19_K[letter] else "↓" for a in aqls)
+        later = _LETTERS[_LETTERS.index(letter) :]
+
+        def cell(aql: float, row: str = letter, after: tuple[str, ...] = later) -> str:
+            if aql in Z19_K[row]:
+                return f"{Z19_K[row][aql]:g}"
+            return "↓" if any(aql in Z19_K.get(x, {}) for x in after) else "J plan"
+
+        cells = " | ".join(cell(a) for a in aqls)
         lines.append(f"| {letter} | {size} | {Z19_SAMPLE_SIZES[letter]} | {cells} |")
     return "\n".join(lines)
