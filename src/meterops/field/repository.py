@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from meterops.models import (
@@ -29,7 +30,15 @@ from meterops.models.diagnostics import DiagnosticException
 from meterops.models.field import FieldAction, FieldPhoto, FieldVerification
 from meterops.models.workorders import DayPlanStatus
 
-__all__ = ["FieldRepository", "RouteVisit", "Site"]
+__all__ = [
+    "FieldRepository",
+    "PremiseAddress",
+    "RouteVisit",
+    "Site",
+    "StopCustomer",
+    "StopSite",
+    "StopVerdict",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,53 @@ class Site:
     premise: Premise | None
 
 
+@dataclass(frozen=True, slots=True)
+class PremiseAddress:
+    """A premise's postal address."""
+
+    address_line: str
+    city: str
+    state: str
+    postal_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopSite:
+    """What a stop shows of where its order is: a few columns, None where unknown.
+
+    Attributes:
+        meter_serial: The order's meter's serial number.
+        service_point_number: The service point's number.
+        service_type: The service point's service type (``ServiceType`` value).
+        voltage_v: The service point's nominal voltage. [V]
+        premise: The premise's address.
+    """
+
+    meter_serial: str | None
+    service_point_number: str | None
+    service_type: str | None
+    voltage_v: int | None
+    premise: PremiseAddress | None
+
+
+@dataclass(frozen=True, slots=True)
+class StopCustomer:
+    """The open account at a service point and its customer, as a stop shows them."""
+
+    account_number: str
+    name: str
+    phone: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StopVerdict:
+    """The diagnostics verdict that fed an order (``evidence`` only when asked for)."""
+
+    cause: str | None
+    summary: str | None
+    evidence: dict[str, Any] | None
+
+
 class FieldRepository:
     """Reads and writes of the field capability."""
 
@@ -68,8 +124,8 @@ class FieldRepository:
 
     def route(self, technician_id: int, territory_id: int, day: dt.date) -> list[RouteVisit]:
         """The technician's visits on the day's dispatched plan, in planned order."""
-        plan = self.session.scalars(
-            select(DayPlan).where(
+        plan = self.session.execute(
+            select(DayPlan.id, DayPlan.day_start_utc).where(
                 DayPlan.plan_date == day,
                 DayPlan.territory_id == territory_id,
                 DayPlan.status == DayPlanStatus.DISPATCHED,
@@ -77,23 +133,24 @@ class FieldRepository:
         ).one_or_none()
         if plan is None:
             return []
-        route = self.session.scalars(
-            select(DayPlanRoute).where(
-                DayPlanRoute.day_plan_id == plan.id, DayPlanRoute.technician_id == technician_id
+        plan_id, day_start_utc = plan
+        route_id = self.session.scalars(
+            select(DayPlanRoute.id).where(
+                DayPlanRoute.day_plan_id == plan_id, DayPlanRoute.technician_id == technician_id
             )
         ).one_or_none()
-        if route is None:
+        if route_id is None:
             return []
-        steps = self.session.scalars(
-            select(DayPlanActivity)
-            .where(DayPlanActivity.route_id == route.id, DayPlanActivity.stop_key.is_not(None))
+        steps = self.session.execute(
+            select(DayPlanActivity.stop_key, DayPlanActivity.arrival_s)
+            .where(DayPlanActivity.route_id == route_id, DayPlanActivity.stop_key.is_not(None))
             .order_by(DayPlanActivity.position)
         ).all()
         links = self.session.execute(
             select(DayPlanOrder.stop_key, WorkOrder)
             .join(WorkOrder, WorkOrder.id == DayPlanOrder.work_order_id)
             .where(
-                DayPlanOrder.day_plan_id == plan.id,
+                DayPlanOrder.day_plan_id == plan_id,
                 DayPlanOrder.left_out_reason.is_(None),
                 WorkOrder.technician_id == technician_id,
             )
@@ -103,14 +160,13 @@ class FieldRepository:
         for key, order in links:
             by_key.setdefault(key, []).append(order)
         visits: list[RouteVisit] = []
-        for step in steps:
-            assert step.stop_key is not None
-            orders = by_key.get(step.stop_key, [])
+        for stop_key, arrival_s in steps:
+            orders = by_key.get(stop_key or "", [])
             if orders:
                 visits.append(
                     RouteVisit(
                         sequence=len(visits) + 1,
-                        arrival_utc=plan.day_start_utc + dt.timedelta(seconds=step.arrival_s),
+                        arrival_utc=day_start_utc + dt.timedelta(seconds=arrival_s),
                         orders=orders,
                     )
                 )
@@ -127,54 +183,105 @@ class FieldRepository:
         premise = None if order.premise_id is None else self.session.get(Premise, order.premise_id)
         return Site(meter, service_point, premise)
 
-    def sites(self, orders: Collection[WorkOrder]) -> dict[int, Site]:
-        """Sites of many orders at once (three queries)."""
+    def sites(self, orders: Collection[WorkOrder]) -> dict[int, StopSite]:
+        """What the stops of many orders show of their sites (three column queries at most)."""
         meter_ids = {o.meter_id for o in orders if o.meter_id is not None}
         sp_ids = {o.service_point_id for o in orders if o.service_point_id is not None}
         premise_ids = {o.premise_id for o in orders if o.premise_id is not None}
-        meters = {
-            m.id: m for m in self.session.scalars(select(Meter).where(Meter.id.in_(meter_ids)))
-        }
-        points = {
-            s.id: s
-            for s in self.session.scalars(select(ServicePoint).where(ServicePoint.id.in_(sp_ids)))
-        }
-        premises = {
-            p.id: p
-            for p in self.session.scalars(select(Premise).where(Premise.id.in_(premise_ids)))
-        }
-        return {
-            o.id: Site(
-                meters.get(o.meter_id or -1),
-                points.get(o.service_point_id or -1),
-                premises.get(o.premise_id or -1),
+        serials: dict[int, str] = {}
+        if meter_ids:
+            serials = dict(
+                self.session.execute(
+                    select(Meter.id, Meter.serial_number).where(Meter.id.in_(meter_ids))
+                ).all()
             )
-            for o in orders
-        }
+        points: dict[int, tuple[str, str, int]] = {}
+        if sp_ids:
+            points = {
+                sp_id: (number, str(service_type), voltage_v)
+                for sp_id, number, service_type, voltage_v in self.session.execute(
+                    select(
+                        ServicePoint.id,
+                        ServicePoint.service_point_number,
+                        ServicePoint.service_type,
+                        ServicePoint.voltage_v,
+                    ).where(ServicePoint.id.in_(sp_ids))
+                )
+            }
+        premises: dict[int, PremiseAddress] = {}
+        if premise_ids:
+            premises = {
+                premise_id: PremiseAddress(line, city, state, postal_code)
+                for premise_id, line, city, state, postal_code in self.session.execute(
+                    select(
+                        Premise.id,
+                        Premise.address_line,
+                        Premise.city,
+                        Premise.state,
+                        Premise.postal_code,
+                    ).where(Premise.id.in_(premise_ids))
+                )
+            }
+        sites: dict[int, StopSite] = {}
+        for order in orders:
+            point = points.get(order.service_point_id or -1)
+            sites[order.id] = StopSite(
+                meter_serial=serials.get(order.meter_id or -1),
+                service_point_number=None if point is None else point[0],
+                service_type=None if point is None else point[1],
+                voltage_v=None if point is None else point[2],
+                premise=premises.get(order.premise_id or -1),
+            )
+        return sites
 
     def customers(
         self, service_point_ids: Collection[int], day: dt.date
-    ) -> dict[int, tuple[Account, Customer]]:
-        """The open account and its customer at each service point on a day."""
-        rows = self.session.execute(
-            select(Account, Customer)
-            .join(Customer, Customer.id == Account.customer_id)
-            .where(Account.service_point_id.in_(service_point_ids))
-        ).all()
-        found: dict[int, tuple[Account, Customer]] = {}
-        for account, customer in rows:
-            if account.is_active_on(day):
-                found[account.service_point_id] = (account, customer)
-        return found
+    ) -> dict[int, StopCustomer]:
+        """The account open on a day at each service point, with its customer's name and phone.
 
-    def verdicts(self, order_numbers: Collection[str]) -> dict[str, DiagnosticException]:
-        """The latest diagnostics exception that fed each order."""
-        rows = self.session.scalars(
-            select(DiagnosticException)
+        Open as :meth:`meterops.models.Account.is_active_on` says: moved in on or before the
+        day and not moved out by then.
+        """
+        rows = self.session.execute(
+            select(Account.service_point_id, Account.account_number, Customer.name, Customer.phone)
+            .join(Customer, Customer.id == Account.customer_id)
+            .where(
+                Account.service_point_id.in_(service_point_ids),
+                Account.move_in_date <= day,
+                or_(Account.move_out_date.is_(None), Account.move_out_date > day),
+            )
+            .order_by(Account.id)
+        )
+        return {
+            sp_id: StopCustomer(account_number=number, name=name, phone=phone)
+            for sp_id, number, name, phone in rows
+        }
+
+    def verdicts(
+        self, order_numbers: Collection[str], *, evidence: bool = False
+    ) -> dict[str, StopVerdict]:
+        """The latest diagnostics verdict that fed each order (its evidence only if asked)."""
+        columns: list[Any] = [
+            DiagnosticException.work_order_number,
+            DiagnosticException.cause,
+            DiagnosticException.summary,
+        ]
+        if evidence:
+            columns.append(DiagnosticException.verdict_evidence)
+        rows = self.session.execute(
+            select(*columns)
             .where(DiagnosticException.work_order_number.in_(order_numbers))
             .order_by(DiagnosticException.id)
         ).all()
-        return {row.work_order_number: row for row in rows if row.work_order_number}
+        return {
+            row[0]: StopVerdict(
+                cause=None if row[1] is None else str(row[1]),
+                summary=row[2],
+                evidence=row[3] if evidence else None,
+            )
+            for row in rows
+            if row[0]
+        }
 
     def action_by_key(self, key: str) -> FieldAction | None:
         """The action recorded with an idempotency key."""

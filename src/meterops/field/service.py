@@ -60,7 +60,7 @@ from meterops.errors import (
 )
 from meterops.field import checklist, photos
 from meterops.field import schemas as s
-from meterops.field.repository import FieldRepository, Site
+from meterops.field.repository import FieldRepository, Site, StopCustomer, StopSite, StopVerdict
 from meterops.headend.protocol import CommandState, HeadEnd
 from meterops.models import Technician, WorkOrder
 from meterops.models.commands import CommandType
@@ -161,16 +161,16 @@ def _authorize(session: Session, user: CurrentUser, order_number: str) -> tuple[
 # -- stops ------------------------------------------------------------------------------------
 
 
-def _verdict(order: WorkOrder, row: Any) -> s.VerdictRead | None:
+def _verdict(order: WorkOrder, row: StopVerdict | None) -> s.VerdictRead | None:
     if row is not None and row.cause is not None:
-        return s.VerdictRead(code=str(row.cause), summary=row.summary or "")
+        return s.VerdictRead(code=row.cause, summary=row.summary or "")
     summary = order.evidence.get("summary")
     if summary:
         return s.VerdictRead(code=order.problem_code, summary=str(summary))
     return None
 
 
-def _address(site: Site) -> str | None:
+def _address(site: StopSite) -> str | None:
     premise = site.premise
     if premise is None:
         return None
@@ -179,18 +179,23 @@ def _address(site: Site) -> str | None:
 
 @dataclass(slots=True)
 class _StopContext:
-    sites: dict[int, Site]
-    verdicts: dict[str, Any]
-    customers: dict[int, Any]
+    sites: dict[int, StopSite]
+    verdicts: dict[str, StopVerdict]
+    customers: dict[int, StopCustomer]
 
 
 def _context(
-    session: Session, orders: Sequence[WorkOrder], *, day: dt.date, with_customers: bool
+    session: Session,
+    orders: Sequence[WorkOrder],
+    *,
+    day: dt.date,
+    with_customers: bool,
+    with_evidence: bool = False,
 ) -> _StopContext:
     repository = FieldRepository(session)
     sites = repository.sites(orders)
-    verdicts = repository.verdicts([o.order_number for o in orders])
-    customers: dict[int, Any] = {}
+    verdicts = repository.verdicts([o.order_number for o in orders], evidence=with_evidence)
+    customers: dict[int, StopCustomer] = {}
     if with_customers:
         points = [o.service_point_id for o in orders if o.service_point_id is not None]
         customers = repository.customers(points, day) if points else {}
@@ -209,10 +214,7 @@ def _stop(
     customer = None
     found = ctx.customers.get(order.service_point_id or -1)
     if show_customer and found is not None:
-        account, person = found
-        customer = s.CustomerRead(
-            name=person.name, account=account.account_number, phone=person.phone
-        )
+        customer = s.CustomerRead(name=found.name, account=found.account_number, phone=found.phone)
     return s.Stop(
         order_number=order.order_number,
         sequence=sequence,
@@ -225,7 +227,7 @@ def _stop(
         latitude=order.latitude,
         longitude=order.longitude,
         address=_address(site),
-        meter_serial=None if site.meter is None else site.meter.serial_number,
+        meter_serial=site.meter_serial,
         meter_form=order.meter_form,
         problem_code=order.problem_code,
         verdict=_verdict(order, ctx.verdicts.get(order.order_number)),
@@ -290,8 +292,8 @@ def today(
 # -- order detail -----------------------------------------------------------------------------
 
 
-def _evidence(order: WorkOrder, row: Any) -> list[dict[str, Any]]:
-    source = (row.verdict_evidence if row is not None else None) or order.evidence or {}
+def _evidence(order: WorkOrder, row: StopVerdict | None) -> list[dict[str, Any]]:
+    source = (row.evidence if row is not None else None) or order.evidence or {}
     items: list[dict[str, Any]] = [
         {"kind": "condition", "name": "because", "value": condition}
         for condition in source.get("conditions") or []
@@ -321,7 +323,9 @@ def _verification_read(row: FieldVerification | None) -> s.VerificationRead | No
     )
 
 
-def _checklist(site: Site) -> tuple[checklist.ChecklistItem, ...]:
+def _checklist(site: Site | StopSite) -> tuple[checklist.ChecklistItem, ...]:
+    if isinstance(site, StopSite):
+        return checklist.checklist_for(site.service_type, site.voltage_v)
     point = site.service_point
     if point is None:
         return checklist.checklist_for(None, None)
@@ -341,7 +345,7 @@ def order_detail(
     repository = FieldRepository(session)
     day = order.scheduled_date or now.date()
     show_customer = (own and order.status in _WORKING) or user.role in _DESK_ROLES
-    ctx = _context(session, [order], day=day, with_customers=show_customer)
+    ctx = _context(session, [order], day=day, with_customers=show_customer, with_evidence=True)
     stop = _stop(order, ctx, sequence=None, eta=None, show_customer=show_customer)
     site = ctx.sites[order.id]
     row = ctx.verdicts.get(order.order_number)
@@ -360,10 +364,8 @@ def order_detail(
             for item in _checklist(site)
         ],
         found_cause_codes=[s.CauseRead(code=c.code, label=c.label) for c in checklist.FOUND_CAUSES],
-        expected_serial=None if site.meter is None else site.meter.serial_number,
-        service_point_number=None
-        if site.service_point is None
-        else site.service_point.service_point_number,
+        expected_serial=site.meter_serial,
+        service_point_number=site.service_point_number,
         last_ping=order.last_ping,
         actions=[
             s.ActionRead(
