@@ -6,7 +6,7 @@ UTF-8) at the start, no DOCTYPE, ENTITY, CDATA section or entity/character refer
 (comments and processing instructions are skipped; an element with one directly inside has no
 single text span), no control characters, no ``]]>``, names of ASCII letters, digits,
 ``_ . -`` with at most one prefix, attributes quoted and not repeated (nor two prefixed ones
-with one local name), every prefix declared, nesting below
+with one local name), every prefix declared to a known or plain URI, nesting below
 :data:`meterops.ingest.formats._xml.MAX_DEPTH`. Inside that subset every document it accepts is
 well-formed and namespace-well-formed XML; anything else (valid XML outside the subset as
 well as malformed input) returns None, and the caller parses the file with the reference
@@ -117,8 +117,8 @@ def scan(
         >>> scan(b"<a>&amp;</a>", ["a"], [], [], 8) is None
         True
     """
-    if b"&" in data:
-        return None
+    if b"&" in data or b"w3.org/XML/1998/namespace" in data or b"w3.org/2000/xmlns" in data:
+        return None  # entity references; binding the reserved namespaces
     if not data.isascii():
         try:
             data.decode("utf-8")
@@ -254,6 +254,39 @@ def _is_xmlns(buf: np.ndarray, i: int) -> bool:
         and buf[i + 3] == 110
         and buf[i + 4] == 115
     )
+
+
+@_inline
+def _plain_uri(buf: np.ndarray, start: int, end: int) -> bool:
+    """A URI of the plainest form: ``scheme:`` then letters, digits and ``-._~/:?=@+``.
+
+    At most one ``#``. Anything else (``%`` escapes, brackets, quotes…) is left to libxml2.
+    """
+    j = start
+    while j < end:
+        c = buf[j]
+        letter = (c >= 65 and c <= 90) or (c >= 97 and c <= 122)
+        if j == start and not letter:
+            return False
+        if c == 58:
+            break
+        if not (letter or (c >= 48 and c <= 57) or c == 43 or c == 45 or c == 46):  # noqa: PLR1714
+            return False
+        j += 1
+    if j == start or j >= end:
+        return False
+    hashes = 0
+    for m in range(j + 1, end):
+        c = buf[m]
+        if c == 35:
+            hashes += 1
+            continue
+        ok = (c >= 65 and c <= 90) or (c >= 97 and c <= 122) or (c >= 48 and c <= 57)
+        ok = ok or c == 45 or c == 46 or c == 95 or c == 126 or c == 47 or c == 58  # noqa: PLR1714
+        ok = ok or c == 63 or c == 61 or c == 64 or c == 43  # noqa: PLR1714
+        if not ok:
+            return False
+    return hashes <= 1
 
 
 @_inline
@@ -510,6 +543,8 @@ def _scan(  # noqa: PLR0917 - one compiled pass over the bytes
                 b_len[n_bind] = p_len
                 b_uri[n_bind] = _lookup(buf, vs, ve - vs, uri_blob, uri_off)
             if b_uri[n_bind] == -1 and ve != vs:
+                if not _plain_uri(buf, vs, ve):
+                    return fail  # libxml2 refuses URIs it cannot parse; leave them to it
                 b_uri[n_bind] = -2
             b_depth[n_bind] = level
             n_bind += 1
