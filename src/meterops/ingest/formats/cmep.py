@@ -466,27 +466,30 @@ class _Parser:
         )
         self._time_issues(line_index, reason, first_k)
         line_bad = reason > 0
-        keep = np.flatnonzero(~line_bad[owner])
-        owner, k = owner[keep], k[keep]
-        value, value_ok = _text.parse_decimal(
-            f.buffer, f.starts[base + 2][keep], f.ends[base + 2][keep]
-        )
-        codes, which = _text.short_codes(f.buffer, f.starts[base + 1][keep], f.ends[base + 1][keep])
+        if line_bad.any():
+            keep = np.flatnonzero(~line_bad[owner])
+            owner, k, base = owner[keep], k[keep], base[keep]
+            utc, interval_us, register = utc[keep], interval_us[keep], register[keep]
+        # (The usual file has no bad line: no gathers to drop rows.)
+        value_starts, value_ends = f.starts[base + 2], f.ends[base + 2]
+        value, value_ok = _text.parse_decimal(f.buffer, value_starts, value_ends)
+        codes, which = _text.short_codes(f.buffer, f.starts[base + 1], f.ends[base + 1])
         codes = codes.str.strip_chars(" ")
         code_flags = codes.replace_strict(self.flags_table, default=SUSPECT, return_dtype=pl.UInt32)
-        quality = codes.gather(which)
+        # Empty protocol text is no source quality (null), decided once per distinct text.
+        quality = codes.set(codes == "", None).gather(which)
         trip = pl.DataFrame(
             {
                 "line_index": line_index[owner],
                 "k": k,
-                "utc": utc[keep],
+                "utc": utc,
                 "value": value,
                 "value_ok": value_ok,
-                "value_empty": (f.starts[base + 2] == f.ends[base + 2])[keep],
+                "value_empty": value_starts == value_ends,
                 "quality": quality,
                 "quality_flags": code_flags.gather(which),
-                "interval_us": interval_us[keep],
-                "register": register[keep],
+                "interval_us": interval_us,
+                "register": register,
                 "channel": head["channel"].gather(owner),
                 "constant": head["constant"].gather(owner),
                 "unit_exp": pl.Series(
@@ -584,10 +587,7 @@ class _Parser:
     def _frames(self, trip: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         frame = trip.with_columns(
             pl.Series("source_line", self.f.line_number[trip["line_index"].to_numpy()]),
-            pl.when(pl.col("quality") == "")
-            .then(None)
-            .otherwise(pl.col("quality"))
-            .alias("source_quality"),
+            pl.col("quality").alias("source_quality"),
         )
         has_registers = bool(frame["register"].any())
         interval_part = frame.filter(~pl.col("register")) if has_registers else frame
