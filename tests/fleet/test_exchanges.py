@@ -174,8 +174,23 @@ def test_an_exchange_that_contradicts_the_database_is_refused_whole(
     assert _meter(fleet, "M-CT1").lifecycle_status is AssetStatus.INSTALLED
 
 
+_NO_NEWLINE = st.characters(blacklist_characters="\r\n")
+
+
+def test_a_lone_carriage_return_in_a_cell_is_reported_not_a_crash() -> None:
+    rows = [_row(removed_final_read_kwh="\r")]
+    parsed = parse_fleet_csv(csv_text(rows).encode(), file="meter_exchanges.csv")
+    assert parsed.frame.height == 0
+    assert parsed.issues
+    assert all(i.file == "meter_exchanges.csv" for i in parsed.issues)
+
+
 @settings(max_examples=40, deadline=None)
-@given(reads=st.lists(st.one_of(st.floats(-1e6, 1e9), st.text(max_size=6)), min_size=1, max_size=5))
+@given(
+    reads=st.lists(
+        st.one_of(st.floats(-1e6, 1e9), st.text(_NO_NEWLINE, max_size=6)), min_size=1, max_size=5
+    )
+)
 def test_parsing_locates_every_bad_read_and_keeps_every_good_row(reads: list[object]) -> None:
     rows = [
         _row(removed_final_read_kwh=r, exchanged_at=f"2026-07-{k + 1:02d}T00:00:00Z")

@@ -372,7 +372,7 @@ def parse_fleet_csv(data: bytes, *, file: str, kind: str | None = None) -> Parse
     """
     sha256 = hashlib.sha256(data).hexdigest()
     text, decode_issue = _decode(data, file)
-    rows = list(csv.reader(io.StringIO(text or ""), strict=False)) if text else []
+    rows = list(csv.reader(io.StringIO(text or "", newline=""), strict=False)) if text else []
     header = [h.strip() for h in rows[0]] if rows else []
     kind_name = kind or detect_kind(file, header)
     if kind_name is None or kind_name not in KINDS:
@@ -414,7 +414,7 @@ def parse_fleet_csv(data: bytes, *, file: str, kind: str | None = None) -> Parse
         )
 
     # Physical line numbers: count newlines of each record as the csv module consumed it.
-    reader = csv.reader(io.StringIO(text or ""), strict=False)
+    reader = csv.reader(io.StringIO(text or "", newline=""), strict=False)
     next(reader)
     columns: dict[str, list[str | None]] = {name: [] for name in header}
     lines: list[int] = []
