@@ -1,10 +1,12 @@
 """VEE runs and manual edits against the database and the read store.
 
 :func:`run_vee` validates and estimates a window of local days over all or selected meters,
-one group of meters at a time (memory is bounded by the group, not the fleet): it loads the
-group's current reads with some history days before the window, the fleet facts
-(:mod:`meterops.vee.repository`), the events and register reads of the store, runs the pure
-:class:`~meterops.vee.batch.VeeJob` and writes what changed: sparse flag rows and estimate
+one batch of meters at a time (memory is bounded by the batch, not the fleet): it loads the
+fleet facts (:mod:`meterops.vee.repository`), the events and register reads of the store for
+the run's meters, then runs the pure :class:`~meterops.vee.batch.VeeJob` batch by batch on
+each batch's current reads with some history days before the window
+(:func:`~meterops.vee.stream.run_partition` here, or :mod:`meterops.scale`'s executors) and
+writes what changed: sparse flag rows and estimate
 versions through :class:`~meterops.reads.store.ReadStore`. Running it twice writes nothing
 new (flags are written only where they change; an estimate that re-makes the current one
 with the same value is left out). Each run is audited (``vee.run``) with its summary.
@@ -323,7 +325,9 @@ def run_vee(
                 window,
                 _group_context(
                     session, store, ids, first_day=history_start, window=window, zone=zone
-                ),
+                )
+                if ids
+                else VeeContext(),
                 engine,
                 incidents,
             ),
