@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterops.assets.lifecycle import AssetStatus
+from meterops.cli import context
+from meterops.cli.main import main
 from meterops.fleet import service as fleet_service
 from meterops.fleet.parse import parse_fleet_csv
 from meterops.fleet.programs import parse_programs_file
@@ -208,3 +211,44 @@ def test_parsing_locates_every_bad_read_and_keeps_every_good_row(reads: list[obj
     assert bad_lines == {k + 2 for k, r in enumerate(reads) if not good(r)}
     assert parsed.frame.height == sum(good(r) for r in reads)
     assert all(i.file == "meter_exchanges.csv" for i in parsed.issues)
+
+
+@pytest.fixture
+def run_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., tuple[int, str, str]]]:
+    """The real ``meterops`` entry point on a private SQLite database (as tests/cli)."""
+    monkeypatch.setenv("METEROPS_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("METEROPS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    yield run
+    context.engine().dispose()
+    context.settings.cache_clear()
+    context.engine.cache_clear()
+
+
+def test_the_cli_applies_the_history_after_the_snapshot_files_of_a_folder(
+    run_cli: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    folder = tmp_path / "fleet"
+    write_fleet(folder, meters=3)
+    ct = next(r for r in fleet_rows(3)["meters"] if r["serial_number"] == "M-CT1")
+    spare = {**ct, "serial_number": "M-CT2", "service_point_number": "", "installed_at": ""}
+    (folder / "spare_meters.csv").write_text(csv_text([{**spare, "install_read_kwh": ""}]))
+    (folder / "meter_exchanges.csv").write_text(csv_text([_row()]))
+    run_cli("db", "upgrade")
+    code, out, err = run_cli("fleet", "import", str(folder))
+    assert code == 0, err
+    assert "meter_exchanges.csv" in out
+    code, out, _ = run_cli("meter", "show", "M-CT2")
+    assert code == 0
+    assert "SP-CI" in out
+    assert "multiplier 40" in out
