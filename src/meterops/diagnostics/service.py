@@ -84,6 +84,8 @@ _READ_COLUMNS = (
     "value",
     "quality_flags",
 )
+_VOLTAGE_CHANNELS = pl.Enum(["voltage_min_v", "voltage_max_v"])
+"""Voltage reads keep their channel as a two-value enum (a metro day has ~48 M of them)."""
 _ID_CHUNK = 10_000
 """Ids per ``IN`` list (SQLite's and PostgreSQL's parameter limits)."""
 
@@ -232,7 +234,8 @@ def _read_summaries(
     """Daily summaries, last reads and voltage reads of the window, meter-id batch by batch.
 
     Every summary is per meter, so batches of meter ids give the frames one scan of the
-    whole window gives; only the columns the detectors use are read. Meter ids in the store
+    whole window gives; only the columns the detectors use are read and kept (voltage reads:
+    ``meter_id``, ``channel`` as an enum, ``interval_start_utc``, ``value``). Meter ids in the store
     are fleet ids (``meters.id``), so ``1..highest_meter_id`` covers every stored read.
     """
     if batch_meters < 1:
@@ -252,7 +255,14 @@ def _read_summaries(
         )
         daily.append(summarise_intervals(reads, zone=zone))
         last.append(last_read_times(reads.filter(pl.col("channel") == "kwh_delivered")))
-        voltage.append(reads.filter(pl.col("channel").is_in(["voltage_min_v", "voltage_max_v"])))
+        voltage.append(
+            reads.filter(pl.col("channel").is_in(_VOLTAGE_CHANNELS.categories)).select(
+                "meter_id",
+                pl.col("channel").cast(_VOLTAGE_CHANNELS),
+                "interval_start_utc",
+                "value",
+            )
+        )
         del reads
     return (
         pl.concat(daily, rechunk=True),
