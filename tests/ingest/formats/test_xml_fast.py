@@ -324,6 +324,8 @@ _DOC = b'<a xmlns="u" xmlns:p="v" p:k="1"><b>x</b></a>'
         _DOC[:-2],
         b"<?xml version='1.0' encoding='UTF-16'?>" + _DOC,
         _DOC.replace(b"<b>x</b>", b"<!-- a -- b -->"),
+        _DOC.replace(b'xmlns:p="v"', b'xmlns:p="http://www.w3.org/XML/1998/namespace"'),
+        _DOC.replace(b'xmlns:p="v"', b'xmlns:p="http,://x"'),
         b"<a>" * 300 + b"</a>" * 300,
         b"",
     ],

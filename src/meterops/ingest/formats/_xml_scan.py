@@ -44,6 +44,8 @@ _MAX_NAME: Final = 1_000
 """Longest name the fast path accepts (libxml2 allows 50,000). [bytes]"""
 _MAX_ATTRS: Final = 64
 """Most attributes on one element the fast path accepts."""
+_RESERVED_URIS: Final = ("http://www.w3.org/XML/1998/namespace", "http://www.w3.org/2000/xmlns/")
+"""Namespaces no prefix may be declared for (libxml2 refuses it): left to the reference."""
 _DECLARATION: Final = re.compile(
     rb"<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*([\"'])1\.0\1"
     rb"(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*([\"'])(?:UTF-8|utf-8)\2)?"
@@ -117,8 +119,8 @@ def scan(
         >>> scan(b"<a>&amp;</a>", ["a"], [], [], 8) is None
         True
     """
-    if b"&" in data or b"w3.org/XML/1998/namespace" in data or b"w3.org/2000/xmlns" in data:
-        return None  # entity references; binding the reserved namespaces
+    if b"&" in data:
+        return None  # entity and character references
     if not data.isascii():
         try:
             data.decode("utf-8")
@@ -133,7 +135,7 @@ def scan(
             return None
         start = declaration.end()
     name_blob, name_off = _blob(names)
-    uri_blob, uri_off = _blob(uris)
+    uri_blob, uri_off = _blob([*uris, *_RESERVED_URIS])
     attr_blob, attr_off = _blob(attrs)
     buffer = np.frombuffer(data, dtype=np.uint8)
     capacity, bindings = _counts(buffer)
@@ -145,6 +147,7 @@ def scan(
         name_off,
         uri_blob,
         uri_off,
+        len(uris),
         attr_blob,
         attr_off,
         capacity,
@@ -322,6 +325,7 @@ def _scan(  # noqa: PLR0917 - one compiled pass over the bytes
     name_off: np.ndarray,
     uri_blob: np.ndarray,
     uri_off: np.ndarray,
+    known_uris: int,
     attr_blob: np.ndarray,
     attr_off: np.ndarray,
     capacity: int,
@@ -542,6 +546,8 @@ def _scan(  # noqa: PLR0917 - one compiled pass over the bytes
                 b_start[n_bind] = p0
                 b_len[n_bind] = p_len
                 b_uri[n_bind] = _lookup(buf, vs, ve - vs, uri_blob, uri_off)
+            if b_uri[n_bind] >= known_uris:
+                return fail  # the reserved xml / xmlns namespaces
             if b_uri[n_bind] == -1 and ve != vs:
                 if not _plain_uri(buf, vs, ve):
                     return fail  # libxml2 refuses URIs it cannot parse; leave them to it
