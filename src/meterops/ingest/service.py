@@ -57,8 +57,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-import mmap
-import os
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -598,38 +596,35 @@ class _Batch:
 def _batches(path: Path, *, batch_bytes: int, header: bool) -> Iterator[_Batch]:
     """The file as batches of whole lines of about ``batch_bytes`` (never a line cut).
 
-    The file is memory-mapped: each batch is one copy of its bytes (plus the header row for a
-    CSV batch after the first), without reading the file through intermediate buffers.
+    Read with plain reads, not a memory map: mapped pages of the file would count in the
+    process's resident memory until unmapped (the bench's peak-memory figure).
     """
     with path.open("rb") as stream:
-        size = os.fstat(stream.fileno()).st_size
-        if size == 0:
-            return
-        with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            start = 0
-            header_row = b""
-            lines_before = 0
-            while start < size:
-                end = min(start + max(1, batch_bytes), size)
-                if end < size:
-                    cut = mapped.rfind(b"\n", start, end)
-                    if cut < 0:  # no line end within the batch size: cut at the next one
-                        cut = mapped.find(b"\n", end)
-                    end = size if cut < 0 else cut + 1
-                part = mapped[start:end]
-                start = end
-                if lines_before == 0 and header:
-                    header_row = strip_bom(part[: part.find(b"\n") + 1])
-                    batch = _Batch(part, 0)
-                elif header:
-                    batch = _Batch(header_row + part, lines_before - 1)
-                else:
-                    batch = _Batch(part, lines_before)
-                new_lines = part.count(b"\n")
-                lines_before += new_lines
-                # Blank tails add no rows (but a file of blank lines is still one batch).
-                if (part and not part.isspace()) or lines_before == new_lines:
-                    yield batch
+        carry = b""
+        header_row = b""
+        lines_before = 0
+        while True:
+            block = stream.read(max(1, batch_bytes))
+            data = carry + block if carry else block
+            cut = len(data) if not block else data.rfind(b"\n") + 1
+            if block and cut == 0:  # no line end yet: read on
+                carry = data
+                continue
+            part, carry = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+            if lines_before == 0 and header:
+                header_row = strip_bom(part[: part.find(b"\n") + 1])
+                batch = _Batch(part, 0)
+            elif header:
+                batch = _Batch(header_row + part, lines_before - 1)
+            else:
+                batch = _Batch(part, lines_before)
+            new_lines = part.count(b"\n")
+            lines_before += new_lines
+            # Blank tails add no rows (but a file of blank lines is still one batch).
+            if (part and not part.isspace()) or lines_before == new_lines:
+                yield batch
+            if not block:
+                return
 
 
 _Parsed = tuple[_Batch, ParsedBatch | None, str, list[Issue]]
