@@ -5,9 +5,9 @@ Two questions, scored against the simulator's ground truth (used only in the ass
 * the meters of the ``tou_misprogram`` cohort (``RES-TOU-2024B``: the evening shoulder billed
   as on-peak) must be explained as a program error, not as a change in use, in at least 90 %
   of cases — and TOU meters without a fault must not be;
-* the step from a mild month (November) to a cold one (January) must be explained as weather
-  for the customers whose use rose (the simulator has no cold-snap switch, so the cold month
-  of the same customers stands in for one).
+* a winter cold snap (ten days of January 12 °C colder than the drawn weather, the
+  scenario's ``ColdSnap``) must be explained as weather for the customers whose bill rose
+  against December.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from meterops.billing.verdict import Cause
 from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.models.accounts import Account
 from meterops.reads.store import ReadStore
+from meterops.simulator.weather import ColdSnap
 from tests.billing.utility import FIRST, ZONE, SimulatedUtility, build_utility
 from tests.fixtures.web import create_web_user, signed_in
 
@@ -34,12 +35,18 @@ pytestmark = pytest.mark.slow  # a whole-territory scenario: CI runs it on SQLit
 
 PREVIOUS = BillingPeriod(dt.date(2026, 11, 9), dt.date(2026, 12, 8))
 CURRENT = BillingPeriod(dt.date(2027, 1, 1), dt.date(2027, 1, 30))
+DECEMBER = BillingPeriod(dt.date(2026, 12, 2), dt.date(2026, 12, 31))
+SNAP = ColdSnap(dt.date(2027, 1, 10), days=10, colder_by_c=12.0)
 
 
 @pytest.fixture(scope="module")
 def utility(module_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> SimulatedUtility:
     return build_utility(
-        module_database_url, tmp_path_factory.mktemp("highbill"), seed=5, service_points=700
+        module_database_url,
+        tmp_path_factory.mktemp("highbill"),
+        seed=5,
+        service_points=700,
+        cold_snaps=(SNAP,),
     )
 
 
@@ -67,14 +74,21 @@ def _accounts(sessions: Any, rate: str, limit: int | None = None) -> list[str]:
         )
 
 
-def _explain(utility: SimulatedUtility, sessions: Any, account: str) -> Any:
+def _explain(
+    utility: SimulatedUtility,
+    sessions: Any,
+    account: str,
+    *,
+    current: BillingPeriod = CURRENT,
+    previous: BillingPeriod = PREVIOUS,
+) -> Any:
     with session_scope(sessions) as session:
         return billing_service.explain_account(
             session,
             ReadStore(utility.reads_uri),
             account_number=account,
-            current=CURRENT,
-            previous=PREVIOUS,
+            current=current,
+            previous=previous,
             zone=ZONE,
             weather_dir=utility.data_dir / "weather",
         )
@@ -103,17 +117,20 @@ def test_tou_misprogram_cohort_is_explained_as_a_program_error(
     assert len(wrongly) / len(healthy) <= 0.1, wrongly
 
 
-def test_a_cold_month_is_explained_as_weather(utility: SimulatedUtility, sessions: Any) -> None:
+def test_a_winter_cold_snap_is_explained_as_weather(
+    utility: SimulatedUtility, sessions: Any
+) -> None:
     faulted = _faulted(utility.truth)
-    means = [
-        float(utility.weather.filter(p.contains())["temperature_c"].to_numpy().mean())
-        for p in (CURRENT, PREVIOUS)
-    ]
-    colder = means[0] - means[1]
-    assert colder < -5, "January must be colder than November in the simulated weather"
+    snap = BillingPeriod(SNAP.first_day, SNAP.first_day + dt.timedelta(days=SNAP.days - 1))
+    means = {
+        name: float(utility.weather.filter(p.contains())["temperature_c"].to_numpy().mean())
+        for name, p in (("january", CURRENT), ("december", DECEMBER), ("snap", snap))
+    }
+    assert means["snap"] < means["january"] - 5, "the snap is in the weather file the test reads"
+    assert means["january"] < means["december"] - 3, "the snap makes January's bill period colder"
     high_bills: dict[str, Any] = {}
     for account in _accounts(sessions, "RS", limit=150):
-        result = _explain(utility, sessions, account)
+        result = _explain(utility, sessions, account, current=CURRENT, previous=DECEMBER)
         c = result.comparison
         if result.meters["serial_number"][-1] in faulted or c.previous.actual_kwh <= 0:
             continue

@@ -29,6 +29,7 @@ from meterops.reads.store import ReadStore
 from meterops.simulator.output import write_simulation
 from meterops.simulator.params import FaultRates
 from meterops.simulator.scenarios import small_town
+from meterops.simulator.weather import ColdSnap
 from meterops.simulator.world import World
 
 ZONE = ZoneInfo("America/Chicago")
@@ -64,10 +65,13 @@ def build_utility(
     service_points: int,
     days: int = DAYS,
     faults: FaultRates | None = None,
+    cold_snaps: tuple[ColdSnap, ...] = (),
 ) -> SimulatedUtility:
     """Simulate, import and ingest; write the weather file under ``folder/var/weather``."""
     files = folder / "files"
-    scenario = small_town(seed=seed, service_points=service_points, start=FIRST, faults=faults)
+    scenario = small_town(
+        seed=seed, service_points=service_points, start=FIRST, faults=faults
+    ).replace(cold_snaps=cold_snaps)
     world = World(scenario, keep_days=1)
     write_simulation(world, files, days=days, greenbutton=0)
     now = dt.datetime.combine(FIRST + dt.timedelta(days=days + 1), dt.time(12), tzinfo=dt.UTC)

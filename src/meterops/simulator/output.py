@@ -236,6 +236,14 @@ def write_simulation(
         "timezone": scenario.territory.timezone,
         "service_points": scenario.territory.service_points,
         "fault_rates": dataclasses.asdict(scenario.faults),
+        "cold_snaps": [
+            {
+                "first_day": snap.first_day.isoformat(),
+                "days": snap.days,
+                "colder_by_c": snap.colder_by_c,
+            }
+            for snap in scenario.cold_snaps
+        ],
     }
     (out / "simulation.json").write_text(
         json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8"

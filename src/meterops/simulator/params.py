@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from meterops.simulator.weather import ColdSnap
+
 __all__ = ["FaultRates", "Scenario", "Stream", "TerritoryParams", "stream"]
 
 
@@ -197,6 +199,7 @@ class Scenario:
         start: First simulated local day.
         horizon_days: Days over which faults are scheduled (simulate at most this many).
         interval_s: Interval length of load-profile reads. [s]
+        cold_snaps: Cold spells laid over the drawn weather (none by default).
     """
 
     name: str
@@ -206,6 +209,7 @@ class Scenario:
     start: dt.date = dt.date(2026, 7, 1)
     horizon_days: int = 365
     interval_s: int = 900
+    cold_snaps: tuple[ColdSnap, ...] = ()
 
     def replace(self, **changes: Any) -> Scenario:
         """A copy with some fields changed (e.g. ``start``, ``faults``, ``horizon_days``)."""

@@ -4,7 +4,9 @@ Temperature is an annual cosine (coldest in mid-January) plus a diurnal cosine (
 15:00 local) plus a day-to-day anomaly that follows an AR(1) process (weather systems last a
 few days). Cloudiness is drawn per day; photovoltaic output per kW of panels follows the sun's
 elevation (declination and hour angle from the date and longitude) scaled by a clear-sky
-index and a performance ratio. The defaults describe central Iowa / Missouri.
+index and a performance ratio. The defaults describe central Iowa / Missouri. A scenario may
+add cold snaps (:class:`ColdSnap`): days whose anomaly is lowered by a set amount on top of
+the drawn one, so that the rest of the weather (and every other draw) stays as it was.
 
 Pure module: standard library and numpy only; must not import ``meterops.db``, ``models``,
 ``web``, ``cli`` or ``config``.
@@ -13,12 +15,13 @@ Pure module: standard library and numpy only; must not import ``meterops.db``, `
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Climate", "Weather", "draw_weather"]
+__all__ = ["Climate", "ColdSnap", "Weather", "draw_weather"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -42,6 +45,29 @@ class Climate:
     anomaly_sd_c: float = 3.5
     anomaly_persistence: float = 0.75
     performance_ratio: float = 0.82
+
+
+@dataclass(frozen=True, slots=True)
+class ColdSnap:
+    """A spell of unusually cold weather: an arctic outbreak of a few days.
+
+    Attributes:
+        first_day: Local date of the first cold day.
+        days: Number of days it lasts. [d]
+        colder_by_c: How much colder than the drawn weather every hour of it is. [°C]
+    """
+
+    first_day: dt.date
+    days: int
+    colder_by_c: float
+
+    def __post_init__(self) -> None:
+        if self.days < 1:
+            raise ValueError(f"a cold snap lasts at least one day, got {self.days}")
+        if self.colder_by_c <= 0:
+            raise ValueError(
+                f"a cold snap must be colder (colder_by_c > 0), got {self.colder_by_c}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +140,7 @@ def draw_weather(
     latitude: float,
     longitude: float,
     climate: Climate | None = None,
+    cold_snaps: Sequence[ColdSnap] = (),
     rng: np.random.Generator,
 ) -> Weather:
     """Draw the weather of a horizon.
@@ -124,10 +151,22 @@ def draw_weather(
         latitude: Latitude. [°]
         longitude: Longitude. [°]
         climate: Climate constants (default :class:`Climate`).
+        cold_snaps: Cold spells laid over the drawn anomaly (the parts inside the horizon);
+            they draw nothing, so the same seed gives the same weather outside them.
         rng: Random generator.
 
     Returns:
         The weather.
+
+    Examples:
+        >>> snap = ColdSnap(dt.date(2027, 1, 3), days=2, colder_by_c=12.0)
+        >>> day = dt.date(2027, 1, 1)
+        >>> plain = draw_weather(first_day=day, days=5, latitude=42.0, longitude=-93.6,
+        ...                      rng=np.random.default_rng(1))
+        >>> cold = draw_weather(first_day=day, days=5, latitude=42.0, longitude=-93.6,
+        ...                     cold_snaps=[snap], rng=np.random.default_rng(1))
+        >>> (plain.anomaly_c - cold.anomaly_c).round(1).tolist()
+        [0.0, 0.0, 12.0, 12.0, 0.0]
     """
     c = climate or Climate()
     shocks = rng.normal(0.0, c.anomaly_sd_c * np.sqrt(1 - c.anomaly_persistence**2), days)
@@ -137,4 +176,8 @@ def draw_weather(
         previous = c.anomaly_persistence * previous + shocks[i]
         anomaly[i] = previous
     cloudiness = rng.beta(0.9, 1.1, days)
+    for snap in cold_snaps:
+        begin = max((snap.first_day - first_day).days, 0)
+        end = min((snap.first_day - first_day).days + snap.days, days)
+        anomaly[begin:end] -= snap.colder_by_c
     return Weather(first_day, latitude, longitude, c, anomaly, cloudiness)

@@ -134,6 +134,7 @@ class World(actions.TechnicianActions):
             days=horizon + 1,
             latitude=p.center_latitude,
             longitude=p.center_longitude,
+            cold_snaps=scenario.cold_snaps,
             rng=stream(scenario.seed, Stream.WEATHER),
         )
         self.program_codes = tuple(str(d["program_code"]) for d in catalog.PROGRAMS)
