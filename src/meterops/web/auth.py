@@ -22,7 +22,6 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,13 +32,7 @@ from meterops.config import Settings
 from meterops.db.engine import WRITE_INTENT, session_scope
 from meterops.errors import NotSignedInError, PermissionDeniedError, TooManyAttemptsError
 from meterops.timeutil import utc_now
-from meterops.web.deps import (
-    READ_SESSION,
-    UNSAFE_METHODS,
-    SessionDep,
-    SettingsDep,
-    end_session,
-)
+from meterops.web.deps import UNSAFE_METHODS, SessionDep, SettingsDep
 from meterops.web.errors import ERROR_RESPONSES
 
 __all__ = [
@@ -98,12 +91,7 @@ class SessionResolver:
 
     ``request.state.user`` is the :class:`~meterops.auth.service.CurrentUser` of the session
     cookie, or None. Resolving only reads (:data:`~meterops.db.engine.WRITE_INTENT` is off
-    until the request's own session says otherwise), so it never waits for a lock. It reads
-    in a session it leaves open for the request (:data:`~meterops.web.deps.READ_SESSION`):
-    the access check reads in it too and on PostgreSQL a safe request's handler takes it over,
-    so such a request uses one connection and one transaction (see
-    :func:`~meterops.web.deps.get_session`); if nobody took it over it is ended once the answer
-    is sent. The
+    until the request's own session says otherwise), so it never waits for a lock. The
     session's last-seen time (for the idle timeout) is recorded at most once a minute, in
     the background through the writers' gate, so no request waits for it.
     """
@@ -121,31 +109,16 @@ class SessionResolver:
             return
         WRITE_INTENT.set(False)
         request = Request(scope)
-        state = scope.setdefault("state", {})
         user = None
-        shared: Session | None = None
         token = request.cookies.get(SESSION_COOKIE)
         if token and not scope["path"].startswith("/static"):
-            shared = request.app.state.session_factory()
-            state[READ_SESSION] = shared
-            try:
-                user = await run_in_threadpool(_resolve_in, request.app, shared, token)
-            except BaseException:
-                state.pop(READ_SESSION, None)
-                await run_in_threadpool(end_session, shared, commit=False)
-                raise
+            user = await run_in_threadpool(_resolve_token, request.app, token, record=False)
             if user is not None and self._due(token):
                 task = asyncio.create_task(_record(request.app, token))
                 self._pending.add(task)
                 task.add_done_callback(self._pending.discard)
-        state["user"] = user
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            if shared is not None and state.get(READ_SESSION) is shared:
-                # Nobody took the read session over (no handler session, or an error first).
-                del state[READ_SESSION]
-                await run_in_threadpool(end_session, shared, commit=False)
+        scope.setdefault("state", {})["user"] = user
+        await self.app(scope, receive, send)
 
     def _due(self, token: str) -> bool:
         """Whether this process has not recorded the session's last-seen time lately."""
@@ -168,14 +141,6 @@ async def _record(app: FastAPI, token: str) -> None:
             # Best effort: SQLite was busy with another process's write; a later request
             # records it.
             return
-
-
-def _resolve_in(app: FastAPI, session: Session, token: str) -> CurrentUser | None:
-    """The user of a session token, read (nothing written) in the request's read session."""
-    settings: Settings = app.state.settings
-    return auth_service.resolve_session(
-        session, token, now=utc_now(), policy=policy_of(settings), record=False
-    )
 
 
 def _resolve_token(app: FastAPI, token: str, *, record: bool) -> CurrentUser | None:

@@ -3,62 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from meterops.config import Settings
-from meterops.db.engine import WRITE_INTENT, session_scope
+from meterops.db.engine import WRITE_INTENT
 
-__all__ = [
-    "READ_SESSION",
-    "UNSAFE_METHODS",
-    "SessionDep",
-    "SettingsDep",
-    "end_session",
-    "get_session",
-    "get_settings",
-    "read_session",
-]
+__all__ = ["UNSAFE_METHODS", "SessionDep", "SettingsDep", "get_session", "get_settings"]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 """Methods that may change state: CSRF-checked, and their sessions may write."""
-
-
-READ_SESSION = "meterops_read_session"
-"""Key in the request's state (``scope["state"]``) of the session the sign-in middleware
-(:class:`meterops.web.auth.SessionResolver`) opened to look the session cookie up.
-
-It has only read, in one transaction that is still open. The access check reads in it too
-(:func:`read_session`), and on PostgreSQL the handler of a safe request (not
-:data:`UNSAFE_METHODS`) gets it as its own session (:func:`get_session`), so such a request
-uses one connection and one transaction. A request that may write never writes in it:
-:func:`get_session` ends it before the writers' gate. Whoever opened it ends it if nobody
-took it over."""
-
-
-@contextmanager
-def read_session(request: Request) -> Iterator[Session]:
-    """A session to read in: the request's open read session if there is one, else a new one.
-
-    The shared session is left open for the rest of the request (its owner ends it); a new one
-    is committed and closed at the end of the block.
-    """
-    shared: Session | None = _state(request).get(READ_SESSION)
-    if shared is not None:
-        yield shared
-        return
-    with session_scope(request.app.state.session_factory) as session:
-        yield session
-
-
-def _state(request: Request) -> dict[str, Any]:
-    state: dict[str, Any] = request.scope.setdefault("state", {})
-    return state
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -76,48 +34,29 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     or the audit chain's advisory lock on PostgreSQL), enough writers would take every
     thread while the writer holding the lock needs one to commit, and the app would stall.
 
-    On PostgreSQL a safe request takes over the read session the sign-in middleware opened
-    (:data:`READ_SESSION`), so it uses one connection and one transaction (read committed:
-    each statement sees what was committed before it, however early the transaction began).
-    A request that may write ends that session first: it never writes in a transaction begun
-    before the gate, or without SQLite's write intent. On SQLite every request ends it too: a
-    transaction there reads one snapshot from its first read, and a safe request that writes
-    anyway (a verification recording its check) could not write on a snapshot taken before
-    someone else's commit ("database is locked").
-
     The session is made in the event loop (that does no I/O: it connects at its first query,
     in the handler's worker thread) and ends in one worker-thread call.
     """
-    shared: Session | None = _state(request).pop(READ_SESSION, None)
     gate: asyncio.Semaphore | None = None
-    if shared is not None and (
-        request.method in UNSAFE_METHODS or shared.get_bind().dialect.name == "sqlite"
-    ):
-        await run_in_threadpool(end_session, shared, commit=False)
-        shared = None
     if request.method in UNSAFE_METHODS:
         gate = getattr(request.app.state, "write_gate", None)
         WRITE_INTENT.set(True)
     if gate is not None:
         await gate.acquire()
     try:
-        session = shared if shared is not None else request.app.state.session_factory()
+        session = request.app.state.session_factory()
         try:
             yield session
         except BaseException:
-            await run_in_threadpool(end_session, session, commit=False)
+            await run_in_threadpool(_end, session, commit=False)
             raise
-        await run_in_threadpool(end_session, session, commit=True)
+        await run_in_threadpool(_end, session, commit=True)
     finally:
         if gate is not None:
             gate.release()
 
 
-def end_session(session: Session, *, commit: bool) -> None:
-    """Commit (or roll back) and close a session; rolled back and closed if the commit fails.
-
-    Blocking (a worker thread's call).
-    """
+def _end(session: Session, *, commit: bool) -> None:
     try:
         if commit:
             session.commit()
