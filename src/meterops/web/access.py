@@ -38,6 +38,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute, Mount
 
 from meterops.auth.service import CurrentUser
+from meterops.db.engine import session_scope
 from meterops.errors import (
     Issue,
     MeterOpsError,
@@ -55,7 +56,7 @@ from meterops.models.premises import Premise, ServicePoint
 from meterops.models.workforce import Technician
 from meterops.models.workorders import WorkOrder
 from meterops.web.auth import require_csrf
-from meterops.web.deps import UNSAFE_METHODS, read_session
+from meterops.web.deps import UNSAFE_METHODS
 from meterops.workorders.lifecycle import OPEN_STATES
 from meterops.workorders.repository import parse_order_number
 
@@ -737,7 +738,7 @@ class _PageRedirect(Exception):  # noqa: N818 - control flow, answered with a 30
 
 
 def _own_codes(request: Request, user: CurrentUser) -> list[str]:
-    with read_session(request) as session:
+    with session_scope(request.app.state.session_factory) as session:
         return sorted(
             session.scalars(select(Territory.code).where(Territory.id.in_(user.territory_ids)))
         )
@@ -746,7 +747,7 @@ def _own_codes(request: Request, user: CurrentUser) -> list[str]:
 def _resolve(
     request: Request, scope: str, params: Mapping[str, Any], user: CurrentUser
 ) -> Target | None:
-    with read_session(request) as session:  # the request's read session, if it has one
+    with session_scope(request.app.state.session_factory) as session:
         return resolve_target(session, scope, params, user)
 
 
