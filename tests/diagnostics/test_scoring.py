@@ -276,3 +276,27 @@ def test_a_meter_heard_under_an_unknown_serial_shows_no_other_fault_under_its_ow
     ]
     assert _pairs(*faults) == {("m", "unprovisioned_meter"), ("n", "clock_error")}
     assert ("m", "clock_error") in _pairs(*faults, detectable_only=False)
+
+
+def test_a_wrong_multiplier_counts_when_it_entered_at_an_exchange_with_a_week_each_side() -> None:
+    def multiplier(serial: str, start_days: float, recorded_at: str | None) -> dict[str, Any]:
+        parameters: dict[str, Any] = {"recorded_ct_ratio": 40.0}
+        if recorded_at:
+            parameters["recorded_at"] = recorded_at
+        return {
+            "kind": "wrong_multiplier",
+            "meter_serial": serial,
+            "start_utc": _at(start_days),
+            "end_utc": None,
+            "parameters": parameters,
+        }
+
+    faults = (
+        multiplier("standing", -300.0, None),  # no trace in the data: never recalled
+        multiplier("early", 5.0, "exchange"),  # under 8 days of the window before it
+        multiplier("ok", 10.0, "exchange"),
+        multiplier("young", 15.0, "exchange"),  # under 8 days after it at the run
+    )
+    assert _pairs(*faults) == {("ok", "wrong_multiplier")}
+    everything = _pairs(*faults, detectable_only=False)
+    assert {serial for serial, _ in everything} == {"standing", "early", "ok", "young"}

@@ -40,6 +40,7 @@ __all__ = [
     "CROSSED_VISIBLE_AFTER_DAYS",
     "DETECTABLE_AFTER_DAYS",
     "EVENT_TRACE_KINDS",
+    "EXCHANGE_SIDE_DAYS",
     "SCORES",
     "SIMULATOR_CAUSES",
     "TRUTH_FIELDS",
@@ -71,13 +72,21 @@ SIMULATOR_CAUSES: Final[Mapping[str, Cause]] = MappingProxyType(
         "ct_polarity_reversed": Cause.CT_POLARITY,
         "unknown_serial": Cause.UNPROVISIONED_METER,
         "crossed_meters": Cause.CROSSED_METERS,
+        "wrong_multiplier": Cause.WRONG_MULTIPLIER,
     }
 )
 """Simulated fault kind → the cause a verdict must name. Kinds not listed are not scored:
 outages are suppressed by design, a vacant premise is legitimate, hours-long collector
-outages end before the non-comm limit, and wrong multipliers leave no trace in the data a
-utility has (the true CT ratio is random, independent of the load). Crossed meters count
-only once an account at one of the two premises closed (:func:`truth_pairs`)."""
+outages end before the non-comm limit. A wrong multiplier is scored only when it entered the
+back office at a meter exchange inside the window (``parameters.recorded_at == "exchange"``)
+with :data:`EXCHANGE_SIDE_DAYS` on each side of it: a standing one leaves no trace in the data
+a utility has (the true CT ratio is random, independent of the load), so it counts only for
+precision. Crossed meters count only once an account at one of the two premises closed
+(:func:`truth_pairs`)."""
+
+EXCHANGE_SIDE_DAYS: Final = 8.0
+"""Days of the window needed on each side of an exchange for a wrong multiplier to show: the
+exchange day and the detector's seven complete days (``detect.multiplier`` ``min_days``). [d]"""
 
 DETECTABLE_AFTER_DAYS: Final[Mapping[str, float]] = MappingProxyType(
     {
@@ -198,6 +207,13 @@ def truth_pairs(
             continue
         if kind in EVENT_TRACE_KINDS and start < window_start_utc:
             continue
+        if kind == "wrong_multiplier" and detectable_only:
+            side = dt.timedelta(days=EXCHANGE_SIDE_DAYS)
+            parameters = fault.get("parameters") or {}
+            if parameters.get("recorded_at") != "exchange" or not (
+                window_start_utc + side <= start <= as_of_utc - side
+            ):
+                continue
         if (
             detectable_only
             and kind == "crossed_meters"

@@ -33,6 +33,7 @@ from meterops.diagnostics.repository import ExceptionRepository
 from meterops.diagnostics.rules import diagnose
 from meterops.diagnostics.scoring import Evaluation, evaluate_verdicts, visit_parts
 from meterops.errors import NotFoundError
+from meterops.fleet.repository import FleetRepository
 from meterops.models import Collector, Installation, Meter, Premise, ServicePoint
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
 from meterops.outages import service as outages_service
@@ -218,6 +219,7 @@ def load_inputs(
         outages=outages_service.outage_periods(session, start_utc=start, end_utc=as_of_utc).select(
             "meter_id", "outage_start_utc", "outage_end_utc"
         ),
+        exchanges=FleetRepository(session).meter_exchanges(start_utc=start, end_utc=as_of_utc),
     )
     return inputs, _unknown_serials(store)
 
