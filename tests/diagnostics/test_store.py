@@ -82,6 +82,36 @@ def test_a_repeated_finding_refreshes_the_open_exception_and_recovery_closes_it(
     assert sorted(str(r.status) for r in history) == ["closed", "open"]
 
 
+def test_every_kind_has_a_recovery_reason() -> None:
+    assert set(diagnostics_service.RECOVERY_REASONS) == set(ExceptionKind)
+
+
+def test_a_wrong_multiplier_stays_open_until_its_exchange_is_judged_right_again(
+    session: Session,
+) -> None:
+    meter, _ = create_installed_meter(session)
+    found = _found([(meter.id, "wrong_multiplier", {"exchange_day": "2026-07-01"})])
+    _record(session, found, DAY1)
+    summary = diagnostics_service.RunSummary(as_of_utc=DAY2)
+    none = found.clear()
+    # the exchange left the window: not judged, the exception stays open
+    diagnostics_service.record_exceptions(
+        session, none, as_of_utc=DAY2, summary=summary, judged={"wrong_multiplier": set()}
+    )
+    row = session.scalars(select(DiagnosticException)).one()
+    assert (row.status, summary.closed) == (ExceptionStatus.OPEN, 0)
+    # judged again and not found (the multiplier was corrected): it closes, with the reason
+    later = DAY2 + dt.timedelta(days=1)
+    diagnostics_service.record_exceptions(
+        session, none, as_of_utc=later, summary=summary, judged={"wrong_multiplier": {meter.id}}
+    )
+    row = session.scalars(select(DiagnosticException)).one()
+    assert row.status is ExceptionStatus.CLOSED
+    assert row.close_reason == (
+        "recovered: the billed use no longer steps at the exchange (multiplier corrected)"
+    )
+
+
 def test_the_database_refuses_a_second_open_exception_of_a_meter_and_kind(
     session: Session,
 ) -> None:

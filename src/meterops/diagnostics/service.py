@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from meterops.diagnostics import cohorts as cohort_analysis
 from meterops.diagnostics.detect import last_read_times, summarise_intervals
+from meterops.diagnostics.detect.multiplier import exchange_steps
 from meterops.diagnostics.engine import DiagnosticInputs, detect_exceptions
 from meterops.diagnostics.errors import NoSuchMeterError
 from meterops.diagnostics.facts import meter_facts
@@ -73,6 +74,8 @@ RECOVERY_REASONS: dict[ExceptionKind, str] = {
     ExceptionKind.PROGRAM_MISMATCH: "the meter's program matches its tariff",
     ExceptionKind.CONSUMPTION_DROP: "use back to the premise's own level (or the account closed)",
     ExceptionKind.CROSSED_METERS: "the pair no longer shows the swap (links corrected?)",
+    ExceptionKind.WRONG_MULTIPLIER: "the billed use no longer steps at the exchange "
+    "(multiplier corrected)",
 }
 """Why an exception closes when its detector no longer finds it."""
 
@@ -328,6 +331,7 @@ def run(
         exceptions.hstack(verdicts.drop("meter_id", "kind")),
         as_of_utc=as_of_utc,
         summary=summary,
+        judged=_judged_exchanges(inputs),
     )
     summary.causes = dict(Counter(verdicts["cause"].to_list()))
     summary.actions = dict(Counter(verdicts["action"].to_list()))
@@ -341,8 +345,31 @@ def run(
     return summary
 
 
+def _judged_exchanges(inputs: DiagnosticInputs) -> dict[str, set[int]]:
+    """The installed meters whose exchange the wrong-multiplier check judged in this run.
+
+    An exchange is judged only while the window holds a week on each side of it; a wrong
+    multiplier found earlier stays open after its exchange left the window (it does not go
+    away by itself), and closes only when a run judges the exchange again and finds it right.
+    """
+    if inputs.exchanges is None:
+        return {}
+    steps = exchange_steps(
+        daily=inputs.daily,
+        exchanges=inputs.exchanges,
+        zone=inputs.zone,
+        last_day=inputs.last_day,
+    )
+    return {ExceptionKind.WRONG_MULTIPLIER: set(steps["installed_meter_id"].to_list())}
+
+
 def record_exceptions(
-    session: Session, found: pl.DataFrame, *, as_of_utc: dt.datetime, summary: RunSummary
+    session: Session,
+    found: pl.DataFrame,
+    *,
+    as_of_utc: dt.datetime,
+    summary: RunSummary,
+    judged: Mapping[str, Collection[int]] | None = None,
 ) -> list[int]:
     """Keep the exception store: open new, refresh found, close recovered (with the reason).
 
@@ -357,6 +384,8 @@ def record_exceptions(
         found: ``EXCEPTIONS`` rows with their verdict columns (``rules.VERDICTS``).
         as_of_utc: The run's moment (opening and closing time). [UTC]
         summary: Counts to update.
+        judged: Kinds whose detector judges only some meters in a run, with those meters: an
+            open exception of such a kind on a meter not judged stays open, untouched.
 
     Returns:
         The ids of the open rows found in this run, in the order of ``found``.
@@ -438,9 +467,11 @@ def record_exceptions(
             )
         )
     closing: dict[str, list[int]] = {}
+    partial = judged or {}
     for key, ident in open_ids.items():
-        if key not in seen:
-            closing.setdefault(key[1], []).append(ident)
+        if key in seen or (key[1] in partial and key[0] not in partial[key[1]]):
+            continue
+        closing.setdefault(key[1], []).append(ident)
     for kind, ids in closing.items():
         reason = f"recovered: {RECOVERY_REASONS[ExceptionKind(kind)]}"
         for first in range(0, len(ids), _ID_CHUNK):
