@@ -22,7 +22,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, runtime_checkable
 
 import polars as pl
 
@@ -38,6 +38,7 @@ __all__ = [
     "ENERGY_CHANNELS",
     "IntervalSource",
     "RangeSource",
+    "SnapshotSource",
     "StreamParams",
     "meter_groups",
     "run_group",
@@ -91,6 +92,15 @@ class RangeSource(IntervalSource, Protocol):
         columns: Sequence[str] | None = None,
     ) -> pl.DataFrame:
         """Current interval reads in ``[start_utc, end_utc)``, only ``columns``."""
+        ...
+
+
+@runtime_checkable
+class SnapshotSource(Protocol):
+    """A store that can pin its state for a run (``reads.store.ReadStore`` satisfies it)."""
+
+    def snapshot(self) -> RangeSource:
+        """The store's interval reads pinned as they are now (``ReadStore.snapshot``)."""
         ...
 
 
@@ -331,7 +341,9 @@ def stream_from_store(
     assert isinstance(start, dt.datetime)
     assert isinstance(end, dt.datetime)
     low, high = ids[0], ids[-1]
-    stored = store.meter_ranges(start_utc=start, end_utc=end, rows_per_range=rows_per_batch)
+    # One pinned state for the whole run: the Delta logs are read once, not before each query.
+    source = store.snapshot() if isinstance(store, SnapshotSource) else store
+    stored = source.meter_ranges(start_utc=start, end_utc=end, rows_per_range=rows_per_batch)
     ranges = restrict_ranges(covering_ranges(stored, low=low, high=high), ids.to_list())
     ordered = periods.sort("meter_id", maintain_order=True)
     batches = [ordered.filter(pl.col("meter_id").is_between(r.start, r.stop - 1)) for r in ranges]
@@ -344,7 +356,7 @@ def stream_from_store(
 
     def read(item: tuple[int, range, tuple[dt.datetime, dt.datetime]]) -> pl.DataFrame:
         _, meters, (low_utc, high_utc) = item
-        return store.current_interval_reads(
+        return source.current_interval_reads(
             start_utc=low_utc,
             end_utc=high_utc,
             meter_ids=meters,

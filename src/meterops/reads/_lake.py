@@ -52,6 +52,7 @@ __all__ = [
     "RAW_INTERVAL_READS",
     "TABLES",
     "Lake",
+    "PinnedTable",
     "Table",
     "TableSpec",
     "is_sorted",
@@ -188,6 +189,13 @@ TABLES: Final[Mapping[Table, TableSpec]] = {
 """Every table of the store."""
 
 _WRITER: Final = WriterProperties(compression="ZSTD", compression_level=3)
+_CAST: Final = pl.ScanCastOptions(
+    integer_cast="upcast",
+    float_cast=["upcast", "downcast"],
+    datetime_cast=("nanosecond-downcast", "millisecond-upcast", "convert-timezone"),
+    categorical_to_string="allow",
+)
+"""How Parquet columns are cast to the table's physical schema (what ``scan_delta`` allows)."""
 _UNSIGNED: Final = (pl.UInt32(), pl.UInt16(), pl.UInt8())
 _LOCK_FILE: Final = "_writer.lock"
 
@@ -220,6 +228,53 @@ def is_sorted(frame: pl.DataFrame, keys: tuple[str, ...]) -> bool:
         equal = column.eq_missing(previous)
         ordered = greater | (equal & ordered)
     return bool(frame.select(ordered.slice(1).all()).item())
+
+
+def _physical_schema(spec: TableSpec) -> pl.Schema:
+    return pl.Schema({n: pl.Int64() if t in _UNSIGNED else t for n, t in spec.schema.items()})
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedTable:
+    """One table at one Delta version: its files and their statistics, read from the log once.
+
+    Scans of a pinned table never look at the Delta log again, so a commit made after
+    pinning is not seen, and a scan reads only the files whose statistics meet its filters.
+
+    Attributes:
+        table: Which table.
+        version: The pinned Delta version (-1: the table did not exist).
+        files: One row per data file: ``uri`` and the Delta log's flattened per-file
+            statistics (``num_records``, ``min.<column>``, ``max.<column>``; a column is
+            absent when the log has no statistics for it).
+        storage_options: Object-store options for reading the files.
+    """
+
+    table: Table
+    version: int
+    files: pl.DataFrame
+    storage_options: Mapping[str, str] | None = None
+
+    def select(self, keep: pl.Expr | None = None) -> pl.DataFrame:
+        """The files whose statistics pass ``keep`` (a filter over :attr:`files`)."""
+        return self.files if keep is None else self.files.filter(keep)
+
+    def scan(self, files: pl.DataFrame | None = None) -> pl.LazyFrame:
+        """Rows of ``files`` (default: every file), lazily, with the table's logical dtypes."""
+        spec = TABLES[self.table]
+        uris = (self.files if files is None else files)["uri"].to_list()
+        if not uris:
+            return pl.LazyFrame(schema=spec.schema)
+        frame = pl.scan_parquet(
+            uris,
+            schema=_physical_schema(spec),
+            missing_columns="insert",
+            extra_columns="ignore",
+            cast_options=_CAST,
+            storage_options=dict(self.storage_options) if self.storage_options else None,
+            glob=False,
+        )
+        return _logical(frame, spec)
 
 
 class Lake:
@@ -258,6 +313,31 @@ class Lake:
             return None
         self._tables[table] = handle
         return handle
+
+    def pin(self, table: Table) -> PinnedTable:
+        """``table`` at its latest Delta version, its file list and statistics read once.
+
+        A fresh log read (not the cached handle), so the pinned state is the newest one.
+        """
+        try:
+            handle = DeltaTable(self.table_uri(table), storage_options=self.storage_options)
+        except TableNotFoundError:
+            return PinnedTable(table, -1, pl.DataFrame({"uri": []}, schema={"uri": pl.String}))
+        actions = pl.DataFrame(handle.get_add_actions(flatten=True))
+        # file_uris() gives absolute URIs; the log's paths are relative: pair them by name.
+        by_name = {uri.rsplit("/", 1)[-1]: uri for uri in handle.file_uris()}
+        if actions.is_empty():
+            files = pl.DataFrame({"uri": []}, schema={"uri": pl.String})
+        else:
+            names = actions["path"].str.split("/").list.last()
+            files = actions.with_columns(uri=names.replace_strict(by_name, default=None))
+            if files["uri"].null_count():
+                # a name that file_uris() spells differently (escaping): rebuild from the root
+                root = self.table_uri(table)
+                files = files.with_columns(
+                    pl.col("uri").fill_null(pl.lit(root + "/") + pl.col("path"))
+                )
+        return PinnedTable(table, handle.version(), files, self.storage_options)
 
     def ensure(self, table: Table) -> DeltaTable:
         """Open ``table``, creating it (empty, append-only) when it does not exist."""

@@ -30,7 +30,7 @@ and explicit parameters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Final, NamedTuple
@@ -43,7 +43,7 @@ from deltalake.exceptions import TableNotFoundError
 from meterops.errors import ConflictError
 from meterops.kit.frames import check_frame
 from meterops.reads import _current, _versions
-from meterops.reads._lake import COUNT_NAMES, TABLES, Lake, Table
+from meterops.reads._lake import COUNT_NAMES, TABLES, Lake, PinnedTable, Table
 from meterops.reads.schema import (
     COMM_STATS,
     CONFLICTS,
@@ -61,6 +61,7 @@ __all__ = [
     "COUNT_NAMES",
     "TIME_COLUMNS",
     "FileCommit",
+    "ReadSnapshot",
     "ReadStore",
     "Table",
     "current_from_rows",
@@ -196,6 +197,229 @@ def _lit(moment: dt.datetime) -> pl.Expr:
     return pl.lit(moment.astimezone(dt.UTC)).dt.cast_time_unit("us")
 
 
+def _in_window(frame: pl.LazyFrame, table: Table, window: _Window) -> pl.LazyFrame:
+    """Rows of ``frame`` (all of ``table``'s or some of its files) inside ``window``."""
+    start_utc, end_utc, ids, channels = window
+    time = pl.col(TIME_COLUMNS[table]) if table in TIME_COLUMNS else None
+    if time is not None and start_utc is not None:
+        frame = frame.filter(time >= _lit(_aware(start_utc, "start_utc")))
+    if time is not None and end_utc is not None:
+        frame = frame.filter(time < _lit(_aware(end_utc, "end_utc")))
+    if ids is not None:
+        column = pl.col(_ID_COLUMN.get(table, "meter_id"))
+        if isinstance(ids, range) and ids.step == 1:
+            # A contiguous range (a batch of meters): one range filter, no membership.
+            if not ids:
+                return frame.filter(pl.lit(value=False))
+            return _channels(
+                frame.filter(column.is_between(pl.lit(ids.start), pl.lit(ids.stop - 1))),
+                channels,
+            )
+        values = ids if isinstance(ids, pl.Series) else pl.Series(list(ids))
+        if values.is_empty():
+            return frame.filter(pl.lit(value=False))
+        # The range first: it prunes files and row groups by their statistics.
+        frame = frame.filter(column.is_between(pl.lit(values.min()), pl.lit(values.max())))
+        frame = frame.filter(column.is_in(values.implode()))
+    return _channels(frame, channels)
+
+
+def _channels(frame: pl.LazyFrame, channels: Collection[str] | None) -> pl.LazyFrame:
+    if channels is None:
+        return frame
+    return frame.filter(pl.col("channel").is_in(pl.Series(list(channels)).implode()))
+
+
+def _id_bounds(ids: _Ids | None) -> tuple[object, object] | None:
+    """Lowest and highest of ``ids`` (None: no bound; nothing selected gives (1, 0))."""
+    if ids is None:
+        return None
+    if isinstance(ids, range):
+        if not ids:
+            return (1, 0)
+        return (ids.start, ids.stop - 1) if ids.step > 0 else (min(ids), max(ids))
+    values = ids if isinstance(ids, pl.Series) else pl.Series(list(ids))
+    if values.is_empty():
+        return (1, 0)
+    if values.has_nulls():
+        return None
+    return values.min(), values.max()
+
+
+def _file_filter(
+    files: pl.DataFrame, table: Table, window: _Window, *, received_by: dt.datetime | None = None
+) -> pl.Expr:
+    """Which files of ``table`` may hold rows of ``window``, by their Delta statistics.
+
+    Missing statistics (a column absent, or a null bound) keep the file. Delta keeps timestamp
+    statistics in milliseconds, truncated: a file's maximum may be up to 1 ms below its true
+    maximum, which the start bound allows for.
+
+    Args:
+        files: The files' flattened statistics (only the column names are looked at).
+        table: Which table (time and id column).
+        window: Time window and ids.
+        received_by: Also leave out files all of whose rows were received after this. [UTC]
+    """
+    start_utc, end_utc, ids, _ = window
+    names = set(files.columns)
+    keep = pl.lit(value=True)
+
+    def bounded(column: str, low: pl.Expr | None, high: pl.Expr | None) -> pl.Expr:
+        out = pl.lit(value=True)
+        if f"max.{column}" in names and low is not None:
+            out &= pl.col(f"max.{column}").is_null() | (pl.col(f"max.{column}") >= low)
+        if f"min.{column}" in names and high is not None:
+            out &= pl.col(f"min.{column}").is_null() | (pl.col(f"min.{column}") <= high)
+        return out
+
+    time = TIME_COLUMNS.get(table)
+    if time is not None:
+        if start_utc is not None:
+            start = _aware(start_utc, "start_utc") - dt.timedelta(milliseconds=1)
+            keep &= bounded(time, _lit(start), None)
+        if end_utc is not None and f"min.{time}" in names:
+            low_t = pl.col(f"min.{time}")
+            keep &= low_t.is_null() | (low_t < _lit(_aware(end_utc, "end_utc")))
+    bounds = _id_bounds(ids)
+    if bounds is not None:
+        keep &= bounded(_ID_COLUMN.get(table, "meter_id"), pl.lit(bounds[0]), pl.lit(bounds[1]))
+    if received_by is not None:
+        keep &= bounded("received_at_utc", None, _lit(_aware(received_by, "as_of_utc")))
+    return keep
+
+
+def _read_interval_rows(
+    raw: pl.LazyFrame,
+    versions: pl.LazyFrame,
+    flags: pl.LazyFrame,
+    *,
+    commits: pl.DataFrame,
+    as_of_utc: dt.datetime | None,
+    keep: frozenset[str] | None,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Visible raw rows, and version and flag rows received by ``as_of_utc``, collected.
+
+    The inputs are already cut to a window; ``commits`` are the markers visible as of then.
+    """
+    raw_columns = [n for n in TABLES[Table.INTERVAL_READS].schema if keep is None or n in keep]
+    raw = raw.filter(pl.col("source_file_id").is_in(commits["source_file_id"].implode()))
+    if as_of_utc is not None:
+        limit = pl.col("received_at_utc") <= _lit(_aware(as_of_utc, "as_of_utc"))
+        versions, flags = versions.filter(limit), flags.filter(limit)
+    out = pl.collect_all([raw.select(raw_columns), versions, flags])
+    return out[0], out[1], out[2]
+
+
+def _current_view(
+    raw: pl.DataFrame,
+    versions: pl.DataFrame,
+    flags: pl.DataFrame,
+    *,
+    columns: Sequence[str] | None,
+    keep: frozenset[str] | None,
+) -> pl.DataFrame:
+    """The current view of a window's raw, version and flag rows (``current_interval_reads``).
+
+    When the window holds no version and no flag row and its raw rows come strictly
+    increasing in key (one sorted file, or files that follow each other), they are the current
+    view as they are: each key once, in key order. That is checked in one pass over the key
+    columns, and the rule's resolution (key encoding, sort, latest per key) is skipped;
+    anything else goes through :func:`~meterops.reads._current.current_rows`.
+    """
+    rows = _current.raw_as_rows(raw.lazy(), keep)
+    if versions.is_empty() and flags.is_empty():
+        collected = rows.collect()
+        if _strictly_increasing(collected, _current.KEY):
+            current = collected.select(
+                pl.col(c.name).cast(c.dtype) for c in INTERVAL_READS if c.name in collected
+            )
+        else:
+            current = _current.current_rows(collected, flags)
+        return current if columns is None else current.select(columns)
+    if not versions.is_empty():
+        rows = pl.concat([rows, _current.versions_as_rows(versions.lazy(), keep)])
+    current = _current.current_rows(rows.collect(), flags)
+    return current if columns is None else current.select(columns)
+
+
+def _strictly_increasing(frame: pl.DataFrame, keys: Sequence[str]) -> bool:
+    """Whether every row's ``keys`` are greater than the previous row's (no nulls, no ties).
+
+    Examples:
+        >>> _strictly_increasing(pl.DataFrame({"a": [1, 1, 2], "b": [1, 2, 0]}), ("a", "b"))
+        True
+        >>> _strictly_increasing(pl.DataFrame({"a": [1, 1], "b": [2, 2]}), ("a", "b"))
+        False
+        >>> _strictly_increasing(pl.DataFrame({"a": [1, None]}), ("a",))
+        False
+    """
+    if frame.select(pl.any_horizontal(pl.col(list(keys)).is_null().any())).item():
+        return False
+    if frame.height < 2:
+        return True
+    after: pl.Expr = pl.lit(value=False)  # equal in every key: not strictly after
+    for key in reversed(keys):
+        column, previous = pl.col(key), pl.col(key).shift()
+        after = (column > previous) | ((column == previous) & after)
+    return bool(frame.select(after.slice(1).all()).item())
+
+
+def _meter_ranges(
+    stats: Sequence[pl.DataFrame | None],
+    *,
+    rows_per_range: int,
+    bounds: Callable[[int], tuple[int | None, int | None]],
+) -> list[range]:
+    """Meter-id ranges of about ``rows_per_range`` stored rows from per-file statistics.
+
+    Args:
+        stats: Per table, its files' ``num_records``, ``min.meter_id``, ``max.meter_id`` in
+            the window (None: no table).
+        rows_per_range: Target stored rows per range.
+        bounds: Lowest and highest meter id of table ``stats[i]`` read from the data (for
+            files without statistics).
+    """
+    low: int | None = None
+    high: int | None = None
+    rows = 0
+    for index, frame in enumerate(stats):
+        if frame is None or frame.is_empty():
+            continue
+        lo, hi = frame["min.meter_id"].min(), frame["max.meter_id"].max()
+        if not isinstance(lo, int) or not isinstance(hi, int):  # no statistics: one range
+            lo, hi = bounds(index)
+        if lo is None or hi is None:
+            continue
+        low = lo if low is None else min(low, lo)
+        high = hi if high is None else max(high, hi)
+        rows += int(frame["num_records"].sum())
+    if low is None or high is None:
+        return []
+    count = max(1, -(-rows // max(rows_per_range, 1)))
+    width = max(1, -(-(high - low + 1) // count))
+    return [range(lo, min(lo + width, high + 1)) for lo in range(low, high + 1, width)]
+
+
+def _window_stats(
+    actions: pl.DataFrame, table: Table, *, start_utc: dt.datetime, end_utc: dt.datetime
+) -> pl.DataFrame:
+    """``num_records`` and meter-id bounds of ``table``'s files overlapping the window."""
+    column = TIME_COLUMNS[table]
+    stats = ("num_records", "min.meter_id", "max.meter_id")
+    schema = dict.fromkeys(stats, pl.Int64())
+    if actions.is_empty():
+        return pl.DataFrame(schema=schema)
+    if any(n not in actions.columns for n in (*stats, f"min.{column}", f"max.{column}")):
+        # No statistics: one row of unknown bounds (the caller reads them from the data).
+        total = int(actions["num_records"].sum()) if "num_records" in actions.columns else 0
+        return pl.DataFrame([[total], [None], [None]], schema=schema)
+    keep = _file_filter(actions, table, _Window(start_utc, end_utc, None))
+    return actions.filter(keep).select(
+        pl.col("num_records").fill_null(0), "min.meter_id", "max.meter_id"
+    )
+
+
 class ReadStore:
     """Read and append meter data in the Delta tables under ``uri``.
 
@@ -216,6 +440,14 @@ class ReadStore:
     def storage_options(self) -> Mapping[str, str] | None:
         """The object-store options the store was opened with (for workers that reopen it)."""
         return self._lake.storage_options
+
+    def snapshot(self) -> ReadSnapshot:
+        """The interval reads as they are now, pinned: later commits are not seen.
+
+        For a long run of queries (a fleet streamed in batches): the Delta logs are read
+        once, here, and every query of the snapshot reads only the files its window needs.
+        """
+        return ReadSnapshot(self._lake)
 
     # ----------------------------------------------------------------------------------------
     # Commit markers and visibility
@@ -331,36 +563,7 @@ class ReadStore:
         return frame.filter(pl.col("source_file_id").is_in(ids.implode()))
 
     def _window(self, table: Table, window: _Window) -> pl.LazyFrame:
-        start_utc, end_utc, ids, channels = window
-        frame = self._lake.scan(table)
-        time = pl.col(TIME_COLUMNS[table]) if table in TIME_COLUMNS else None
-        if time is not None and start_utc is not None:
-            frame = frame.filter(time >= _lit(_aware(start_utc, "start_utc")))
-        if time is not None and end_utc is not None:
-            frame = frame.filter(time < _lit(_aware(end_utc, "end_utc")))
-        if ids is not None:
-            column = pl.col(_ID_COLUMN.get(table, "meter_id"))
-            if isinstance(ids, range) and ids.step == 1:
-                # A contiguous range (a batch of meters): one range filter, no membership.
-                if not ids:
-                    return frame.filter(pl.lit(value=False))
-                return self._channels(
-                    frame.filter(column.is_between(pl.lit(ids.start), pl.lit(ids.stop - 1))),
-                    channels,
-                )
-            values = ids if isinstance(ids, pl.Series) else pl.Series(list(ids))
-            if values.is_empty():
-                return frame.filter(pl.lit(value=False))
-            # The range first: it prunes files and row groups by their statistics.
-            frame = frame.filter(column.is_between(pl.lit(values.min()), pl.lit(values.max())))
-            frame = frame.filter(column.is_in(values.implode()))
-        return self._channels(frame, channels)
-
-    @staticmethod
-    def _channels(frame: pl.LazyFrame, channels: Collection[str] | None) -> pl.LazyFrame:
-        if channels is None:
-            return frame
-        return frame.filter(pl.col("channel").is_in(pl.Series(list(channels)).implode()))
+        return _in_window(self._lake.scan(table), table, window)
 
     # ----------------------------------------------------------------------------------------
     # What ingest compares a new file with
@@ -497,20 +700,16 @@ class ReadStore:
     ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, bool]:
         window = _Window(start_utc, end_utc, meter_ids, channels)
         commits = self.commits(as_of_utc=as_of_utc)
-        raw_columns = [n for n in TABLES[Table.INTERVAL_READS].schema if keep is None or n in keep]
-        raw = (
-            self._window(Table.INTERVAL_READS, window)
-            .filter(pl.col("source_file_id").is_in(commits["source_file_id"].implode()))
-            .select(raw_columns)
-            .collect()
+        raw, versions, flags = _read_interval_rows(
+            self._window(Table.INTERVAL_READS, window),
+            self._window(Table.INTERVAL_VERSIONS, window),
+            self._window(Table.INTERVAL_FLAGS, window),
+            commits=commits,
+            as_of_utc=as_of_utc,
+            keep=keep,
         )
-        versions = self._window(Table.INTERVAL_VERSIONS, window)
-        flags = self._window(Table.INTERVAL_FLAGS, window)
-        if as_of_utc is not None:
-            limit = pl.col("received_at_utc") <= _lit(_aware(as_of_utc, "as_of_utc"))
-            versions, flags = versions.filter(limit), flags.filter(limit)
         superseded = bool(commits["superseded"].sum())
-        return raw, versions.collect(), flags.collect(), superseded
+        return raw, versions, flags, superseded
 
     def current_interval_reads(
         self,
@@ -550,12 +749,7 @@ class ReadStore:
             keep=keep,
         )
         del superseded  # keys with several rows are found whatever made them
-        rows = _current.raw_as_rows(raw.lazy(), keep)
-        del raw
-        if not versions.is_empty():
-            rows = pl.concat([rows, _current.versions_as_rows(versions.lazy(), keep)])
-        current = _current.current_rows(rows.collect(), flags)
-        return current if columns is None else current.select(columns)
+        return _current_view(raw, versions, flags, columns=columns, keep=keep)
 
     def interval_history(
         self,
@@ -755,26 +949,13 @@ class ReadStore:
         Returns:
             Ranges of meter ids, ascending and disjoint, empty when nothing is stored.
         """
-        low: int | None = None
-        high: int | None = None
-        rows = 0
-        for table in (Table.INTERVAL_READS, Table.INTERVAL_VERSIONS):
-            stats = self._file_stats(table, start_utc=start_utc, end_utc=end_utc)
-            if stats is None or stats.is_empty():
-                continue
-            lo, hi = stats["min.meter_id"].min(), stats["max.meter_id"].max()
-            if not isinstance(lo, int) or not isinstance(hi, int):  # no statistics: one range
-                lo, hi = self._meter_bounds(table, start_utc=start_utc, end_utc=end_utc)
-            if lo is None or hi is None:
-                continue
-            low = lo if low is None else min(low, lo)
-            high = hi if high is None else max(high, hi)
-            rows += int(stats["num_records"].sum())
-        if low is None or high is None:
-            return []
-        count = max(1, -(-rows // max(rows_per_range, 1)))
-        width = max(1, -(-(high - low + 1) // count))
-        return [range(lo, min(lo + width, high + 1)) for lo in range(low, high + 1, width)]
+        tables = (Table.INTERVAL_READS, Table.INTERVAL_VERSIONS)
+        stats = [self._file_stats(t, start_utc=start_utc, end_utc=end_utc) for t in tables]
+        return _meter_ranges(
+            stats,
+            rows_per_range=rows_per_range,
+            bounds=lambda i: self._meter_bounds(tables[i], start_utc=start_utc, end_utc=end_utc),
+        )
 
     def _file_stats(
         self, table: Table, *, start_utc: dt.datetime, end_utc: dt.datetime
@@ -787,23 +968,7 @@ class ReadStore:
         except TableNotFoundError:
             return None
         actions = pl.DataFrame(handle.get_add_actions(flatten=True))
-        column = TIME_COLUMNS[table]
-        stats = ("num_records", "min.meter_id", "max.meter_id")
-        schema = dict.fromkeys(stats, pl.Int64())
-        if actions.is_empty():
-            return pl.DataFrame(schema=schema)
-        if any(n not in actions.columns for n in (*stats, f"min.{column}", f"max.{column}")):
-            # No statistics: one row of unknown bounds (the caller reads them from the data).
-            total = int(actions["num_records"].sum()) if "num_records" in actions.columns else 0
-            return pl.DataFrame([[total], [None], [None]], schema=schema)
-        start = _aware(start_utc, "start_utc") - dt.timedelta(milliseconds=1)
-        keep = (pl.col(f"max.{column}").is_null() | (pl.col(f"max.{column}") >= _lit(start))) & (
-            pl.col(f"min.{column}").is_null()
-            | (pl.col(f"min.{column}") < _lit(_aware(end_utc, "end_utc")))
-        )
-        return actions.filter(keep).select(
-            pl.col("num_records").fill_null(0), "min.meter_id", "max.meter_id"
-        )
+        return _window_stats(actions, table, start_utc=start_utc, end_utc=end_utc)
 
     def _meter_bounds(
         self, table: Table, *, start_utc: dt.datetime, end_utc: dt.datetime
@@ -953,3 +1118,137 @@ class ReadStore:
         if visible_only and "source_file_id" in TABLES[table].schema and table != Table.COMMITS:
             frame = self._visible(frame, None)
         return int(frame.select(pl.len()).collect().item())
+
+
+class ReadSnapshot:
+    """The interval reads of a store as they are at one moment: each table pinned at a version.
+
+    Made by :meth:`ReadStore.snapshot`. The Delta log of each interval table (raw reads,
+    versions, flags and the commit markers) is read once, when the snapshot is made; every
+    query afterwards reuses the file list and its per-file statistics, so a long run of
+    queries (a fleet streamed batch by batch) sees one consistent state and pays for the log
+    once. A file, version or flag committed after the snapshot is not seen.
+
+    Queries give exactly what the same :class:`ReadStore` query would have given at the
+    moment the snapshot was made (``as_of_utc`` included). They also read fewer files: a file
+    whose statistics (time, meter id, and for versions and flags the time received) miss the
+    query is not opened, so a window without versions or flags skips their tables and the
+    resolution of several rows per key entirely (:meth:`holds_versions` says so up front).
+
+    The commit markers are pinned first: every raw row of a file whose marker is in the
+    snapshot was appended before that marker, so it is in the pinned raw table too.
+    """
+
+    def __init__(self, lake: Lake) -> None:
+        self._commits_table = lake.pin(Table.COMMITS)
+        self._commits = self._commits_table.scan().collect()
+        self._raw = lake.pin(Table.INTERVAL_READS)
+        self._versions = lake.pin(Table.INTERVAL_VERSIONS)
+        self._flags = lake.pin(Table.INTERVAL_FLAGS)
+        self._uri = lake.uri
+
+    @property
+    def uri(self) -> str:
+        """Where the store lives."""
+        return self._uri
+
+    @property
+    def table_versions(self) -> Mapping[Table, int]:
+        """The pinned Delta version of each table (-1: the table did not exist)."""
+        pins = (self._commits_table, self._raw, self._versions, self._flags)
+        return {p.table: p.version for p in pins}
+
+    def commits(self, *, as_of_utc: dt.datetime | None = None) -> pl.DataFrame:
+        """Commit markers in the snapshot (one row per visible source file), as of a time."""
+        if as_of_utc is None:
+            return self._commits
+        limit = pl.col("committed_at_utc") <= _lit(_aware(as_of_utc, "as_of"))
+        return self._commits.filter(limit)
+
+    def _files(
+        self, pinned: PinnedTable, window: _Window, as_of_utc: dt.datetime | None
+    ) -> pl.DataFrame:
+        received_by = None if pinned.table is Table.INTERVAL_READS else as_of_utc
+        files = pinned.files
+        if files.is_empty():
+            return files
+        return files.filter(_file_filter(files, pinned.table, window, received_by=received_by))
+
+    def holds_versions(
+        self,
+        *,
+        start_utc: dt.datetime,
+        end_utc: dt.datetime,
+        meter_ids: _Ids | None = None,
+        as_of_utc: dt.datetime | None = None,
+    ) -> bool:
+        """Whether a version or flag row may lie in the window (by per-file statistics only).
+
+        False proves there is none: no file of the versions or flags table has statistics
+        that meet the window (time, meter ids, received by ``as_of_utc``), so the current
+        view of the window is its visible raw reads. True means "maybe".
+        """
+        window = _Window(start_utc, end_utc, meter_ids)
+        return any(self._files(p, window, as_of_utc).height for p in (self._versions, self._flags))
+
+    def current_interval_reads(
+        self,
+        *,
+        start_utc: dt.datetime,
+        end_utc: dt.datetime,
+        meter_ids: Collection[int] | None = None,
+        channels: Collection[str] | None = None,
+        as_of_utc: dt.datetime | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pl.DataFrame:
+        """The current interval reads in ``[start_utc, end_utc)``, from the snapshot.
+
+        Same arguments and result as :meth:`ReadStore.current_interval_reads`; only the
+        files whose statistics meet the window are read.
+
+        Raises:
+            ValueError: A name in ``columns`` is not an ``INTERVAL_READS`` column.
+        """
+        keep = None if columns is None else _resolution_columns(columns)
+        window = _Window(start_utc, end_utc, meter_ids, channels)
+        frames = []
+        for pinned in (self._raw, self._versions, self._flags):
+            files = self._files(pinned, window, as_of_utc)
+            frames.append(_in_window(pinned.scan(files), pinned.table, window))
+        raw, versions, flags = _read_interval_rows(
+            frames[0],
+            frames[1],
+            frames[2],
+            commits=self.commits(as_of_utc=as_of_utc),
+            as_of_utc=as_of_utc,
+            keep=keep,
+        )
+        return _current_view(raw, versions, flags, columns=columns, keep=keep)
+
+    def meter_ranges(
+        self, *, start_utc: dt.datetime, end_utc: dt.datetime, rows_per_range: int
+    ) -> list[range]:
+        """Contiguous meter-id ranges covering every interval read of a window.
+
+        As :meth:`ReadStore.meter_ranges`, from the snapshot's statistics.
+        """
+        pins = (self._raw, self._versions)
+        stats = [
+            None
+            if p.version < 0
+            else _window_stats(p.files, p.table, start_utc=start_utc, end_utc=end_utc)
+            for p in pins
+        ]
+
+        def bounds(index: int) -> tuple[int | None, int | None]:
+            pinned = pins[index]
+            window = _Window(start_utc, end_utc, None)
+            found = (
+                _in_window(pinned.scan(), pinned.table, window)
+                .select(pl.col("meter_id").min().alias("lo"), pl.col("meter_id").max().alias("hi"))
+                .collect()
+            )
+            lo, hi = found["lo"][0], found["hi"][0]
+            return (int(lo) if lo is not None else None, int(hi) if hi is not None else None)
+
+        return _meter_ranges(stats, rows_per_range=rows_per_range, bounds=bounds)
