@@ -318,29 +318,72 @@ def _current_view(
     *,
     columns: Sequence[str] | None,
     keep: frozenset[str] | None,
+    one_sorted_file: bool = False,
 ) -> pl.DataFrame:
     """The current view of a window's raw, version and flag rows (``current_interval_reads``).
 
     When the window holds no version and no flag row and its raw rows come strictly
-    increasing in key (one sorted file, or files that follow each other), they are the current
-    view as they are: each key once, in key order. That is checked in one pass over the key
-    columns, and the rule's resolution (key encoding, sort, latest per key) is skipped;
-    anything else goes through :func:`~meterops.reads._current.current_rows`.
+    increasing in key, they are the current view as they are: each key once, in key order;
+    the rule's resolution (key encoding, sort, latest per key) is skipped. Rows read from
+    one file of the raw table come in key order (``Lake.append`` writes every file sorted by
+    key), so for them only ties are looked for (:func:`_unique_in_sorted_file`); otherwise
+    the order is checked in full (:func:`_strictly_increasing`). Anything else goes through
+    :func:`~meterops.reads._current.current_rows`.
     """
+    if versions.is_empty() and flags.is_empty() and raw.height:
+        names = list(INTERVAL_READS.names if columns is None else columns)
+        if (
+            _unique_in_sorted_file(raw)
+            if one_sorted_file
+            else _strictly_increasing(raw, _current.KEY)
+        ):
+            return _raw_view(raw, names)
     rows = _current.raw_as_rows(raw.lazy(), keep)
-    if versions.is_empty() and flags.is_empty():
-        collected = rows.collect()
-        if _strictly_increasing(collected, _current.KEY):
-            current = collected.select(
-                pl.col(c.name).cast(c.dtype) for c in INTERVAL_READS if c.name in collected
-            )
-        else:
-            current = _current.current_rows(collected, flags)
-        return current if columns is None else current.select(columns)
     if not versions.is_empty():
         rows = pl.concat([rows, _current.versions_as_rows(versions.lazy(), keep)])
     current = _current.current_rows(rows.collect(), flags)
     return current if columns is None else current.select(columns)
+
+
+def _raw_view(raw: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
+    """Raw rows as ``INTERVAL_READS`` columns ``names`` (what ``raw_as_rows`` gives).
+
+    Columns are taken as they are (no copy) and cast only when their dtype differs; the
+    version columns are the constants of a raw read (version 0, kind raw).
+    """
+    schema = INTERVAL_READS.schema
+    constants = _current.raw_as_rows(raw.head(1).lazy(), names).collect()
+    out = []
+    for name in names:
+        if name in raw.columns:
+            column = raw[name]
+            out.append(column if column.dtype == schema[name] else column.cast(schema[name]))
+        else:
+            out.append(constants[name].new_from_index(0, raw.height).cast(schema[name]))
+    return pl.DataFrame(out)
+
+
+def _unique_in_sorted_file(raw: pl.DataFrame) -> bool:
+    """Whether rows known to come in key order (one sorted file) hold each key once.
+
+    In key order, two rows of one key are neighbours with equal meter and interval start:
+    only those few pairs have their channels compared. Null keys, and meter ids or interval
+    starts that step back outside a change of channel, answer False (not the expected order).
+    """
+    if any(raw[k].null_count() for k in _current.KEY):
+        return False
+    meter = raw["meter_id"].to_numpy()
+    start = raw["interval_start_utc"].to_physical().to_numpy()
+    same_meter = meter[1:] == meter[:-1]
+    step = start[1:] - start[:-1]
+    if bool((meter[1:] < meter[:-1]).any()):
+        return False
+    channel = raw["channel"]
+    tie = np.flatnonzero(same_meter & (step == 0))
+    back = np.flatnonzero(same_meter & (step < 0))  # a new channel of the same meter starts
+    if tie.size and bool((channel.gather(tie + 1) == channel.gather(tie)).any()):
+        return False
+    return not (back.size and bool((channel.gather(back + 1) <= channel.gather(back)).any()))
 
 
 def _strictly_increasing(frame: pl.DataFrame, keys: Sequence[str]) -> bool:
@@ -1212,8 +1255,10 @@ class ReadSnapshot:
         keep = None if columns is None else _resolution_columns(columns)
         window = _Window(start_utc, end_utc, meter_ids, channels)
         frames = []
+        file_counts = []
         for pinned in (self._raw, self._versions, self._flags):
             files = self._files(pinned, window, as_of_utc)
+            file_counts.append(files.height)
             frames.append(_in_window(pinned.scan(files), pinned.table, window))
         raw, versions, flags = _read_interval_rows(
             frames[0],
@@ -1223,7 +1268,9 @@ class ReadSnapshot:
             as_of_utc=as_of_utc,
             keep=keep,
         )
-        return _current_view(raw, versions, flags, columns=columns, keep=keep)
+        return _current_view(
+            raw, versions, flags, columns=columns, keep=keep, one_sorted_file=file_counts[0] == 1
+        )
 
     def meter_ranges(
         self, *, start_utc: dt.datetime, end_utc: dt.datetime, rows_per_range: int
