@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from meterops.ingest.formats import _cmep_time, _text, _time
+from meterops.ingest.formats import _cmep_fast, _cmep_time, _text, _time
 from meterops.ingest.formats import _cmep_writer as _writer
 from meterops.ingest.formats._common import (
     EDITED,
@@ -190,8 +190,13 @@ def parse_cmep(
     protocol_flags: Mapping[str, int] | None = None,
     units: Mapping[tuple[str, str], CmepUnit] | None = None,
     allow_empty: bool = False,
+    fast: bool = True,
 ) -> ParsedBatch:
     """Parse CMEP ``MEPMD01`` records into interval and register reads.
+
+    Files of plain interval lines without any issue take a compiled one-pass scanner
+    (:mod:`meterops.ingest.formats._cmep_fast`, same result); everything else, including
+    every malformed file, takes the reference path below.
 
     Args:
         stream: File bytes or a binary stream.
@@ -203,6 +208,8 @@ def parse_cmep(
         units: Extra or overriding (commodity, units) mappings, merged over :data:`CMEP_UNITS`.
         allow_empty: Return empty frames (with the issues) instead of raising when no row is
             usable: for a batch of lines of a bigger file (ingest decides for the file).
+        fast: Try the compiled fast path first; False always takes the reference path (the
+            property tests compare the two).
 
     Returns:
         Interval reads (interval-beginning UTC) and register reads; ``rows_in_file`` counts
@@ -224,6 +231,23 @@ def parse_cmep(
     data = normalise_newlines(strip_bom(read_input(stream)))
     table = {**CMEP_UNITS, **(units or {})}
     flags_table = dict(DEFAULT_PROTOCOL_FLAGS if protocol_flags is None else protocol_flags)
+    if fast:
+        quick = _cmep_fast.parse(
+            data,
+            zone=zone.key,
+            units=table,
+            flags_table=flags_table,
+            non_negative=_NON_NEGATIVE_KINDS,
+        )
+        if quick is not None:
+            return ParsedBatch(
+                source_name=name,
+                format="cmep",
+                interval_reads=quick[0],
+                register_reads=PARSED_REGISTER_READS.empty(),
+                issues=issues.finish(),
+                rows_in_file=quick[1],
+            )
     excluded: set[int] = set()
     if first_bad_utf8(data) is not None:
         for line in bad_utf8_lines(data):
