@@ -7,11 +7,12 @@ Figures (each against a baseline measured in the same run, on the same store):
   reads plus received reads of net-metered meters; QUICK: 5,000 meters in groups of 2,500)
   streamed from the read store's Delta table (``determinants.runner.stream_from_store``:
   meter-id batches of about 20 M stored rows cut from the Delta log's statistics, QUICK 4 M;
-  one-day store queries of the determinant columns, the next one read in a thread while the
-  kernel places the current one). Goal: at most 30 s for the full size. The previous path
-  (``stream_determinants``: groups of 10,000 meters over two worker processes) is timed too
-  and must give the same results; the note gives both times with their CPU seconds and the
-  load average.
+  one-day queries of the determinant columns from one store snapshot (``ReadStore.snapshot``:
+  the Delta logs read once), the next one read in a thread while the kernel places the
+  current one). The store is built once and cached under ``var/bench/determinants/``.
+  Goal: at most 30 s for the full size. The previous path (``stream_determinants``: groups
+  of 10,000 meters over two worker processes) is timed too and must give the same results;
+  the note gives both times with their CPU seconds, peak memory and the load average.
   Baseline: per 2,500 meters, the same one-day store queries concatenated into the month, then a
   straightforward Polars implementation: the TOU period as a ``when/then`` chain over local
   hour, weekday, holiday and season (once per distinct stamp, joined back), ``group_by`` sums
@@ -42,7 +43,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import polars as pl
 
-from benchmarks.harness import BenchContext, Figure, timed
+from benchmarks.harness import BenchContext, Figure, peak_rss_mb, timed
 from meterops.assets.programs import TouSchedule, parse_tou_schedule
 from meterops.determinants.engine import DeterminantParams, Determinants, compute_determinants
 from meterops.determinants.frames import BILLING_PERIODS
@@ -326,6 +327,7 @@ def run(ctx: BenchContext) -> list[Figure]:
         )
     seconds = fast_s()
     fast_cpu = _cpu_seconds() - cpu_before
+    fast_peak = peak_rss_mb()  # the process's peak so far: the streamed run (or the build)
     load = (load_before + os.getloadavg()[0]) / 2
     print(f"  streamed {reads:,} reads in {seconds:.1f} s ({fast_cpu:.1f} s CPU)", flush=True)
 
@@ -369,7 +371,9 @@ def run(ctx: BenchContext) -> list[Figure]:
         f"{meters:,} meters x {DAYS} days = {delivered / 1e6:.1f} M delivered + "
         f"{(reads - delivered) / 1e6:.1f} M received reads in Delta; stream_from_store: "
         f"batches of ~{batch_rows / 1e6:.0f} M stored rows by meter-id range, one-day "
-        f"queries read ahead in a thread, {fast_cpu:.1f} s CPU, load average {load:.1f}; "
+        f"queries of one store snapshot read ahead in a thread, {fast_cpu:.1f} s CPU, peak "
+        f"RSS {fast_peak:.0f} MB{' (store built in this run)' if built else ''}, load "
+        f"average {load:.1f}; "
         f"previous path (groups of {group_size:,} meters over {WORKERS} worker processes): "
         f"{pooled_seconds:.1f} s, {pooled_cpu:.1f} s CPU, same results; results equal "
         f"(1e-9); store {'built in' if built else 'cached, opened in'} {build_s():.0f} s"

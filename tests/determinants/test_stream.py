@@ -190,3 +190,71 @@ def test_streamed_determinants_equal_one_computation(
     assert_frame_equal(streamed.by_tou, expected.by_tou.sort(by, maintain_order=True))
     assert done[-1] == (42, 42)
     assert expected.by_period.filter(pl.col("meter_id") > _METERS)["intervals"].sum() == 0
+
+
+def test_a_run_reads_one_snapshot_while_the_store_moves_on(tmp_path: Path) -> None:
+    """A file committed between two batches of a run is not seen by the run's later batches."""
+    store = ReadStore(str(tmp_path / "reads"))
+    rng = np.random.default_rng(5)
+    ids = np.arange(1, 21)
+    first = _day(rng, 0, ids, 1)
+    store.append_rows(Table.INTERVAL_READS, first, source_file_id=1)
+    counts = {"rows_in_file": first.height, "accepted": first.height}
+    store.commit_file(FileCommit(1, "h1", "f1", "headend_csv", _FIRST, counts))
+    end = _FIRST + dt.timedelta(days=1)
+    periods = pl.DataFrame(
+        [
+            {
+                "meter_id": m,
+                "account_id": 1000 + m,
+                "period_start_utc": _FIRST,
+                "period_end_utc": end,
+                "schedule_key": None,
+                "multiplier": 1.0,
+                "net_metering": False,
+            }
+            for m in range(1, 21)
+        ],
+        schema=BILLING_PERIODS.schema,
+    )
+    params = DeterminantParams(zone=ZONE, demand_subinterval_min=None)
+    before = store.current_interval_reads(start_utc=_FIRST, end_utc=end, channels=ENERGY_CHANNELS)
+    expected = compute_determinants(before, periods, schedules={}, params=params)
+    # a second file that fills every gap of the day and a new version of one read
+    late = (
+        pl.DataFrame({"meter_id": ids})
+        .join(
+            pl.datetime_range(_FIRST, end, "15m", closed="left", eager=True)
+            .alias("interval_start_utc")
+            .to_frame(),
+            how="cross",
+        )
+        .join(first, on=["meter_id", "interval_start_utc"], how="anti")
+        .select(
+            pl.col("meter_id").cast(pl.Int64),
+            pl.lit("kwh_delivered").alias("channel"),
+            pl.col("interval_start_utc").cast(pl.Datetime("us", "UTC")),
+            pl.lit(900, pl.Int32).alias("interval_s"),
+            pl.lit(5.0).alias("value"),
+            pl.lit(0, pl.UInt32).alias("quality_flags"),
+            pl.lit(None, pl.String).alias("source_quality"),
+            pl.lit(0, pl.Int64).alias("source_version"),
+            pl.lit(2, pl.Int64).alias("source_file_id"),
+            pl.lit(end).cast(pl.Datetime("us", "UTC")).alias("received_at_utc"),
+        )
+    )
+    assert late.height > 0
+
+    def commit_more(done: int, total: int) -> None:
+        if done < total and store.commits().height == 1:  # after the first batch only
+            store.append_rows(Table.INTERVAL_READS, late, source_file_id=2)
+            store.commit_file(FileCommit(2, "h2", "f2", "headend_csv", end, counts))
+
+    streamed = stream_from_store(
+        store, periods, schedules={}, params=params, rows_per_batch=300, progress=commit_more
+    )
+    assert store.commits().height == 2  # the store moved on during the run …
+    by = ["meter_id", "period_start_utc"]
+    assert_frame_equal(streamed.by_period, expected.by_period.sort(by, maintain_order=True))
+    after = stream_from_store(store, periods, schedules={}, params=params, rows_per_batch=300)
+    assert after.by_period["intervals"].sum() > expected.by_period["intervals"].sum()  # … seen

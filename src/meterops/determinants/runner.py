@@ -51,9 +51,9 @@ ENERGY_CHANNELS: Final = ("kwh_delivered", "kwh_received")
 """The channels determinants read."""
 
 DEFAULT_BATCH_ROWS: Final = 20_000_000
-"""Stored rows per batch of :func:`stream_from_store` over the whole span (about 10,000 meters
+"""Stored rows per batch of :func:`stream_from_store` over the whole span (about 6,250 meters
 x 30 days of quarter-hours with a received channel on one meter in ten: a grid of about
-500 MB; every store query reads one day of the batch, about 0.7 M rows)."""
+300 MB; every store query reads one day of the batch, about 0.66 M rows)."""
 
 
 class IntervalSource(Protocol):
@@ -303,12 +303,17 @@ def stream_from_store(
     statistics (:meth:`~meterops.reads.store.ReadStore.meter_ranges`, no data read), cut to
     the meters that have periods (:func:`~meterops.reads.batches.restrict_ranges`) and
     stretched over meters without stored rows (:func:`~meterops.reads.batches.covering_ranges`:
-    their periods come out all-missing). Each batch is read one window of ``window_hours``
-    at a time with only the :data:`~meterops.determinants.frames.DETERMINANT_READS` columns of
-    the energy channels (a window within one day's files comes in key order, so the store's
-    current view needs no sort), and every window is added to the batch's
-    :class:`~meterops.determinants.engine.DeterminantAccumulator`; the next window is read in
-    a background thread while the kernel places this one
+    their periods come out all-missing). A store that can pin its state
+    (:class:`SnapshotSource`, e.g. ``ReadStore``) is read through one
+    :meth:`~meterops.reads.store.ReadStore.snapshot` for the whole run: the Delta logs are read
+    once, every query opens only the files its window needs, and a file committed during the
+    run is not seen by its later batches (all batches see the same state). Each batch is read
+    one window of ``window_hours`` at a time with only the
+    :data:`~meterops.determinants.frames.DETERMINANT_READS` columns of the energy channels (a
+    window within one day's file comes in key order, so the current view takes the rows as
+    they are when the window has no versions or flags), and every window is added to the
+    batch's :class:`~meterops.determinants.engine.DeterminantAccumulator`; the next window is
+    read in a background thread while the kernel places this one
     (:func:`~meterops.reads.batches.read_ahead`). Memory: one batch's grid and two windows.
 
     Args:
