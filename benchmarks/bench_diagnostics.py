@@ -60,7 +60,7 @@ from meterops.diagnostics.rules import diagnose
 from meterops.fleet import service as fleet_service
 from meterops.fleet.parse import parse_fleet_csv
 from meterops.fleet.programs import parse_programs_file
-from meterops.fleet.spec import IMPORT_ORDER
+from meterops.fleet.spec import HISTORY_KINDS, IMPORT_ORDER
 from meterops.ingest.service import IngestOptions, ingest_files
 from meterops.models import Meter
 from meterops.outages import service as outages_service
@@ -69,6 +69,7 @@ from meterops.reads import schema
 from meterops.reads.schema import UTC_DATETIME
 from meterops.reads.store import FileCommit, ReadStore, Table
 from meterops.simulator import FaultRates, World, county, metro, small_town, write_simulation
+from meterops.simulator.exchanges import EXCHANGE_FAULT_DETAIL, exchange_ct_sites
 from meterops.simulator.fleetfiles import fleet_frames, write_fleet_files
 
 AREA = "diagnostics"
@@ -90,16 +91,37 @@ NON_COMM_CAUSES = frozenset(
 
 
 def _build_territory(
-    folder: Path, *, seed: int, service_points: int, days: int, rates: FaultRates
-) -> Path:
+    folder: Path,
+    *,
+    seed: int,
+    service_points: int,
+    days: int,
+    rates: FaultRates,
+    place: str = "small_town",
+    exchanges: tuple[int, int, int, int] | None = None,
+) -> tuple[Path, frozenset[str]]:
+    """Simulate ``days`` of a territory into head-end and fleet files.
+
+    ``exchanges``: (wrong, look-alike, first day, last day) CT-rated exchanges placed with
+    ``simulator.exchanges.exchange_ct_sites`` (the scenario's own draws unchanged).
+
+    Returns:
+        The files' folder and the serials of the meters the exchanges installed.
+    """
     files = folder / "files"
-    scenario = small_town(
+    build = county if place == "county" else small_town
+    scenario = build(
         seed=seed, start=START, faults=rates, service_points=service_points, horizon_days=days
     )
-    write_simulation(
-        World(scenario, keep_days=1), files, days=days, events_format="csv", greenbutton=0
-    )
-    return files
+    world = World(scenario, keep_days=1)
+    installed: list[str] = []
+    if exchanges is not None:
+        wrong, genuine, first_day, last_day = exchanges
+        installed = exchange_ct_sites(
+            world, wrong=wrong, genuine=genuine, first_day=first_day, last_day=last_day
+        )
+    write_simulation(world, files, days=days, events_format="csv", greenbutton=0)
+    return files, frozenset(installed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,22 +135,39 @@ class _Judged:
     summary: diagnostics_service.RunSummary
     run_s: float
     incidents: int
+    lookalikes: frozenset[str] = frozenset()
+    """Serials of the meters installed at look-alike exchanges (right multiplier)."""
 
 
-def _judge(ctx: BenchContext, name: str, *, seed: int, rates: FaultRates) -> _Judged:
-    """Simulate ``days`` of a small town, import and ingest it, record outages, diagnose."""
+def _judge(
+    ctx: BenchContext,
+    name: str,
+    *,
+    seed: int,
+    rates: FaultRates,
+    place: str = "small_town",
+    service_points: int | None = None,
+    exchanges: tuple[int, int, int, int] | None = None,
+) -> _Judged:
+    """Simulate 28 days of a territory, import and ingest it, record outages, diagnose."""
     days = 28
-    service_points = ctx.scale(500, 250)
+    service_points = service_points or ctx.scale(500, 250)
     folder = ctx.workdir / name
-    files = _build_territory(
-        folder, seed=seed, service_points=service_points, days=days, rates=rates
+    files, installed = _build_territory(
+        folder,
+        seed=seed,
+        service_points=service_points,
+        days=days,
+        rates=rates,
+        place=place,
+        exchanges=exchanges,
     )
     as_of = dt.datetime.combine(START + dt.timedelta(days=days), dt.time(11), tzinfo=dt.UTC)
     arrived = as_of - dt.timedelta(hours=1)
     engine = make_engine(f"sqlite:///{folder / 'quality.db'}")
     migrate.upgrade(engine)
     sessions = make_session_factory(engine)
-    for kind in IMPORT_ORDER:
+    for kind in (*IMPORT_ORDER, *HISTORY_KINDS):
         if kind != "meter_programs" and not (files / "fleet" / f"{kind}.csv").exists():
             continue  # a kind the simulator does not write
         with session_scope(sessions) as session:
@@ -179,6 +218,12 @@ def _judge(ctx: BenchContext, name: str, *, seed: int, rates: FaultRates) -> _Ju
         for line in (files / "ground_truth" / "faults.jsonl").read_text().splitlines()
     ]
     window_start = as_of - dt.timedelta(days=options.lookback_days)
+    recorded_wrong = {
+        str(f.get("meter_serial"))
+        for f in faults
+        if f["kind"] == "wrong_multiplier"
+        and (f.get("parameters") or {}).get("recorded_at") == EXCHANGE_FAULT_DETAIL
+    }
     return _Judged(
         verdicts=verdicts,
         truth=scoring.truth_pairs(faults, window_start_utc=window_start, as_of_utc=as_of),
@@ -189,13 +234,70 @@ def _judge(ctx: BenchContext, name: str, *, seed: int, rates: FaultRates) -> _Ju
         summary=summary,
         run_s=run_s,
         incidents=len(incidents),
+        lookalikes=installed - recorded_wrong,
+    )
+
+
+QUALITY_SEED = 37
+"""Seed of the county quality territory: not used while developing."""
+EXCHANGE_SPAN = (16, 18)
+"""Local days (from the start) of the quality territory's CT-rated exchanges: the run at
+06:00 on day 28 with a 21-day window (complete days 8-27) sees each with more than
+``scoring.EXCHANGE_SIDE_DAYS`` (8) of the window on each side; the middle of the days that
+qualify (15-19), so outage days on either side leave the detector its seven complete days
+as often as they can."""
+
+
+def _quality_rates() -> FaultRates:
+    """Fault rates × 40, but the two standing CT-site shares only × 5.
+
+    At × 40 the wrong-ratio share (3 % → 120 %) and the CT-polarity share (2 % → 80 %) give
+    every CT-rated site a standing CT fault, and the simulator exchanges only clean sites:
+    × 5 (15 % and 10 %) leaves about two thirds of them clean for the exchanges.
+    """
+    base = FaultRates()
+    return replace(
+        base.scaled(40),
+        wrong_multiplier_share=base.wrong_multiplier_share * 5,
+        ct_polarity_share=base.ct_polarity_share * 5,
+    )
+
+
+def _cause_figure(judged: _Judged, cause: str, kind: str, label: str, where: str) -> Figure:
+    """Recall of the visible faults of one cause, with the precision in the note."""
+    verdicts, truth, present = judged.verdicts, judged.truth, judged.present
+    said = verdicts.filter(pl.col("cause") == cause).select("serial_number", "cause").unique()
+    right = said.join(present, on=["serial_number", "cause"]).height
+    visible = truth.filter(pl.col("cause") == cause)
+    found = visible.join(said, on=["serial_number", "cause"]).height
+    everyone = present.filter(pl.col("cause") == cause).height
+    recall = 100.0 * found / max(1, visible.height)
+    precision = 100.0 * right / max(1, said.height)
+    by_kind = verdicts.filter(pl.col("kind") == kind).height
+    return Figure(
+        AREA,
+        f"{label}: recall of the visible",
+        recall,
+        "%",
+        note=f"{found} of {visible.height} visible ({everyone} present at the run); "
+        f"precision {precision:.0f} % ({right} of {said.height} verdicts naming "
+        f"{cause}); {by_kind} {kind} exceptions; {where}",
     )
 
 
 def _quality(ctx: BenchContext) -> list[Figure]:
-    service_points = ctx.scale(500, 250)
+    service_points = ctx.scale(50_000, 5_000)
     days = 28
-    judged = _judge(ctx, "quality", seed=13, rates=FaultRates().scaled(40))
+    n_exchanges = ctx.scale(12, 4)
+    judged = _judge(
+        ctx,
+        "quality",
+        seed=QUALITY_SEED,
+        rates=_quality_rates(),
+        place="county",
+        service_points=service_points,
+        exchanges=(n_exchanges, n_exchanges, *EXCHANGE_SPAN),
+    )
     verdicts, truth, present = judged.verdicts, judged.truth, judged.present
     summary, run_s = judged.summary, judged.run_s
     scores = scoring.score_verdicts(verdicts, truth, present=present)
@@ -236,9 +338,26 @@ def _quality(ctx: BenchContext) -> list[Figure]:
         f"{r['cause']} {r['f1']:.2f}" if r["f1"] is not None else f"{r['cause']} n/a"
         for r in scores.iter_rows(named=True)
     )
-    note = (
-        f"small_town seed 13, {service_points} SPs, faults ×40, {days} d; "
-        f"{verdicts.height} exceptions; F1 per cause: {per_cause}"
+    where = (
+        f"county seed {QUALITY_SEED}, {service_points:,} SPs, faults ×40 (CT shares ×5), {days} d"
+    )
+    note = f"{where}; {verdicts.height} exceptions; F1 per cause: {per_cause}"
+    multiplier = scores.filter(pl.col("cause") == "wrong_multiplier")
+    mult = multiplier.row(0, named=True) if multiplier.height else None
+    lookalike_flagged = verdicts.filter(
+        pl.col("serial_number").is_in(sorted(judged.lookalikes))
+        & (pl.col("cause") == "wrong_multiplier")
+    )["serial_number"].n_unique()
+
+    def num(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    multiplier_note = (
+        "no wrong_multiplier fault visible and no verdict naming it"
+        if mult is None
+        else f"precision {num(mult['precision'])}, recall {num(mult['recall'])} "
+        f"({mult['true_positives']} found, {mult['false_positives']} false, "
+        f"{mult['false_negatives']} missed)"
     )
     return [
         Figure(
@@ -280,6 +399,20 @@ def _quality(ctx: BenchContext) -> list[Figure]:
             "the true cause needs (scoring.VISIT_NEEDS) at that service; wrong: "
             f"{wrong or 'none'}",
         ),
+        Figure(
+            AREA,
+            "wrong multiplier at an exchange: F1",
+            float(mult["f1"]) if mult is not None and mult["f1"] is not None else float("nan"),
+            "",
+            note=f"{multiplier_note}; {n_exchanges} exchanges recorded with a wrong "
+            f"multiplier and {n_exchanges} look-alikes (right multiplier, the customer leaves "
+            f"that day) placed on days {EXCHANGE_SPAN[0]}-{EXCHANGE_SPAN[1]}; look-alikes "
+            f"called wrong_multiplier: {lookalike_flagged} of {len(judged.lookalikes)}; "
+            f"standing wrong ratios count for precision only; {where}",
+        ),
+        _cause_figure(
+            judged, "crossed_meters", "crossed_meters", "crossed meters (pair signature)", where
+        ),
     ]
 
 
@@ -319,26 +452,7 @@ def _rare(ctx: BenchContext) -> list[Figure]:
     figures = []
     for name, seed, rates, cause, kind, label in scenarios:
         judged = _judge(ctx, name, seed=seed, rates=rates)
-        verdicts, truth, present = judged.verdicts, judged.truth, judged.present
-        said = verdicts.filter(pl.col("cause") == cause).select("serial_number", "cause").unique()
-        right = said.join(present, on=["serial_number", "cause"]).height
-        visible = truth.filter(pl.col("cause") == cause)
-        found = visible.join(said, on=["serial_number", "cause"]).height
-        everyone = present.filter(pl.col("cause") == cause).height
-        recall = 100.0 * found / max(1, visible.height)
-        precision = 100.0 * right / max(1, said.height)
-        by_kind = verdicts.filter(pl.col("kind") == kind).height
-        figures.append(
-            Figure(
-                AREA,
-                f"{label}: recall of the visible",
-                recall,
-                "%",
-                note=f"{found} of {visible.height} visible ({everyone} present at the run); "
-                f"precision {precision:.0f} % ({right} of {said.height} verdicts naming "
-                f"{cause}); {by_kind} {kind} exceptions; small_town seed {seed}",
-            )
-        )
+        figures.append(_cause_figure(judged, cause, kind, label, f"small_town seed {seed}"))
     return figures
 
 
@@ -596,12 +710,28 @@ def _run_time(ctx: BenchContext) -> list[Figure]:
     ]
 
 
+SECTIONS_ENV = "METEROPS_BENCH_DIAGNOSTICS"
+"""Environment variable naming the sections to run, comma-separated (``quality``, ``rare``,
+``run_time``, ``metro_day``; unset: all), e.g. ``METEROPS_BENCH_DIAGNOSTICS=quality,rare
+make bench AREAS=diagnostics`` to re-measure the evaluation without the metro day."""
+
+
 def run(ctx: BenchContext) -> list[Figure]:
-    """Quality against the ground truth, the rarer faults, then the county run time."""
-    figures = _quality(ctx)
-    figures += _rare(ctx)
-    figures += _run_time(ctx)
-    figures += _metro_day(ctx)
+    """Quality against the ground truth, the rarer faults, the county run time, a metro day."""
+    sections = {
+        "quality": _quality,
+        "rare": _rare,
+        "run_time": _run_time,
+        "metro_day": _metro_day,
+    }
+    chosen = [s.strip() for s in os.environ.get(SECTIONS_ENV, "").split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(sections))
+    if unknown:
+        raise ValueError(f"{SECTIONS_ENV}: unknown section(s) {unknown}; known: {list(sections)}")
+    figures: list[Figure] = []
+    for name, section in sections.items():
+        if not chosen or name in chosen:
+            figures += section(ctx)
     return figures
 
 

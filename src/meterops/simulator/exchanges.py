@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from meterops.fleet.spec import KINDS
@@ -40,7 +42,12 @@ from meterops.simulator.params import Stream, stream
 if TYPE_CHECKING:
     from meterops.simulator.world import World
 
-__all__ = ["EXCHANGE_FAULT_DETAIL", "exchange_rows", "schedule_ct_exchanges"]
+__all__ = [
+    "EXCHANGE_FAULT_DETAIL",
+    "exchange_ct_sites",
+    "exchange_rows",
+    "schedule_ct_exchanges",
+]
 
 EXCHANGE_FAULT_DETAIL = "exchange"
 """``detail`` of a wrong-multiplier fault row that entered at an exchange (ground truth)."""
@@ -48,6 +55,8 @@ EXCHANGE_FAULT_DETAIL = "exchange"
 _WRONG_FACTORS = (0.5, 2.0, 0.0)
 """Recorded over true CT ratio of the fault (0 stands for a recorded multiplier of 1)."""
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+IntArray = npt.NDArray[np.int64]
 
 
 def _count(rate: float, sites: int, days: float, rng: np.random.Generator) -> int:
@@ -70,24 +79,107 @@ def schedule_ct_exchanges(world: World) -> None:
     ):
         return
     rng = stream(world.scenario.seed, Stream.FAULTS, 101)
-    facts = world.facts
-    sites = world.territory.sites.count
-    days = facts.horizon_us / US_PER_DAY
-    faulty = np.zeros(sites, dtype=bool)
-    faulty[world.faults.site[world.faults.site >= 0]] = True
-    faulty[world.faults.meter[world.faults.meter >= 0]] = True
-    pool = np.flatnonzero(
-        facts.ct_rated[:sites] & facts.occupied_throughout[:sites] & ~faulty[:sites]
-    )
-    forms = world.territory.meters["form"].to_list()
-    spares = {
-        form: [i for i in range(sites, len(forms)) if forms[i] == form]
-        for form in set(forms[sites:])
-    }
+    days = world.facts.horizon_us / US_PER_DAY
+    pool = _clean_ct_sites(world)
     wanted = [
         (True, _count(rates.exchange_wrong_multiplier_per_ct_site_year, pool.size, days, rng)),
         (False, _count(rates.exchange_genuine_per_ct_site_year, pool.size, days, rng)),
     ]
+
+    def draw_day() -> int:
+        day = int(rng.integers(int(0.35 * days), max(int(0.65 * days), int(0.35 * days) + 1)))
+        while world.date_of(day).weekday() >= 5:
+            day += 1
+        return day
+
+    _exchange(world, pool, wanted, draw_day, rng)
+
+
+def exchange_ct_sites(
+    world: World, *, wrong: int, genuine: int, first_day: int, last_day: int
+) -> list[str]:
+    """Exchange meters of ``wrong`` + ``genuine`` CT-rated sites on days of a chosen span.
+
+    The same exchanges as :func:`schedule_ct_exchanges` (the fault recorded with a wrong
+    multiplier, the look-alike recorded right where the customer leaves that day), but a
+    number of each, on weekdays between two local days of the horizon, so that a
+    diagnostics run's window can be made to hold them (a run judges an exchange with a week
+    of its window on each side). For benchmarks and tests; the scenario's own rates and
+    draws are untouched (this draws from a random stream of its own), so calling it on a
+    world whose rates are 0 adds exactly these exchanges and changes nothing else.
+
+    Sites are chosen as :func:`schedule_ct_exchanges` chooses them (occupied throughout, no
+    other fault, a spare of the form in stock, not exchanged yet); fewer are exchanged when
+    fewer qualify (at high fault rates most CT-rated sites carry a standing CT fault).
+
+    Args:
+        world: A world just built (no day generated yet); changed in place.
+        wrong: Exchanges whose new meter is recorded with a wrong multiplier.
+        genuine: Look-alike exchanges (right multiplier, the customer leaves that day).
+        first_day: First local day of the span, as an ordinal from the scenario's start
+            (0 is its first day). [d]
+        last_day: Last local day of the span (inclusive). [d]
+
+    Returns:
+        The serials of the meters installed, in the order exchanged (wrong ones first).
+
+    Raises:
+        ValueError: A negative count, or a span outside the horizon or without a weekday.
+    """
+    if wrong < 0 or genuine < 0:
+        raise ValueError(f"exchange counts must be >= 0, got wrong={wrong}, genuine={genuine}")
+    horizon = world.scenario.horizon_days
+    weekdays = [
+        day
+        for day in range(max(first_day, 0), min(last_day, horizon - 1) + 1)
+        if world.date_of(day).weekday() < 5
+    ]
+    if first_day < 0 or last_day >= horizon or not weekdays:
+        raise ValueError(
+            f"exchange span days {first_day}..{last_day} must hold a weekday inside the "
+            f"horizon (days 0..{horizon - 1})"
+        )
+    rng = stream(world.scenario.seed, Stream.FAULTS, 102)
+    fitted = _exchange(
+        world,
+        _clean_ct_sites(world),
+        [(True, wrong), (False, genuine)],
+        lambda: weekdays[int(rng.integers(len(weekdays)))],
+        rng,
+    )
+    return [str(world.reported_serial[new]) for new in fitted]
+
+
+def _clean_ct_sites(world: World) -> IntArray:
+    """CT-rated sites occupied throughout, without any fault, not exchanged yet."""
+    facts = world.facts
+    sites = world.territory.sites.count
+    faulty = np.zeros(sites, dtype=bool)
+    faulty[world.faults.site[(world.faults.site >= 0) & (world.faults.site < sites)]] = True
+    faulty[world.faults.meter[(world.faults.meter >= 0) & (world.faults.meter < sites)]] = True
+    faulty[world.inst_site[world.inst_from > -(2**62)]] = True
+    return np.flatnonzero(
+        facts.ct_rated[:sites] & facts.occupied_throughout[:sites] & ~faulty[:sites]
+    )
+
+
+def _exchange(
+    world: World,
+    pool: IntArray,
+    wanted: list[tuple[bool, int]],
+    draw_day: Callable[[], int],
+    rng: np.random.Generator,
+) -> list[int]:
+    """Exchange the wanted numbers of sites of ``pool`` (fault or look-alike); new meters."""
+    facts = world.facts
+    sites = world.territory.sites.count
+    forms = world.territory.meters["form"].to_list()
+    spares = {
+        form: [
+            i for i in range(sites, len(forms)) if forms[i] == form and i not in world.spares_used
+        ]
+        for form in set(forms[sites:])
+    }
     order = rng.permutation(pool)
     plan: list[tuple[bool, int]] = []
     for wrong, count in wanted:
@@ -103,9 +195,7 @@ def schedule_ct_exchanges(world: World) -> None:
             left -= 1
     fitted: list[int] = []
     for wrong, site in plan:
-        day = int(rng.integers(int(0.35 * days), max(int(0.65 * days), int(0.35 * days) + 1)))
-        while world.date_of(day).weekday() >= 5:
-            day += 1
+        day = draw_day()
         moment = int(world.day_start_us[day]) + int(rng.integers(9 * 3600, 15 * 3600)) * 1_000_000
         at = dt.datetime.fromtimestamp(moment / 1e6, dt.UTC)
         old = int(world.inst_meter[(world.inst_site == site) & (world.inst_to == NO_END)][0])
@@ -139,6 +229,7 @@ def schedule_ct_exchanges(world: World) -> None:
     for new in fitted:
         install = float(world.territory.meters["install_read_kwh"][int(world.meter_row[new])])
         world.set_registers(new, delivered_wh=round(install * 1000), from_day=0)
+    return fitted
 
 
 def _pt(world: World, meter: int) -> float:
