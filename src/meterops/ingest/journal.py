@@ -80,6 +80,9 @@ def content_hash(path: Path, *, workers: int | None = None) -> tuple[str, int]:
         size = os.fstat(handle.fileno()).st_size
         if size == 0:
             return hashlib.sha256(b"").hexdigest(), 0
+        if size <= HASH_BLOCK_BYTES:  # one block: no map, no threads (most files of a feed)
+            block = hashlib.file_digest(handle, "sha256").digest()
+            return hashlib.sha256(block).hexdigest(), size
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
             view = memoryview(mapped)
             blocks = [

@@ -38,14 +38,20 @@ file ingested in one go (only for files above the batch size): a key repeated in
 with a higher source version supersedes the earlier row instead of conflicting with it.
 
 Many small files in one commit. A file's two Delta commits (its rows, its marker) cost more than
-parsing a small Green Button (ESPI) feed, so consecutive ESPI files are ingested as a group:
-each is hashed, parsed, compared and journalled ``pending`` on its own (with the group's
-earlier files counted as stored, exactly as if they had been committed one by one), then the
-group's rows go in one append per table and the group's commit markers in one Delta commit,
-and the journal entries are finished together. Every file is still whole or absent; a group
-holds at most ``IngestOptions.batch_bytes`` of files, and it is written before any other
-file is looked at (another format, a file with the same bytes as one in the group, a
-refusal), so reports and journal ids keep the order of the paths.
+parsing a small XML file (a Green Button feed of one customer, a CIM file of a few meters), so
+consecutive ESPI and CIM files are ingested as a group: each is hashed, checked against the
+journal (before any parse), parsed, compared and journalled ``pending`` on its own (with the
+group's earlier files counted as stored, exactly as if they had been committed one by one),
+then the group's rows go in one append per table and the group's commit markers in one Delta
+commit, and the journal entries are finished together. Every file is still whole or absent,
+with its own journal entry and exact counts. A group holds at most
+``IngestOptions.group_bytes`` of files; it is written before a file of another format is
+parsed, before a file with the same bytes as one in the group is looked at, and before a
+refusal or a duplicate is reported, so reports and journal ids keep the order of the paths.
+A file is compared only with the group's files whose ids (meter or node) and days can meet
+its own (feeds of different customers: none), so a file costs no more as the group grows.
+Files of the other formats go in as a group of one (the same steps, written at once), each
+with its own two commits; CMEP and CSV deliveries are usually big files, ingested in batches.
 
 Each database step runs in its own unit of work from ``sessions`` (the adapter's factory);
 the service never calls ``commit()`` itself. Must not import ``meterops.web``, ``cli`` or
@@ -101,7 +107,7 @@ _METER_KINDS: Final = ("interval_reads", "register_reads", "events", "comm_stats
 _ZIPPED_FORMATS: Final = frozenset({"nem12"})
 _BATCHED_FORMATS: Final = frozenset({"cmep", "headend_csv"})
 _HEADER_FORMATS: Final = frozenset({"headend_csv"})
-_GROUPED_FORMATS: Final = frozenset({"espi"})
+_GROUPED_FORMATS: Final = frozenset({"espi", "cim"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +124,9 @@ class IngestOptions:
         actor: Who ingests (journal).
         batch_bytes: CMEP and head-end CSV files larger than this are ingested in batches of
             about this size (bounded memory; see the module docstring). [bytes]
+        group_bytes: Consecutive files in one batch are committed together until their sizes
+            add up to this (see the module docstring; memory: about the parsed rows of this
+            many bytes of files). [bytes]
     """
 
     format_id: str | None = None
@@ -127,6 +136,7 @@ class IngestOptions:
     future_tolerance_s: int = 300
     actor: str = "cli"
     batch_bytes: int = 16 * 1024 * 1024
+    group_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +226,7 @@ def ingest_files(
 
     with store.writer_lock():
         recover(sessions, store, now=clock())
-        group = _Group(options.batch_bytes)
+        group = _Group(options.group_bytes)
 
         def flush() -> None:
             emit(_flush(sessions, store, group, fault=hook))
@@ -240,9 +250,40 @@ def ingest_files(
     return reports
 
 
+class _Bounds(NamedTuple):
+    """Least and greatest id and time of a frame's rows of one kind (``None`` ids: unbounded)."""
+
+    low: Any
+    high: Any
+    first: dt.datetime
+    last: dt.datetime
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, kind: pipeline.KindSpec) -> _Bounds:
+        ids, times = frame[kind.id_column], frame[kind.time_column]
+        first, last = times.min(), times.max()
+        assert isinstance(first, dt.datetime)
+        assert isinstance(last, dt.datetime)
+        if ids.null_count():
+            return cls(None, None, first, last)
+        return cls(ids.min(), ids.max(), first, last)
+
+    def may_meet(self, window: pipeline.Window) -> bool:
+        """Whether rows inside these bounds may lie in ``window`` (its ids' range, its days)."""
+        if self.last < window.start_utc or self.first >= window.end_utc:
+            return False
+        if self.low is None or window.ids.null_count():
+            return True
+        return bool(self.low <= window.ids.max() and window.ids.min() <= self.high)
+
+
 @dataclass(slots=True)
 class _Member:
-    """A file of a group: compared and journalled ``pending``, its rows not yet appended."""
+    """A file of a group: compared and journalled ``pending``, its rows not yet appended.
+
+    ``bounds``: per kind table with rows, their id and time bounds (which files of the group
+    a later file must be compared with).
+    """
 
     facts: journal.FileFacts
     source_file_id: int
@@ -250,6 +291,13 @@ class _Member:
     tables: dict[Table, pl.DataFrame]
     counts: Counts
     issues: list[Issue]
+    bounds: dict[Table, _Bounds] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for table, frame in self.tables.items():
+            kind = _KIND_OF.get(table)
+            if kind is not None and frame.height:
+                self.bounds[table] = _Bounds.of(frame, kind)
 
 
 @dataclass(slots=True)
@@ -267,12 +315,23 @@ class _Group:
     def holds(self, content_hash: str) -> bool:
         return any(m.facts.content_hash == content_hash for m in self.members)
 
-    def with_members(self, table: Table, committed: pl.DataFrame) -> pl.DataFrame:
-        """The committed rows plus the group's rows of ``table``, latest per key."""
-        frames = [m.tables[table] for m in self.members if table in m.tables]
+    def with_members(
+        self, table: Table, committed: pl.DataFrame, window: pipeline.Window
+    ) -> pl.DataFrame:
+        """The committed rows plus the group's rows of ``table``, latest per key.
+
+        Only members whose rows may lie in ``window`` (the ids and days a file is compared
+        with, as ``ReadStore.existing`` reads them) are added; the others cannot change the
+        comparison.
+        """
+        frames = [
+            m.tables[table]
+            for m in self.members
+            if table in m.bounds and m.bounds[table].may_meet(window)
+        ]
         if not frames:
             return committed
-        kind = next(k for k in pipeline.KINDS if k.table is table)
+        kind = _KIND_OF[table]
         own = [f.select(committed.columns).cast(committed.schema) for f in frames]
         return pl.concat([committed, *own]).unique(
             subset=list(kind.key), keep="last", maintain_order=True
@@ -466,7 +525,7 @@ def _ingest_one(
         )
     grouped = facts.format in _GROUPED_FORMATS
     if not grouped:
-        flush()  # compare with a store that holds every earlier file
+        flush()  # a group of its own, compared with a store that holds every earlier file
     batch, message, issues = _parse(data, facts, options)
     if batch is None:
         return _refuse(sessions, facts, counts=Counts(), message=message, issues=issues, now=now)
@@ -491,6 +550,7 @@ def _ingest_one(
             store.existing(
                 table, start_utc=window.start_utc, end_utc=window.end_utc, ids=window.ids
             ),
+            window,
         )
         for table, window in screened.windows.items()
     }
@@ -498,26 +558,6 @@ def _ingest_one(
     with _unit(sessions) as session:
         source_file_id = journal.start(session, facts, now=now).id
     fault("after_pending")
-    if grouped:
-        try:
-            plan = pipeline.classify(
-                screened,
-                existing,
-                stored_interval_times=times,
-                source_file_id=source_file_id,
-                rules=rules,
-            )
-        except BaseException as error:
-            with _unit(sessions) as session:
-                journal.abandon(
-                    session, source_file_id, message=f"ingest failed: {error!r}", now=now
-                )
-            raise
-        group.members.append(
-            _Member(facts, source_file_id, now, dict(plan.tables), plan.counts, issues)
-        )
-        group.size_bytes += size
-        return None
     try:
         plan = pipeline.classify(
             screened,
@@ -526,41 +566,17 @@ def _ingest_one(
             source_file_id=source_file_id,
             rules=rules,
         )
-        for table, frame in plan.tables.items():
-            store.append_rows(table, frame, source_file_id=source_file_id)
-            fault(f"after_append:{table.value}")
-        store.commit_file(
-            FileCommit(
-                source_file_id=source_file_id,
-                content_hash=facts.content_hash,
-                file_name=facts.file_name,
-                format=facts.format,
-                committed_at_utc=now,
-                counts=plan.counts.as_dict(),
-            )
-        )
     except BaseException as error:
-        # Abandon only what never reached its commit point; a file whose marker is written is
-        # visible, and recovery finishes its journal entry.
-        if store.commit_of(source_file_id) is None:
-            with _unit(sessions) as session:
-                journal.abandon(
-                    session, source_file_id, message=f"ingest failed: {error!r}", now=now
-                )
+        with _unit(sessions) as session:
+            journal.abandon(session, source_file_id, message=f"ingest failed: {error!r}", now=now)
         raise
-    fault("after_commit_marker")
-    with _unit(sessions) as session:
-        journal.finish(session, source_file_id, counts=plan.counts, now=now, issues=issues)
-    fault("after_journal")
-    return FileReport(
-        facts.file_name,
-        ImportStatus.COMMITTED,
-        source_file_id,
-        facts.format,
-        plan.counts,
-        None,
-        tuple(issues),
+    group.members.append(
+        _Member(facts, source_file_id, now, dict(plan.tables), plan.counts, issues)
     )
+    group.size_bytes += size
+    if not grouped:
+        flush()
+    return None
 
 
 def _interval_times(
