@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,11 @@ from meterops.fleet.spec import HISTORY_KINDS, IMPORT_ORDER
 from meterops.ingest.service import IngestOptions, ingest_files
 from meterops.reads.store import ReadStore
 from meterops.simulator import FaultRates, World, small_town, write_simulation
-from meterops.simulator.exchanges import EXCHANGE_FAULT_DETAIL, exchange_rows
+from meterops.simulator.exchanges import (
+    EXCHANGE_FAULT_DETAIL,
+    exchange_ct_sites,
+    exchange_rows,
+)
 from tests.conftest import fresh_database
 from tests.simulator.conftest import NO_FAULTS
 
@@ -51,12 +56,20 @@ class Judged:
     serial_of: dict[int, str]
 
 
-def _judge(folder: Path, database_url: str, rates: FaultRates, seed: int) -> Judged:
+def _judge(
+    folder: Path,
+    database_url: str,
+    rates: FaultRates,
+    seed: int,
+    prepare: Callable[[World], object] | None = None,
+) -> Judged:
     files = folder / "files"
     world = World(
         small_town(seed=seed, start=START, faults=rates, service_points=400, horizon_days=DAYS),
         keep_days=1,
     )
+    if prepare is not None:
+        prepare(world)
     write_simulation(world, files, days=DAYS, events_format="csv", greenbutton=0)
     as_of = dt.datetime.combine(START + dt.timedelta(days=DAYS), dt.time(11), tzinfo=dt.UTC)
     arrived = as_of - dt.timedelta(hours=1)
@@ -140,6 +153,27 @@ def test_a_genuine_exchange_where_the_use_changes_is_not_a_wrong_multiplier(
     causes = set(judged.verdicts["cause"])
     assert Cause.WRONG_MULTIPLIER.value not in causes
     assert ExceptionKind.WRONG_MULTIPLIER.value not in set(judged.verdicts["kind"])
+
+
+def test_exchanges_placed_in_the_window_are_judged_and_the_look_alike_is_not(
+    tmp_path: Path,
+) -> None:
+    # the run at 06:00 after day 28 reads 21 days: complete days 8-27; days 13-15 leave a
+    # week of complete days on each side
+    placed: list[str] = []
+
+    def prepare(world: World) -> None:
+        placed.extend(exchange_ct_sites(world, wrong=2, genuine=1, first_day=13, last_day=15))
+
+    with fresh_database(tmp_path / "db") as url:
+        judged = _judge(tmp_path, url, NO_FAULTS, seed=9, prepare=prepare)
+    assert len(placed) == 3, "the town must have three clean CT-rated sites and spares"
+    truth = judged.world.ground_truth().filter(pl.col("kind") == "wrong_multiplier")
+    faulty = set(truth["meter_serial"])
+    assert faulty == set(placed[:2])
+    mine = judged.verdicts.filter(pl.col("cause") == Cause.WRONG_MULTIPLIER.value)
+    assert {judged.serial_of[m] for m in mine["meter_id"]} == faulty  # not the look-alike
+    assert set(judged.exchanges["installed_serial"]) == set(placed)
 
 
 @pytest.mark.parametrize("seed", [5])
