@@ -227,3 +227,19 @@ def test_raw_only_windows_equal_the_reference_rule(store: ReadStore) -> None:
             current.filter(pl.col("meter_id") != 1), reference.filter(pl.col("meter_id") != 1)
         )
         assert flagged.is_empty() or (flagged["quality_flags"] & _SPIKE != 0).any()
+
+
+def test_a_key_twice_in_one_file_is_resolved_by_the_rule(tmp_path: Path) -> None:
+    """A file holding a read and its higher source version: the narrow read falls back."""
+    store = ReadStore(str(tmp_path / "reads"))
+    both = pl.concat(
+        [
+            raw_rows(1, [1.0, 2.0, 3.0], source_file_id=1, source_version=1),
+            raw_rows(1, [20.0], source_file_id=1, start=quarter(1), source_version=2),
+        ]
+    )
+    _ingest(store, both, 1)
+    query = {"start_utc": DAY, "end_utc": quarter(96), "columns": ("interval_start_utc", "value")}
+    found = store.snapshot().current_interval_reads(**query)  # type: ignore[arg-type]
+    assert found["value"].to_list() == [1.0, 20.0, 3.0]
+    assert_frame_equal(found, store.current_interval_reads(**query))  # type: ignore[arg-type]

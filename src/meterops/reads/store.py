@@ -167,6 +167,7 @@ def current_from_rows(
     )
 
 
+_KEY: Final = _current.KEY
 _RESOLVE: Final = (*_current.KEY, "received_at_utc", "version", "source_version", "quality_flags")
 """Columns the current-view rule needs besides those asked for."""
 
@@ -1260,11 +1261,20 @@ class ReadSnapshot:
             files = self._files(pinned, window, as_of_utc)
             file_counts.append(files.height)
             frames.append(_in_window(pinned.scan(files), pinned.table, window))
+        commits = self.commits(as_of_utc=as_of_utc)
+        if columns is not None and file_counts == [1, 0, 0]:
+            # One raw file and, by the statistics, no version or flag: only the columns asked
+            # for and the key are read; a key found twice (a superseded read) reads the rest.
+            narrow = [n for n in TABLES[Table.INTERVAL_READS].schema if n in {*columns, *_KEY}]
+            visible = pl.col("source_file_id").is_in(commits["source_file_id"].implode())
+            raw = frames[0].filter(visible).select(narrow).collect()
+            if raw.height and _unique_in_sorted_file(raw):
+                return _raw_view(raw, columns)
         raw, versions, flags = _read_interval_rows(
             frames[0],
             frames[1],
             frames[2],
-            commits=self.commits(as_of_utc=as_of_utc),
+            commits=commits,
             as_of_utc=as_of_utc,
             keep=keep,
         )
