@@ -213,6 +213,15 @@ def test_bulk_store_keeping_leaves_the_rows_the_orm_loop_left(town: Town) -> Non
                         session, frame, as_of_utc=at, summary=summary
                     )
                     assert len(ids) == frame.height
+                    named = dict(
+                        session.execute(
+                            select(
+                                DiagnosticException.id,
+                                DiagnosticException.meter_id,
+                            ).where(DiagnosticException.id.in_(ids))
+                        ).all()
+                    )
+                    assert [named[i] for i in ids] == frame["meter_id"].to_list()
                 else:
                     summary = record(session, frame, at)
                 counts.append((summary.opened, summary.refreshed, summary.closed))

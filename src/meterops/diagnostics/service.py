@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from meterops.diagnostics import cohorts as cohort_analysis
-from meterops.diagnostics.detect import last_read_times, summarise_intervals
+from meterops.diagnostics.detect import summarise_batch
 from meterops.diagnostics.detect.multiplier import exchange_steps
 from meterops.diagnostics.engine import DiagnosticInputs, detect_exceptions
 from meterops.diagnostics.errors import NoSuchMeterError
@@ -88,8 +88,6 @@ _READ_COLUMNS = (
     "value",
     "quality_flags",
 )
-_VOLTAGE_CHANNELS = pl.Enum(["voltage_min_v", "voltage_max_v"])
-"""Voltage reads keep their channel as a two-value enum (a metro day has ~48 M of them)."""
 _ID_CHUNK = 10_000
 """Ids per ``IN`` list (SQLite's and PostgreSQL's parameter limits)."""
 
@@ -240,7 +238,8 @@ def _read_summaries(
 
     Every summary is per meter, so batches of meter ids give the frames one scan of the
     whole window gives; only the columns the detectors use are read and kept (voltage reads:
-    ``meter_id``, ``channel`` as an enum, ``interval_start_utc``, ``value``). Meter ids in the store
+    ``meter_id``, ``channel`` as an enum, ``interval_start_utc``, ``value``), and each batch is
+    summarised in one pass (``detect.summarise_batch``). Meter ids in the store
     are fleet ids (``meters.id``), so ``1..highest_meter_id`` covers every stored read.
     """
     if batch_meters < 1:
@@ -258,17 +257,11 @@ def _read_summaries(
             as_of_utc=as_of_utc,
             columns=_READ_COLUMNS,
         )
-        daily.append(summarise_intervals(reads, zone=zone))
-        last.append(last_read_times(reads.filter(pl.col("channel") == "kwh_delivered")))
-        voltage.append(
-            reads.filter(pl.col("channel").is_in(_VOLTAGE_CHANNELS.categories)).select(
-                "meter_id",
-                pl.col("channel").cast(_VOLTAGE_CHANNELS),
-                "interval_start_utc",
-                "value",
-            )
-        )
+        batch_daily, batch_last, batch_voltage = summarise_batch(reads, zone=zone)
         del reads
+        daily.append(batch_daily)
+        last.append(batch_last)
+        voltage.append(batch_voltage)
     return (
         pl.concat(daily, rechunk=True),
         pl.concat(last, rechunk=True),
@@ -460,12 +453,28 @@ def record_exceptions(
     if updates:
         session.execute(update(table), updates)
     new_ids: list[int] = []
-    if inserts:
-        new_ids = list(
+    if inserts and len({(v["meter_id"], str(v["kind"])) for v in inserts}) < len(inserts):
+        new_ids = list(  # a (meter, kind) found twice: its rows are told apart by RETURNING
             session.scalars(
                 insert(table).returning(table.id, sort_by_parameter_order=True), inserts
             )
         )
+    elif inserts:
+        # A plain executemany, then the new rows' ids by their (meter, kind) key: one open row
+        # per key. (``INSERT ... RETURNING`` over tens of thousands of rows spliced each
+        # batch's ids into the ones before it: quadratic, seconds at metro scale.)
+        session.execute(insert(table), inserts)
+        new_keys = {(int(v["meter_id"]), str(v["kind"])) for v in inserts}
+        created = {
+            key: int(ident)
+            for ident, meter, kind in session.execute(
+                select(table.id, table.meter_id, table.kind).where(
+                    table.status == ExceptionStatus.OPEN
+                )
+            ).all()
+            if (key := (int(meter), str(kind))) in new_keys
+        }
+        new_ids = [created[(int(v["meter_id"]), str(v["kind"]))] for v in inserts]
     closing: dict[str, list[int]] = {}
     partial = judged or {}
     for key, ident in open_ids.items():

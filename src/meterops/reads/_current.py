@@ -15,10 +15,12 @@ Two implementations of the same rules: :func:`latest_per_key`, :func:`apply_flag
 :func:`as_interval_reads` are the readable reference (sorts over every row: about 1-5 µs per
 row); :func:`current_rows` is what the store uses. It encodes each key as one ``int64``
 (meter offset, channel rank, time step), so that key order is one integer sort (skipped
-when the rows already come in key order), picks the single row of every key that has one
-directly, and hands only the keys with several rows (raw read plus versions, or a superseded
-raw read) and the rows that have flags to the reference functions. Its result equals the
-reference's (a Hypothesis test in ``tests/reads/test_current.py``).
+when the rows already come in key order, and replaced by putting whole runs in order when
+they come as a few sorted runs of distinct keys — sorted files read in another order),
+picks the single row of every key that has one directly, and hands only the keys with
+several rows (raw read plus versions, or a superseded raw read) and the rows that have
+flags to the reference functions. Its result equals the reference's (a Hypothesis test in
+``tests/reads/test_current.py``).
 
 Pure module: polars and numpy only; must not import ``meterops.db``, ``models``, ``web``, ``cli`` or
 ``config``.
@@ -265,14 +267,45 @@ def current_rows(rows: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
         return as_interval_reads(lazy).collect()
     key, flag_key = encoded
     in_order = key.size < 2 or bool((key[1:] >= key[:-1]).all())
+    runs = None if in_order else _sorted_runs(key)
     if in_order and not bool((key[1:] == key[:-1]).any()):
         # The common case (a raw scan of sorted files, no versions): every key once, in order.
         current, current_key = rows, key
+    elif runs is not None:
+        # Sorted files read in another order: every key once, the runs put in key order.
+        current = pl.concat([rows.slice(start, length) for start, length in runs], rechunk=False)
+        current_key = np.concatenate([key[start : start + length] for start, length in runs])
     else:
         current, current_key = _resolve(rows, key, in_order=in_order)
     if flags.height:
         current = _merge_flags(current, current_key, flags, flag_key)
     return current.select(_cast_present(current.columns))
+
+
+_MAX_RUNS: Final = 4096
+"""Most sorted runs :func:`_sorted_runs` puts in order (a scan has one run per file read)."""
+
+
+def _sorted_runs(key: I64) -> list[tuple[int, int]] | None:
+    """(start, length) of the rows' strictly increasing runs in key order, if they interleave not.
+
+    None when a key repeats, the runs overlap in key range, or there are more than
+    :data:`_MAX_RUNS` of them (then :func:`_resolve` sorts). When not None, concatenating
+    the runs in the order given is the key order of all rows: the same rows, in the same
+    order, as sorting by key (every key is once, so the order is unique).
+    """
+    if key.size < 2:
+        return None
+    breaks = np.flatnonzero(key[1:] <= key[:-1]) + 1
+    if breaks.size >= _MAX_RUNS:
+        return None
+    starts = np.concatenate(([0], breaks)).astype(np.int64)
+    ends = np.concatenate((breaks, [key.size])).astype(np.int64)
+    order = np.argsort(key[starts], kind="stable")
+    starts, ends = starts[order], ends[order]
+    if bool((key[ends[:-1] - 1] >= key[starts[1:]]).any()):
+        return None  # runs overlap (or a key repeats across runs)
+    return [(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True)]
 
 
 def _resolve(rows: pl.DataFrame, key: I64, *, in_order: bool) -> tuple[pl.DataFrame, I64]:

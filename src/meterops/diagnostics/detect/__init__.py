@@ -18,7 +18,12 @@ from meterops.diagnostics.detect.events import (
 )
 from meterops.diagnostics.detect.program import detect_program_mismatch
 from meterops.diagnostics.detect.quality import detect_register_mismatch, detect_suspect_reads
-from meterops.diagnostics.detect.summary import last_read_times, summarise_intervals
+from meterops.diagnostics.detect.summary import (
+    READ_CHANNELS,
+    last_read_times,
+    summarise_batch,
+    summarise_intervals,
+)
 from meterops.diagnostics.detect.usage import (
     detect_high_bill,
     detect_inactive_usage,
@@ -27,6 +32,7 @@ from meterops.diagnostics.detect.usage import (
 from meterops.diagnostics.detect.voltage import detect_voltage_out_of_range
 
 __all__ = [
+    "READ_CHANNELS",
     "detect_consumption_drop",
     "detect_crossed_meters",
     "detect_high_bill",
@@ -41,5 +47,6 @@ __all__ = [
     "detect_voltage_out_of_range",
     "detect_zero_consumption",
     "last_read_times",
+    "summarise_batch",
     "summarise_intervals",
 ]
