@@ -225,3 +225,14 @@ def test_the_content_hash_is_the_documented_one_for_every_size(tmp_path: Path, s
 
 def test_the_default_group_size_is_shipped() -> None:
     assert IngestOptions().group_bytes == 64 * 1024 * 1024
+
+
+def test_a_file_that_cannot_be_read_stops_the_run_after_the_files_before_it(w: World) -> None:
+    """Files are hashed ahead in a thread; a missing file still fails at its turn."""
+    paths = [w.write(f"{s}.xml", _file("espi", [s], 0, 8, None)) for s in ("A", "B")]
+    with pytest.raises(FileNotFoundError):
+        w.ingest(paths[0], w.folder / "missing.xml", paths[1])
+    with session_scope(w.sessions) as session:
+        statuses = list(session.scalars(select(ImportJournal.status)))
+    assert statuses == [ImportStatus.COMMITTED]
+    assert w.store.current_interval_reads(start_utc=DAY, end_utc=END).height == 8

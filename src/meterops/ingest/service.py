@@ -6,7 +6,8 @@ marker → journal.
 The protocol per file (``docs/storage.md``, "Atomic visibility"):
 
 1. Hash the bytes; a committed file with the same content hash is recorded as ``duplicate_file``
-   at once, without parsing (ING-01).
+   without parsing (ING-01). Consecutive duplicates are journalled together (one database
+   commit for up to 256 of them), before the next file that is not one is looked at.
 2. Parse (format sniffed or given). By default (``strict``) any parse issue refuses the whole
    file (FUZZ-06); ``strict=False`` stores the good rows and counts the bad ones ``rejected``.
 3. Resolve serials to meter ids with one set-based query; screen unknown meters, future
@@ -64,7 +65,8 @@ import dataclasses
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -88,6 +90,7 @@ from meterops.ingest.repository import (
     fleet_size,
     meter_ids_by_serial,
 )
+from meterops.models import ImportJournal
 from meterops.models.ingest import ImportStatus
 from meterops.reads.store import FileCommit, ReadStore, Table
 
@@ -103,6 +106,8 @@ FaultHook = Callable[[str], None]
 """Called with the name of each step boundary (crash tests kill the process there)."""
 
 _SNIFF_BYTES: Final = 65536
+_DUPLICATES_PER_UNIT: Final = 256  # duplicate files journalled per database commit
+_HASH_AHEAD: Final = 2  # files hashed ahead of the one being ingested
 _METER_KINDS: Final = ("interval_reads", "register_reads", "events", "comm_stats")
 _ZIPPED_FORMATS: Final = frozenset({"nem12"})
 _BATCHED_FORMATS: Final = frozenset({"cmep", "headend_csv"})
@@ -227,26 +232,96 @@ def ingest_files(
     with store.writer_lock():
         recover(sessions, store, now=clock())
         group = _Group(options.group_bytes)
+        duplicates: list[_Duplicate] = []
 
         def flush() -> None:
             emit(_flush(sessions, store, group, fault=hook))
 
+        def settle() -> None:
+            emit(_record_duplicates(sessions, duplicates))
+            duplicates.clear()
+
+        hashes = _hashed_ahead(paths)
         try:
-            for path in paths:
+            for path, hashed in zip(paths, hashes, strict=True):
                 report = _ingest_one(
-                    sessions, store, path, options=options, now=clock(), fault=hook,
-                    group=group, flush=flush,
+                    sessions, store, path, hashed, options=options, now=clock(), fault=hook,
+                    group=group, flush=flush, duplicates=duplicates, settle=settle,
                 )  # fmt: skip
-                if report is None:  # joined the group
+                if report is None:  # joined the group or the duplicates
                     if group.full:
                         flush()
+                    if len(duplicates) >= _DUPLICATES_PER_UNIT:
+                        settle()
                     continue
                 flush()
                 emit([report])
         except Exception:
-            flush()  # the files compared before the failure go in, as one by one they would
+            # The files compared before the failure go in, as one by one they would. Pending
+            # duplicates are older than any group member (a duplicate writes the group first).
+            settle()
+            flush()
             raise
+        finally:
+            hashes.close()  # cancels the hashing ahead when a file failed
+        settle()
         flush()
+    return reports
+
+
+def _hashed_ahead(paths: Sequence[Path]) -> Generator[tuple[str, int], None, None]:
+    """``journal.content_hash`` of each path, in order, hashed by a thread ahead of the ingest.
+
+    The next files are hashed while the current one is parsed and compared (hashlib releases
+    the GIL), so on two cores a re-run of identical files takes about half the hashing time.
+    At most ``_HASH_AHEAD`` files are hashed ahead; stopping early cancels the rest.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as pool:
+        ahead: deque[Future[tuple[str, int]]] = deque()
+        try:
+            for path in paths:
+                ahead.append(pool.submit(journal.content_hash, path))
+                if len(ahead) > _HASH_AHEAD:
+                    yield ahead.popleft().result()
+            while ahead:
+                yield ahead.popleft().result()
+        finally:
+            for future in ahead:
+                future.cancel()
+
+
+@dataclass(frozen=True, slots=True)
+class _Duplicate:
+    """A file whose bytes were committed before, not yet journalled."""
+
+    facts: journal.FileFacts
+    original: ImportJournal
+    now: dt.datetime
+
+
+def _record_duplicates(
+    sessions: sessionmaker[Session], duplicates: Sequence[_Duplicate]
+) -> list[FileReport]:
+    """Journal consecutive duplicate files in one unit of work (one commit, not one per file)."""
+    if not duplicates:
+        return []
+    reports = []
+    with _unit(sessions) as session:
+        for duplicate in duplicates:
+            entry = journal.record_duplicate(
+                session, duplicate.facts, original=duplicate.original, now=duplicate.now
+            )
+            counts = Counts(rows_in_file=entry.rows_in_file, duplicate=entry.duplicate)
+            reports.append(
+                FileReport(
+                    duplicate.facts.file_name,
+                    entry.status,
+                    entry.id,
+                    entry.format,
+                    counts,
+                    entry.message,
+                )
+            )
     return reports
 
 
@@ -470,15 +545,22 @@ def _ingest_one(
     sessions: sessionmaker[Session],
     store: ReadStore,
     path: Path,
+    hashed: tuple[str, int],
     *,
     options: IngestOptions,
     now: dt.datetime,
     fault: FaultHook,
     group: _Group,
     flush: Callable[[], None],
+    duplicates: list[_Duplicate],
+    settle: Callable[[], None],
 ) -> FileReport | None:
-    """Ingest one file; None when it joined ``group`` (its report comes with the group's)."""
-    digest, size = journal.content_hash(path)
+    """Ingest one file; None when it joined ``group`` or ``duplicates`` (reported later).
+
+    A file whose bytes were committed before joins ``duplicates`` after the group is written
+    (path order); any other file first has ``settle`` journal the duplicates before it.
+    """
+    digest, size = hashed
     if group.holds(digest):  # the same bytes as a grouped file: a duplicate once committed
         flush()
     facts = journal.FileFacts(
@@ -491,17 +573,11 @@ def _ingest_one(
     )
     with _unit(sessions) as session:
         original = journal.find_committed(session, facts.content_hash)
-        if original is not None:
-            entry = journal.record_duplicate(session, facts, original=original, now=now)
-            counts = Counts(rows_in_file=entry.rows_in_file, duplicate=entry.duplicate)
-            return FileReport(
-                facts.file_name,
-                entry.status,
-                entry.id,
-                entry.format,
-                counts,
-                entry.message,
-            )
+    if original is not None:  # never parsed: journalled with the next duplicates (ING-01)
+        flush()
+        duplicates.append(_Duplicate(facts, original, now))
+        return None
+    settle()
     if size > options.batch_bytes:
         with path.open("rb") as stream:
             head = stream.read(_SNIFF_BYTES)
