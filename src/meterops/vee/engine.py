@@ -29,7 +29,7 @@ import polars as pl
 
 from meterops.errors import InvalidInputError
 from meterops.vee.context import RunWindow, VeeContext
-from meterops.vee.estimation import estimate_gaps
+from meterops.vee.estimation import ESTIMATES, estimate_gaps
 from meterops.vee.fast import run_fast
 from meterops.vee.outcome import ABSENT, VeeOutcome
 from meterops.vee.prepare import SERIES, prepare_frame
@@ -208,6 +208,13 @@ def run_vee(
     Returns:
         Rule flags per input row, absent intervals and estimates.
     """
+    if reads.is_empty():
+        # No channel has a row, so no interval is expected: nothing to flag or estimate.
+        return VeeOutcome(
+            pl.Series("rule_flags", [], pl.UInt32),
+            pl.DataFrame(schema=ABSENT),
+            pl.DataFrame(schema=ESTIMATES),
+        )
     if engine == "reference":
         return _run_reference(reads, context.checked(), suite=suite, window=window)
     return run_fast(reads, context.checked(), suite=suite, window=window)

@@ -201,12 +201,15 @@ def estimate_gaps(frame: pl.DataFrame, suite: Suite) -> pl.DataFrame:
     params = suite.rule_set.estimation
     channels = frame.select(pl.col("channel").unique()).to_series().to_list()
     estimable = [c for c in channels if suite.estimates(c)]
-    missing_bit = {
-        c: FLAGS["MISSING_INTERVAL"].mask
+    # Every estimated interval was missing; the bit is set when the rule is enabled.
+    # (A literal: Polars types ``replace_strict`` with an empty mapping as the
+    # input's string dtype, which broke a frame with no channels.)
+    missing_bit = pl.lit(
+        FLAGS["MISSING_INTERVAL"].mask
         if suite.rule_set.enabled("completeness.missing_interval")
-        else 0
-        for c in channels
-    }
+        else 0,
+        dtype=pl.UInt32,
+    )
     frame = frame.with_row_index("_prep")
     same_series = (pl.col("meter_id") == pl.col("meter_id").shift()) & (
         pl.col("channel") == pl.col("channel").shift()
@@ -274,9 +277,7 @@ def estimate_gaps(frame: pl.DataFrame, suite: Suite) -> pl.DataFrame:
     )
     gaps = _scale_to_registers(gaps, frame, primary=interval_values_primary(suite))
     flags = (
-        (pl.col("quality_flags").fill_null(0) & SOURCE_MASK)
-        | FLAGS["ESTIMATED"].mask
-        | pl.col("channel").replace_strict(missing_bit, return_dtype=pl.UInt32)
+        (pl.col("quality_flags").fill_null(0) & SOURCE_MASK) | FLAGS["ESTIMATED"].mask | missing_bit
     )
     actors = {m.value: actor_of(m) for m in Method}
     reasons = {m.value: REASONS[m] for m in Method}
