@@ -12,6 +12,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI (``.ci/run``) explores the same examples on every run, so its verdict on a commit is
+# reproducible; a developer's run explores new ones and keeps any failure in .hypothesis/.
+# A failure found there becomes an ``@example`` in the test.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(os.environ.get("METEROPS_HYPOTHESIS_PROFILE", "default"))
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
