@@ -30,22 +30,30 @@ def _reference(rows: pl.DataFrame) -> pl.DataFrame:
     return _current.as_interval_reads(_current.latest_per_key(rows.lazy())).collect()
 
 
-def _raw(keys: list[tuple[int, str, int]], values: list[float]) -> pl.DataFrame:
+def _raw(
+    keys: list[tuple[int, str, int]], values: list[float], late: int | None = None
+) -> pl.DataFrame:
+    """Raw rows of ``keys``, all received a day after ``T0``; row ``late`` an hour later."""
+    received = [T0 + dt.timedelta(days=1, hours=int(n == late)) for n in range(len(keys))]
     frame = pl.DataFrame(
         {
             "meter_id": [k[0] for k in keys],
             "channel": [k[1] for k in keys],
             "interval_start_utc": [T0 + dt.timedelta(minutes=15 * k[2]) for k in keys],
             "value": values,
+            "received_at_utc": received,
         },
-        schema_overrides={"interval_start_utc": UTC_US, "meter_id": pl.Int64},
+        schema_overrides={
+            "interval_start_utc": UTC_US,
+            "received_at_utc": UTC_US,
+            "meter_id": pl.Int64,
+        },
     ).with_columns(
         interval_s=pl.lit(900, pl.Int32),
         quality_flags=pl.lit(0, pl.UInt32),
         source_quality=pl.lit(None, pl.String),
         source_version=pl.lit(None, pl.Int64),
         source_file_id=pl.lit(1, pl.Int64),
-        received_at_utc=pl.lit(T0 + dt.timedelta(days=1)).cast(UTC_US),
     )
     return _current.raw_as_rows(frame.lazy()).collect()
 
@@ -67,10 +75,12 @@ def _runs(draw: st.DrawFn) -> pl.DataFrame:
     runs = [keys[a:b] for a, b in zip([0, *cuts], [*cuts, len(keys)], strict=True)]
     order = draw(st.permutations(range(len(runs))))
     shuffled = [key for index in order for key in runs[index]]
-    if draw(st.booleans()) and len(shuffled) > 2:  # a repeated key: the sort path
+    late = None
+    if draw(st.booleans()) and len(shuffled) > 2:  # a key read again, later: the sort path
         shuffled.append(shuffled[draw(st.integers(0, len(shuffled) - 1))])
+        late = len(shuffled) - 1
     values = [float(n) for n in range(len(shuffled))]
-    return _raw(shuffled, values)
+    return _raw(shuffled, values, late)
 
 
 @settings(max_examples=200, deadline=None)

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -177,16 +178,29 @@ def load_inputs(
     start = as_of_utc - dt.timedelta(days=lookback_days)
     repository = ExceptionRepository(session)
     local_day = pl.Series([as_of_utc]).dt.convert_time_zone(zone)[0].date()
-    meters = repository.meter_context(local_day)
-    daily, last_reads, voltage = _read_summaries(
-        store,
-        start_utc=start,
-        as_of_utc=as_of_utc,
-        zone=zone,
-        highest_meter_id=session.scalar(select(func.max(Meter.id))) or 0,
-        batch_meters=batch_meters,
-    )
-    codes = list(session.scalars(select(Collector.code)).all())
+    highest_meter_id = session.scalar(select(func.max(Meter.id))) or 0
+    # The interval reads are summarised in a worker thread (Polars, outside the GIL) while
+    # this thread reads the database (SQL and row conversion, mostly under the GIL): the two
+    # longest parts of loading overlap. Only the worker uses the store, only this thread the
+    # session, until the worker is done.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnostics-reads") as pool:
+        summaries = pool.submit(
+            _read_summaries,
+            store,
+            start_utc=start,
+            as_of_utc=as_of_utc,
+            zone=zone,
+            highest_meter_id=highest_meter_id,
+            batch_meters=batch_meters,
+        )
+        meters = repository.meter_context(local_day)
+        codes = list(session.scalars(select(Collector.code)).all())
+        program_mismatches = validate_programs(repository.program_schedules(), year=local_day.year)
+        outages = outages_service.outage_periods(
+            session, start_utc=start, end_utc=as_of_utc
+        ).select("meter_id", "outage_start_utc", "outage_end_utc")
+        exchanges = FleetRepository(session).meter_exchanges(start_utc=start, end_utc=as_of_utc)
+        daily, last_reads, voltage = summaries.result()
     topology = store.records(
         Table.TOPOLOGY, start_utc=start, end_utc=as_of_utc, ids=codes, as_of_utc=as_of_utc
     )
@@ -216,11 +230,9 @@ def load_inputs(
         as_of_utc=as_of_utc,
         zone=zone,
         event_history=history,
-        program_mismatches=validate_programs(repository.program_schedules(), year=local_day.year),
-        outages=outages_service.outage_periods(session, start_utc=start, end_utc=as_of_utc).select(
-            "meter_id", "outage_start_utc", "outage_end_utc"
-        ),
-        exchanges=FleetRepository(session).meter_exchanges(start_utc=start, end_utc=as_of_utc),
+        program_mismatches=program_mismatches,
+        outages=outages,
+        exchanges=exchanges,
     )
     return inputs, _unknown_serials(store)
 
