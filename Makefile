@@ -11,7 +11,8 @@ PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterop
 	src/meterops/assets/lifecycle.py src/meterops/assets/registers.py \
 	src/meterops/assets/programs.py src/meterops/fleet/parse.py \
 	src/meterops/simulator src/meterops/headend/protocol.py \
-	src/meterops/reads/_lake.py src/meterops/reads/_current.py src/meterops/reads/batches.py \
+	src/meterops/reads/_lake.py src/meterops/reads/store.py src/meterops/reads/_current.py \
+	src/meterops/reads/batches.py \
 	src/meterops/auth/passwords.py src/meterops/auth/throttle.py src/meterops/auth/tokens.py \
 	src/meterops/meter_shop/accuracy.py src/meterops/meter_shop/testfiles.py \
 	src/meterops/meter_shop/sampling.py src/meterops/workorders/lifecycle.py \
