@@ -53,6 +53,10 @@ A file is compared only with the group's files whose ids (meter or node) and day
 its own (feeds of different customers: none), so a file costs no more as the group grows.
 Files of the other formats go in as a group of one (the same steps, written at once), each
 with its own two commits; CMEP and CSV deliveries are usually big files, ingested in batches.
+Files are hashed two ahead in a thread, and the next file is parsed in another thread while
+the current one is compared and stored, only when it is sure to be parsed at its turn (its
+bytes not committed, not in the group, not the current file's): identical files are never
+parsed.
 
 Each database step runs in its own unit of work from ``sessions`` (the adapter's factory);
 the service never calls ``commit()`` itself. Must not import ``meterops.web``, ``cli`` or
@@ -242,11 +246,29 @@ def ingest_files(
             duplicates.clear()
 
         hashes = _hashed_ahead(paths)
+        parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse")
         try:
-            for path, hashed in zip(paths, hashes, strict=True):
+            files = zip(paths, hashes, strict=True)
+            following = next(files, None)
+            ahead: _Ahead | None = None
+            while following is not None:
+                path, hashing = following
+                following = next(files, None)
+                hashed = hashing.result()  # a file that cannot be read fails at its turn
+                mine, ahead = ahead, None
+                if following is not None:
+                    ahead = _parse_ahead(
+                        sessions,
+                        parser,
+                        following,
+                        current_hash=hashed,
+                        group=group,
+                        options=options,
+                    )
                 report = _ingest_one(
                     sessions, store, path, hashed, options=options, now=clock(), fault=hook,
                     group=group, flush=flush, duplicates=duplicates, settle=settle,
+                    ahead=mine,
                 )  # fmt: skip
                 if report is None:  # joined the group or the duplicates
                     if group.full:
@@ -263,14 +285,15 @@ def ingest_files(
             flush()
             raise
         finally:
+            parser.shutdown(wait=True, cancel_futures=True)
             hashes.close()  # cancels the hashing ahead when a file failed
         settle()
         flush()
     return reports
 
 
-def _hashed_ahead(paths: Sequence[Path]) -> Generator[tuple[str, int], None, None]:
-    """``journal.content_hash`` of each path, in order, hashed by a thread ahead of the ingest.
+def _hashed_ahead(paths: Sequence[Path]) -> Generator[Future[tuple[str, int]], None, None]:
+    """``journal.content_hash`` of each path (as a future), in order, hashed ahead by a thread.
 
     The next files are hashed while the current one is parsed and compared (hashlib releases
     the GIL), so on two cores a re-run of identical files takes about half the hashing time.
@@ -282,12 +305,60 @@ def _hashed_ahead(paths: Sequence[Path]) -> Generator[tuple[str, int], None, Non
             for path in paths:
                 ahead.append(pool.submit(journal.content_hash, path))
                 if len(ahead) > _HASH_AHEAD:
-                    yield ahead.popleft().result()
+                    yield ahead.popleft()
             while ahead:
-                yield ahead.popleft().result()
+                yield ahead.popleft()
         finally:
             for future in ahead:
                 future.cancel()
+
+
+_Parsed1 = tuple[bytes, str | None, ParsedBatch | None, str, list[Issue]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Ahead:
+    """A file parsed in a thread while the file before it is compared and stored."""
+
+    path: Path
+    result: Future[_Parsed1]
+
+
+def _read_and_parse(path: Path, facts: journal.FileFacts, options: IngestOptions) -> _Parsed1:
+    """The file's bytes, its format and its parse (``_parse``; no batch when unrecognised)."""
+    data = path.read_bytes()
+    format_id = options.format_id or _sniff(data)
+    if format_id is None:
+        return data, None, None, "", []
+    return (data, format_id, *_parse(data, dataclasses.replace(facts, format=format_id), options))
+
+
+def _parse_ahead(
+    sessions: sessionmaker[Session],
+    parser: ThreadPoolExecutor,
+    following: tuple[Path, Future[tuple[str, int]]],
+    *,
+    current_hash: tuple[str, int],
+    group: _Group,
+    options: IngestOptions,
+) -> _Ahead | None:
+    """Start parsing the next file in ``parser`` when it is sure to be parsed at its turn.
+
+    Only a file of at most ``batch_bytes`` whose bytes are neither committed (journal), nor in
+    the group, nor the current file's: an identical file is never parsed (ING-01). Its turn
+    checks all of this again and drops the parse if it is no longer needed.
+    """
+    path, hashing = following
+    if hashing.exception() is not None:  # raised at the file's own turn
+        return None
+    digest, size = hashing.result()
+    if size > options.batch_bytes or digest == current_hash[0] or group.holds(digest):
+        return None
+    with _unit(sessions) as session:
+        if journal.find_committed(session, digest) is not None:
+            return None
+    facts = journal.FileFacts(str(path), digest, size, None, options.strict, options.actor)
+    return _Ahead(path, parser.submit(_read_and_parse, path, facts, options))
 
 
 @dataclass(frozen=True, slots=True)
@@ -554,6 +625,7 @@ def _ingest_one(
     flush: Callable[[], None],
     duplicates: list[_Duplicate],
     settle: Callable[[], None],
+    ahead: _Ahead | None = None,
 ) -> FileReport | None:
     """Ingest one file; None when it joined ``group`` or ``duplicates`` (reported later).
 
@@ -588,8 +660,11 @@ def _ingest_one(
             return _ingest_batches(
                 sessions, store, path, facts, options=options, now=now, fault=fault
             )
-    data = path.read_bytes()
-    facts = dataclasses.replace(facts, format=options.format_id or _sniff(data))
+    if ahead is not None and ahead.path == path:
+        data, format_id, batch, message, issues = ahead.result.result()
+    else:
+        data, format_id, batch, message, issues = _read_and_parse(path, facts, options)
+    facts = dataclasses.replace(facts, format=format_id)
     if facts.format is None:
         return _refuse(
             sessions,
@@ -602,7 +677,6 @@ def _ingest_one(
     grouped = facts.format in _GROUPED_FORMATS
     if not grouped:
         flush()  # a group of its own, compared with a store that holds every earlier file
-    batch, message, issues = _parse(data, facts, options)
     if batch is None:
         return _refuse(sessions, facts, counts=Counts(), message=message, issues=issues, now=now)
     rules = IngestRules(now, options.late_data_horizon_days, options.future_tolerance_s)
