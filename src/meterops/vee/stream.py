@@ -115,7 +115,11 @@ def run_partition(
     report: list[pl.DataFrame] = []
     reads = flags_written = versions_written = 0
     total_bytes = largest = 0
-    reader = ReadStore(store.uri, storage_options=store.storage_options) if prefetch else store
+    # One snapshot for the run: the Delta logs are read once, and each query opens only the
+    # files its meters and days need. Batches are disjoint meter ranges, so nothing this run
+    # writes is missed by a later batch.
+    handle = ReadStore(store.uri, storage_options=store.storage_options) if prefetch else store
+    reader = handle.snapshot()
 
     def read(meters: range) -> pl.DataFrame:
         return reader.current_interval_reads(
