@@ -2,15 +2,19 @@
 
 Figures (each against a baseline measured in the same run):
 
-* **Quality** (``small_town``, seed 13 — a seed not used while developing — 500 service
-  points, fault rates × 40, 28 days, through the real fleet import and ingest, judged at 06:00
-  the morning after): macro-F1 of the verdicts over the scored causes
+* **Quality** (``county``, seed 37 — a seed not used while developing — 20,000 service
+  points (``--quick``: 5,000), fault rates × 40 with the standing CT shares × 5, CT-rated
+  exchanges with a wrong multiplier and look-alikes placed inside the judged window, 28
+  days, through the real fleet import and ingest, judged at 06:00 the morning after):
+  macro-F1 of the verdicts over the scored causes
   (``diagnostics.scoring``), against a *kind-only triage* baseline that gives every exception
   of a kind the same cause (its most frequent one: what a queue without root-cause rules
   would send); the share of non-comm verdicts on faulty meters that name the right cause;
   the share of verdicts acted on without a visit (remote or back-office); the share of
   visits sent with the skill and parts the true cause needs (``scoring.visits_judged``, the
-  figure ``meterops diagnose evaluate`` prints: a first-visit-resolution proxy).
+  figure ``meterops diagnose evaluate`` prints: a first-visit-resolution proxy); the
+  ``wrong_multiplier`` row (look-alikes count as negatives) and crossed meters on the same
+  territory.
 * **Run time** (``county``, 50,000 meters, 14 days; ``--quick``: 5,000 meters, 7 days): the
   pure core — daily summaries, all ten detectors, facts and verdicts — over frames built
   from the simulator's head-end output (serials as meter ids, the fleet as the back office
