@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 import polars as pl
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from meterops.ingest import pipeline
@@ -99,6 +99,13 @@ def test_frames_sharing_a_key_always_meet(
     bad=st.lists(st.integers(1, 200), max_size=3, unique=True),
     batch_bytes=st.integers(300, 3000),
     seed=st.integers(0, 1000),
+)
+@example(
+    order="meter",
+    repeats=[(0, False), (0, False), (56, True), (56, False)],
+    bad=[],
+    batch_bytes=300,
+    seed=0,
 )
 def test_a_file_in_small_batches_stores_what_it_stores_in_one_go(
     order: str, repeats: list[tuple[int, bool]], bad: list[int], batch_bytes: int, seed: int

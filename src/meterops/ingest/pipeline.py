@@ -392,6 +392,39 @@ def _first_rows(
     return frame.filter(pl.col("_first")).drop("_first"), int(same.sum()), conflicts
 
 
+def _against_own_rows(
+    frame: pl.DataFrame, kind: KindSpec, own: pl.DataFrame, source_file_id: int
+) -> tuple[pl.DataFrame, int, pl.DataFrame | None]:
+    """Compare rows with the rows an earlier batch of the same file stored, key by key.
+
+    In a file, the first row of a key wins and every later row of it is a duplicate or an
+    in-file conflict against that first row, also when both lie in one later batch (as in
+    a file read in one go). Rows with a key no earlier batch stored are returned for the
+    usual comparison. One case still counts differently from one go: a key whose first row
+    clashed with another file's stored row (so it was not stored) and comes again in a later
+    batch is compared with the stored row, not with the file's first row; both values are
+    kept either way.
+
+    Returns:
+        (rows left to compare, duplicate count, conflict rows or None)
+    """
+    first = own.select(
+        *kind.key,
+        *(pl.col(v).alias(f"{v}_first") for v in kind.values),
+        pl.lit(value=True).alias("_own"),
+    )
+    joined = frame.join(
+        first, on=list(kind.key), how="left", nulls_equal=True, maintain_order="left"
+    ).with_columns(pl.col("_own").fill_null(value=False))
+    same = joined.select(_all_same(kind, "_first", frame.schema)).to_series()
+    mine = joined["_own"]
+    clashes = joined.filter(mine & ~same)
+    conflicts = (
+        _conflicts(clashes, kind, "_first", pl.lit(source_file_id)) if clashes.height else None
+    )
+    return joined.filter(~mine).select(frame.columns), int((mine & same).sum()), conflicts
+
+
 def _late(rows: pl.DataFrame, kind: KindSpec, stored_times: pl.DataFrame) -> pl.Series:
     """True where the meter (and channel) had data stored at or after the row's time that day.
 
@@ -417,9 +450,19 @@ def _classify_kind(
     stored_times: pl.DataFrame,
     source_file_id: int,
 ) -> tuple[pl.DataFrame, pl.DataFrame | None, Counts]:
-    candidates, duplicates, in_file_conflicts = _first_rows(frame, kind, source_file_id)
-    conflicts = [in_file_conflicts] if in_file_conflicts is not None else []
-    conflicting = in_file_conflicts.height if in_file_conflicts is not None else 0
+    conflicts: list[pl.DataFrame] = []
+    duplicates = 0
+    if not existing.is_empty():  # a later batch of a file: its earlier batches' rows first
+        mine = pl.col("source_file_id") == source_file_id
+        own = existing.filter(mine)
+        if own.height:
+            frame, duplicates, own_conflicts = _against_own_rows(frame, kind, own, source_file_id)
+            conflicts += [own_conflicts] if own_conflicts is not None else []
+            existing = existing.filter(~mine)
+    candidates, in_file_duplicates, in_file_conflicts = _first_rows(frame, kind, source_file_id)
+    duplicates += in_file_duplicates
+    conflicts += [in_file_conflicts] if in_file_conflicts is not None else []
+    conflicting = sum(c.height for c in conflicts)
     superseded = 0
     if not existing.is_empty():
         stored = existing.select(
