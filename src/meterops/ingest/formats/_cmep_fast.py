@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from meterops.ingest.formats import _text, _time
+from meterops.ingest.formats import _kernels, _text, _time
 from meterops.ingest.formats._common import MISSING, contract_frame
 from meterops.reads.schema import PARSED_INTERVAL_READS
 
@@ -108,28 +108,13 @@ def _civil_wall(stamp: int) -> int:
     rest = stamp // 10_000
     year, month, day = rest // 10_000, (rest // 100) % 100, rest % 100
     null = -9_223_372_036_854_775_807 - 1
-    if year < 1900 or year > 2200 or month < 1 or month > 12 or day < 1:
-        return null
     if minute > 59:
         return null
     if hour > 23 and not (hour == 24 and minute == 0):
         return null
-    leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
-    if month == 2:
-        length = 29 if leap else 28
-    elif month in (4, 6, 9, 11):
-        length = 30
-    else:
-        length = 31
-    if day > length:
+    days = _kernels.civil_days(year, month, day)
+    if days == _kernels.NO_DAY:
         return null
-    y = year - 1 if month <= 2 else year
-    era = y // 400
-    yoe = y - era * 400
-    mp = month - 3 if month > 2 else month + 9
-    doy = (153 * mp + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146_097 + doe - 719_468
     return ((days * 1440 + hour * 60 + minute) * 60) * 1_000_000
 
 
@@ -170,7 +155,6 @@ def _scan(  # noqa: PLR0917 - one compiled pass, private
     wall = np.empty(max_trip, dtype=np.int64)
     value = np.empty(max_trip, dtype=np.float64)
     code = np.empty(max_trip, dtype=np.uint8)
-    n_keys = key_offsets.size - 1
     nl = 0
     nt = 0
     physical = 0
@@ -272,21 +256,7 @@ def _scan(  # noqa: PLR0917 - one compiled pass, private
                 i += 1
             if buf[i] != 44:
                 return 6, nl, nt, line_no, header, minutes, first, wall, value, code
-            length = i - start
-            found = -1
-            for attempt in range(n_keys + 1):
-                key = last_code if attempt == 0 else attempt - 1
-                a, b = key_offsets[key], key_offsets[key + 1]
-                if b - a != length:
-                    continue
-                same = True
-                for p in range(length):
-                    if buf[start + p] != key_data[a + p]:
-                        same = False
-                        break
-                if same:
-                    found = key
-                    break
+            found = _kernels.match_name(buf, start, i - start, key_offsets, key_data, last_code)
             if found < 0:
                 return 6, nl, nt, line_no, header, minutes, first, wall, value, code
             last_code = found

@@ -38,7 +38,7 @@ import numba
 import numpy as np
 import polars as pl
 
-from meterops.ingest.formats import _text
+from meterops.ingest.formats import _kernels, _text
 from meterops.ingest.formats._common import contract_frame
 from meterops.reads.schema import PARSED_INTERVAL_READS
 
@@ -92,18 +92,10 @@ def _instant(buf: np.ndarray, i: int) -> tuple[int, int]:
     hour = _digits(buf, i + 11, 2)
     minute = _digits(buf, i + 14, 2)
     second = _digits(buf, i + 17, 2)
-    if year < 1900 or year > 2200 or month < 1 or month > 12 or day < 1:
-        return 0, -1
     if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 59:
         return 0, -1
-    leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
-    if month == 2:
-        length = 29 if leap else 28
-    elif month in (4, 6, 9, 11):
-        length = 30
-    else:
-        length = 31
-    if day > length:
+    days = _kernels.civil_days(year, month, day)
+    if days == _kernels.NO_DAY:
         return 0, -1
     j = i + 19
     micro = 0
@@ -120,13 +112,6 @@ def _instant(buf: np.ndarray, i: int) -> tuple[int, int]:
         j += 1 + width
     if j >= n or buf[j] != 90:
         return 0, -1
-    y = year - 1 if month <= 2 else year
-    era = y // 400
-    yoe = y - era * 400
-    mp = month - 3 if month > 2 else month + 9
-    doy = (153 * mp + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    days = era * 146_097 + doe - 719_468
     return ((days * 1440 + hour * 60 + minute) * 60 + second) * 1_000_000 + micro, j + 1
 
 
@@ -172,7 +157,6 @@ def _scan(  # noqa: PLR0917 - one compiled pass, private
     interval = np.empty(max_rows, dtype=np.int32)
     value = np.empty(max_rows, dtype=np.float64)
     flags = np.empty(max_rows, dtype=np.uint32)
-    n_channels = channel_offsets.size - 1
     rows = 0
     runs = 0
     last_channel = 0
@@ -210,21 +194,7 @@ def _scan(  # noqa: PLR0917 - one compiled pass, private
             i += 1
         if buf[i] != 44:
             return 3, rows, run, spans, channel, instant, interval, value, flags
-        length = i - c0
-        found = -1
-        for attempt in range(n_channels + 1):
-            key = last_channel if attempt == 0 else attempt - 1
-            a, b = channel_offsets[key], channel_offsets[key + 1]
-            if b - a != length:
-                continue
-            equal = True
-            for p in range(length):
-                if buf[c0 + p] != channel_data[a + p]:
-                    equal = False
-                    break
-            if equal:
-                found = key
-                break
+        found = _kernels.match_name(buf, c0, i - c0, channel_offsets, channel_data, last_channel)
         if found < 0:
             return 3, rows, run, spans, channel, instant, interval, value, flags
         last_channel = found

@@ -18,7 +18,16 @@ from typing import Any, Final, TypeVar, cast
 import numba
 import numpy as np
 
-__all__ = ["MAX_FAST_DIGITS", "civil_to_wall", "decimals", "digits", "split"]
+__all__ = [
+    "MAX_FAST_DIGITS",
+    "NO_DAY",
+    "civil_days",
+    "civil_to_wall",
+    "decimals",
+    "digits",
+    "match_name",
+    "split",
+]
 
 MAX_FAST_DIGITS: Final = 15
 """Decimals with more significant digits go to the general parser (exactness)."""
@@ -28,6 +37,72 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def _jit(function: _F) -> _F:
     return cast("_F", numba.njit(cache=True, nogil=True)(function))
+
+
+def _inline(function: _F) -> _F:
+    return cast("_F", numba.njit(cache=True, nogil=True, inline="always")(function))
+
+
+NO_DAY: Final = -(1 << 62)
+"""What :func:`civil_days` returns for a date that does not exist."""
+
+
+@_inline
+def civil_days(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a Gregorian date in 1900-2200, or :data:`NO_DAY`.
+
+    Howard Hinnant's ``days_from_civil``; compiled loops inline it.
+
+    >>> civil_days(1970, 1, 1), civil_days(2024, 2, 29), civil_days(2023, 2, 29) == NO_DAY
+    (0, 19782, True)
+    """
+    if year < 1900 or year > 2200 or month < 1 or month > 12 or day < 1:
+        return NO_DAY
+    leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
+    if month == 2:
+        length = 29 if leap else 28
+    elif month in (4, 6, 9, 11):
+        length = 30
+    else:
+        length = 31
+    if day > length:
+        return NO_DAY
+    y = year - 1 if month <= 2 else year
+    era = y // 400
+    yoe = y - era * 400
+    mp = month - 3 if month > 2 else month + 9
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146_097 + doe - 719_468
+
+
+@_inline
+def match_name(  # noqa: PLR0917 - compiled, called positionally from kernels
+    buf: np.ndarray, start: int, length: int, offsets: np.ndarray, data: np.ndarray, last: int
+) -> int:
+    """Which of a packed list of names the bytes ``buf[start:start + length]`` spell, or -1.
+
+    Name ``k`` is ``data[offsets[k]:offsets[k + 1]]``; ``last`` (the previous match) is
+    tried first, since files repeat the same name line after line.
+
+    >>> names = np.frombuffer(b"kwhvarh", np.uint8)
+    >>> offsets = np.array([0, 3, 7])
+    >>> match_name(np.frombuffer(b"x,varh,", np.uint8), 2, 4, offsets, names, 0)
+    1
+    """
+    for attempt in range(offsets.size):
+        key = last if attempt == 0 else attempt - 1
+        a, b = offsets[key], offsets[key + 1]
+        if b - a != length:
+            continue
+        same = True
+        for p in range(length):
+            if buf[start + p] != data[a + p]:
+                same = False
+                break
+        if same:
+            return key
+    return -1
 
 
 @_jit
@@ -153,29 +228,13 @@ def civil_to_wall(
             hour = (rest // 100) % 100
             rest //= 10_000
         year, month, day = rest // 10_000, (rest // 100) % 100, rest % 100
-        if year < 1900 or year > 2200 or month < 1 or month > 12 or day < 1:
-            continue
         if minute > 59 or seconds > 59:
             continue
         if hour > 23 and not (hour == 24 and minute == 0 and seconds == 0):
             continue
-        leap = (year % 4 == 0 and year % 100 != 0) or year % 400 == 0
-        if month == 2:
-            length = 29 if leap else 28
-        elif month in (4, 6, 9, 11):
-            length = 30
-        else:
-            length = 31
-        if day > length:
+        days = civil_days(year, month, day)
+        if days == NO_DAY:
             continue
-        # Days since 1970-01-01 (Howard Hinnant's days_from_civil).
-        y = year - 1 if month <= 2 else year
-        era = y // 400
-        yoe = y - era * 400
-        mp = month - 3 if month > 2 else month + 9
-        doy = (153 * mp + 2) // 5 + day - 1
-        doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-        days = era * 146_097 + doe - 719_468
         wall[i] = ((days * 1440 + hour * 60 + minute) * 60 + seconds) * 1_000_000
         ok[i] = True
     return wall, ok
