@@ -44,6 +44,9 @@ def test_the_exchanges_fall_on_weekdays_of_the_span_with_their_ground_truth() ->
         day = local.astimezone(ZONE).date()
         assert START + dt.timedelta(days=16) <= day <= START + dt.timedelta(days=18)
         assert day.weekday() < 5
+    for serial, final in rows.select("removed_serial", "removed_final_read_kwh").iter_rows():
+        digits = int(world.register_digits[world.meter_index(serial)])
+        assert 0 <= final < 10**digits  # the dial rolls over as the register reads do
     truth = world.ground_truth()
     wrong = truth.filter(pl.col("kind") == "wrong_multiplier")
     assert [json.loads(p)["recorded_at"] for p in wrong["parameters"]] == [

@@ -272,7 +272,12 @@ def exchange_rows(world: World, *, as_of: dt.date) -> pl.DataFrame:
         old = int(world.inst_meter[before[0]])
         if old >= listed or new >= listed:
             continue
-        final = world.registers_at(old, moment)[0] / 1000.0
+        # the dial as the technician reads it: truncated to its decimals, rolled over past
+        # its digits (as the register reads are)
+        decimals = int(world.register_decimals[old])
+        digits = int(world.register_digits[old])
+        dial = np.floor(world.registers_at(old, moment)[0] / 10.0 ** (3 - decimals))
+        final = float(np.mod(dial, 10.0 ** (digits + decimals))) / 10.0**decimals
         initial = float(world.territory.meters["install_read_kwh"][int(world.meter_row[new])])
         out.append(
             {
