@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -64,13 +64,21 @@ def w(tmp_path: Path) -> Iterator[World]:
         yield created
 
 
-def _files(w: World) -> list[Path]:
-    """Overlapping files; each also holds an unknown meter (quarantine) and, from the second
-    on, one changed value (conflict), so that one file writes to three tables."""
+def overlapping_files(
+    w: World,
+    meters: list[str],
+    *,
+    quarters: int,
+    encode: Callable[[pl.DataFrame], bytes] = csv_bytes,
+    suffix: str = "csv",
+) -> list[Path]:
+    """``FILES`` overlapping files (each overlaps half of the previous one); each also holds
+    an unknown meter (quarantine) and, from the second on, one changed value (conflict), so
+    that one file writes to three tables."""
     paths = []
     for n in range(FILES):
-        start = DAY + dt.timedelta(minutes=15 * n * QUARTERS_PER_FILE // 2)
-        frame = interval_frame([*METERS, "UNKNOWN"], start=start, intervals=QUARTERS_PER_FILE)
+        start = DAY + dt.timedelta(minutes=15 * n * quarters // 2)
+        frame = interval_frame([*meters, "UNKNOWN"], start=start, intervals=quarters)
         if n:
             frame = frame.with_columns(
                 pl.when(pl.int_range(pl.len()) == 0)
@@ -78,8 +86,12 @@ def _files(w: World) -> list[Path]:
                 .otherwise(pl.col("value"))
                 .alias("value")
             )
-        paths.append(w.write(f"part{n}.csv", csv_bytes(frame)))
+        paths.append(w.write(f"part{n}.{suffix}", encode(frame)))
     return paths
+
+
+def _files(w: World) -> list[Path]:
+    return overlapping_files(w, METERS, quarters=QUARTERS_PER_FILE)
 
 
 def _start(w: World, paths: list[Path], kill_at: str) -> subprocess.Popen[bytes]:

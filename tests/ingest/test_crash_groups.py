@@ -10,7 +10,6 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-import polars as pl
 import pytest
 from sqlalchemy import select
 
@@ -19,11 +18,15 @@ from meterops.ingest.formats.cim import write_cim_meter_readings
 from meterops.models import ImportJournal
 from meterops.models.ingest import ImportStatus
 from meterops.reads.store import Table
-from tests.ingest.test_crash import _assert_no_partial_file_and_no_duplicate, _start
-from tests.reads.world import DAY, World, interval_frame, world
+from tests.ingest.test_crash import (
+    FILES,
+    _assert_no_partial_file_and_no_duplicate,
+    _start,
+    overlapping_files,
+)
+from tests.reads.world import DAY, World, world
 
 METERS = [f"S{n:05d}" for n in range(60)]
-FILES = 4
 QUARTERS = 48  # each file overlaps half of the previous one
 UNION = (FILES - 1) * QUARTERS // 2 + QUARTERS
 
@@ -47,19 +50,9 @@ def w(tmp_path: Path) -> Iterator[World]:
 def _files(w: World) -> list[Path]:
     """Overlapping CIM files; each holds an unknown meter (quarantine) and, from the second
     on, one changed value (conflict with the previous file, a member of the same group)."""
-    paths = []
-    for n in range(FILES):
-        start = DAY + dt.timedelta(minutes=15 * n * QUARTERS // 2)
-        frame = interval_frame([*METERS, "UNKNOWN"], start=start, intervals=QUARTERS)
-        if n:
-            frame = frame.with_columns(
-                pl.when(pl.int_range(pl.len()) == 0)
-                .then(99.0)
-                .otherwise(pl.col("value"))
-                .alias("value")
-            )
-        paths.append(w.write(f"part{n}.xml", write_cim_meter_readings(frame)))
-    return paths
+    return overlapping_files(
+        w, METERS, quarters=QUARTERS, encode=write_cim_meter_readings, suffix="xml"
+    )
 
 
 def _visible_files(w: World) -> int:
