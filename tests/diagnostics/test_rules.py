@@ -9,7 +9,13 @@ import pytest
 
 from meterops.diagnostics.facts import FACT_NAMES
 from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
-from meterops.diagnostics.rules import OPERATORS, RULES, diagnose, evaluate
+from meterops.diagnostics.rules import (
+    OPERATORS,
+    RULES,
+    SHORT_SILENCE_HOURS,
+    diagnose,
+    evaluate,
+)
 from meterops.workorders.types import ORDER_TYPES, WorkOrderType
 
 
@@ -167,3 +173,57 @@ def test_diagnose_gives_each_exception_its_verdict_with_the_evidence() -> None:
     assert first["facts"] == {"transformer_rated": True, "reverse_events": 3}
     assert first["detector"] == {"events": 3}
     assert "Because transformer_rated = True" in out["summary"][0]
+
+
+SHORT_QUIET = {**SILENT, "silent_hours": 26.0, "comm_failure_events": 0, "rssi_dbm": -81.0}
+
+
+def test_a_short_silence_with_nothing_logged_gets_a_remote_read_not_a_truck() -> None:
+    rule, why = evaluate(ExceptionKind.NON_COMMUNICATING, SHORT_QUIET)
+    assert rule.rule_id == "non_communicating.short_silence"
+    assert rule.cause is Cause.UNDETERMINED
+    assert rule.action is ActionKind.REMOTE
+    assert rule.remote_command == "read_on_demand"
+    assert rule.order_type is None
+    assert f"silent_hours = 26.0 (<= {SHORT_SILENCE_HOURS})" in why
+    assert "comm_failure_events = 0 (== 0)" in why
+
+
+@pytest.mark.parametrize(
+    "facts",
+    [
+        # Silent beyond the threshold with nothing logged: the radio-module visit stays.
+        {**SHORT_QUIET, "silent_hours": SHORT_SILENCE_HOURS + 1.0},
+        {**SHORT_QUIET, "silent_hours": 30 * 24.0},
+        # The head-end logs the meter as failing: the radio-module visit, however short.
+        {**SHORT_QUIET, "comm_failure_events": 1},
+        {**SHORT_QUIET, "silent_hours": 6.0, "comm_failure_events": 4},
+    ],
+)
+def test_a_long_silence_or_a_logged_comm_failure_still_sends_the_radio_visit(
+    facts: dict[str, object],
+) -> None:
+    rule, _ = evaluate(ExceptionKind.NON_COMMUNICATING, facts)
+    assert rule.cause is Cause.RADIO_MODULE_FAILURE
+    assert rule.action is ActionKind.FIELD
+    assert rule.order_type is WorkOrderType.RADIO_MODULE_REPLACEMENT
+
+
+def test_a_short_silence_over_a_fading_signal_is_still_a_weak_mesh_path() -> None:
+    rule, _ = evaluate(ExceptionKind.NON_COMMUNICATING, {**SHORT_QUIET, "rssi_change_db": -9.0})
+    assert rule.cause is Cause.WEAK_MESH_PATH
+
+
+def test_diagnose_shows_the_silence_and_the_signal_of_a_short_silence() -> None:
+    exceptions = pl.DataFrame(
+        {"meter_id": [7], "kind": ["non_communicating"], "evidence": [json.dumps({})]}
+    )
+    facts = pl.DataFrame({"meter_id": [7], **{k: [v] for k, v in SHORT_QUIET.items()}})
+    out = diagnose(exceptions, facts)
+    assert out["action"].to_list() == ["remote"]
+    assert out["remote_command"].to_list() == ["read_on_demand"]
+    shown = json.loads(out["verdict_evidence"][0])["facts"]
+    assert shown["silent_hours"] == 26.0
+    assert shown["comm_failure_events"] == 0
+    assert shown["rssi_dbm"] == -81.0
+    assert "Read it on demand before a visit" in out["summary"][0]

@@ -26,6 +26,7 @@ from meterops.workorders.types import WorkOrderType
 __all__ = [
     "OPERATORS",
     "RULES",
+    "SHORT_SILENCE_HOURS",
     "VERDICTS",
     "Condition",
     "VerdictRule",
@@ -112,6 +113,11 @@ _K, _C, _A, _W = ExceptionKind, Cause, ActionKind, WorkOrderType
 def _c(fact: str, op: str, value: Any) -> Condition:
     return Condition(fact, op, value)
 
+
+SHORT_SILENCE_HOURS: Final[float] = 36.0
+"""A silent meter with no comm-failure event and a steady signal, silent at most this long,
+gets a remote on-demand read first (``non_communicating.short_silence``), not a
+radio-module visit. [h]"""
 
 _COMM_FACTS = ("rssi_dbm", "rssi_change_db", "hop_count", "collector_code", "read_success")
 
@@ -290,6 +296,24 @@ RULES: Final[tuple[VerdictRule, ...]] = (
         "radio module failed.",
         _W.RADIO_MODULE_REPLACEMENT,
         facts=(*_COMM_FACTS, "parent_silent_share"),
+    ),
+    VerdictRule(
+        "non_communicating.short_silence",
+        _K.NON_COMMUNICATING,
+        _C.UNDETERMINED,
+        (
+            _c("mode", "==", "silent"),
+            _c("comm_failure_events", "==", 0),
+            _c("rssi_change_db", ">", -6.0),
+            _c("silent_hours", "<=", SHORT_SILENCE_HOURS),
+        ),
+        0.4,
+        _A.REMOTE,
+        "Silent for about a day with a steady signal and no comm-failure event from the "
+        "head-end: the head-end may simply have dropped reads on a long mesh path. Read it on "
+        "demand before a visit; a radio-module visit only if it stays silent.",
+        remote_command="read_on_demand",
+        facts=(*_COMM_FACTS, "silent_hours", "comm_failure_events"),
     ),
     VerdictRule(
         "non_communicating.radio_module_failure",
