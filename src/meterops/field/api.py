@@ -20,7 +20,7 @@ from meterops.field import service as field_service
 from meterops.field.photos import PhotoRefusedError
 from meterops.timeutil import utc_now
 from meterops.web.auth import UserDep, require_csrf
-from meterops.web.deps import SessionDep, SettingsDep
+from meterops.web.deps import SessionDep, SettingsDep, WritingSessionDep
 from meterops.web.errors import ERROR_RESPONSES
 
 __all__ = [
@@ -182,7 +182,7 @@ def ask_read(
 
 @router.get("/orders/{order_number}/commands/{request_id}", response_model=schemas.CommandRead)
 def follow_command(
-    order_number: str, request_id: int, session: SessionDep, user: UserDep
+    order_number: str, request_id: int, session: WritingSessionDep, user: UserDep
 ) -> schemas.CommandRead:
     """A ping or read of the order as it stands (a settled answer is kept on the order)."""
     return field_service.follow_command(session, user, order_number, request_id, now=utc_now())
@@ -190,7 +190,7 @@ def follow_command(
 
 @router.get("/orders/{order_number}/verification", response_model=schemas.VerificationRead)
 def get_verification(
-    order_number: str, session: SessionDep, user: UserDep, head_end: HeadEndDep
+    order_number: str, session: WritingSessionDep, user: UserDep, head_end: HeadEndDep
 ) -> schemas.VerificationRead:
     """The head-end verification of the meter installed on the order (asks the head-end)."""
     return field_service.verification(session, user, order_number, head_end=head_end, now=utc_now())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -13,7 +14,15 @@ from starlette.concurrency import run_in_threadpool
 from meterops.config import Settings
 from meterops.db.engine import WRITE_INTENT
 
-__all__ = ["UNSAFE_METHODS", "SessionDep", "SettingsDep", "get_session", "get_settings"]
+__all__ = [
+    "UNSAFE_METHODS",
+    "SessionDep",
+    "SettingsDep",
+    "WritingSessionDep",
+    "get_session",
+    "get_settings",
+    "get_writing_session",
+]
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 """Methods that may change state: CSRF-checked, and their sessions may write."""
@@ -37,8 +46,25 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     The session is made in the event loop (that does no I/O: it connects at its first query,
     in the handler's worker thread) and ends in one worker-thread call.
     """
+    async with _request_session(request, writes=request.method in UNSAFE_METHODS) as session:
+        yield session
+
+
+async def get_writing_session(request: Request) -> AsyncIterator[Session]:
+    """:func:`get_session` for a ``GET`` that records what it finds (:data:`WritingSessionDep`).
+
+    It passes the writers' gate like a ``POST``: on SQLite a read transaction that then
+    writes cannot wait for the write lock another writer holds, and fails "database is
+    locked" at once.
+    """
+    async with _request_session(request, writes=True) as session:
+        yield session
+
+
+@asynccontextmanager
+async def _request_session(request: Request, *, writes: bool) -> AsyncIterator[Session]:
     gate: asyncio.Semaphore | None = None
-    if request.method in UNSAFE_METHODS:
+    if writes:
         gate = getattr(request.app.state, "write_gate", None)
         WRITE_INTENT.set(True)
     if gate is not None:
@@ -76,4 +102,5 @@ def get_settings(request: Request) -> Settings:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+WritingSessionDep = Annotated[Session, Depends(get_writing_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
