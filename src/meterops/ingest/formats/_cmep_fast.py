@@ -268,23 +268,7 @@ def _scan(  # noqa: PLR0917 - one compiled pass, private
             if buf[i] == 45 or buf[i] == 43:
                 negative = buf[i] == 45
                 i += 1
-            mantissa = 0
-            digits = 0
-            after_dot = 0
-            dots = 0
-            while True:
-                c = buf[i]
-                if 48 <= c <= 57:
-                    if digits < 15:
-                        mantissa = mantissa * 10 + (c - 48)
-                    digits += 1
-                    if dots:
-                        after_dot += 1
-                elif c == 46:
-                    dots += 1
-                else:
-                    break
-                i += 1
+            mantissa, digits, after_dot, dots, _, i = _kernels.scan_decimal(buf, i)
             end_char = 10 if k == count - 1 else 44
             if buf[i] != end_char:
                 return 7, nl, nt, line_no, header, minutes, first, wall, value, code

@@ -216,24 +216,10 @@ def _scan(  # noqa: PLR0917 - one compiled pass, private
         negative = buf[i] == 45
         if negative:
             i += 1
-        mantissa = 0
-        digits = 0
-        after_dot = 0
-        dot = False
-        while True:
-            byte = buf[i]
-            if 48 <= byte <= 57:
-                if digits < 15:
-                    mantissa = mantissa * 10 + (byte - 48)
-                digits += 1
-                if dot:
-                    after_dot += 1
-            elif byte == 46 and not dot and digits > 0:
-                dot = True
-            else:
-                break
-            i += 1
-        if buf[i] != 44 or digits == 0 or digits > 15 or (dot and after_dot == 0):
+        # One dot at most, with digits on both sides.
+        mantissa, digits, after_dot, dots, leading, i = _kernels.scan_decimal(buf, i)
+        malformed = dots > 1 or (dots == 1 and (leading == 0 or after_dot == 0))
+        if buf[i] != 44 or digits == 0 or digits > 15 or malformed:
             return 6, rows, run, spans, channel, instant, interval, value, flags
         v = mantissa / pow10[after_dot]
         if v > 1e12 or (negative and non_negative[found] and v != 0.0):

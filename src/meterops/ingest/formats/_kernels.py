@@ -26,6 +26,7 @@ __all__ = [
     "decimals",
     "digits",
     "match_name",
+    "scan_decimal",
     "split",
 ]
 
@@ -74,6 +75,41 @@ def civil_days(year: int, month: int, day: int) -> int:
     doy = (153 * mp + 2) // 5 + day - 1
     doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
     return era * 146_097 + doe - 719_468
+
+
+@_inline
+def scan_decimal(buf: np.ndarray, i: int) -> tuple[int, int, int, int, int, int]:
+    """The digits and dots from ``buf[i]`` on, up to the first other byte.
+
+    Returns ``(mantissa, digits, after_dot, dots, leading, end)``: the first 15 digits as an
+    integer, how many digits there are, how many follow the first dot, how many dots, how
+    many digits precede the first dot, and the offset of the byte that ended the run. The
+    callers decide which shapes they accept.
+
+    >>> scan_decimal(np.frombuffer(b"12.50,", np.uint8), 0)
+    (1250, 4, 2, 1, 2, 5)
+    """
+    mantissa = 0
+    digits = 0
+    after_dot = 0
+    dots = 0
+    leading = 0
+    while i < buf.size:
+        c = buf[i]
+        if 48 <= c <= 57:
+            if digits < MAX_FAST_DIGITS:
+                mantissa = mantissa * 10 + (c - 48)
+            digits += 1
+            if dots:
+                after_dot += 1
+            else:
+                leading += 1
+        elif c == 46:
+            dots += 1
+        else:
+            break
+        i += 1
+    return mantissa, digits, after_dot, dots, leading, i
 
 
 @_inline
