@@ -20,6 +20,7 @@ from meterops.models.ingest import ImportStatus
 from meterops.reads.store import Table
 from tests.ingest.test_crash import (
     FILES,
+    STEPS,
     _assert_no_partial_file_and_no_duplicate,
     _start,
     overlapping_files,
@@ -29,15 +30,6 @@ from tests.reads.world import DAY, World, world
 METERS = [f"S{n:05d}" for n in range(60)]
 QUARTERS = 48  # each file overlaps half of the previous one
 UNION = (FILES - 1) * QUARTERS // 2 + QUARTERS
-
-STEPS = [
-    "after_pending",
-    "after_append:interval_reads",
-    "after_append:conflicts",
-    "after_append:quarantine",
-    "after_commit_marker",
-    "after_journal",
-]
 
 
 @pytest.fixture
