@@ -1,0 +1,245 @@
+"""Verdict rules of non-communicating meters, in the order they are tried.
+
+Pure module: pure meterops modules only.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from meterops.diagnostics._rule import VerdictRule
+from meterops.diagnostics._rule import c as _c
+from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
+from meterops.workorders.types import WorkOrderType
+
+__all__ = ["COMM_RULES", "SHORT_SILENCE_HOURS"]
+
+_K, _C, _A, _W = ExceptionKind, Cause, ActionKind, WorkOrderType
+
+
+SHORT_SILENCE_HOURS: Final[float] = 36.0
+"""A silent meter with no comm-failure event and a steady signal, silent at most this long,
+gets a remote on-demand read first (``non_communicating.short_silence``), not a
+radio-module visit. [h]"""
+
+_COMM_FACTS = ("rssi_dbm", "rssi_change_db", "hop_count", "collector_code", "read_success")
+
+
+COMM_RULES: Final[tuple[VerdictRule, ...]] = (
+    VerdictRule(
+        "non_communicating.unprovisioned",
+        _K.NON_COMMUNICATING,
+        _C.UNPROVISIONED_METER,
+        (
+            _c("never_reported", "==", True),
+            _c("comm_stats_days", "==", 0),
+            _c("comm_failure_events", "==", 0),
+            _c("unknown_serials_reported", ">=", 1),
+        ),
+        0.7,
+        _A.BACK_OFFICE,
+        "The head-end does not know this meter (no read, no comm stats, no comm-failure log) "
+        "while it reports serials the back office does not know: check the serial recorded "
+        "for this meter.",
+        facts=("unknown_serials_reported",),
+    ),
+    VerdictRule(
+        "non_communicating.collector_down",
+        _K.NON_COMMUNICATING,
+        _C.COLLECTOR_DOWN,
+        (
+            _c("collector_down", "==", True),
+            _c("silent_before_collector_down", "==", False),
+            _c("mode", "!=", "degrading"),
+        ),
+        0.95,
+        _A.FIELD,
+        "The meter's collector reports itself down and the meter fell silent with it.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=2,
+        facts=(
+            "collector_code",
+            "collector_down_hours",
+            "collector_silent_share",
+            "collector_meters",
+        ),
+    ),
+    VerdictRule(
+        "non_communicating.collector_silent",
+        _K.NON_COMMUNICATING,
+        _C.COLLECTOR_DOWN,
+        (
+            _c("collector_silent_share", ">=", 0.5),
+            _c("collector_meters", ">=", 5),
+            _c("silent_hours", "<=", 72.0),
+            _c("mode", "!=", "degrading"),
+        ),
+        0.85,
+        _A.FIELD,
+        "Most meters on the same collector went silent together: the collector, not their radios.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=2,
+        facts=("collector_code", "collector_meters"),
+    ),
+    VerdictRule(
+        "non_communicating.meter_removed",
+        _K.NON_COMMUNICATING,
+        _C.METER_REMOVED,
+        (_c("meter_removed_events", ">=", 1),),
+        0.9,
+        _A.FIELD,
+        "The meter reported its removal from the socket, then went silent.",
+        _W.TAMPER_INVESTIGATION,
+        priority=2,
+        facts=("outage_after_last_read",),
+    ),
+    VerdictRule(
+        "non_communicating.hot_socket",
+        _K.NON_COMMUNICATING,
+        _C.HOT_SOCKET,
+        (_c("high_temperature_events", ">=", 1),),
+        0.9,
+        _A.FIELD,
+        "High-temperature alarms before the meter went silent: a burnt socket.",
+        _W.HOT_SOCKET_INSPECTION,
+        priority=1,
+        facts=("power_failed_events",),
+    ),
+    VerdictRule(
+        "non_communicating.power_outage",
+        _K.NON_COMMUNICATING,
+        _C.POWER_OUTAGE,
+        (
+            _c("outage_after_last_read", "==", True),
+            _c("mode", "==", "silent"),
+            _c("silent_hours", "<=", 72.0),
+        ),
+        0.6,
+        _A.REMOTE,
+        "A last gasp or power loss came with a silence of hours, not days: ping it; if it "
+        "stays dark the service is without power.",
+        remote_command="ping",
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.intermittent",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("mode", "==", "intermittent"), _c("rssi_change_db", "<=", -3.0)),
+        0.8,
+        _A.FIELD,
+        "Reads still arrive, but too few, and the signal has been fading: a weak mesh path to "
+        "the collector (relocate or add a collector or router).",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=3,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.intermittent_weak_signal",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("mode", "==", "intermittent"), _c("rssi_dbm", "<=", -88.0)),
+        0.7,
+        _A.FIELD,
+        "Reads still arrive, but too few, over a signal at the edge of reception: a weak mesh "
+        "path.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=3,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.intermittent",
+        _K.NON_COMMUNICATING,
+        _C.UNDETERMINED,
+        (_c("mode", "==", "intermittent"),),
+        0.4,
+        _A.REMOTE,
+        "Too few reads over a steady, healthy signal (outages, a busy collector): read it on "
+        "demand before sending anyone.",
+        remote_command="read_on_demand",
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.degrading",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("mode", "==", "degrading"),),
+        0.75,
+        _A.FIELD,
+        "Reads still arrive but the signal keeps fading: a weak mesh path about to fail.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=4,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.rssi",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("rssi_change_db", "<=", -6.0),),
+        0.75,
+        _A.FIELD,
+        "The signal faded over days before the silence: a weak mesh path.",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=3,
+        facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.radio_module_failure.comm_failure",
+        _K.NON_COMMUNICATING,
+        _C.RADIO_MODULE_FAILURE,
+        (_c("mode", "==", "silent"), _c("comm_failure_events", ">=", 1)),
+        0.85,
+        _A.FIELD,
+        "The head-end logs the meter as not communicating while its neighbours read: the "
+        "radio module failed.",
+        _W.RADIO_MODULE_REPLACEMENT,
+        facts=(*_COMM_FACTS, "parent_silent_share"),
+    ),
+    VerdictRule(
+        "non_communicating.short_silence",
+        _K.NON_COMMUNICATING,
+        _C.UNDETERMINED,
+        (
+            _c("mode", "==", "silent"),
+            _c("comm_failure_events", "==", 0),
+            _c("rssi_change_db", ">", -6.0),
+            _c("silent_hours", "<=", SHORT_SILENCE_HOURS),
+        ),
+        0.4,
+        _A.REMOTE,
+        "Silent for about a day with a steady signal and no comm-failure event from the "
+        "head-end: the head-end may simply have dropped reads on a long mesh path. Read it on "
+        "demand before a visit; a radio-module visit only if it stays silent.",
+        remote_command="read_on_demand",
+        facts=(*_COMM_FACTS, "silent_hours", "comm_failure_events"),
+    ),
+    VerdictRule(
+        "non_communicating.radio_module_failure",
+        _K.NON_COMMUNICATING,
+        _C.RADIO_MODULE_FAILURE,
+        (_c("mode", "==", "silent"), _c("rssi_change_db", ">", -6.0)),
+        0.85,
+        _A.FIELD,
+        "A sudden stop with a steady signal before it and its neighbours still reading: the "
+        "radio module failed.",
+        _W.RADIO_MODULE_REPLACEMENT,
+        facts=(*_COMM_FACTS, "comm_failure_events", "parent_silent_share"),
+    ),
+    VerdictRule(
+        "non_communicating.undetermined",
+        _K.NON_COMMUNICATING,
+        _C.UNDETERMINED,
+        (),
+        0.3,
+        _A.FIELD,
+        "No rule explains the silence: a technician investigates on site.",
+        _W.NON_COMM_INVESTIGATION,
+        facts=_COMM_FACTS,
+    ),
+)
+"""The ``non_communicating`` rules; the last has no condition (the fallback)."""
