@@ -129,3 +129,36 @@ def test_verdicts_for_a_drop() -> None:
     assert cause(drop_ratio=0.3, net_metering=True, export_ratio=1.0, tamper_events=0) == (
         "consumption_drop.bypass:bypass_theft"
     )
+
+
+def test_a_register_that_stopped_on_the_step_day_is_not_a_drop() -> None:
+    # the stop day keeps the morning's use, then exact zeros: a stopped register (the
+    # zero-consumption detector's), not a bypass that registers a share of the use
+    def use(m: int, d: int) -> float:
+        if m != 1 or d < STEP:
+            return _use(m, d)
+        return _use(m, d) * 0.4 if d == STEP else 0.0
+
+    rows = [(m, d, use(m, d)) for m in range(1, 8) for d in DAYS]
+    assert _detect(rows, f.meters(7)).is_empty()
+    # the same step to 35 % that keeps registering is a drop
+    rows = [
+        (m, d, _use(m, d) * (0.35 if m == 1 and d > STEP else 1.0))
+        for m in range(1, 8)
+        for d in DAYS
+    ]
+    assert _detect(rows, f.meters(7))["meter_id"].to_list() == [1]
+
+
+def test_a_new_customer_after_a_move_in_is_not_a_drop() -> None:
+    # the premise changed hands on the step day: the new customer uses 40 % of the old one's
+    rows = [
+        (m, d, _use(m, d) * (0.4 if m == 1 and d >= STEP else 1.0))
+        for m in range(1, 8)
+        for d in DAYS
+    ]
+    moved = f.meters(7, account_opened_on=[dt.date(2026, 7, STEP - 1)] + [None] * 6)
+    assert _detect(rows, moved).is_empty()
+    # a customer there for years with the same step is judged against their own history
+    stayed = f.meters(7, account_opened_on=[dt.date(2019, 3, 1)] + [None] * 6)
+    assert _detect(rows, stayed)["meter_id"].to_list() == [1]

@@ -72,13 +72,30 @@ SILENT = {"mode": "silent", "silent_hours": 30.0, "never_reported": False, "rssi
         ),
         (
             ExceptionKind.NON_COMMUNICATING,
-            {**SILENT, "rssi_change_db": -9.0},
+            {**SILENT, "rssi_fade_db": 9.0, "rssi_trend_t": -8.0},
             Cause.WEAK_MESH_PATH,
         ),
         (
             ExceptionKind.NON_COMMUNICATING,
-            {"mode": "intermittent", "rssi_change_db": -5.0},
+            {"mode": "intermittent", "rssi_fade_db": 6.0, "rssi_trend_t": -5.0},
             Cause.WEAK_MESH_PATH,
+        ),
+        # Two single reports 9 dB apart over a flat fitted trend is scatter, not a fade.
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {
+                **SILENT,
+                "rssi_change_db": -9.0,
+                "rssi_fade_db": 0.8,
+                "rssi_trend_t": -0.6,
+                "comm_failure_events": 3,
+            },
+            Cause.RADIO_MODULE_FAILURE,
+        ),
+        (
+            ExceptionKind.NON_COMMUNICATING,
+            {"mode": "intermittent", "rssi_change_db": -5.0, "rssi_fade_db": 1.0},
+            Cause.UNDETERMINED,
         ),
         # Too few reads over a healthy signal is not a weak path: read it remotely first.
         (
@@ -210,7 +227,8 @@ def test_a_long_silence_or_a_logged_comm_failure_still_sends_the_radio_visit(
 
 
 def test_a_short_silence_over_a_fading_signal_is_still_a_weak_mesh_path() -> None:
-    rule, _ = evaluate(ExceptionKind.NON_COMMUNICATING, {**SHORT_QUIET, "rssi_change_db": -9.0})
+    fading = {**SHORT_QUIET, "rssi_change_db": -9.0, "rssi_fade_db": 9.5, "rssi_trend_t": -7.0}
+    rule, _ = evaluate(ExceptionKind.NON_COMMUNICATING, fading)
     assert rule.cause is Cause.WEAK_MESH_PATH
 
 

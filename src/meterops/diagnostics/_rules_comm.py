@@ -12,7 +12,7 @@ from meterops.diagnostics._rule import c as _c
 from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
 from meterops.workorders.types import WorkOrderType
 
-__all__ = ["COMM_RULES", "SHORT_SILENCE_HOURS"]
+__all__ = ["COMM_RULES", "FADE_DB", "FADE_T", "SHORT_SILENCE_HOURS"]
 
 _K, _C, _A, _W = ExceptionKind, Cause, ActionKind, WorkOrderType
 
@@ -22,7 +22,26 @@ SHORT_SILENCE_HOURS: Final[float] = 36.0
 gets a remote on-demand read first (``non_communicating.short_silence``), not a
 radio-module visit. [h]"""
 
-_COMM_FACTS = ("rssi_dbm", "rssi_change_db", "hop_count", "collector_code", "read_success")
+FADE_DB: Final[float] = 5.0
+"""A weak mesh path: the least-squares line through the meter's daily RSSI reports fell by
+at least this much over the window (``rssi_fade_db``)... [dB]"""
+
+FADE_T: Final[float] = -4.0
+"""...with a slope at least this many standard errors below zero (``rssi_trend_t``): a
+healthy meter's daily RSSI scatters about 1.5 dB around a steady level (a change of 3 dB
+between two single reports is common), a weak path loses its margin dB by dB. [-]"""
+
+_COMM_FACTS = (
+    "rssi_dbm",
+    "rssi_fade_db",
+    "rssi_trend_db_per_day",
+    "rssi_trend_t",
+    "rssi_reports",
+    "hop_count",
+    "collector_code",
+    "read_success",
+)
+_FADING = (_c("rssi_fade_db", ">=", FADE_DB), _c("rssi_trend_t", "<=", FADE_T))
 
 
 COMM_RULES: Final[tuple[VerdictRule, ...]] = (
@@ -126,11 +145,11 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         "non_communicating.weak_mesh_path.intermittent",
         _K.NON_COMMUNICATING,
         _C.WEAK_MESH_PATH,
-        (_c("mode", "==", "intermittent"), _c("rssi_change_db", "<=", -3.0)),
+        (_c("mode", "==", "intermittent"), *_FADING),
         0.8,
         _A.FIELD,
-        "Reads still arrive, but too few, and the signal has been fading: a weak mesh path to "
-        "the collector (relocate or add a collector or router).",
+        "Reads still arrive, but too few, and the signal has been fading steadily day after "
+        "day: a weak mesh path to the collector (relocate or add a collector or router).",
         _W.COLLECTOR_WORK,
         subject="collector",
         priority=3,
@@ -140,11 +159,16 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         "non_communicating.weak_mesh_path.intermittent_weak_signal",
         _K.NON_COMMUNICATING,
         _C.WEAK_MESH_PATH,
-        (_c("mode", "==", "intermittent"), _c("rssi_dbm", "<=", -88.0)),
+        (
+            _c("mode", "==", "intermittent"),
+            _c("rssi_dbm", "<=", -88.0),
+            _c("rssi_fade_db", ">=", 3.0),
+            _c("rssi_trend_t", "<=", FADE_T),
+        ),
         0.7,
         _A.FIELD,
-        "Reads still arrive, but too few, over a signal at the edge of reception: a weak mesh "
-        "path.",
+        "Reads still arrive, but too few, over a signal at the edge of reception that is "
+        "still falling: a weak mesh path.",
         _W.COLLECTOR_WORK,
         subject="collector",
         priority=3,
@@ -157,8 +181,8 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         (_c("mode", "==", "intermittent"),),
         0.4,
         _A.REMOTE,
-        "Too few reads over a steady, healthy signal (outages, a busy collector): read it on "
-        "demand before sending anyone.",
+        "Too few reads over a steady signal (no fading trend: outages, a collector that was "
+        "down, a long mesh path dropping reads): read it on demand before sending anyone.",
         remote_command="read_on_demand",
         facts=_COMM_FACTS,
     ),
@@ -179,10 +203,11 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         "non_communicating.weak_mesh_path.rssi",
         _K.NON_COMMUNICATING,
         _C.WEAK_MESH_PATH,
-        (_c("rssi_change_db", "<=", -6.0),),
+        _FADING,
         0.75,
         _A.FIELD,
-        "The signal faded over days before the silence: a weak mesh path.",
+        "The signal faded steadily, day after day, before the silence: a weak mesh path (a "
+        "failed radio stops at a steady signal).",
         _W.COLLECTOR_WORK,
         subject="collector",
         priority=3,

@@ -92,13 +92,27 @@ USAGE_RULES: Final[tuple[VerdictRule, ...]] = (
     ),
     # -- tamper ----------------------------------------------------------------------------------
     VerdictRule(
+        "tamper.drop",
+        _K.TAMPER,
+        _C.BYPASS_THEFT,
+        (_c("drop_ratio", "<=", 0.6),),
+        0.85,
+        _A.FIELD,
+        "Tamper events and the premise's weather-adjusted use stepped down and stayed down "
+        "(a consumption drop): a bypass, not a tamper alone.",
+        _W.TAMPER_INVESTIGATION,
+        priority=2,
+        facts=("tamper_events", "usage_ratio_since_tamper", "neighbour_ratio"),
+    ),
+    VerdictRule(
         "tamper.bypass",
         _K.TAMPER,
         _C.BYPASS_THEFT,
         (_c("usage_ratio_since_tamper", "<=", 0.7),),
         0.8,
         _A.FIELD,
-        "Tamper events and registered consumption fell: a bypass.",
+        "Tamper events and the registered consumption fell after them (complete days, "
+        "weather-adjusted, against the days before the first tamper): a bypass.",
         _W.TAMPER_INVESTIGATION,
         priority=2,
         facts=("tamper_events", "usage_ratio", "prior_kwh_per_day"),

@@ -15,6 +15,8 @@ import datetime as dt
 import polars as pl
 
 from meterops.diagnostics.detect._common import event_name_expr, utc_literal
+from meterops.diagnostics.detect.comm import rssi_trend
+from meterops.diagnostics.detect.drop import adjusted_daily
 from meterops.diagnostics.detect.events import REVERSE_EVENTS, TAMPER_EVENTS
 from meterops.diagnostics.engine import DiagnosticInputs
 from meterops.diagnostics.kinds import ExceptionKind
@@ -62,6 +64,10 @@ FACT_NAMES = (
     "export_ratio",
     "net_metering",
     "crossed_partner",
+    "rssi_reports",
+    "rssi_trend_db_per_day",
+    "rssi_fade_db",
+    "rssi_trend_t",
 )
 """Every fact a rule may test (documented in docs/diagnostics.md)."""
 
@@ -84,8 +90,10 @@ def _comm(inputs: DiagnosticInputs) -> pl.LazyFrame:
             pl.col("collector_code").last().alias("collector_code"),
         )
     )
-    return rssi.join(mesh, on="meter_id", how="full", coalesce=True).join(
-        days, on="meter_id", how="full", coalesce=True
+    return (
+        rssi.join(mesh, on="meter_id", how="full", coalesce=True)
+        .join(days, on="meter_id", how="full", coalesce=True)
+        .join(rssi_trend(inputs.comm_stats).lazy(), on="meter_id", how="left")
     )
 
 
@@ -253,14 +261,17 @@ def meter_facts(
             .alias("tamper_day")
         )
     )
+    # complete days, weekly shape and weather taken out (detect.drop.adjusted_daily): a
+    # partial first day of the window or a hot spell is not a change of the premise's use
+    tampered = inputs.daily.join(tamper_day.select("meter_id").collect(), on="meter_id")
     since_tamper = (
-        inputs.daily.lazy()
-        .filter(pl.col("day") <= inputs.last_day)
+        adjusted_daily(tampered, last_day=inputs.last_day, factors=inputs.daily)
+        .lazy()
         .join(tamper_day, on="meter_id")
         .group_by("meter_id")
         .agg(
-            pl.col("kwh_delivered").filter(pl.col("day") > pl.col("tamper_day")).mean().alias("a"),
-            pl.col("kwh_delivered").filter(pl.col("day") < pl.col("tamper_day")).mean().alias("b"),
+            pl.col("x").filter(pl.col("day") > pl.col("tamper_day")).mean().alias("a"),
+            pl.col("x").filter(pl.col("day") < pl.col("tamper_day")).mean().alias("b"),
         )
         .select(
             "meter_id",
@@ -355,6 +366,7 @@ def meter_facts(
                     "reverse_events",
                     "clock_error_days",
                     "comm_stats_days",
+                    "rssi_reports",
                 )
             ),
         )

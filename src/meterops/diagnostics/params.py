@@ -19,10 +19,16 @@ class DetectParams:
         min_read_success: A meter whose read success over the last ``comm_days`` is below
             this share is non-communicating (intermittent). [0-1]
         comm_days: Days over which read success is judged. [d]
-        rssi_fall_db: A meter whose RSSI fell by at least this much over the window (mean of
-            the first three reports against the last three) while still reading is
-            degrading: a weak mesh path before it fails. [dB]
-        rssi_weak_dbm: ...and whose RSSI is now at or below this. [dBm]
+        rssi_fall_db: A meter whose RSSI fell by at least this much over the window (the
+            fall of the least-squares line through its daily reports,
+            ``detect.comm.rssi_trend``) while still reading is degrading: a weak mesh path
+            before it fails. [dB]
+        rssi_min_reports: ...over at least this many daily RSSI reports...
+        rssi_trend_t: ...with a slope at least this many standard errors below zero (a
+            steady fade, not day-to-day scatter). [-]
+        rssi_weak_dbm: Not used by the degrading test any more (a path's margin is its
+            weakest link, which the meter's own RSSI level does not show); kept for
+            callers. [dBm]
         outage_share: A transformer (feeder) is in an outage when at least this share of its
             meters logged a power loss or last gasp with no restore since. [0-1]
         zero_days: Days of zero delivered energy (with reads arriving) on an active account. [d]
@@ -60,7 +66,9 @@ class DetectParams:
     non_comm_hours: float = 24.0
     min_read_success: float = 0.75
     comm_days: int = 3
-    rssi_fall_db: float = 8.0
+    rssi_fall_db: float = 5.0
+    rssi_min_reports: int = 8
+    rssi_trend_t: float = 4.0
     rssi_weak_dbm: float = -78.0
     outage_share: float = 0.3
     zero_days: int = 3

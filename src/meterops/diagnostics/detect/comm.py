@@ -2,8 +2,16 @@
 
 Three modes: ``silent`` (no read for ``non_comm_hours``), ``intermittent`` (read success
 below ``min_read_success`` over the last ``comm_days``) and ``degrading`` (reads still
-arrive but the RSSI fell by ``rssi_fall_db`` over the window to ``rssi_weak_dbm`` or
-below: the weak path is caught before it fails).
+arrive but the RSSI has been fading steadily: the weak path is caught before it fails).
+
+A fading signal is judged by :func:`rssi_trend`, a least-squares line through the window's
+daily RSSI reports, not by two single reports: a healthy meter's daily RSSI scatters about
+1.5 dB around a steady level, so the difference of two reports is often 3 to 4 dB while the
+fitted slope stays within a tenth of a dB per day; a weak path loses its margin dB by dB
+(about 0.4 to 1.6 dB a day), a straight, significant fall. ``degrading`` needs at least
+``rssi_min_reports`` reports, a fitted fall of ``rssi_fall_db`` or more over them and a
+slope at least ``rssi_trend_t`` standard errors below zero (the absolute level does not
+matter: a path's margin is its weakest link, which a strong last hop does not show).
 
 A meter whose transformer or feeder is in a power outage is not a non-comm: when at least
 ``outage_share`` of the meters on its transformer (or feeder) logged a power loss or a last
@@ -27,7 +35,13 @@ from meterops.diagnostics.detect._common import as_exceptions, event_name_expr, 
 from meterops.diagnostics.kinds import ExceptionKind
 from meterops.diagnostics.params import DetectParams
 
-__all__ = ["OUTAGE_PERIODS", "detect_non_communicating", "outage_state"]
+__all__ = [
+    "OUTAGE_PERIODS",
+    "RSSI_RESOLUTION_DB",
+    "detect_non_communicating",
+    "outage_state",
+    "rssi_trend",
+]
 
 OUTAGE_PERIODS = pl.Schema(
     [
@@ -37,6 +51,10 @@ OUTAGE_PERIODS = pl.Schema(
     ]
 )
 """Recorded outage periods per meter (``outage_end_utc`` null while it lasts)."""
+
+RSSI_RESOLUTION_DB = 0.5
+"""Resolution of reported RSSI [dB]: the trend's residual spread is taken as at least this,
+so a handful of identical reports does not make an infinitely certain slope."""
 
 _OUTAGE = ("power_loss", "last_gasp")
 _RESTORE = ("power_restored", "power_restored_nic")
@@ -109,6 +127,67 @@ def outage_state(
         "feeder_outage_share",
         "in_outage",
     ).collect()
+
+
+def rssi_trend(comm_stats: pl.DataFrame) -> pl.DataFrame:
+    """A least-squares line through each meter's RSSI reports.
+
+    Args:
+        comm_stats: Comm stats (``COMM_STATS``: ``meter_id``, ``period_start_utc``,
+            ``rssi_dbm``); rows without an RSSI are left out.
+
+    Returns:
+        ``meter_id``, ``rssi_reports`` (reports with an RSSI), ``rssi_trend_db_per_day``
+        (fitted slope [dB/d]; null with fewer than three reports), ``rssi_fade_db`` (fitted
+        fall from the first report to the last, positive when the signal faded [dB]) and
+        ``rssi_trend_t`` (the slope over its standard error, the residual spread taken as at
+        least :data:`RSSI_RESOLUTION_DB`; strongly negative: a steady fade, not scatter).
+
+    Examples:
+        >>> import datetime as dt
+        >>> days = [dt.datetime(2026, 7, d, tzinfo=dt.UTC) for d in range(1, 11)]
+        >>> stats = pl.DataFrame({"meter_id": [1] * 10, "period_start_utc": days,
+        ...                       "rssi_dbm": [-70.0 - d for d in range(10)]})
+        >>> rssi_trend(stats).select("rssi_trend_db_per_day", "rssi_fade_db").row(0)
+        (-1.0, 9.0)
+    """
+    n = pl.len().cast(pl.Float64)
+    slope = pl.cov("t", "rssi_dbm") / pl.col("t").var()
+    residual = (
+        ((pl.col("rssi_dbm").var() - slope.pow(2) * pl.col("t").var()).clip(0.0) * (n - 1.0))
+        / (n - 2.0)
+    ).sqrt()
+    spread = pl.max_horizontal(residual, pl.lit(RSSI_RESOLUTION_DB))
+    error = spread / (pl.col("t").var() * (n - 1.0)).sqrt()
+    enough = (n >= 3) & (pl.col("t").var() > 0)
+    return (
+        comm_stats.lazy()
+        .filter(pl.col("rssi_dbm").is_not_null())
+        .select(
+            "meter_id",
+            "rssi_dbm",
+            (
+                (pl.col("period_start_utc") - pl.col("period_start_utc").min()).dt.total_seconds()
+                / 86_400.0
+            ).alias("t"),
+        )
+        .group_by("meter_id")
+        .agg(
+            pl.len().alias("rssi_reports"),
+            pl.when(enough).then(slope).alias("_slope"),
+            pl.when(enough).then(slope / error).alias("_t"),
+            (pl.col("t").max() - pl.col("t").min()).alias("_span"),
+        )
+        .select(
+            "meter_id",
+            "rssi_reports",
+            pl.col("_slope").round(2).alias("rssi_trend_db_per_day"),
+            (-pl.col("_slope") * pl.col("_span")).round(1).alias("rssi_fade_db"),
+            pl.col("_t").round(1).alias("rssi_trend_t"),
+        )
+        .sort("meter_id")
+        .collect()
+    )
 
 
 def _recorded_outages(
@@ -209,9 +288,9 @@ def detect_non_communicating(
             .round(1)
             .alias("rssi_fall_db"),
             pl.col("rssi_dbm").tail(3).mean().round(1).alias("rssi_recent_dbm"),
-            pl.len().alias("rssi_reports"),
         )
     )
+    trend = rssi_trend(comm_stats).lazy()
     outage = outage_state(meters=meters, events=events, outage_share=params.outage_share)
     candidates = (
         meters.lazy()
@@ -219,6 +298,7 @@ def detect_non_communicating(
         .join(last_reads.lazy(), on="meter_id", how="left")
         .join(success, on="meter_id", how="left")
         .join(fading, on="meter_id", how="left")
+        .join(trend, on="meter_id", how="left")
         .join(outage.lazy(), on="meter_id", how="left")
         .with_columns(
             pl.col("last_read_utc").is_null().alias("never_reported"),
@@ -245,9 +325,9 @@ def detect_non_communicating(
             (
                 ~pl.col("silent")
                 & ~pl.col("intermittent").fill_null(value=False)
-                & (pl.col("rssi_reports") >= 6)
-                & (pl.col("rssi_fall_db") >= params.rssi_fall_db)
-                & (pl.col("rssi_recent_dbm") <= params.rssi_weak_dbm)
+                & (pl.col("rssi_reports") >= params.rssi_min_reports)
+                & (pl.col("rssi_fade_db") >= params.rssi_fall_db)
+                & (pl.col("rssi_trend_t") <= -params.rssi_trend_t)
             ).alias("degrading")
         )
         .filter(
@@ -291,5 +371,9 @@ def detect_non_communicating(
             "never_reported",
             "rssi_fall_db",
             "rssi_recent_dbm",
+            "rssi_reports",
+            "rssi_trend_db_per_day",
+            "rssi_fade_db",
+            "rssi_trend_t",
         ),
     )

@@ -33,11 +33,12 @@ import datetime as dt
 import polars as pl
 
 from meterops.diagnostics.detect._common import as_exceptions
+from meterops.diagnostics.detect.usage import detect_zero_consumption
 from meterops.diagnostics.frames import EXCEPTIONS
 from meterops.diagnostics.kinds import ExceptionKind
 from meterops.diagnostics.params import DetectParams
 
-__all__ = ["detect_consumption_drop", "step_changes"]
+__all__ = ["adjusted_daily", "detect_consumption_drop", "step_changes"]
 
 
 def _local_midnight_utc(column: str, zone: str) -> pl.Expr:
@@ -49,31 +50,8 @@ def _local_midnight_utc(column: str, zone: str) -> pl.Expr:
     )
 
 
-def step_changes(daily: pl.DataFrame, *, last_day: dt.date, min_days: int) -> pl.DataFrame:
-    """The best single step of each meter's weather-adjusted daily energy.
-
-    Args:
-        daily: ``meter_id``, ``day``, ``kwh_delivered``, ``reads_received`` (``DAILY_USAGE``).
-        last_day: Last local day judged (later days are left out).
-        min_days: Fewest days on either side of a step.
-
-    Returns:
-        ``meter_id``, ``step_day`` (first day after the step), ``days_before``,
-        ``days_after``, ``kwh_before`` and ``kwh_after`` (adjusted means) [kWh/d],
-        ``ratio`` (after / before), ``hold_max`` (largest adjusted day after the step over
-        the mean before) and ``export_ratio`` (mean export after over before, raw; null
-        without export before).
-
-    Examples:
-        >>> days = [dt.date(2026, 7, d) for d in range(1, 15)]
-        >>> use = [10.0] * 8 + [3.0] * 6 + [5.0] * 42  # meter 1 steps down, 2 to 4 steady
-        >>> frame = pl.DataFrame({"meter_id": [m for m in (1, 2, 3, 4) for _ in days],
-        ...                       "day": days * 4, "kwh_delivered": use,
-        ...                       "kwh_received": [0.0] * 56, "reads_received": [96] * 56})
-        >>> row = step_changes(frame, last_day=days[-1], min_days=3).row(0, named=True)
-        >>> row["step_day"], round(row["ratio"], 2)
-        (datetime.date(2026, 7, 9), 0.31)
-    """
+def _weekday_level(daily: pl.DataFrame, last_day: dt.date) -> pl.LazyFrame:
+    """Complete days with the weekend days divided by the meter's weekend factor."""
     complete = (
         daily.lazy()
         .filter(pl.col("day") <= last_day)
@@ -107,17 +85,86 @@ def step_changes(daily: pl.DataFrame, *, last_day: dt.date, min_days: int) -> pl
         .otherwise(pl.col("kwh"))
         .alias("kwh")
     )
+    return complete
+
+
+def adjusted_daily(
+    daily: pl.DataFrame, *, last_day: dt.date, factors: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Each meter's complete days, weekly shape removed and weather-adjusted.
+
+    A day is complete with at least 90 % of the meter's best day's reads. Weekend days are
+    divided by the meter's median weekend-to-weekday ratio over the window's weeks; then
+    each day by the fleet's median *day factor* (that day's energy over each meter's own
+    mean, median over all meters): a cool spell that lowers everyone's use is not a drop.
+
+    Args:
+        daily: ``meter_id``, ``day``, ``kwh_delivered``, ``kwh_received``,
+            ``reads_received`` (``DAILY_USAGE``).
+        last_day: Last local day judged (later days are left out).
+        factors: The fleet's ``DAILY_USAGE`` to take the day factors from (None: ``daily``;
+            pass it when ``daily`` holds only a few meters).
+
+    Returns:
+        ``meter_id``, ``day``, ``kwh`` and ``export`` (raw) [kWh], ``x`` (the adjusted
+        energy) [kWh], sorted by meter and day.
+
+    Examples:
+        >>> days = [dt.date(2026, 7, d) for d in range(6, 9)]  # a cool day halves both
+        >>> frame = pl.DataFrame({"meter_id": [1, 1, 1, 2, 2, 2], "day": days * 2,
+        ...     "kwh_delivered": [10.0, 5.0, 10.0, 20.0, 10.0, 20.0],
+        ...     "kwh_received": [0.0] * 6, "reads_received": [96] * 6})
+        >>> adjusted_daily(frame, last_day=days[-1])["x"].round(1).to_list()
+        [8.3, 8.3, 8.3, 16.7, 16.7, 16.7]
+    """
+    complete = _weekday_level(daily, last_day)
+    fleet = complete if factors is None else _weekday_level(factors, last_day)
     factor = (
-        complete.with_columns((pl.col("kwh") / pl.col("kwh").mean().over("meter_id")).alias("f"))
+        fleet.with_columns((pl.col("kwh") / pl.col("kwh").mean().over("meter_id")).alias("f"))
         .filter(pl.col("f").is_finite())
         .group_by("day")
         .agg(pl.col("f").median().alias("day_factor"))
     )
-    adjusted = (
+    return (
         complete.join(factor, on="day", how="left")
         .with_columns(
             (pl.col("kwh") / pl.col("day_factor").fill_null(1.0).clip(0.2, 5.0)).alias("x")
         )
+        .select("meter_id", "day", "kwh", "export", "x")
+        .sort("meter_id", "day")
+        .collect()
+    )
+
+
+def step_changes(daily: pl.DataFrame, *, last_day: dt.date, min_days: int) -> pl.DataFrame:
+    """The best single step of each meter's weather-adjusted daily energy.
+
+    Args:
+        daily: ``meter_id``, ``day``, ``kwh_delivered``, ``reads_received`` (``DAILY_USAGE``).
+        last_day: Last local day judged (later days are left out).
+        min_days: Fewest days on either side of a step.
+
+    Returns:
+        ``meter_id``, ``step_day`` (first day after the step), ``days_before``,
+        ``days_after``, ``kwh_before`` and ``kwh_after`` (adjusted means) [kWh/d],
+        ``ratio`` (after / before), ``hold_max`` (largest adjusted day after the step over
+        the mean before), ``export_ratio`` (mean export after over before, raw; null
+        without export before), ``export_before`` and ``export_after`` (mean daily export,
+        raw) [kWh/d].
+
+    Examples:
+        >>> days = [dt.date(2026, 7, d) for d in range(1, 15)]
+        >>> use = [10.0] * 8 + [3.0] * 6 + [5.0] * 42  # meter 1 steps down, 2 to 4 steady
+        >>> frame = pl.DataFrame({"meter_id": [m for m in (1, 2, 3, 4) for _ in days],
+        ...                       "day": days * 4, "kwh_delivered": use,
+        ...                       "kwh_received": [0.0] * 56, "reads_received": [96] * 56})
+        >>> row = step_changes(frame, last_day=days[-1], min_days=3).row(0, named=True)
+        >>> row["step_day"], round(row["ratio"], 2)
+        (datetime.date(2026, 7, 9), 0.31)
+    """
+    adjusted = (
+        adjusted_daily(daily, last_day=last_day)
+        .lazy()
         .sort("meter_id", "day")
         .with_columns(
             pl.len().over("meter_id").alias("n"),
@@ -166,6 +213,8 @@ def step_changes(daily: pl.DataFrame, *, last_day: dt.date, min_days: int) -> pl
             )
             .otherwise(None)
             .alias("export_ratio"),
+            (pl.col("export_b") / pl.col("n_b")).alias("export_before"),
+            ((pl.col("export_total") - pl.col("export_b")) / pl.col("n_a")).alias("export_after"),
         )
     )
     return adjusted.collect()
@@ -242,13 +291,29 @@ def detect_consumption_drop(
     Returns:
         ``EXCEPTIONS`` rows of kind ``consumption_drop``; evidence: ``step_day``,
         ``kwh_per_day_before``, ``kwh_per_day_after``, ``drop_ratio``, ``days_after``,
-        ``hold_max``, ``neighbour_ratio``, ``neighbours``, ``export_ratio``.
+        ``hold_max``, ``neighbour_ratio``, ``neighbours``, ``export_ratio``,
+        ``export_kwh_per_day_before``, ``export_kwh_per_day_after``.
     """
-    active = meters.filter(pl.col("account_active")).select("meter_id")
-    steps = (
-        step_changes(
-            daily.join(active, on="meter_id"), last_day=last_day, min_days=params.baseline_days
+    active = meters.filter(pl.col("account_active"))
+    own = daily.join(active.select("meter_id"), on="meter_id")
+    if "account_opened_on" in active.columns:
+        # the customer's own history: the days after the open account's move-in day
+        opened = active.select("meter_id", "account_opened_on")
+        own = (
+            own.join(opened, on="meter_id", how="left")
+            .filter(
+                pl.col("account_opened_on").is_null()
+                | (pl.col("day") > pl.col("account_opened_on"))
+            )
+            .drop("account_opened_on")
         )
+    # a register that reads nothing any more is the zero-consumption detector's
+    stopped = detect_zero_consumption(
+        daily=daily, meters=meters, last_day=last_day, zone=zone, params=params
+    )["meter_id"]
+    steps = (
+        step_changes(own, last_day=last_day, min_days=params.baseline_days)
+        .filter(~pl.col("meter_id").is_in(stopped.implode()))
         .filter(
             (pl.col("days_after") >= params.drop_min_days_after)
             & (pl.col("kwh_before") >= params.drop_min_kwh_per_day)
@@ -273,6 +338,8 @@ def detect_consumption_drop(
             pl.col("hold_max").round(3),
             pl.col("neighbour_ratio").round(3),
             pl.col("export_ratio").round(3),
+            pl.col("export_before").round(2).alias("export_kwh_per_day_before"),
+            pl.col("export_after").round(2).alias("export_kwh_per_day_after"),
         )
         .with_columns(_local_midnight_utc("_next", zone).alias("last_seen_utc"))
     )
@@ -289,5 +356,7 @@ def detect_consumption_drop(
             "neighbour_ratio",
             "neighbours",
             "export_ratio",
+            "export_kwh_per_day_before",
+            "export_kwh_per_day_after",
         ),
     )
