@@ -52,6 +52,9 @@ class DiagnosticInputs:
             (``detect.comm.OUTAGE_PERIODS``; None: none known).
         exchanges: Meter exchanges the back office recorded (``detect.multiplier.EXCHANGES``;
             None: the wrong-multiplier check is not run).
+        exchange_reads: Current ``kwh_delivered`` interval reads of the exchanged meters over
+            the window (``detect.multiplier.EXCHANGE_READS``; None: the wrong-multiplier
+            check is not run).
     """
 
     meters: pl.DataFrame
@@ -69,6 +72,7 @@ class DiagnosticInputs:
     program_mismatches: pl.DataFrame | None = None
     outages: pl.DataFrame | None = None
     exchanges: pl.DataFrame | None = None
+    exchange_reads: pl.DataFrame | None = None
 
     @property
     def last_day(self) -> dt.date:
@@ -224,13 +228,15 @@ def detect_exceptions(
                 ),
             )
         )
-    if inputs.exchanges is not None:
+    if inputs.exchanges is not None and inputs.exchange_reads is not None:
         swaps = inputs.exchanges
+        swap_reads = inputs.exchange_reads
         steps.append(
             (
                 "wrong_multiplier",
                 lambda: detect_wrong_multiplier(
                     daily=inputs.daily,
+                    reads=swap_reads,
                     meters=inputs.meters,
                     exchanges=swaps,
                     last_day=last_day,

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from meterops.diagnostics import cohorts as cohort_analysis
 from meterops.diagnostics.detect import summarise_batch
-from meterops.diagnostics.detect.multiplier import exchange_steps
+from meterops.diagnostics.detect.multiplier import EXCHANGE_READS, exchange_steps
 from meterops.diagnostics.engine import DiagnosticInputs, detect_exceptions
 from meterops.diagnostics.errors import NoSuchMeterError
 from meterops.diagnostics.facts import meter_facts
@@ -201,6 +201,7 @@ def load_inputs(
         ).select("meter_id", "outage_start_utc", "outage_end_utc")
         exchanges = FleetRepository(session).meter_exchanges(start_utc=start, end_utc=as_of_utc)
         daily, last_reads, voltage = summaries.result()
+    exchange_reads = _exchange_reads(store, exchanges, start_utc=start, as_of_utc=as_of_utc)
     topology = store.records(
         Table.TOPOLOGY, start_utc=start, end_utc=as_of_utc, ids=codes, as_of_utc=as_of_utc
     )
@@ -233,8 +234,33 @@ def load_inputs(
         program_mismatches=program_mismatches,
         outages=outages,
         exchanges=exchanges,
+        exchange_reads=exchange_reads,
     )
     return inputs, _unknown_serials(store)
+
+
+def _exchange_reads(
+    store: ReadStore, exchanges: pl.DataFrame, *, start_utc: dt.datetime, as_of_utc: dt.datetime
+) -> pl.DataFrame:
+    """The window's current ``kwh_delivered`` reads of both meters of every exchange.
+
+    The wrong-multiplier check compares them hour by hour (``detect.multiplier``): a few
+    meters, read once.
+    """
+    ids = sorted(
+        set(exchanges["removed_meter_id"].to_list())
+        | set(exchanges["installed_meter_id"].to_list())
+    )
+    if not ids:
+        return EXCHANGE_READS.empty()
+    return store.current_interval_reads(
+        start_utc=start_utc,
+        end_utc=as_of_utc,
+        meter_ids=ids,
+        channels=["kwh_delivered"],
+        as_of_utc=as_of_utc,
+        columns=EXCHANGE_READS.names,
+    )
 
 
 def _read_summaries(
@@ -357,10 +383,13 @@ def _judged_exchanges(inputs: DiagnosticInputs) -> dict[str, set[int]]:
     multiplier found earlier stays open after its exchange left the window (it does not go
     away by itself), and closes only when a run judges the exchange again and finds it right.
     """
-    if inputs.exchanges is None:
+    if inputs.exchanges is None or inputs.exchange_reads is None:
         return {}
+    rated = inputs.meters.filter(pl.col("transformer_rated"))["meter_id"]
     steps = exchange_steps(
         daily=inputs.daily,
+        reads=inputs.exchange_reads,
+        rated=rated,
         exchanges=inputs.exchanges,
         zone=inputs.zone,
         last_day=inputs.last_day,
