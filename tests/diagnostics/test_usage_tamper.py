@@ -124,3 +124,19 @@ def test_the_tamper_rules_in_order() -> None:
     assert rule(drop_ratio=0.4, usage_ratio_since_tamper=None) == "tamper.drop:bypass_theft"
     assert rule(usage_ratio_since_tamper=0.5) == "tamper.bypass:bypass_theft"
     assert rule(drop_ratio=None, usage_ratio_since_tamper=0.95) == "tamper.events_only:tamper"
+
+
+def test_a_bypass_on_a_meter_that_loses_reads_is_still_a_bypass() -> None:
+    # after the tamper the meter's collector drops 40 % of its reads every day: the days
+    # count scaled to full days (60 of 96 reads: the energy of the reads that arrived)
+    rows, reads = [], []
+    for m in range(1, METERS + 1):
+        for d in DAYS:
+            lossy = m == 1 and d > TAMPER_DAY
+            share = 0.4 if m == 1 and d > TAMPER_DAY else 1.0
+            rows.append((m, d, (15.0 + m) * share * (0.6 if lossy else 1.0)))
+            reads.append(58 if lossy else 96)
+    by = _verdicts(_inputs(rows, reads))
+    assert by[(1, "tamper")]["cause"] == "bypass_theft"
+    facts = json.loads(str(by[(1, "tamper")]["verdict_evidence"]))["facts"]
+    assert 0.35 <= facts["usage_ratio_since_tamper"] <= 0.45

@@ -261,11 +261,14 @@ def meter_facts(
             .alias("tamper_day")
         )
     )
-    # complete days, weekly shape and weather taken out (detect.drop.adjusted_daily): a
-    # partial first day of the window or a hot spell is not a change of the premise's use
+    # days with at least half their reads, scaled to full days, weekly shape and weather
+    # taken out (detect.drop.adjusted_daily): reads lost on the way or a hot spell are not
+    # a change of the premise's use
     tampered = inputs.daily.join(tamper_day.select("meter_id").collect(), on="meter_id")
     since_tamper = (
-        adjusted_daily(tampered, last_day=inputs.last_day, factors=inputs.daily)
+        adjusted_daily(
+            tampered, last_day=inputs.last_day, factors=inputs.daily, min_read_share=0.5
+        )
         .lazy()
         .join(tamper_day, on="meter_id")
         .group_by("meter_id")

@@ -50,17 +50,21 @@ def _local_midnight_utc(column: str, zone: str) -> pl.Expr:
     )
 
 
-def _weekday_level(daily: pl.DataFrame, last_day: dt.date) -> pl.LazyFrame:
-    """Complete days with the weekend days divided by the meter's weekend factor."""
+def _weekday_level(daily: pl.DataFrame, last_day: dt.date, min_read_share: float) -> pl.LazyFrame:
+    """Days with enough reads, scaled to full days, weekends divided by the weekend factor."""
+    full = pl.col("reads_received").max().over("meter_id")
+    scale = full.cast(pl.Float64) / pl.col("reads_received")
     complete = (
         daily.lazy()
         .filter(pl.col("day") <= last_day)
-        .filter(pl.col("reads_received") >= 0.9 * pl.col("reads_received").max().over("meter_id"))
+        .filter(
+            (pl.col("reads_received") > 0) & (pl.col("reads_received") >= min_read_share * full)
+        )
         .select(
             "meter_id",
             "day",
-            pl.col("kwh_delivered").cast(pl.Float64).alias("kwh"),
-            pl.col("kwh_received").cast(pl.Float64).alias("export"),
+            (pl.col("kwh_delivered").cast(pl.Float64) * scale).alias("kwh"),
+            (pl.col("kwh_received").cast(pl.Float64) * scale).alias("export"),
         )
         .with_columns(
             (pl.col("day").dt.weekday() >= 6).alias("weekend"),
@@ -89,11 +93,17 @@ def _weekday_level(daily: pl.DataFrame, last_day: dt.date) -> pl.LazyFrame:
 
 
 def adjusted_daily(
-    daily: pl.DataFrame, *, last_day: dt.date, factors: pl.DataFrame | None = None
+    daily: pl.DataFrame,
+    *,
+    last_day: dt.date,
+    factors: pl.DataFrame | None = None,
+    min_read_share: float = 0.9,
 ) -> pl.DataFrame:
-    """Each meter's complete days, weekly shape removed and weather-adjusted.
+    """Each meter's days with enough reads, weekly shape removed and weather-adjusted.
 
-    A day is complete with at least 90 % of the meter's best day's reads. Weekend days are
+    A day counts with at least ``min_read_share`` of the meter's best day's reads, its
+    energy scaled to that best day's reads (the mean demand of the intervals that arrived
+    stands for the missing ones: a collector down for hours is not a fall in use). Weekend days are
     divided by the meter's median weekend-to-weekday ratio over the window's weeks; then
     each day by the fleet's median *day factor* (that day's energy over each meter's own
     mean, median over all meters): a cool spell that lowers everyone's use is not a drop.
@@ -104,6 +114,7 @@ def adjusted_daily(
         last_day: Last local day judged (later days are left out).
         factors: The fleet's ``DAILY_USAGE`` to take the day factors from (None: ``daily``;
             pass it when ``daily`` holds only a few meters).
+        min_read_share: Fewest reads of a day that counts, as a share of the meter's most.
 
     Returns:
         ``meter_id``, ``day``, ``kwh`` and ``export`` (raw) [kWh], ``x`` (the adjusted
@@ -117,8 +128,8 @@ def adjusted_daily(
         >>> adjusted_daily(frame, last_day=days[-1])["x"].round(1).to_list()
         [8.3, 8.3, 8.3, 16.7, 16.7, 16.7]
     """
-    complete = _weekday_level(daily, last_day)
-    fleet = complete if factors is None else _weekday_level(factors, last_day)
+    complete = _weekday_level(daily, last_day, min_read_share)
+    fleet = complete if factors is None else _weekday_level(factors, last_day, 0.9)
     factor = (
         fleet.with_columns((pl.col("kwh") / pl.col("kwh").mean().over("meter_id")).alias("f"))
         .filter(pl.col("f").is_finite())
