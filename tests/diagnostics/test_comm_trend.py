@@ -136,7 +136,13 @@ SILENT = {"mode": "silent", "silent_hours": 200.0, "never_reported": False}
     [
         # Faded steadily before the silence: the path, not the radio.
         (
-            {**SILENT, "rssi_fade_db": 11.0, "rssi_trend_t": -9.0, "comm_failure_events": 8},
+            {
+                **SILENT,
+                "rssi_fade_db": 11.0,
+                "rssi_trend_t": -9.0,
+                "comm_failure_events": 8,
+                "collector_fading_share": 0.01,
+            },
             Cause.WEAK_MESH_PATH,
         ),
         # Its look-alike: a failed radio stops at a steady signal (scatter, no fitted fall),
@@ -201,3 +207,127 @@ def test_a_fade_names_a_weak_path_and_scatter_does_not(
         assert any(reason.startswith("rssi_trend_t") for reason in why) or (
             facts["mode"] == "degrading"
         )
+
+
+def _periods(*rows: tuple[int, dt.datetime, dt.datetime]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "meter_id": [r[0] for r in rows],
+            "outage_start_utc": [r[1] for r in rows],
+            "outage_end_utc": [r[2] for r in rows],
+        },
+        schema=detect.comm.OUTAGE_PERIODS,
+    )
+
+
+def test_a_recorded_outage_explains_thin_reads_but_not_a_fade_over_days() -> None:
+    # both meters lost reads in a recorded outage yesterday; meter 1's signal has also been
+    # falling 0.8 dB a day for 20 days, meter 2's is steady
+    fading = [-70.0 - 0.8 * day + s for day, s in enumerate(SCATTER)]
+    stats = pl.concat(
+        [
+            _stats(1, fading[:17]),
+            _stats(1, fading[17:], received=40).with_columns(pl.col("period_start_utc") + 17 * D),
+            _stats(2, [-70.0 + s for s in SCATTER[:17]]),
+            _stats(2, [-70.0 + s for s in SCATTER[17:]], received=40).with_columns(
+                pl.col("period_start_utc") + 17 * D
+            ),
+        ]
+    )
+    out = detect.detect_non_communicating(
+        meters=f.meters(2),
+        last_reads=pl.DataFrame(
+            {"meter_id": [1, 2], "last_read_utc": [AS_OF, AS_OF]},
+            schema={"meter_id": pl.Int64, "last_read_utc": pl.Datetime("us", "UTC")},
+        ),
+        comm_stats=stats,
+        events=f.events([]),
+        window_start_utc=f.T0,
+        as_of_utc=AS_OF,
+        params=P,
+        outages=_periods(
+            (1, AS_OF - 40 * dt.timedelta(hours=1), AS_OF - 10 * dt.timedelta(hours=1)),
+            (2, AS_OF - 40 * dt.timedelta(hours=1), AS_OF - 10 * dt.timedelta(hours=1)),
+        ),
+    )
+    assert out["meter_id"].to_list() == [1]
+    evidence = json.loads(out["evidence"][0])
+    assert evidence["rssi_trend_t"] <= -P.rssi_trend_t
+    rule, _ = evaluate(
+        ExceptionKind.NON_COMMUNICATING,
+        {**evidence, "rssi_dbm": -85.0, "collector_fading_share": 0.02},
+    )
+    assert rule.cause is Cause.WEAK_MESH_PATH
+
+
+DOWN = {
+    **SILENT,
+    "silent_hours": 39.0,
+    "collector_down": True,
+    "silent_before_collector_down": False,
+    "comm_failure_events": 1,
+}
+
+
+@pytest.mark.parametrize(
+    ("facts", "rule_id"),
+    [
+        # Its collector is down now, but its own signal had been fading for days before
+        # while the collector's other meters held theirs: its path is weak too.
+        (
+            {
+                **DOWN,
+                "rssi_fade_db": 14.0,
+                "rssi_trend_t": -11.0,
+                "collector_fading_share": 0.03,
+            },
+            "non_communicating.weak_mesh_path.faded_before_silence",
+        ),
+        # The look-alike: the meter's signal was steady; the down collector explains it.
+        (
+            {**DOWN, "rssi_fade_db": 1.0, "rssi_trend_t": -0.8, "collector_fading_share": 0.03},
+            "non_communicating.collector_down",
+        ),
+        # Most meters on the collector faded together: the collector, not each meter's path.
+        (
+            {
+                **DOWN,
+                "rssi_fade_db": 14.0,
+                "rssi_trend_t": -11.0,
+                "collector_fading_share": 0.8,
+            },
+            "non_communicating.collector_down",
+        ),
+        # A few reports that fell to the edge of reception before a long silence.
+        (
+            {
+                **SILENT,
+                "rssi_dbm": -94.5,
+                "rssi_reports": 6,
+                "rssi_fade_db": 4.8,
+                "rssi_trend_t": -3.5,
+                "comm_failure_events": 14,
+                "collector_fading_share": 0.02,
+            },
+            "non_communicating.weak_mesh_path.faded_out",
+        ),
+        # The look-alike: the same few scattered reports at a healthy level are a radio.
+        (
+            {
+                **SILENT,
+                "rssi_dbm": -74.0,
+                "rssi_reports": 6,
+                "rssi_fade_db": 4.8,
+                "rssi_trend_t": -3.5,
+                "comm_failure_events": 14,
+                "collector_fading_share": 0.02,
+            },
+            "non_communicating.radio_module_failure.comm_failure",
+        ),
+    ],
+)
+def test_a_silence_after_a_fade_is_the_path_and_a_shared_fade_is_the_collector(
+    facts: dict[str, object], rule_id: str
+) -> None:
+    rule, why = evaluate(ExceptionKind.NON_COMMUNICATING, facts)
+    assert rule.rule_id == rule_id, why

@@ -72,7 +72,7 @@ SILENT = {"mode": "silent", "silent_hours": 30.0, "never_reported": False, "rssi
         ),
         (
             ExceptionKind.NON_COMMUNICATING,
-            {**SILENT, "rssi_fade_db": 9.0, "rssi_trend_t": -8.0},
+            {**SILENT, "rssi_fade_db": 9.0, "rssi_trend_t": -8.0, "collector_fading_share": 0.0},
             Cause.WEAK_MESH_PATH,
         ),
         (
@@ -227,7 +227,13 @@ def test_a_long_silence_or_a_logged_comm_failure_still_sends_the_radio_visit(
 
 
 def test_a_short_silence_over_a_fading_signal_is_still_a_weak_mesh_path() -> None:
-    fading = {**SHORT_QUIET, "rssi_change_db": -9.0, "rssi_fade_db": 9.5, "rssi_trend_t": -7.0}
+    fading = {
+        **SHORT_QUIET,
+        "rssi_change_db": -9.0,
+        "rssi_fade_db": 9.5,
+        "rssi_trend_t": -7.0,
+        "collector_fading_share": 0.01,
+    }
     rule, _ = evaluate(ExceptionKind.NON_COMMUNICATING, fading)
     assert rule.cause is Cause.WEAK_MESH_PATH
 

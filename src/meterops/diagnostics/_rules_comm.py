@@ -12,7 +12,7 @@ from meterops.diagnostics._rule import c as _c
 from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
 from meterops.workorders.types import WorkOrderType
 
-__all__ = ["COMM_RULES", "FADE_DB", "FADE_T", "SHORT_SILENCE_HOURS"]
+__all__ = ["ALONE_SHARE", "COMM_RULES", "FADE_DB", "FADE_T", "SHORT_SILENCE_HOURS"]
 
 _K, _C, _A, _W = ExceptionKind, Cause, ActionKind, WorkOrderType
 
@@ -42,6 +42,11 @@ _COMM_FACTS = (
     "read_success",
 )
 _FADING = (_c("rssi_fade_db", ">=", FADE_DB), _c("rssi_trend_t", "<=", FADE_T))
+ALONE_SHARE: Final[float] = 0.5
+"""A fade is the meter's own path only while fewer than this share of the meters on its
+collector fade with it (``collector_fading_share``); most of them fading together is the
+collector or its backhaul, not each meter's path. [0-1]"""
+_ALONE = (_c("collector_fading_share", "<", ALONE_SHARE),)
 
 
 COMM_RULES: Final[tuple[VerdictRule, ...]] = (
@@ -61,6 +66,21 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         "while it reports serials the back office does not know: check the serial recorded "
         "for this meter.",
         facts=("unknown_serials_reported",),
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.faded_before_silence",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (_c("mode", "==", "silent"), *_FADING, *_ALONE),
+        0.75,
+        _A.FIELD,
+        "The signal had been fading steadily, day after day, before the meter fell silent, "
+        "while most meters on its collector held theirs: a weak mesh path (even if the "
+        "collector is down now, its path needs the collector work too).",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=3,
+        facts=(*_COMM_FACTS, "collector_fading_share", "collector_down"),
     ),
     VerdictRule(
         "non_communicating.collector_down",
@@ -203,7 +223,7 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         "non_communicating.weak_mesh_path.rssi",
         _K.NON_COMMUNICATING,
         _C.WEAK_MESH_PATH,
-        _FADING,
+        (*_FADING, *_ALONE),
         0.75,
         _A.FIELD,
         "The signal faded steadily, day after day, before the silence: a weak mesh path (a "
@@ -212,6 +232,26 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         subject="collector",
         priority=3,
         facts=_COMM_FACTS,
+    ),
+    VerdictRule(
+        "non_communicating.weak_mesh_path.faded_out",
+        _K.NON_COMMUNICATING,
+        _C.WEAK_MESH_PATH,
+        (
+            _c("mode", "==", "silent"),
+            _c("rssi_dbm", "<=", -88.0),
+            _c("rssi_fade_db", ">=", 4.0),
+            _c("rssi_trend_t", "<=", -2.5),
+            *_ALONE,
+        ),
+        0.65,
+        _A.FIELD,
+        "Only a few reports before the silence, but they fell to the edge of reception: the "
+        "path faded out (a failed radio stops at a steady signal).",
+        _W.COLLECTOR_WORK,
+        subject="collector",
+        priority=3,
+        facts=(*_COMM_FACTS, "collector_fading_share"),
     ),
     VerdictRule(
         "non_communicating.radio_module_failure.comm_failure",

@@ -68,6 +68,10 @@ FACT_NAMES = (
     "rssi_trend_db_per_day",
     "rssi_fade_db",
     "rssi_trend_t",
+    "collector_fading_share",
+    "program_mismatch",
+    "program_tou_flagged",
+    "program_tou_share",
 )
 """Every fact a rule may test (documented in docs/diagnostics.md)."""
 
@@ -94,6 +98,61 @@ def _comm(inputs: DiagnosticInputs) -> pl.LazyFrame:
         rssi.join(mesh, on="meter_id", how="full", coalesce=True)
         .join(days, on="meter_id", how="full", coalesce=True)
         .join(rssi_trend(inputs.comm_stats).lazy(), on="meter_id", how="left")
+    )
+
+
+_TOU_SHARE_BASIS = "tou_on_peak_share"
+"""``basis`` of a high-bill exception raised by the on-peak share test (``detect.usage``)."""
+
+
+def _program_facts(inputs: DiagnosticInputs, high_bill: pl.DataFrame) -> pl.DataFrame:
+    """``program_mismatch``, ``program_tou_flagged``, ``program_tou_share`` per meter.
+
+    ``program_mismatch``: the meter's program is one that ``programs.validate_programs``
+    found billing other periods than its tariff's filed definition (False: not among them;
+    null: no program recorded, or the programs were not checked). The cohort facts count the
+    meters with an open account on the same program whose on-peak share test fired (a
+    high-bill exception of basis ``tou_on_peak_share``), and their share of them: a program
+    that bins on-peak energy wrong shifts most of its meters, while the test (a share at
+    least 1.2 times the rate's median) flags only the few heaviest on-peak customers of a
+    program that bins right.
+    """
+    flagged = high_bill.filter(pl.col("basis") == _TOU_SHARE_BASIS)["meter_id"].implode()
+    mismatched = (
+        None
+        if inputs.program_mismatches is None
+        else inputs.program_mismatches["program_code"].implode()
+    )
+    return (
+        inputs.meters.select("meter_id", "program_code", "account_active")
+        .with_columns(
+            (pl.col("account_active") & pl.col("meter_id").is_in(flagged)).alias("_flagged"),
+            (
+                pl.lit(None, pl.Boolean)
+                if mismatched is None
+                else pl.when(pl.col("program_code").is_not_null()).then(
+                    pl.col("program_code").is_in(mismatched)
+                )
+            ).alias("program_mismatch"),
+        )
+        .with_columns(
+            pl.when(pl.col("program_code").is_not_null())
+            .then(pl.col("_flagged").sum().over("program_code"))
+            .cast(pl.Int64)
+            .alias("program_tou_flagged"),
+            pl.when(
+                pl.col("program_code").is_not_null()
+                & (pl.col("account_active").sum().over("program_code") > 0)
+            )
+            .then(
+                (
+                    pl.col("_flagged").sum().over("program_code")
+                    / pl.col("account_active").sum().over("program_code")
+                ).round(3)
+            )
+            .alias("program_tou_share"),
+        )
+        .select("meter_id", "program_mismatch", "program_tou_flagged", "program_tou_share")
     )
 
 
@@ -139,7 +198,16 @@ def meter_facts(
         inputs.meters.lazy()
         .select("meter_id", "transformer_code", "transformer_rated", "account_active")
         .join(comm.lazy(), on="meter_id", how="left")
-        .with_columns(pl.col("meter_id").is_in(silent_ids).alias("_silent"))
+        .with_columns(
+            pl.col("meter_id").is_in(silent_ids).alias("_silent"),
+            # a steady fade as the weak-path rules and the degrading detector judge it
+            (
+                (pl.col("rssi_fade_db") >= params.rssi_fall_db)
+                & (pl.col("rssi_trend_t") <= -params.rssi_trend_t)
+            )
+            .fill_null(value=False)
+            .alias("_fading"),
+        )
         .with_columns(
             pl.when(pl.col("collector_code").is_not_null())
             .then(pl.len().over("collector_code"))
@@ -147,6 +215,9 @@ def meter_facts(
             pl.when(pl.col("collector_code").is_not_null())
             .then(pl.col("_silent").cast(pl.Float64).mean().over("collector_code").round(3))
             .alias("collector_silent_share"),
+            pl.when(pl.col("collector_code").is_not_null())
+            .then(pl.col("_fading").cast(pl.Float64).mean().over("collector_code").round(3))
+            .alias("collector_fading_share"),
             pl.when(pl.col("parent_node").is_not_null())
             .then(pl.len().over("parent_node"))
             .alias("parent_meters"),
@@ -304,6 +375,7 @@ def meter_facts(
         "meter_id",
         pl.col("evidence").str.json_path_match("$.basis").alias("basis"),
     )
+    program = _program_facts(inputs, high_bill)
     drop = exceptions.filter(pl.col("kind") == ExceptionKind.CONSUMPTION_DROP.value).select(
         "meter_id",
         pl.col("evidence")
@@ -340,6 +412,7 @@ def meter_facts(
         .join(since_tamper, on="meter_id", how="left")
         .join(voltage_share, on="meter_id", how="left")
         .join(high_bill.lazy(), on="meter_id", how="left")
+        .join(program.lazy(), on="meter_id", how="left")
         .join(drop.lazy(), on="meter_id", how="left")
         .with_columns(
             pl.col("meter_id")

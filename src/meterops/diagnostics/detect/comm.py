@@ -20,7 +20,8 @@ event overrides this: its transformer is fine). The outage system's own record
 (``outages.service.outage_periods``, passed as ``outages``) suppresses too: a meter that fell
 silent inside a recorded transformer or feeder outage is not judged until ``non_comm_hours``
 after the restore (it may come back), and missing reads during a recorded outage do not make
-a meter intermittent.
+a meter intermittent; a meter whose signal has been fading steadily (see above) stays, since
+an outage of hours does not explain a fade over days.
 
 Pure module: polars and pure meterops modules only.
 """
@@ -211,7 +212,7 @@ def _recorded_outages(
     )
     explained = (
         frame.lazy()
-        .select("meter_id", "silent", "silent_since")
+        .select("meter_id", "silent", "silent_since", "fading")
         .join(periods, on="meter_id")
         .filter(pl.col("outage_start_utc") <= as_of)
         .filter(
@@ -221,7 +222,8 @@ def _recorded_outages(
                 & (pl.col("end") >= pl.col("silent_since") - slack)
                 & (pl.col("end") >= grace)
             )
-            .otherwise(pl.col("end") >= comm_from)
+            # a recorded outage explains missing reads, not a signal fading for days
+            .otherwise((pl.col("end") >= comm_from) & ~pl.col("fading"))
         )
         .select("meter_id")
         .unique()
@@ -323,11 +325,18 @@ def detect_non_communicating(
         )
         .with_columns(
             (
-                ~pl.col("silent")
-                & ~pl.col("intermittent").fill_null(value=False)
-                & (pl.col("rssi_reports") >= params.rssi_min_reports)
+                (pl.col("rssi_reports") >= params.rssi_min_reports)
                 & (pl.col("rssi_fade_db") >= params.rssi_fall_db)
                 & (pl.col("rssi_trend_t") <= -params.rssi_trend_t)
+            )
+            .fill_null(value=False)
+            .alias("fading")
+        )
+        .with_columns(
+            (
+                ~pl.col("silent")
+                & ~pl.col("intermittent").fill_null(value=False)
+                & pl.col("fading")
             ).alias("degrading")
         )
         .filter(
