@@ -140,6 +140,22 @@ SILENT = {"mode": "silent", "silent_hours": 30.0, "never_reported": False, "rssi
         (ExceptionKind.REVERSE_ENERGY, {"transformer_rated": True}, Cause.CT_POLARITY),
         (ExceptionKind.SUSPECT_READS, {"clock_error_days": 5}, Cause.CLOCK_ERROR),
         (ExceptionKind.HIGH_BILL, {"basis": "tou_on_peak_share"}, Cause.TOU_MISPROGRAM),
+        # A heavy on-peak customer on a program that bins right is not a TOU misprogram.
+        (
+            ExceptionKind.HIGH_BILL,
+            {"basis": "tou_on_peak_share", "program_tou_share": 0.01, "program_tou_flagged": 22},
+            Cause.CUSTOMER_USAGE,
+        ),
+        (
+            ExceptionKind.HIGH_BILL,
+            {"basis": "tou_on_peak_share", "program_tou_share": 0.8, "program_tou_flagged": 330},
+            Cause.TOU_MISPROGRAM,
+        ),
+        (
+            ExceptionKind.HIGH_BILL,
+            {"basis": "tou_on_peak_share", "program_mismatch": True, "program_tou_share": 0.01},
+            Cause.TOU_MISPROGRAM,
+        ),
         (ExceptionKind.HIGH_BILL, {"basis": "usage"}, Cause.CUSTOMER_USAGE),
         # A radio the head-end logs as failing is not an unknown serial.
         (

@@ -14,9 +14,15 @@ from meterops.diagnostics._rule import c as _c
 from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
 from meterops.workorders.types import WorkOrderType
 
-__all__ = ["USAGE_RULES"]
+__all__ = ["PROGRAM_TOU_SHARE", "USAGE_RULES"]
 
 _K, _C, _A, _W = ExceptionKind, Cause, ActionKind, WorkOrderType
+
+PROGRAM_TOU_SHARE: Final = 0.25
+"""Share of the meters on a program whose on-peak share test fired from which the program,
+not its customers, is taken for the cause: the test flags about 1-9 % of the customers of a
+program that bins right (a share at least 1.2 times the rate's median), most of the meters
+of one that bins wrong. [-]"""
 
 USAGE_RULES: Final[tuple[VerdictRule, ...]] = (
     # -- zero consumption ----------------------------------------------------------------------
@@ -321,6 +327,50 @@ USAGE_RULES: Final[tuple[VerdictRule, ...]] = (
         "The meter's program bills other TOU periods than the tariff's filed definition: "
         "push the right program.",
         remote_command="push_program",
+    ),
+    VerdictRule(
+        "high_bill.tou_misprogram.program_mismatch",
+        _K.HIGH_BILL,
+        _C.TOU_MISPROGRAM,
+        (_c("basis", "==", "tou_on_peak_share"), _c("program_mismatch", "==", True)),
+        0.9,
+        _A.REMOTE,
+        "Far more on-peak energy than customers on the same rate, and the meter's program "
+        "bills other periods than the tariff's filed definition: push the right program.",
+        remote_command="push_program",
+        facts=("program_tou_flagged", "program_tou_share"),
+    ),
+    VerdictRule(
+        "high_bill.tou_misprogram.cohort",
+        _K.HIGH_BILL,
+        _C.TOU_MISPROGRAM,
+        (
+            _c("basis", "==", "tou_on_peak_share"),
+            _c("program_tou_share", ">=", PROGRAM_TOU_SHARE),
+            _c("program_tou_flagged", ">=", 3),
+        ),
+        0.85,
+        _A.REMOTE,
+        "Far more on-peak energy than customers on the same rate, and so are many of the "
+        "meters on the same program: the program bins the periods wrong, not the customers' "
+        "use; push the right program.",
+        remote_command="push_program",
+    ),
+    VerdictRule(
+        "high_bill.tou_share.customer_usage",
+        _K.HIGH_BILL,
+        _C.CUSTOMER_USAGE,
+        (
+            _c("basis", "==", "tou_on_peak_share"),
+            _c("program_tou_share", "<", PROGRAM_TOU_SHARE),
+        ),
+        0.5,
+        _A.ANALYST,
+        "More on-peak energy than customers on the same rate, but the meter's program is not "
+        "known to bill other periods than its tariff and few meters on it do this: the "
+        "customer uses more at on-peak hours; explain the usage (read the program from the "
+        "meter if in doubt).",
+        facts=("program_mismatch", "program_tou_flagged", "program_tou_share"),
     ),
     VerdictRule(
         "high_bill.tou_misprogram",
