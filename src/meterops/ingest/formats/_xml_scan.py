@@ -53,6 +53,19 @@ _DECLARATION: Final = re.compile(
 )
 
 
+def _name_chars() -> U8:
+    table = np.zeros(256, dtype=np.uint8)
+    for c in b"0123456789.-":
+        table[c] = 1
+    for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_":
+        table[c] = 2
+    return table
+
+
+_NAME_CHAR: Final = _name_chars()
+"""Per byte: 2 may start a name part (ASCII letter, ``_``), 1 only continue it, 0 neither."""
+
+
 def _jit(function: _F) -> _F:
     return cast("_F", numba.njit(cache=True, nogil=True)(function))
 
@@ -163,13 +176,19 @@ def scan(
 
 @_jit
 def _counts(buf: np.ndarray) -> tuple[int, int]:
-    """Upper bounds of the elements (``<``) and namespace declarations (``=``)."""
+    """Upper bounds of the elements (``<`` not followed by ``/``) and namespace declarations.
+
+    A namespace declaration has an ``=``; an element a start tag, which is a ``<`` that does
+    not open an end tag (the compiled pass refuses anything else the count would miss).
+    """
     tags = 1
     equals = 1
-    for i in range(buf.size):
+    n = buf.size
+    for i in range(n):
         c = buf[i]
         if c == 60:
-            tags += 1
+            if i + 1 >= n or buf[i + 1] != 47:
+                tags += 1
         elif c == 61:
             equals += 1
     return tags, equals
@@ -189,17 +208,16 @@ def _name_end(buf: np.ndarray, i: int) -> tuple[int, int]:
     j = i
     while j < n:
         c = buf[j]
-        is_first = (c >= 65 and c <= 90) or (c >= 97 and c <= 122) or c == 95
-        is_rest = is_first or (c >= 48 and c <= 57) or c == 46 or c == 45  # noqa: PLR1714
+        kind = _NAME_CHAR[c]
         if j == part_start:
-            if not is_first:
+            if kind != 2:
                 return -1, -1
         elif c == 58:
             if colon >= 0:
                 return -1, -1
             colon = j
             part_start = j + 1
-        elif not is_rest:
+        elif kind == 0:
             break
         j += 1
     if j == part_start or j - i > _MAX_NAME:

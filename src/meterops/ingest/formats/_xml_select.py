@@ -7,7 +7,7 @@ elements at once: element indices are document order, so "first" is a minimum pe
 String values are built only for leaf elements (text without child elements); when a
 selected element has children, :class:`Unsupported` sends the file to the reference path.
 
-Pure module: numpy, polars, pyarrow and pure meterops modules only.
+Pure module: numpy, numba, polars, pyarrow and pure meterops modules only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import polars as pl
@@ -49,6 +50,8 @@ class Doc:
         self.s = scanned
         self.size = scanned.parent.size
         self._elements: dict[tuple[int, int], I64] = {}
+        self._owner: I64 | None = None
+        self._seen: B = np.zeros(0, dtype=np.bool_)
 
     def elements(self, name: int, ns: int) -> I64:
         """Indices of the elements with this local name id and namespace id, document order."""
@@ -67,20 +70,21 @@ class Doc:
             self._elements[key] = found
         return found
 
-    def _step(self, owner: I64, step: Step) -> tuple[I64, I64]:
-        """Children matching ``step`` of elements with ``owner >= 0``; and their owners."""
+    def _step(self, context: I64, positions: I64, step: Step) -> tuple[I64, I64]:
+        """Children matching ``step`` of the ``context`` elements; and their positions."""
+        if self._owner is None:
+            self._owner = np.full(self.size, -1, dtype=np.int64)
+            self._seen = np.zeros(self.size, dtype=np.bool_)
         name, ns, first_only = step
-        candidates = self.elements(name, ns)
-        parents = self.s.parent[candidates]
-        keep = parents >= 0
-        candidates, parents = candidates[keep], parents[keep]
-        owners = owner[parents]
-        keep = owners >= 0
-        candidates, parents, owners = candidates[keep], parents[keep], owners[keep]
-        if first_only and candidates.size:
-            _, at = np.unique(parents, return_index=True)
-            candidates, owners = candidates[at], owners[at]
-        return candidates, owners
+        return _child_step(
+            self.elements(name, ns),
+            self.s.parent,
+            context,
+            positions,
+            first_only,
+            self._owner,
+            self._seen,
+        )
 
     def select(self, context: I64, steps: Sequence[Step]) -> tuple[I64, I64]:
         """All elements at the end of ``steps`` from ``context``, with their context position.
@@ -89,15 +93,10 @@ class Doc:
             ``(elements, positions)``: element indices in document order and, for each, the
             index into ``context`` it was reached from.
         """
-        owner = np.full(self.size, -1, dtype=np.int64)
-        owner[context] = np.arange(context.size, dtype=np.int64)
         current = context
         positions = np.arange(context.size, dtype=np.int64)
-        for k, step in enumerate(steps):
-            current, positions = self._step(owner, step)
-            if k < len(steps) - 1:
-                owner = np.full(self.size, -1, dtype=np.int64)
-                owner[current] = positions
+        for step in steps:
+            current, positions = self._step(current, positions, step)
         return current, positions
 
     def first(self, context: I64, steps: Sequence[Step], where: B | None = None) -> I64:
@@ -115,11 +114,7 @@ class Doc:
         if where is not None:
             keep = where[found]
             found, positions = found[keep], positions[keep]
-        result = np.full(context.size, -1, dtype=np.int64)
-        if found.size:
-            firsts, at = np.unique(positions, return_index=True)
-            result[firsts] = found[at]
-        return result
+        return _first_per_position(found, positions, context.size)
 
     def has_attr(self, attr: int) -> B:
         """Mask of elements carrying the selected attribute ``attr``."""
@@ -181,6 +176,58 @@ class Doc:
         result = np.empty(elements.size, dtype=np.int64)
         result[order] = np.arange(elements.size) - group_start + 1
         return result
+
+
+@numba.njit(cache=True, nogil=True)
+def _child_step(  # noqa: PLR0917 - one compiled step
+    candidates: I64,
+    parent: I64,
+    context: I64,
+    positions: I64,
+    first_only: bool,
+    owner: I64,
+    seen: npt.NDArray[np.bool_],
+) -> tuple[I64, I64]:
+    """The ``candidates`` (document order) whose parent is in ``context``, with its position.
+
+    With ``first_only`` (XPath ``[1]``), only the first such candidate of each parent.
+    ``owner`` (all -1) and ``seen`` (all False) are scratch arrays over the document's
+    elements; they are left as they were found.
+    """
+    for k in range(context.size):
+        owner[context[k]] = positions[k]
+    found = np.empty(candidates.size, dtype=np.int64)
+    owners = np.empty(candidates.size, dtype=np.int64)
+    count = 0
+    for k in range(candidates.size):
+        element = candidates[k]
+        up = parent[element]
+        if up < 0 or owner[up] < 0:
+            continue
+        if first_only:
+            if seen[up]:
+                continue
+            seen[up] = True
+        found[count] = element
+        owners[count] = owner[up]
+        count += 1
+    for k in range(context.size):
+        owner[context[k]] = -1
+    if first_only:
+        for k in range(count):
+            seen[parent[found[k]]] = False
+    return found[:count], owners[:count]
+
+
+@numba.njit(cache=True, nogil=True)
+def _first_per_position(found: I64, positions: I64, size: int) -> I64:
+    """Per position ``0..size-1``, the first of ``found`` (document order) there, or -1."""
+    result = np.full(size, -1, dtype=np.int64)
+    for k in range(found.size):
+        at = positions[k]
+        if result[at] < 0 or found[k] < result[at]:
+            result[at] = found[k]
+    return result
 
 
 def _series(name: str, offsets: I64, data: npt.NDArray[np.uint8]) -> pl.Series:
