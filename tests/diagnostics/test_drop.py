@@ -129,6 +129,15 @@ def test_verdicts_for_a_drop() -> None:
     assert cause(drop_ratio=0.3, net_metering=True, export_ratio=1.0, tamper_events=0) == (
         "consumption_drop.bypass:bypass_theft"
     )
+    assert cause(drop_ratio=0.5, step_t=2.1, neighbour_ratio=1.0, tamper_events=0) == (
+        "consumption_drop.within_noise:customer_usage"
+    )
+    assert cause(drop_ratio=0.5, step_t=2.1, tamper_events=1) == (
+        "consumption_drop.tamper:bypass_theft"
+    )
+    assert cause(drop_ratio=0.5, step_t=4.0, neighbour_ratio=1.0, tamper_events=0) == (
+        "consumption_drop.bypass:bypass_theft"
+    )
 
 
 def test_a_register_that_stopped_on_the_step_day_is_not_a_drop() -> None:
@@ -162,3 +171,28 @@ def test_a_new_customer_after_a_move_in_is_not_a_drop() -> None:
     # a customer there for years with the same step is judged against their own history
     stayed = f.meters(7, account_opened_on=[dt.date(2019, 3, 1)] + [None] * 6)
     assert _detect(rows, stayed)["meter_id"].to_list() == [1]
+
+
+def test_a_step_within_a_noisy_premises_day_to_day_swing_is_not_sent_as_a_bypass() -> None:
+    # meter 1 charges an EV on some days (its use swings 8-50 kWh/d); its best step down is
+    # to about half, but no bigger than its own swing: an exception for the analyst, no visit
+    swing = [8.0, 50.0, 12.0, 44.0, 9.0, 48.0, 30.0, 10.0, 46.0, 11.0, 40.0, 13.0]
+    swing += [9.0, 14.0, 18.0, 8.0, 12.0, 10.0, 16.0, 9.0, 13.0]
+    rows = [(m, d, _use(m, d)) for m in range(2, 8) for d in DAYS]
+    rows += [(1, d, swing[d - 1]) for d in DAYS]
+    out = _detect(rows, f.meters(7))
+    assert out["meter_id"].to_list() == [1]
+    evidence = json.loads(out["evidence"][0])
+    assert evidence["step_t"] < 3.0
+    rule, _ = evaluate(
+        ExceptionKind.CONSUMPTION_DROP,
+        {"drop_ratio": evidence["drop_ratio"], "step_t": evidence["step_t"], "tamper_events": 0},
+    )
+    assert rule.rule_id == "consumption_drop.within_noise"
+    # the clean bypass of the first test stands far above its noise
+    rows = [
+        (m, d, _use(m, d) * (0.35 if m == 1 and d >= STEP else 1.0))
+        for m in range(1, 8)
+        for d in DAYS
+    ]
+    assert json.loads(_detect(rows, f.meters(7))["evidence"][0])["step_t"] > 10.0

@@ -292,17 +292,29 @@ USAGE_RULES: Final[tuple[VerdictRule, ...]] = (
         facts=("drop_ratio",),
     ),
     VerdictRule(
+        "consumption_drop.within_noise",
+        _K.CONSUMPTION_DROP,
+        _C.CUSTOMER_USAGE,
+        (_c("step_t", "<", 3.0),),
+        0.4,
+        _A.ANALYST,
+        "The use stepped down, but the premise's days vary almost as much (the fall is less "
+        "than three times its day-to-day uncertainty) and no tamper event came with it: "
+        "review the usage before a visit.",
+        facts=("drop_ratio", "neighbour_ratio", "prior_kwh_per_day"),
+    ),
+    VerdictRule(
         "consumption_drop.bypass",
         _K.CONSUMPTION_DROP,
         _C.BYPASS_THEFT,
         (),
         0.7,
         _A.FIELD,
-        "The premise's weather-adjusted use stepped down and stayed down while its "
-        "neighbours' did not, with no tamper event: a bypass that left no trace but the "
-        "missing energy.",
+        "The premise's weather-adjusted use stepped down and stayed down, by at least three "
+        "times its day-to-day uncertainty, while its neighbours' did not, with no tamper "
+        "event: a bypass that left no trace but the missing energy.",
         _W.TAMPER_INVESTIGATION,
-        facts=("drop_ratio", "neighbour_ratio", "export_ratio", "prior_kwh_per_day"),
+        facts=("drop_ratio", "step_t", "neighbour_ratio", "export_ratio", "prior_kwh_per_day"),
     ),
     VerdictRule(
         "wrong_multiplier.exchange",

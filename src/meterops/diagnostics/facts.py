@@ -62,6 +62,7 @@ FACT_NAMES = (
     "drop_ratio",
     "neighbour_ratio",
     "export_ratio",
+    "step_t",
     "net_metering",
     "crossed_partner",
     "rssi_reports",
@@ -385,6 +386,7 @@ def meter_facts(
                     "drop_ratio": pl.Float64,
                     "neighbour_ratio": pl.Float64,
                     "export_ratio": pl.Float64,
+                    "step_t": pl.Float64,
                 }
             )
         )
@@ -397,6 +399,7 @@ def meter_facts(
             pl.lit(None, pl.Float64).alias("drop_ratio"),
             pl.lit(None, pl.Float64).alias("neighbour_ratio"),
             pl.lit(None, pl.Float64).alias("export_ratio"),
+            pl.lit(None, pl.Float64).alias("step_t"),
         )
     )
     frame = (

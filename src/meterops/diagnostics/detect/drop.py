@@ -216,6 +216,14 @@ def step_changes(daily: pl.DataFrame, *, last_day: dt.date, min_days: int) -> pl
             "kwh_before",
             "kwh_after",
             (pl.col("kwh_after") / pl.col("kwh_before")).alias("ratio"),
+            (
+                (pl.col("kwh_before") - pl.col("kwh_after"))
+                / (
+                    pl.col("sse").clip(lower_bound=0.0)
+                    / (pl.col("n") - 2).clip(lower_bound=1)
+                    * (1.0 / pl.col("n_b") + 1.0 / pl.col("n_a"))
+                ).sqrt()
+            ).alias("step_t"),
             (pl.col("max_a") / pl.col("kwh_before")).alias("hold_max"),
             pl.when(pl.col("export_b") > 0)
             .then(
@@ -346,6 +354,7 @@ def detect_consumption_drop(
             pl.col("kwh_before").round(2).alias("kwh_per_day_before"),
             pl.col("kwh_after").round(2).alias("kwh_per_day_after"),
             pl.col("ratio").round(3).alias("drop_ratio"),
+            pl.col("step_t").round(2),
             pl.col("hold_max").round(3),
             pl.col("neighbour_ratio").round(3),
             pl.col("export_ratio").round(3),
@@ -362,6 +371,7 @@ def detect_consumption_drop(
             "kwh_per_day_before",
             "kwh_per_day_after",
             "drop_ratio",
+            "step_t",
             "days_after",
             "hold_max",
             "neighbour_ratio",
