@@ -184,3 +184,30 @@ def test_the_exchange_rates_off_leave_a_scenario_unchanged(seed: int) -> None:
     world = World(base, keep_days=1)
     assert exchange_rows(world, as_of=START + dt.timedelta(days=DAYS - 1)).is_empty()
     assert world.inst_meter.size == world.territory.sites.count
+
+
+def test_exchanges_on_a_network_that_loses_reads_are_judged_on_the_reads_that_arrived(
+    tmp_path: Path,
+) -> None:
+    # the town's collector goes down about 30 times in 28 days and each feeder about five:
+    # hardly a day of the exchanged meters is complete (the detector that compared complete
+    # days found neither fault here), yet the wrong multipliers are found and the look-alike
+    # (the customer leaves that day) is not called one
+    rates = dataclasses.replace(
+        NO_FAULTS, collector_down_per_collector_year=400.0, feeder_outage_per_feeder_year=60.0
+    )
+    placed: list[str] = []
+
+    def prepare(world: World) -> None:
+        placed.extend(exchange_ct_sites(world, wrong=2, genuine=1, first_day=13, last_day=15))
+
+    with fresh_database(tmp_path / "db") as url:
+        judged = _judge(tmp_path, url, rates, seed=9, prepare=prepare)
+    assert len(placed) == 3, "the town must have three clean CT-rated sites and spares"
+    lost = judged.world.ground_truth().filter(pl.col("kind") == "collector_down")
+    assert lost.height >= 5, "the scenario must lose reads often"
+    mine = judged.verdicts.filter(pl.col("cause") == Cause.WRONG_MULTIPLIER.value)
+    assert {judged.serial_of[m] for m in mine["meter_id"]} == set(placed[:2])
+    for evidence in mine["verdict_evidence"]:
+        detector = json.loads(evidence)["detector"]
+        assert abs(detector["meter_ratio"] - 1.0) < 0.25
