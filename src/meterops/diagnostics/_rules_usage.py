@@ -49,6 +49,34 @@ USAGE_RULES: Final[tuple[VerdictRule, ...]] = (
         facts=("prior_kwh_per_day", "kwh_received"),
     ),
     VerdictRule(
+        "zero_consumption.vacant_since_exchange",
+        _K.ZERO_CONSUMPTION,
+        _C.VACANT_PREMISE,
+        (
+            _c("installed_days_ago", "<=", 21.0),
+            _c("prior_kwh_per_day", "<", 1.0),
+            _c("removed_kwh_per_day", ">=", 1.0),
+        ),
+        0.6,
+        _A.BACK_OFFICE,
+        "The meter has registered nothing since it went in at a recorded exchange, while "
+        "the meter it replaced registered until that day: the use stopped at the exchange, "
+        "as when the customer leaves then (no move-out recorded). Confirm occupancy first; "
+        "if the premise is occupied, the new meter's register is dead: exchange it.",
+        facts=("installed_days_ago", "removed_kwh_per_day", "prior_kwh_per_day"),
+    ),
+    VerdictRule(
+        "zero_consumption.vacant_until_move_in",
+        _K.ZERO_CONSUMPTION,
+        _C.VACANT_PREMISE,
+        (_c("days_since_move_in", "<=", 3), _c("prior_kwh_per_day", "<", 1.0)),
+        0.6,
+        _A.BACK_OFFICE,
+        "The premise used nothing in the window and its account opened only days ago: it "
+        "was empty until the move-in. Confirm occupancy before sending an exchange.",
+        facts=("days_since_move_in", "prior_kwh_per_day"),
+    ),
+    VerdictRule(
         "zero_consumption.stopped_register",
         _K.ZERO_CONSUMPTION,
         _C.STOPPED_REGISTER,

@@ -18,6 +18,7 @@ from meterops.diagnostics.detect._common import event_name_expr, utc_literal
 from meterops.diagnostics.detect.comm import rssi_trend
 from meterops.diagnostics.detect.drop import adjusted_daily
 from meterops.diagnostics.detect.events import REVERSE_EVENTS, TAMPER_EVENTS
+from meterops.diagnostics.detect.usage import installation_facts
 from meterops.diagnostics.engine import DiagnosticInputs
 from meterops.diagnostics.kinds import ExceptionKind
 from meterops.diagnostics.params import DetectParams
@@ -63,6 +64,9 @@ FACT_NAMES = (
     "neighbour_ratio",
     "export_ratio",
     "step_t",
+    "installed_days_ago",
+    "removed_kwh_per_day",
+    "days_since_move_in",
     "net_metering",
     "crossed_partner",
     "rssi_reports",
@@ -417,6 +421,17 @@ def meter_facts(
         .join(high_bill.lazy(), on="meter_id", how="left")
         .join(program.lazy(), on="meter_id", how="left")
         .join(drop.lazy(), on="meter_id", how="left")
+        .join(
+            installation_facts(
+                meters=inputs.meters,
+                exchanges=inputs.exchanges,
+                exchange_reads=inputs.exchange_reads,
+                as_of_utc=as_of,
+                last_day=inputs.last_day,
+            ).lazy(),
+            on="meter_id",
+            how="left",
+        )
         .with_columns(
             pl.col("meter_id")
             .is_in(

@@ -24,7 +24,13 @@ from meterops.diagnostics.frames import EXCEPTIONS
 from meterops.diagnostics.kinds import ExceptionKind
 from meterops.diagnostics.params import DetectParams
 
-__all__ = ["detect_high_bill", "detect_inactive_usage", "detect_zero_consumption", "tou_shares"]
+__all__ = [
+    "detect_high_bill",
+    "detect_inactive_usage",
+    "detect_zero_consumption",
+    "installation_facts",
+    "tou_shares",
+]
 
 
 def _day_start_utc(column: str, zone: str) -> pl.Expr:
@@ -351,3 +357,100 @@ def detect_high_bill(
     if not parts:
         return EXCEPTIONS.empty()
     return pl.concat(parts).unique("meter_id", keep="last").sort("meter_id")
+
+
+def installation_facts(
+    *,
+    meters: pl.DataFrame,
+    exchanges: pl.DataFrame | None,
+    exchange_reads: pl.DataFrame | None,
+    as_of_utc: dt.datetime,
+    last_day: dt.date,
+) -> pl.DataFrame:
+    """When each meter went in at a recorded exchange, and when its account opened.
+
+    What tells an empty premise from a stopped register when a meter has read zero from
+    the start of the window: the customer left at a meter exchange (the new meter never
+    registered, the one it replaced did until that day) or the account opened only days ago.
+
+    Args:
+        meters: ``METER_CONTEXT`` (``account_opened_on``).
+        exchanges: Recorded exchanges (``detect.multiplier.EXCHANGES``; None: none known).
+        exchange_reads: ``kwh_delivered`` interval reads of the exchanged meters
+            (``detect.multiplier.EXCHANGE_READS``; None: not read).
+        as_of_utc: The run's moment. [UTC]
+        last_day: Last local day judged.
+
+    Returns:
+        ``meter_id``, ``installed_days_ago`` (days since the meter went in at the latest
+        exchange, null if none) [d], ``removed_kwh_per_day`` (mean daily energy of the meter
+        it replaced, over that meter's reads before the exchange; null without reads)
+        [kWh/d], ``days_since_move_in`` (days from the open account's move-in to the last
+        day judged, null if unknown) [d].
+
+    Examples:
+        >>> meters = pl.DataFrame({"meter_id": [1, 2],
+        ...     "account_opened_on": [dt.date(2026, 7, 19), None]})
+        >>> out = installation_facts(meters=meters, exchanges=None, exchange_reads=None,
+        ...     as_of_utc=dt.datetime(2026, 7, 21, 11, tzinfo=dt.UTC),
+        ...     last_day=dt.date(2026, 7, 20))
+        >>> out["days_since_move_in"].to_list()
+        [1, None]
+    """
+    frame = meters.select(
+        "meter_id",
+        (pl.lit(last_day) - pl.col("account_opened_on")).dt.total_days().alias("days_since_move_in")
+        if "account_opened_on" in meters.columns
+        else pl.lit(None, pl.Int64).alias("days_since_move_in"),
+    )
+    if exchanges is None or exchanges.is_empty():
+        return frame.with_columns(
+            pl.lit(None, pl.Float64).alias("installed_days_ago"),
+            pl.lit(None, pl.Float64).alias("removed_kwh_per_day"),
+        ).select("meter_id", "installed_days_ago", "removed_kwh_per_day", "days_since_move_in")
+    latest = (
+        exchanges.filter(pl.col("exchanged_at_utc") <= as_of_utc)
+        .sort("exchanged_at_utc")
+        .group_by("installed_meter_id")
+        .last()
+        .select(
+            pl.col("installed_meter_id").alias("meter_id"),
+            "removed_meter_id",
+            "exchanged_at_utc",
+            ((pl.lit(as_of_utc) - pl.col("exchanged_at_utc")).dt.total_seconds() / 86_400.0).alias(
+                "installed_days_ago"
+            ),
+        )
+    )
+    if exchange_reads is not None and not exchange_reads.is_empty():
+        before = (
+            latest.select("removed_meter_id", "exchanged_at_utc")
+            .join(
+                exchange_reads.select(
+                    pl.col("meter_id").alias("removed_meter_id"),
+                    "interval_start_utc",
+                    "interval_s",
+                    "value",
+                ),
+                on="removed_meter_id",
+            )
+            .filter(pl.col("interval_start_utc") < pl.col("exchanged_at_utc"))
+            .group_by("removed_meter_id")
+            .agg(
+                (pl.col("value").sum() * 86_400.0 / pl.col("interval_s").sum()).alias(
+                    "removed_kwh_per_day"
+                )
+            )
+        )
+        latest = latest.join(before, on="removed_meter_id", how="left")
+    else:
+        latest = latest.with_columns(pl.lit(None, pl.Float64).alias("removed_kwh_per_day"))
+    return frame.join(
+        latest.select(
+            "meter_id",
+            pl.col("installed_days_ago").round(1),
+            pl.col("removed_kwh_per_day").cast(pl.Float64).round(2),
+        ),
+        on="meter_id",
+        how="left",
+    ).select("meter_id", "installed_days_ago", "removed_kwh_per_day", "days_since_move_in")
