@@ -20,8 +20,10 @@ event overrides this: its transformer is fine). The outage system's own record
 (``outages.service.outage_periods``, passed as ``outages``) suppresses too: a meter that fell
 silent inside a recorded transformer or feeder outage is not judged until ``non_comm_hours``
 after the restore (it may come back), and missing reads during a recorded outage do not make
-a meter intermittent; a meter whose signal has been fading steadily (see above) stays, since
-an outage of hours does not explain a fade over days.
+a meter intermittent. A meter that sent nothing in the whole window was silent before any
+outage in it and is judged (the outage system keeps such a meter's outage open only because
+it never sends a restore); a meter whose signal has been fading steadily (see above) stays,
+since an outage of hours does not explain a fade over days.
 
 Pure module: polars and pure meterops modules only.
 """
@@ -212,7 +214,7 @@ def _recorded_outages(
     )
     explained = (
         frame.lazy()
-        .select("meter_id", "silent", "silent_since", "fading")
+        .select("meter_id", "silent", "silent_since", "never_reported", "fading")
         .join(periods, on="meter_id")
         .filter(pl.col("outage_start_utc") <= as_of)
         .filter(
@@ -221,6 +223,9 @@ def _recorded_outages(
                 (pl.col("outage_start_utc") <= pl.col("silent_since") + slack)
                 & (pl.col("end") >= pl.col("silent_since") - slack)
                 & (pl.col("end") >= grace)
+                # silent since before the window: an outage record kept open for the whole
+                # window only because this meter never sent a restore explains nothing
+                & ~pl.col("never_reported")
             )
             # a recorded outage explains missing reads, not a signal fading for days
             .otherwise((pl.col("end") >= comm_from) & ~pl.col("fading"))
