@@ -160,3 +160,20 @@ def test_a_meter_whose_own_vacancy_ended_is_not_its_own_partner() -> None:
     context = _episode_context().filter(pl.col("meter_id") == 1)
     rows = [(1, d, 0.0 if CLOSED.day <= d < REOPENED.day else 25.0) for d in DAYS]
     assert _detect(context, f.daily(rows)).is_empty()
+
+
+def test_a_disconnected_swap_reads_nothing_and_a_neighbour_bypass_is_not_one() -> None:
+    # the vacancy disconnect silenced A (it sat at B's premise) while B, at the vacant
+    # premise, reads nothing from the same day: a swap
+    rows = [(1, d, 25.0 if d < CLOSED.day else 0.0) for d in DAYS]
+    rows += [(2, d, 25.0 if d < CLOSED.day else 0.0) for d in DAYS]
+    rows += [(3, d, 20.0) for d in DAYS]
+    out = _detect(_context(), f.daily(rows))
+    assert out["meter_id"].to_list() == [1, 2]
+    assert json.loads(out["evidence"][0])["role"] == "inactive_disconnected"
+    # the same vacancy next to a premise whose meter fell to 20 % the same day (a bypass
+    # registering a share of the use): A's silence is only the vacancy, B still registers
+    rows = [(1, d, 25.0 if d < CLOSED.day else 0.0) for d in DAYS]
+    rows += [(2, d, 25.0 if d < CLOSED.day else 5.0) for d in DAYS]
+    rows += [(3, d, 20.0) for d in DAYS]
+    assert _detect(_context(), f.daily(rows)).is_empty()

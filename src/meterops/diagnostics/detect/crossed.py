@@ -17,7 +17,9 @@ A pair is reported when, for a meter **A** whose service point has no open accou
   ``crossed_min_days_after`` days before the last day judged;
 * A registered before ``d`` (at least ``inactive_kwh_per_day`` a day) or, with no days
   before, after it; after ``d`` it either kept registering (``role`` of the evidence:
-  ``inactive_with_use``) or fell silent with its premise (``inactive_disconnected``);
+  ``inactive_with_use``) or fell silent with its premise (``inactive_disconnected``: then
+  B must read nothing after ``d``, less than ``inactive_kwh_per_day`` a day — it measures
+  the vacant premise — since A's silence alone is only a vacancy);
 
 and a meter **B** with an open account, whose premise lies within ``crossed_radius_m`` of
 A's:
@@ -232,6 +234,13 @@ def detect_crossed_meters(
             & (pl.col("b_reference") >= params.inactive_kwh_per_day)
             & ((pl.col("low_since") - pl.col("account_closed_on")).dt.total_days().abs() <= 1)
             & (pl.col("low_since") <= latest)
+            # when A fell silent with its premise (a vacancy, nothing more), B must read
+            # nothing: it measures the vacant premise; a neighbour that still registers a
+            # share of its use (a bypass, a change of habits) is a coincidence of dates
+            & (
+                (pl.col("a_after").fill_null(0.0) >= params.inactive_kwh_per_day)
+                | (pl.col("b_after") < params.inactive_kwh_per_day)
+            )
         )
         .sort("meter_id", "distance_m")
         .group_by("meter_id", maintain_order=True)
