@@ -257,6 +257,17 @@ def test_a_self_contained_site_or_too_few_days_is_not_judged() -> None:
     # a week of days on each side, but only an hour of each: too few hours to judge
     hour = _reads(5.0, 5.0, keep=lambda m, d, q: m not in (OLD, NEW) or 40 <= q < 44)
     assert _detect(hour, 80.0, 40.0).is_empty()
+    # a week with reads after, but none in the week next to the exchange: a step on the
+    # exchange day cannot be told from a gradual change, so it is not judged
+    late = _reads(5.0, 5.0, keep=lambda m, d, q: m != NEW or d > EXCHANGE_DAY + 7)
+    steps = exchange_steps(
+        daily=summarise_intervals(late, zone=f.ZONE),
+        reads=_site(late),
+        exchanges=_exchanges(80.0, 40.0),
+        zone=f.ZONE,
+        last_day=dt.date(2026, 7, DAYS[-1]),
+    )
+    assert steps.is_empty()
 
 
 def test_a_sixty_minute_meter_replaced_by_a_fifteen_minute_one_compares() -> None:

@@ -243,7 +243,9 @@ def exchange_steps(
         [kWh/d], ``meter_ratio`` and ``edge_ratio`` (the installed meter's
         reads over what the removed meter's profile predicts for the same hours, whole span
         and next to the exchange), ``billed_ratio`` and ``multiplier_ratio`` (installed over
-        removed); exchanges short of ``min_days`` or ``min_hours`` on a side are left out.
+        removed); exchanges short of ``min_days`` or ``min_hours`` on a side, or without
+        reads of the same hours within ``edge_days`` of the exchange, are left out (not
+        judged).
 
     Examples:
         >>> t0 = dt.datetime(2026, 7, 1, 5, tzinfo=dt.UTC)
@@ -331,6 +333,7 @@ def exchange_steps(
             & (pl.col("days_after") >= p.min_days)
             & (pl.col("hours_before") >= p.min_hours)
             & (pl.col("hours_after") >= p.min_hours)
+            & pl.col("edge_ratio").is_not_null()
         )
         .with_columns(
             (pl.col("kwh_before") * pl.col("meter_ratio")).alias("kwh_after"),
