@@ -18,9 +18,9 @@ _K, _C, _A, _W = ExceptionKind, Cause, ActionKind, WorkOrderType
 
 
 SHORT_SILENCE_HOURS: Final[float] = 36.0
-"""A silent meter with no comm-failure event and a steady signal, silent at most this long,
-gets a remote on-demand read first (``non_communicating.short_silence``), not a
-radio-module visit. [h]"""
+"""A silent meter with a steady signal and at most one comm-failure event (the head-end logs
+one for each day without reads, whatever the cause), silent at most this long, gets a remote
+on-demand read first (``non_communicating.short_silence``), not a radio-module visit. [h]"""
 
 FADE_DB: Final[float] = 5.0
 """A weak mesh path: the least-squares line through the meter's daily RSSI reports fell by
@@ -254,6 +254,25 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         facts=(*_COMM_FACTS, "collector_fading_share"),
     ),
     VerdictRule(
+        "non_communicating.short_silence",
+        _K.NON_COMMUNICATING,
+        _C.UNDETERMINED,
+        (
+            _c("mode", "==", "silent"),
+            _c("comm_failure_events", "<=", 1),
+            _c("rssi_change_db", ">", -6.0),
+            _c("silent_hours", "<=", SHORT_SILENCE_HOURS),
+        ),
+        0.4,
+        _A.REMOTE,
+        "Silent for about a day with a steady signal and at most the one comm-failure event "
+        "the head-end logs for a day without reads: the head-end may simply have dropped a "
+        "day of reads on a long mesh path. Read it on demand before a visit; a radio-module "
+        "visit only if it stays silent.",
+        remote_command="read_on_demand",
+        facts=(*_COMM_FACTS, "silent_hours", "comm_failure_events"),
+    ),
+    VerdictRule(
         "non_communicating.radio_module_failure.comm_failure",
         _K.NON_COMMUNICATING,
         _C.RADIO_MODULE_FAILURE,
@@ -264,24 +283,6 @@ COMM_RULES: Final[tuple[VerdictRule, ...]] = (
         "radio module failed.",
         _W.RADIO_MODULE_REPLACEMENT,
         facts=(*_COMM_FACTS, "parent_silent_share"),
-    ),
-    VerdictRule(
-        "non_communicating.short_silence",
-        _K.NON_COMMUNICATING,
-        _C.UNDETERMINED,
-        (
-            _c("mode", "==", "silent"),
-            _c("comm_failure_events", "==", 0),
-            _c("rssi_change_db", ">", -6.0),
-            _c("silent_hours", "<=", SHORT_SILENCE_HOURS),
-        ),
-        0.4,
-        _A.REMOTE,
-        "Silent for about a day with a steady signal and no comm-failure event from the "
-        "head-end: the head-end may simply have dropped reads on a long mesh path. Read it on "
-        "demand before a visit; a radio-module visit only if it stays silent.",
-        remote_command="read_on_demand",
-        facts=(*_COMM_FACTS, "silent_hours", "comm_failure_events"),
     ),
     VerdictRule(
         "non_communicating.radio_module_failure",
