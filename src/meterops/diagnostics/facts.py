@@ -342,9 +342,7 @@ def meter_facts(
     # a change of the premise's use
     tampered = inputs.daily.join(tamper_day.select("meter_id").collect(), on="meter_id")
     since_tamper = (
-        adjusted_daily(
-            tampered, last_day=inputs.last_day, factors=inputs.daily, min_read_share=0.5
-        )
+        adjusted_daily(tampered, last_day=inputs.last_day, factors=inputs.daily, min_read_share=0.5)
         .lazy()
         .join(tamper_day, on="meter_id")
         .group_by("meter_id")
