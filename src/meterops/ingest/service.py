@@ -53,10 +53,13 @@ A file is compared only with the group's files whose ids (meter or node) and day
 its own (feeds of different customers: none), so a file costs no more as the group grows.
 Files of the other formats go in as a group of one (the same steps, written at once), each
 with its own two commits; CMEP and CSV deliveries are usually big files, ingested in batches.
-Files are hashed two ahead in a thread, and the next file is parsed in another thread while
-the current one is compared and stored, only when it is sure to be parsed at its turn (its
-bytes not committed, not in the group, not the current file's): identical files are never
-parsed.
+Files are hashed three ahead in a thread, and the next two files are parsed in two other
+threads while the current one is compared and stored (on two cores the parsers' GIL-free
+parts, the compiled XML scanner and Polars, run beside the comparison and the Delta write),
+only when each is sure to be parsed at its turn (its bytes not committed, not in the group,
+not those of the current file or of a file between): identical files are never parsed. A
+file parsed ahead is not looked up in the journal again at its turn (the writer lock is held
+and no file committed since has its bytes).
 
 Each database step runs in its own unit of work from ``sessions`` (the adapter's factory);
 the service never calls ``commit()`` itself. Must not import ``meterops.web``, ``cli`` or
@@ -68,6 +71,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import itertools
 import zipfile
 from collections import deque
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -111,7 +115,8 @@ FaultHook = Callable[[str], None]
 
 _SNIFF_BYTES: Final = 65536
 _DUPLICATES_PER_UNIT: Final = 256  # duplicate files journalled per database commit
-_HASH_AHEAD: Final = 2  # files hashed ahead of the one being ingested
+_HASH_AHEAD: Final = 3  # files hashed ahead of the one being ingested
+_PARSE_AHEAD: Final = 2  # files parsed ahead (in as many threads) of the one being ingested
 _METER_KINDS: Final = ("interval_reads", "register_reads", "events", "comm_stats")
 _ZIPPED_FORMATS: Final = frozenset({"nem12"})
 _BATCHED_FORMATS: Final = frozenset({"cmep", "headend_csv"})
@@ -246,24 +251,29 @@ def ingest_files(
             duplicates.clear()
 
         hashes = _hashed_ahead(paths)
-        parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-parse")
+        parser = ThreadPoolExecutor(max_workers=_PARSE_AHEAD, thread_name_prefix="ingest-parse")
         try:
             files = zip(paths, hashes, strict=True)
-            following = next(files, None)
-            ahead: _Ahead | None = None
-            while following is not None:
-                path, hashing = following
-                following = next(files, None)
+            upcoming = deque(itertools.islice(files, _PARSE_AHEAD + 1))
+            aheads: deque[_Ahead | None] = deque()  # parses of upcoming[0], upcoming[1], …
+            while upcoming:
+                path, hashing = upcoming.popleft()
+                upcoming.extend(itertools.islice(files, 1))
                 hashed = hashing.result()  # a file that cannot be read fails at its turn
-                mine, ahead = ahead, None
-                if following is not None:
-                    ahead = _parse_ahead(
-                        sessions,
-                        parser,
-                        following,
-                        current_hash=hashed,
-                        group=group,
-                        options=options,
+                mine = aheads.popleft() if aheads else None
+                while len(aheads) < min(len(upcoming), _PARSE_AHEAD):
+                    aheads.append(
+                        _parse_ahead(
+                            sessions,
+                            parser,
+                            upcoming[len(aheads)],
+                            earlier=[
+                                hashing,
+                                *(h for _, h in itertools.islice(upcoming, len(aheads))),
+                            ],
+                            group=group,
+                            options=options,
+                        )
                     )
                 report = _ingest_one(
                     sessions, store, path, hashed, options=options, now=clock(), fault=hook,
@@ -338,21 +348,24 @@ def _parse_ahead(
     parser: ThreadPoolExecutor,
     following: tuple[Path, Future[tuple[str, int]]],
     *,
-    current_hash: tuple[str, int],
+    earlier: Sequence[Future[tuple[str, int]]],
     group: _Group,
     options: IngestOptions,
 ) -> _Ahead | None:
-    """Start parsing the next file in ``parser`` when it is sure to be parsed at its turn.
+    """Start parsing a later file in ``parser`` when it is sure to be parsed at its turn.
 
     Only a file of at most ``batch_bytes`` whose bytes are neither committed (journal), nor in
-    the group, nor the current file's: an identical file is never parsed (ING-01). Its turn
-    checks all of this again and drops the parse if it is no longer needed.
+    the group, nor those of a file before it not yet ingested (``earlier``: the current file
+    and the files between): an identical file is never parsed (ING-01). Its turn checks all of
+    this again and drops the parse if it is no longer needed.
     """
     path, hashing = following
-    if hashing.exception() is not None:  # raised at the file's own turn
-        return None
+    if hashing.exception() is not None or any(h.exception() is not None for h in earlier):
+        return None  # raised at the file's own turn
     digest, size = hashing.result()
-    if size > options.batch_bytes or digest == current_hash[0] or group.holds(digest):
+    if size > options.batch_bytes or group.holds(digest):
+        return None
+    if any(h.result()[0] == digest for h in earlier):
         return None
     with _unit(sessions) as session:
         if journal.find_committed(session, digest) is not None:
@@ -643,8 +656,12 @@ def _ingest_one(
         strict=options.strict,
         actor=options.actor,
     )
-    with _unit(sessions) as session:
-        original = journal.find_committed(session, facts.content_hash)
+    original = None
+    if ahead is None or ahead.path != path:
+        # (a file parsed ahead was looked up when its parse began: under the writer lock, no
+        # file committed since had its bytes, so the answer stands)
+        with _unit(sessions) as session:
+            original = journal.find_committed(session, facts.content_hash)
     if original is not None:  # never parsed: journalled with the next duplicates (ING-01)
         flush()
         duplicates.append(_Duplicate(facts, original, now))

@@ -396,20 +396,27 @@ def _scan(  # noqa: PLR0917 - one compiled pass over the bytes
     text_run = 0
     i = start
     while i < n:
-        c = buf[i]
-        if c != 60:  # text
-            if c < 32 and c != 9 and c != 10 and c != 13:  # noqa: PLR1714
+        if buf[i] != 60:  # text, up to the next "<"
+            run_start = i
+            while i < n:
+                c = buf[i]
+                if c == 60:
+                    break
+                if c < 33 or c == 62:  # the rare bytes: checked one by one
+                    if c < 32 and c != 9 and c != 10 and c != 13:  # noqa: PLR1714
+                        return fail
+                    if c == 10:
+                        line += 1
+                    elif c == 62 and i >= 2 and buf[i - 1] == 93 and buf[i - 2] == 93:
+                        return fail  # "]]>" is not allowed in content
+                    elif depth == 0 and c == 62:
+                        return fail
+                elif depth == 0:
+                    return fail  # only white space outside the root element
+                i += 1
+            if text_run + (i - run_start) > _MAX_TEXT:
                 return fail
-            if c == 10:
-                line += 1
-            elif c == 62 and i >= 2 and buf[i - 1] == 93 and buf[i - 2] == 93:
-                return fail  # "]]>" is not allowed in content
-            if depth == 0 and not _is_space(c):
-                return fail
-            text_run += 1
-            if text_run > _MAX_TEXT:
-                return fail
-            i += 1
+            text_run += i - run_start
             continue
         text_run = 0
         if i + 1 >= n:
