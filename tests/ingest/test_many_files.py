@@ -182,6 +182,35 @@ def test_an_identical_file_is_a_duplicate_without_being_parsed(
     assert w.store.current_interval_reads(start_utc=DAY, end_utc=END).height == 16
 
 
+def test_files_parsed_ahead_are_never_the_bytes_of_a_file_before_them(
+    w: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files are parsed ahead: a repeat of the current file or of the one between is not."""
+    a, b, c = (_file("espi", [s], 0, 8, None) for s in ("A", "B", "C"))
+    order = [("a", a), ("b", b), ("a2", a), ("c", c), ("c2", c), ("b2", b), ("d", a)]
+    paths = [w.write(f"{name}.xml", data) for name, data in order]
+    parsed: list[str] = []
+    parse = service._parse
+
+    def counted(data: bytes, facts: journal.FileFacts, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(Path(facts.file_name).name)
+        return parse(data, facts, *args, **kwargs)
+
+    monkeypatch.setattr(service, "_parse", counted)
+    reports = w.ingest(*paths)
+    assert sorted(parsed) == ["a.xml", "b.xml", "c.xml"]
+    assert [r.status for r in reports] == [
+        ImportStatus.COMMITTED,
+        ImportStatus.COMMITTED,
+        ImportStatus.DUPLICATE_FILE,
+        ImportStatus.COMMITTED,
+        ImportStatus.DUPLICATE_FILE,
+        ImportStatus.DUPLICATE_FILE,
+        ImportStatus.DUPLICATE_FILE,
+    ]
+    assert w.store.current_interval_reads(start_utc=DAY, end_utc=END).height == 24
+
+
 def test_a_failed_classification_abandons_only_that_file_and_keeps_the_group(
     w: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
