@@ -86,7 +86,8 @@ precision. Crossed meters count only once an account at one of the two premises 
 
 EXCHANGE_SIDE_DAYS: Final = 8.0
 """Days of the window needed on each side of an exchange for a wrong multiplier to show: the
-exchange day and the detector's seven complete days (``detect.multiplier`` ``min_days``). [d]"""
+exchange day and the detector's seven days with reads (``detect.multiplier`` ``min_days``;
+it also needs 96 h of reads on each side). [d]"""
 
 DETECTABLE_AFTER_DAYS: Final[Mapping[str, float]] = MappingProxyType(
     {
