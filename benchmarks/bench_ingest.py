@@ -88,6 +88,35 @@ def _reads(meters: int, days: int, rng: np.random.Generator, first: int = 0) -> 
     )
 
 
+def _pool_cpu_s() -> dict[str, float]:
+    """CPU seconds so far of this process's native thread pools, by pool. [s]
+
+    Linux only (``/proc/self/task``); elsewhere empty. Threads are grouped by name:
+    ``tokio`` (delta-rs: Parquet encoding, ZSTD and the Delta commit) and ``polars`` (Polars'
+    pool). Both pools live as long as the process, so the difference of two readings is
+    their share of what ran in between; Python's own threads (parse, hash, writer) end
+    with their executors and make up the rest of ``time.process_time``.
+    """
+    totals: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        tasks = list(Path("/proc/self/task").iterdir())
+    except OSError:
+        return totals
+    for task in tasks:
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        pool = (
+            "tokio" if name.startswith("tokio") else "polars" if name.startswith("polars") else ""
+        )
+        if pool:
+            totals[pool] = totals.get(pool, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return totals
+
+
 class _World:
     """A SQLite database with the meters and an empty read store in a scratch folder."""
 
@@ -115,6 +144,7 @@ class _World:
         # process, at the first ORM query (0.2-0.6 s here), whichever command runs first.
         configure_mappers()
         self.cpu_s = 0.0
+        self.pool_cpu_s: dict[str, float] = {}
 
     def ingest(self, path: Path) -> tuple[float, int]:
         return self.ingest_all([path])
@@ -122,14 +152,20 @@ class _World:
     def ingest_all(self, paths: list[Path]) -> tuple[float, int]:
         """Ingest ``paths`` in one call (as ``meterops ingest PATH...``); seconds and rows.
 
-        ``cpu_s`` keeps the CPU time of the call (every thread of the process). [s]
+        ``cpu_s`` keeps the CPU time of the call (every thread of the process), ``pool_cpu_s``
+        the share of the native pools in it (:func:`_pool_cpu_s`). [s]
         """
         with timed() as elapsed:
+            pools_before = _pool_cpu_s()
             cpu_before = time.process_time()
             reports = ingest_files(
                 self.sessions, self.store, paths, options=OPTIONS, clock=lambda: NOW
             )
             self.cpu_s = time.process_time() - cpu_before
+            pools_after = _pool_cpu_s()
+        self.pool_cpu_s = {
+            pool: seconds - pools_before.get(pool, 0.0) for pool, seconds in pools_after.items()
+        }
         for path, report in zip(paths, reports, strict=True):
             report.counts.check(path.name)  # raises when the counts do not add up
         return elapsed(), sum(r.counts.rows_in_file for r in reports)
@@ -370,6 +406,14 @@ def _throughput(
     parse_before = _best(1, parse_all)
     total_s, reads = world.ingest_all(paths)
     cpu_s, load = world.cpu_s, os.getloadavg()[0]
+    pools = world.pool_cpu_s
+    split = (
+        f": delta-rs (tokio) {pools.get('tokio', 0.0):.2f} s, Polars pool "
+        f"{pools.get('polars', 0.0):.2f} s, Python threads and numba (hash, parse, pipeline, "
+        f"store) {cpu_s - sum(pools.values()):.2f} s"
+        if pools
+        else ""
+    )
     parse_s = min(parse_before, _best(1, parse_all))  # the quieter of two runs
     parse_cpu_s = min(sum(parse_cpu[: len(paths)]), sum(parse_cpu[len(paths) :]))
     run_baseline, limit = baseline
@@ -399,7 +443,7 @@ def _throughput(
         note=(
             f"parse alone {reads / parse_s:,.0f} reads/s ({parse_s:.1f} s of {total_s:.1f} s; "
             f"{parse_cpu_s:.2f} CPU-s); "
-            f"everything after parsing {rest}; CPU {cpu_s:.1f} s over all threads "
+            f"everything after parsing {rest}; CPU {cpu_s:.2f} s over all threads{split} "
             f"({reads / cpu_s:,.0f} reads per CPU-second); load average {load:.1f} at the end"
         ),
     )

@@ -9,7 +9,7 @@ takes the common files and declines each kind of file outside its subset.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
@@ -182,3 +182,59 @@ def _file(row: str, header: str = HEADER) -> bytes:
 def test_the_fast_path_declines_files_outside_its_subset(data: bytes, why: str) -> None:
     assert _csv_fast.parse(data, channels=KNOWN_CHANNELS, non_negative=NON_NEGATIVE) is None, why
     _both(data)
+
+
+_VALID_ROW = ("M1", ",", "kwh_delivered", ",", "2024-03-05T06:00:00Z")
+separators = st.sampled_from([",", ",", ",", ",", ",", "x", ";"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["M1", "M1", "M1", "M1", "M12", "M", "M1 ", 'M1"', "M1\u00e9", ""]),
+            separators,
+            st.sampled_from(
+                [
+                    "kwh_delivered",
+                    "kwh_delivered",
+                    "kwh_delivered",
+                    "kwh_delivered",
+                    "kwh_deliveredx",
+                    "kwh_delivere",
+                    "kwh_net",
+                    "",
+                    'kwh_delivered"',
+                ]
+            ),
+            separators,
+            st.sampled_from(
+                [
+                    "2024-03-05T06:00:00Z",
+                    "2024-03-05T06:00:00Z",
+                    "2024-03-05T23:45:00.000Z",
+                    "2024-03-06T00:00:00Z",
+                    "2024-03-05T24:00:00Z",
+                    "2024-02-30T00:00:00Z",
+                    "2024-03-05X06:00:00Z",
+                    "2024-03-0",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+@example([_VALID_ROW, ("M1", "x", "kwh_delivered", ",", "2024-03-05T06:15:00Z")])
+@example([_VALID_ROW, ("M1", ",", "kwh_delivered", "x", "2024-03-05T06:15:00Z")])
+@example([_VALID_ROW, ("M1", ",", "kwh_delivered", ",", "2024-03-05T25:00:00Z")])
+def test_rows_repeating_the_previous_serial_channel_or_date_parse_the_same(
+    fields: list[tuple[str, str, str, str, str]],
+) -> None:
+    """The scanner compares a row's serial, channel and date with the previous row's in place.
+
+    Neighbours that extend, shorten or break the previous value, or lose the comma after
+    it, must take the full checks (and the fast path then declines the file).
+    """
+    body = [f"{a}{s1}{b}{s2}{c},900,1.5,0," for a, s1, b, s2, c in fields]
+    _both(("\n".join([HEADER, *body]) + "\n").encode())

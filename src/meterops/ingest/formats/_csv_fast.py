@@ -74,29 +74,40 @@ def _digits(buf: np.ndarray, start: int, width: int) -> int:
 
 
 @_inline
-def _instant(buf: np.ndarray, i: int) -> tuple[int, int]:
-    """``(µs since the epoch, end offset)`` of a ``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z`` stamp.
+def _instant(buf: np.ndarray, i: int, prev: int, prev_days: int) -> tuple[int, int, int]:
+    """``(µs since the epoch, end offset, days)`` of a ``YYYY-MM-DDTHH:MM:SS[.fff|.ffffff]Z`` stamp.
 
-    The end offset is -1 when the text is not such a stamp or not a real date-time.
+    The end offset is -1 when the text is not such a stamp or not a real date-time. ``prev``
+    is the offset of the previous row's (valid) stamp, or -1, and ``prev_days`` its day
+    number: when the ten date bytes are the same, the date is not parsed again.
     """
     n = buf.size
     if i + 20 > n:
-        return 0, -1
+        return 0, -1, 0
     if buf[i + 4] != 45 or buf[i + 7] != 45 or buf[i + 10] != 84:
-        return 0, -1
+        return 0, -1, 0
     if buf[i + 13] != 58 or buf[i + 16] != 58:
-        return 0, -1
-    year = _digits(buf, i, 4)
-    month = _digits(buf, i + 5, 2)
-    day = _digits(buf, i + 8, 2)
+        return 0, -1, 0
+    same = prev >= 0
+    if same:
+        for p in range(10):
+            if buf[i + p] != buf[prev + p]:
+                same = False
+                break
+    if same:
+        days = prev_days
+    else:
+        year = _digits(buf, i, 4)
+        month = _digits(buf, i + 5, 2)
+        day = _digits(buf, i + 8, 2)
+        days = _kernels.civil_days(year, month, day)
+        if days == _kernels.NO_DAY:
+            return 0, -1, 0
     hour = _digits(buf, i + 11, 2)
     minute = _digits(buf, i + 14, 2)
     second = _digits(buf, i + 17, 2)
     if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 59:
-        return 0, -1
-    days = _kernels.civil_days(year, month, day)
-    if days == _kernels.NO_DAY:
-        return 0, -1
+        return 0, -1, 0
     j = i + 19
     micro = 0
     if buf[j] == 46:
@@ -108,11 +119,11 @@ def _instant(buf: np.ndarray, i: int) -> tuple[int, int]:
         elif width == 6:
             micro = _digits(buf, j + 1, 6)
         else:
-            return 0, -1
+            return 0, -1, 0
         j += 1 + width
     if j >= n or buf[j] != 90:
-        return 0, -1
-    return ((days * 1440 + hour * 60 + minute) * 60 + second) * 1_000_000 + micro, j + 1
+        return 0, -1, 0
+    return ((days * 1440 + hour * 60 + minute) * 60 + second) * 1_000_000 + micro, j + 1, days
 
 
 @_inline
@@ -162,6 +173,8 @@ def _scan(  # noqa: PLR0917 - one compiled pass, private
     last_channel = 0
     prev_start = -1
     prev_end = -1
+    prev_stamp = -1
+    prev_days = 0
     i = start
     while i < n:
         if buf[i] == 10:
@@ -169,41 +182,60 @@ def _scan(  # noqa: PLR0917 - one compiled pass, private
                 if buf[p] != 10:
                     return 1, rows, run, spans, channel, instant, interval, value, flags
             break
-        # Serial number.
+        # Serial number: most rows repeat the previous row's (checked already).
         s0 = i
-        while buf[i] != 44 and buf[i] != 10 and buf[i] != 34 and buf[i] < 128:
-            i += 1
-        if buf[i] != 44 or i == s0:
-            return 2, rows, run, spans, channel, instant, interval, value, flags
-        same = prev_end - prev_start == i - s0
+        width = prev_end - prev_start
+        same = width > 0 and s0 + width < n and buf[s0 + width] == 44
         if same:
-            for p in range(i - s0):
+            for p in range(width):
                 if buf[s0 + p] != buf[prev_start + p]:
                     same = False
                     break
-        if not same:
+        if same:
+            i = s0 + width
+        else:
+            while buf[i] != 44 and buf[i] != 10 and buf[i] != 34 and buf[i] < 128:
+                i += 1
+            if buf[i] != 44 or i == s0:
+                return 2, rows, run, spans, channel, instant, interval, value, flags
             spans[runs, 0] = s0
             spans[runs, 1] = i
             runs += 1
             prev_start, prev_end = s0, i
         run[rows] = runs - 1
         i += 1
-        # Channel: one of the known names (the last one matched is tried first).
+        # Channel: one of the known names; the last one matched is compared in place first
+        # (with the comma after it), the others after a scan to the comma.
         c0 = i
-        while buf[i] != 44 and buf[i] != 10:
-            i += 1
-        if buf[i] != 44:
-            return 3, rows, run, spans, channel, instant, interval, value, flags
-        found = _kernels.match_name(buf, c0, i - c0, channel_offsets, channel_data, last_channel)
-        if found < 0:
-            return 3, rows, run, spans, channel, instant, interval, value, flags
+        found = -1
+        a = channel_offsets[last_channel]
+        width = channel_offsets[last_channel + 1] - a
+        if width > 0 and c0 + width < n and buf[c0 + width] == 44:
+            found = last_channel
+            for p in range(width):
+                if buf[c0 + p] != channel_data[a + p]:
+                    found = -1
+                    break
+        if found >= 0:
+            i = c0 + width
+        else:
+            while buf[i] != 44 and buf[i] != 10:
+                i += 1
+            if buf[i] != 44:
+                return 3, rows, run, spans, channel, instant, interval, value, flags
+            found = _kernels.match_name(
+                buf, c0, i - c0, channel_offsets, channel_data, last_channel
+            )
+            if found < 0:
+                return 3, rows, run, spans, channel, instant, interval, value, flags
         last_channel = found
         channel[rows] = found
         i += 1
         # Interval start.
-        us, end = _instant(buf, i)
+        us, end, stamp_days = _instant(buf, i, prev_stamp, prev_days)
         if end < 0 or buf[end] != 44:
             return 4, rows, run, spans, channel, instant, interval, value, flags
+        prev_stamp, prev_days = i, stamp_days
         instant[rows] = us
         i = end + 1
         # Interval length.
