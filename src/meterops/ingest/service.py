@@ -79,9 +79,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, NamedTuple
+from typing import Any, BinaryIO, Final, NamedTuple
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -776,38 +777,61 @@ class _Batch:
     line_offset: int
 
 
+def _parts(stream: BinaryIO, batch_bytes: int) -> Iterator[tuple[bytes, bytes]]:
+    """``(block, tail)``: a read of ``batch_bytes`` and the rest of its last line.
+
+    A last line without a line end at the end of the file is a part of its own.
+    """
+    while True:
+        block = stream.read(max(1, batch_bytes))
+        if not block:
+            return
+        if block.endswith(b"\n"):
+            yield block, b""
+            continue
+        tail = stream.readline()
+        if tail.endswith(b"\n"):
+            yield block, tail
+            continue
+        whole = block + tail  # the end of the file inside the last line
+        cut = whole.rfind(b"\n") + 1
+        if cut:
+            yield whole[:cut], b""
+        yield whole[cut:], b""
+        return
+
+
 def _batches(path: Path, *, batch_bytes: int, header: bool) -> Iterator[_Batch]:
     """The file as batches of whole lines of about ``batch_bytes`` (never a line cut).
 
     Read with plain reads, not a memory map: mapped pages of the file would count in the
-    process's resident memory until unmapped (the bench's peak-memory figure).
+    process's resident memory until unmapped (the bench's peak-memory figure). A batch is
+    one read of ``batch_bytes`` and the rest of its last line, joined once with the header
+    row (CSV): no carry and no cut copies of the batch. Lines are counted with numpy
+    (``bytes.count`` of one byte is about three times slower).
     """
     with path.open("rb") as stream:
-        carry = b""
         header_row = b""
         lines_before = 0
-        while True:
-            block = stream.read(max(1, batch_bytes))
-            data = carry + block if carry else block
-            cut = len(data) if not block else data.rfind(b"\n") + 1
-            if block and cut == 0:  # no line end yet: read on
-                carry = data
-                continue
-            part, carry = (data, b"") if cut == len(data) else (data[:cut], data[cut:])
+        seen = False
+        for block, tail in _parts(stream, batch_bytes):
+            seen = True
             if lines_before == 0 and header:
-                header_row = strip_bom(part[: part.find(b"\n") + 1])
-                batch = _Batch(part, 0)
+                data = block + tail if tail else block
+                header_row = strip_bom(data[: data.find(b"\n") + 1])
+                batch = _Batch(data, 0)
             elif header:
-                batch = _Batch(header_row + part, lines_before - 1)
+                batch = _Batch(b"".join((header_row, block, tail)), lines_before - 1)
             else:
-                batch = _Batch(part, lines_before)
-            new_lines = part.count(b"\n")
+                batch = _Batch(block + tail if tail else block, lines_before)
+            new_lines = int(np.count_nonzero(np.frombuffer(block, dtype=np.uint8) == 10))
+            new_lines += tail.count(b"\n")
             lines_before += new_lines
             # Blank tails add no rows (but a file of blank lines is still one batch).
-            if (part and not part.isspace()) or lines_before == new_lines:
+            if not (block.isspace() and (not tail or tail.isspace())) or lines_before == new_lines:
                 yield batch
-            if not block:
-                return
+        if not seen:  # an empty file is one empty batch
+            yield _Batch(b"", 0)
 
 
 _Parsed = tuple[_Batch, ParsedBatch | None, str, list[Issue]]
