@@ -26,9 +26,6 @@ class DetectParams:
         rssi_min_reports: ...over at least this many daily RSSI reports...
         rssi_trend_t: ...with a slope at least this many standard errors below zero (a
             steady fade, not day-to-day scatter). [-]
-        rssi_weak_dbm: Not used by the degrading test any more (a path's margin is its
-            weakest link, which the meter's own RSSI level does not show); kept for
-            callers. [dBm]
         outage_share: A transformer (feeder) is in an outage when at least this share of its
             meters logged a power loss or last gasp with no restore since. [0-1]
         zero_days: Days of zero delivered energy (with reads arriving) on an active account. [d]
@@ -69,7 +66,6 @@ class DetectParams:
     rssi_fall_db: float = 5.0
     rssi_min_reports: int = 8
     rssi_trend_t: float = 4.0
-    rssi_weak_dbm: float = -78.0
     outage_share: float = 0.3
     zero_days: int = 3
     zero_kwh: float = 0.01
