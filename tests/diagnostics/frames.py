@@ -102,6 +102,17 @@ def comm_stats(rows: Sequence[tuple[int, int, int, float | None, str | None]]) -
     )
 
 
+def no_collectors() -> pl.DataFrame:
+    """An empty collector-status frame (``node_id``, ``observed_at_utc``, ``status``)."""
+    return pl.DataFrame(
+        schema={
+            "node_id": pl.String,
+            "observed_at_utc": pl.Datetime("us", "UTC"),
+            "status": pl.String,
+        }
+    )
+
+
 def registers(rows: Sequence[tuple[int, int, float, str | None]]) -> pl.DataFrame:
     """``REGISTER_READS`` from (meter, day of July read at local midnight, kWh, TOU period)."""
     return pl.DataFrame(

@@ -89,13 +89,7 @@ def test_the_pair_overrides_the_plain_explanations_of_its_two_exceptions() -> No
         registers=f.registers([]),
         events=f.events([]),
         comm_stats=f.comm_stats([]),
-        collectors=pl.DataFrame(
-            schema={
-                "node_id": pl.String,
-                "observed_at_utc": pl.Datetime("us", "UTC"),
-                "status": pl.String,
-            }
-        ),
+        collectors=f.no_collectors(),
         window_start_utc=start,
         as_of_utc=as_of,
         zone=f.ZONE,

@@ -327,13 +327,7 @@ def test_the_engine_runs_it_with_the_exchanges_and_the_verdict_is_a_back_office_
         registers=f.registers([]),
         events=f.events([]),
         comm_stats=f.comm_stats([]),
-        collectors=pl.DataFrame(
-            schema={
-                "node_id": pl.String,
-                "observed_at_utc": pl.Datetime("us", "UTC"),
-                "status": pl.String,
-            }
-        ),
+        collectors=f.no_collectors(),
         window_start_utc=f.T0,
         as_of_utc=f.T0 + dt.timedelta(days=28, hours=6),
         zone=f.ZONE,

@@ -105,13 +105,7 @@ def _tou_inputs(mismatched: list[str] | None) -> DiagnosticInputs:
         registers=f.registers(rows),
         events=f.events([]),
         comm_stats=f.comm_stats([]),
-        collectors=pl.DataFrame(
-            schema={
-                "node_id": pl.String,
-                "observed_at_utc": pl.Datetime("us", "UTC"),
-                "status": pl.String,
-            }
-        ),
+        collectors=f.no_collectors(),
         window_start_utc=f.T0,
         as_of_utc=as_of,
         zone=f.ZONE,

@@ -45,13 +45,7 @@ def _inputs(rows: list[tuple[int, int, float]], reads: list[int] | None = None) 
         registers=f.registers([]),
         events=f.events([(1, tamper_at, "cover_removed"), (2, tamper_at, "magnetic_tamper")]),
         comm_stats=f.comm_stats([]),
-        collectors=pl.DataFrame(
-            schema={
-                "node_id": pl.String,
-                "observed_at_utc": pl.Datetime("us", "UTC"),
-                "status": pl.String,
-            }
-        ),
+        collectors=f.no_collectors(),
         window_start_utc=start,
         as_of_utc=as_of,
         zone=f.ZONE,

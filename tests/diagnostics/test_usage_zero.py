@@ -56,13 +56,7 @@ def _inputs(rows: list[tuple[int, int, float]], meters: pl.DataFrame) -> Diagnos
         registers=f.registers([]),
         events=f.events([]),
         comm_stats=f.comm_stats([]),
-        collectors=pl.DataFrame(
-            schema={
-                "node_id": pl.String,
-                "observed_at_utc": pl.Datetime("us", "UTC"),
-                "status": pl.String,
-            }
-        ),
+        collectors=f.no_collectors(),
         window_start_utc=f.T0,
         as_of_utc=AS_OF,
         zone=f.ZONE,
