@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from meterops.assets import service as assets_service
 from meterops.web.auth import UserDep
@@ -59,6 +59,7 @@ def meter_page(
     """A meter: nameplate, customer, interval chart, communication, events, verdicts, orders."""
     from meterops.vee.pages import meter_reads_panel
     from meterops.web.ui.meter_panels import meter_panels
+    from meterops.web.ui.neighbours import HIDDEN_REASON
 
     detail = assets_service.meter_detail(session, serial_number)
     reads = meter_reads_panel(
@@ -77,4 +78,38 @@ def meter_page(
         last_day=reads["last_day"],
         user=getattr(request.state, "user", None),
     )
-    return _render(request, "meter.html", detail=detail, reads=reads, panels=panels)
+    return _render(
+        request,
+        "meter.html",
+        detail=detail,
+        reads=reads,
+        panels=panels,
+        neighbours_hidden_reason=HIDDEN_REASON,
+    )
+
+
+@router.get("/meters/{serial_number}/neighbours.geojson")
+def meter_neighbours_geojson(
+    request: Request,
+    serial_number: str,
+    *,
+    session: SessionDep,
+    settings: SettingsDep,
+    last_day: Annotated[dt.date | None, Query(alias="to")] = None,
+) -> JSONResponse:
+    """The meter and the meters on its parent, collector and transformer (the map's data).
+
+    ``to`` is the last local day of the data judged (default: today in the utility's zone).
+    Refused (403) to a user who may not see the meter's customer data.
+    """
+    from meterops.web.ui.neighbours import neighbours_geojson
+
+    day = last_day or dt.datetime.now(settings.zone).date()
+    collection = neighbours_geojson(
+        session,
+        settings,
+        serial=serial_number,
+        last_day=day,
+        user=getattr(request.state, "user", None),
+    )
+    return JSONResponse(collection, media_type="application/geo+json")
