@@ -19,12 +19,14 @@ from typing import Final, NamedTuple
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+import pyarrow as pa
 
+from meterops.ingest.formats import _kernels, _time
 from meterops.ingest.formats._xml import MAX_DEPTH, MAX_XML_BYTES
 from meterops.ingest.formats._xml_scan import scan
 from meterops.ingest.formats._xml_select import Doc, Step, Unsupported
 
-__all__ = ["EV_NS", "MR_NS", "CimTables", "extract"]
+__all__ = ["EV_NS", "MR_NS", "CimTables", "extract", "numbers_of_text"]
 
 MR_NS: Final = "http://iec.ch/TC57/2011/MeterReadings#"
 EV_NS: Final = "http://iec.ch/TC57/2011/EndDeviceEvents#"
@@ -60,6 +62,8 @@ _N: Final = {name: k for k, name in enumerate(_NAMES)}
 _MR: Final = 0
 _EV: Final = 1
 _REF: Final = 0
+_POW10: Final = 10.0 ** np.arange(_kernels.MAX_FAST_DIGITS + 1)
+_UTC: Final = pl.Datetime("us", "UTC")
 _PENDING: Final = {
     "numerator": "scalarNumerator",
     "denominator": "scalarDenominator",
@@ -73,7 +77,10 @@ class CimTables(NamedTuple):
     """The reference path's string tables.
 
     Attributes:
-        intervals: ``mr, block, time, period_start, value, qualities`` (String) and ``line``.
+        intervals: ``mr, block`` (String), ``end`` (``timeStamp``) and ``begin``
+            (``timePeriod/start``) as UTC datetimes, ``raw`` (``value``, Float64),
+            ``qualities`` (String) and ``line``: the reference's string table after
+            :func:`numbers_of_text`.
         blocks: ``mr, block, serial, name, mrid, reading_type, numerator, denominator,
             scalar, offset, multiply_first`` (String).
         is_cim_root: The document element is a CIM ``MeterReadings`` or ``EndDeviceEvents``.
@@ -98,7 +105,7 @@ def extract(data: bytes) -> CimTables | None:
         ...        b'</IntervalReadings></IntervalBlocks></MeterReading></MeterReadings>')
         >>> t = extract(doc)
         >>> t.intervals.row(0), t.blocks["mrid"].to_list(), t.is_cim_root
-        (('1', '1', 'T', '', '1', '', 1), ['m1'], True)
+        (('1', '1', None, None, 1.0, '', 1), ['m1'], True)
         >>> extract(b"<!DOCTYPE MeterReadings>" + doc) is None  # the reference path refuses it
         True
     """
@@ -130,9 +137,9 @@ def _tables(doc: Doc) -> CimTables:
         [
             pl.Series("mr", block_mr[reading_block] + 1).cast(pl.String),
             pl.Series("block", block_pos[reading_block]).cast(pl.String),
-            doc.text(doc.first(readings, [_mr("timeStamp")]), "time"),
-            doc.text(doc.first(readings, [_mr("timePeriod"), _mr("start")]), "period_start"),
-            doc.text(doc.first(readings, [_mr("value")]), "value"),
+            _stamps(doc, doc.first(readings, [_mr("timeStamp")]), "end"),
+            _stamps(doc, doc.first(readings, [_mr("timePeriod"), _mr("start")]), "begin"),
+            _numbers(doc, doc.first(readings, [_mr("value")]), "raw"),
             _qualities(doc, readings),
             pl.Series("line", doc.s.line[readings], dtype=pl.Int64),
         ]
@@ -157,6 +164,53 @@ def _tables(doc: Doc) -> CimTables:
         ),
     ]
     return CimTables(intervals, pl.DataFrame(columns), is_root)
+
+
+def numbers_of_text(time: pl.Series, period_start: pl.Series, value: pl.Series) -> list[pl.Series]:
+    """The reference conversion of the ``normalize-space()`` texts (the oracle of the fast one).
+
+    Returns:
+        ``end`` and ``begin`` (UTC datetimes, null unless an ISO 8601 stamp with an offset)
+        and ``raw`` (Float64, null unless a number).
+    """
+    return [
+        _time.parse_iso_utc(time).alias("end"),
+        _time.parse_iso_utc(period_start).alias("begin"),
+        value.cast(pl.Float64, strict=False).alias("raw"),
+    ]
+
+
+def _with_nulls(
+    name: str, values: npt.NDArray[np.generic], valid: npt.NDArray[np.bool_]
+) -> pl.Series:
+    kind = pa.int64() if values.dtype == np.int64 else pa.float64()
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    array = pa.Array.from_buffers(kind, values.size, [bitmap, pa.py_buffer(values)])
+    return pl.Series(name, array)
+
+
+def _stamps(doc: Doc, elements: npt.NDArray[np.int64], name: str) -> pl.Series:
+    """``end``/``begin``: compiled for the usual shapes, :func:`numbers_of_text`'s for others."""
+    starts, ends = doc.spans(elements)
+    values, state = _kernels.iso_utc_spans(doc.bytes, starts, ends)
+    series = _with_nulls(name, values, state == _kernels.SPAN_VALUE).cast(_UTC)
+    general = np.flatnonzero(state == _kernels.SPAN_GENERAL)
+    if general.size:
+        parsed = _time.parse_iso_utc(doc.text(elements[general], name))
+        series = series.scatter(general, parsed)
+    return series
+
+
+def _numbers(doc: Doc, elements: npt.NDArray[np.int64], name: str) -> pl.Series:
+    """``raw``: compiled for plain decimals, Polars' cast (:func:`numbers_of_text`'s) for others."""
+    starts, ends = doc.spans(elements)
+    values, state = _kernels.number_spans(doc.bytes, starts, ends, _POW10)
+    series = _with_nulls(name, values, state == _kernels.SPAN_VALUE)
+    general = np.flatnonzero(state == _kernels.SPAN_GENERAL)
+    if general.size:
+        parsed = doc.text(elements[general], name).cast(pl.Float64, strict=False)
+        series = series.scatter(general, parsed)
+    return series
 
 
 def _order(

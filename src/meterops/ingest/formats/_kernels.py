@@ -21,11 +21,16 @@ import numpy as np
 __all__ = [
     "MAX_FAST_DIGITS",
     "NO_DAY",
+    "SPAN_GENERAL",
+    "SPAN_NULL",
+    "SPAN_VALUE",
     "civil_days",
     "civil_to_wall",
     "decimals",
     "digits",
+    "iso_utc_spans",
     "match_name",
+    "number_spans",
     "scan_decimal",
     "split",
 ]
@@ -274,3 +279,149 @@ def civil_to_wall(
         wall[i] = ((days * 1440 + hour * 60 + minute) * 60 + seconds) * 1_000_000
         ok[i] = True
     return wall, ok
+
+
+SPAN_NULL: Final = 0
+"""State of a span in :func:`iso_utc_spans` / :func:`number_spans`: absent or blank (null)."""
+SPAN_VALUE: Final = 1
+"""State: converted here."""
+SPAN_GENERAL: Final = 2
+"""State: a shape these loops do not take; the caller's general parser decides."""
+
+
+@_inline
+def _is_space(byte: int) -> bool:
+    return byte == 32 or byte == 9 or byte == 10 or byte == 13  # noqa: PLR1714 - numba scalars
+
+
+@_inline
+def _trim(buffer: np.ndarray, start: int, end: int) -> tuple[int, int]:
+    while start < end and _is_space(buffer[start]):
+        start += 1
+    while end > start and _is_space(buffer[end - 1]):
+        end -= 1
+    return start, end
+
+
+@_inline
+def _two(buffer: np.ndarray, p: int) -> int:
+    """The two digits at ``p`` as a number, or -1."""
+    a, b = buffer[p], buffer[p + 1]
+    if a < 48 or a > 57 or b < 48 or b > 57:
+        return -1
+    return int((a - 48) * 10 + (b - 48))
+
+
+@_jit
+def iso_utc_spans(
+    buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """UTC µs since the epoch of ``normalize-space()``-d ISO 8601 stamps with an offset.
+
+    Takes exactly ``YYYY-MM-DDTHH:MM:SS[.f{1,6}](Z|±HH:MM)`` with a real date in 1900-2200,
+    hour 0-23, minute and second 0-59 and an offset below 24 hours; an absent span
+    (``start < 0``) or a blank one is null (:data:`SPAN_NULL`); every other shape is
+    :data:`SPAN_GENERAL`, for the caller's general parser (which also decides what is invalid).
+
+    >>> b = np.frombuffer(b" 1970-01-01T01:00:00.5+01:00 x", np.uint8)
+    >>> us, state = iso_utc_spans(b, np.array([0, 29, -1]), np.array([28, 30, 0]))
+    >>> int(us[0]), state.tolist()
+    (500000, [1, 2, 0])
+    """
+    n = starts.size
+    values = np.zeros(n, dtype=np.int64)
+    state = np.zeros(n, dtype=np.int8)
+    for i in range(n):
+        if starts[i] < 0:
+            continue
+        s, e = _trim(buffer, starts[i], ends[i])
+        if s == e:
+            continue
+        state[i] = SPAN_GENERAL
+        if e - s < 20:
+            continue
+        if (
+            buffer[s + 4] != 45
+            or buffer[s + 7] != 45
+            or buffer[s + 10] != 84
+            or buffer[s + 13] != 58
+            or buffer[s + 16] != 58
+        ):
+            continue
+        century, year2 = _two(buffer, s), _two(buffer, s + 2)
+        month, day = _two(buffer, s + 5), _two(buffer, s + 8)
+        hour, minute, second = _two(buffer, s + 11), _two(buffer, s + 14), _two(buffer, s + 17)
+        if min(century, year2, month, day, hour, minute, second) < 0:
+            continue
+        if hour > 23 or minute > 59 or second > 59:
+            continue
+        days = civil_days(century * 100 + year2, month, day)
+        if days == NO_DAY:
+            continue
+        p = s + 19
+        micros = 0
+        if buffer[p] == 46:
+            p += 1
+            count = 0
+            while p < e and 48 <= buffer[p] <= 57 and count < 7:
+                micros = micros * 10 + (buffer[p] - 48)
+                count += 1
+                p += 1
+            if count == 0 or count > 6:
+                continue
+            for _ in range(6 - count):
+                micros *= 10
+        offset = 0
+        if e - p == 1 and buffer[p] == 90:
+            offset = 0
+        elif e - p == 6 and (buffer[p] == 43 or buffer[p] == 45) and buffer[p + 3] == 58:
+            oh, om = _two(buffer, p + 1), _two(buffer, p + 4)
+            if oh < 0 or om < 0 or oh > 23 or om > 59:
+                continue
+            offset = (oh * 3600 + om * 60) * (1 if buffer[p] == 43 else -1)
+        else:
+            continue
+        seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
+        values[i] = seconds * 1_000_000 + micros
+        state[i] = SPAN_VALUE
+    return values, state
+
+
+@_jit
+def number_spans(
+    buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, pow10: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain decimals (``-``?, digits, optionally ``.`` and digits) of trimmed text spans.
+
+    At most :data:`MAX_FAST_DIGITS` digits: the exact integer of the digits divided by the
+    exact power of ten (correctly rounded, as a general float parser rounds). Absent or blank
+    spans are :data:`SPAN_NULL`; any other shape (``+``, exponents, ``.5``, ``inf``, more
+    digits) is :data:`SPAN_GENERAL`. ``pow10[k]`` must be ``10.0 ** k`` for ``k`` up to 15.
+
+    >>> b = np.frombuffer(b"-12.50 1e3", np.uint8)
+    >>> v, state = number_spans(b, np.array([0, 7]), np.array([6, 10]), 10.0 ** np.arange(16))
+    >>> float(v[0]), state.tolist()
+    (-12.5, [1, 2])
+    """
+    n = starts.size
+    values = np.zeros(n, dtype=np.float64)
+    state = np.zeros(n, dtype=np.int8)
+    for i in range(n):
+        if starts[i] < 0:
+            continue
+        s, e = _trim(buffer, starts[i], ends[i])
+        if s == e:
+            continue
+        state[i] = SPAN_GENERAL
+        negative = buffer[s] == 45
+        if negative:
+            s += 1
+        mantissa, count, after_dot, dots, leading, stop = scan_decimal(buffer, s)
+        if stop != e or leading == 0 or count > MAX_FAST_DIGITS or dots > 1:
+            continue
+        if dots == 1 and after_dot == 0:
+            continue
+        value = mantissa / pow10[after_dot]
+        values[i] = -value if negative else value
+        state[i] = SPAN_VALUE
+    return values, state

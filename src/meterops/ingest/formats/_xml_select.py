@@ -49,6 +49,8 @@ class Doc:
     def __init__(self, scanned: Scanned) -> None:
         self.s = scanned
         self.size = scanned.parent.size
+        self.bytes: npt.NDArray[np.uint8] = np.frombuffer(scanned.data, dtype=np.uint8)
+        """The document as bytes for compiled readers (a view, no copy)."""
         self._elements: dict[tuple[int, int], I64] = {}
         self._owner: I64 | None = None
         self._seen: B = np.zeros(0, dtype=np.bool_)
@@ -146,6 +148,20 @@ class Doc:
         if np.any(present & (starts < 0)):
             raise Unsupported
         return _series(name, *gather_normalized(self.s.data, starts, self.s.text_end[safe]))
+
+    def spans(self, elements: I64) -> tuple[I64, I64]:
+        """Raw text spans ``(start, end)`` of each element (-1 → start -1), for compiled readers.
+
+        Raises:
+            Unsupported: A selected element has child elements.
+        """
+        present = elements >= 0
+        safe = np.where(present, elements, 0)
+        starts = np.where(present, self.s.text_start[safe], -1)
+        if np.any(present & (starts < 0)):
+            raise Unsupported
+        ends: I64 = self.s.text_end[safe]
+        return starts, ends
 
     def attr_text(self, elements: I64, attr: int, name: str) -> pl.Series:
         """``normalize-space()`` of each element's attribute ``attr`` (absent or -1 → ``""``)."""

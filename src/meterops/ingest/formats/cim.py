@@ -403,6 +403,14 @@ def _reference_tables(
         if lines is None:
             lines = _xml.sourcelines(list(_XPATHS[element](root)))  # type: ignore[arg-type]
         tables[element] = table.with_columns(pl.Series("line", lines, dtype=pl.Int64))
+    readings = tables["IntervalReadings"]
+    tables["IntervalReadings"] = readings.select(
+        "mr",
+        "block",
+        *_cim_fast.numbers_of_text(readings["time"], readings["period_start"], readings["value"]),
+        "qualities",
+        "line",
+    )
     blocks = _xml.xslt_table(root, _BLOCK_XSLT, _BLOCK_COLUMNS)
     return tables, blocks, _is_cim_root(root)
 
@@ -527,7 +535,7 @@ def _intervals(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
     ).cast(pl.Float64, strict=False).fill_null(1.0)
     scalar = pl.col("scalar").cast(pl.Float64, strict=False).fill_null(number)
     offset = pl.col("offset").cast(pl.Float64, strict=False).fill_null(0.0)
-    raw = pl.col("value").cast(pl.Float64, strict=False)
+    raw = pl.col("raw")
     pending = (
         pl.when(pl.col("multiply_first") == "false")
         .then((raw + offset) * scalar)
@@ -540,14 +548,6 @@ def _intervals(table: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
         | (pl.col("offset") != "")
     )
     frame = frame.with_columns(
-        pl.col("time")
-        .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
-        .alias("end"),
-        pl.col("period_start")
-        .map_batches(_time.parse_iso_utc, return_dtype=pl.Datetime("us", "UTC"))
-        .alias("begin"),
-        raw.alias("raw"),
-    ).with_columns(
         pl.coalesce((pl.col("end") - pl.col("begin")).dt.total_seconds(), length).alias(
             "interval_s"
         ),
