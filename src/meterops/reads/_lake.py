@@ -290,6 +290,7 @@ class Lake:
         self.storage_options = dict(storage_options) if storage_options else None
         self._tables: dict[Table, DeltaTable] = {}
         self._cache: dict[Table, tuple[int, pl.DataFrame]] = {}
+        self._actions: dict[Table, tuple[int, pl.DataFrame]] = {}
 
     @property
     def local_root(self) -> Path | None:
@@ -302,11 +303,26 @@ class Lake:
         """URI of one table."""
         return f"{self.uri}/{table.value}"
 
+    def _log(self, table: Table) -> Path | None:
+        root = self.local_root
+        return None if root is None else root / table.value / "_delta_log"
+
     def _open(self, table: Table) -> DeltaTable | None:
+        """The cached handle of ``table`` at its newest version (None: no such table).
+
+        On a local store the handle is brought up to date only when the log holds the
+        commit after the handle's version (Delta versions have no gaps, so a missing
+        ``<version + 1>.json`` means the handle is current): one ``stat`` instead of a
+        log listing per call. A table that does not exist is found by one ``stat`` too.
+        """
         handle = self._tables.get(table)
+        log = self._log(table)
         if handle is not None:
-            handle.update_incremental()
+            if log is None or (log / f"{handle.version() + 1:020d}.json").exists():
+                handle.update_incremental()
             return handle
+        if log is not None and not log.is_dir():
+            return None
         try:
             handle = DeltaTable(self.table_uri(table), storage_options=self.storage_options)
         except TableNotFoundError:
@@ -378,6 +394,21 @@ class Lake:
         if cached is None or cached[0] != version:
             cached = (version, _logical(pl.scan_delta(handle), TABLES[table]).collect())
             self._cache[table] = cached
+        return cached[1]
+
+    def add_actions(self, table: Table) -> pl.DataFrame | None:
+        """The log's add actions of ``table`` (file statistics, flattened), None: no table.
+
+        Built once per Delta version of the table and reused until it changes.
+        """
+        handle = self._open(table)
+        if handle is None:
+            return None
+        version = handle.version()
+        cached = self._actions.get(table)
+        if cached is None or cached[0] != version:
+            cached = (version, pl.DataFrame(handle.get_add_actions(flatten=True)))
+            self._actions[table] = cached
         return cached[1]
 
     def compact_when_fragmented(self, table: Table, *, max_files: int) -> None:

@@ -464,6 +464,21 @@ def _window_stats(
     )
 
 
+_EMPTY_STORED: Final[dict[Table, pl.DataFrame]] = {}
+
+
+def _empty_stored(table: Table) -> pl.DataFrame:
+    """No rows, with the columns and dtypes :meth:`ReadStore.existing` returns for ``table``.
+
+    Built once per table (Polars frames are immutable, so one empty frame serves every call).
+    """
+    empty = _EMPTY_STORED.get(table)
+    if empty is None:
+        lazy = pl.LazyFrame(schema=TABLES[table].schema)
+        empty = _EMPTY_STORED[table] = ReadStore._latest_raw(table, lazy).collect()
+    return empty
+
+
 class ReadStore:
     """Read and append meter data in the Delta tables under ``uri``.
 
@@ -638,14 +653,13 @@ class ReadStore:
         Returns:
             The table's stored columns.
         """
-        frame = self._window(table, _Window(start_utc, end_utc, ids))
         if pending_source_file_id is None:
             if not self._may_hold_visible(table, start_utc, end_utc, ids):
                 # No committed file's statistics meet the window: nothing to read.
-                empty = pl.LazyFrame(schema=TABLES[table].schema)
-                return self._latest_raw(table, empty).collect()
-            frame = self._visible(frame, None)
+                return _empty_stored(table)
+            frame = self._visible(self._window(table, _Window(start_utc, end_utc, ids)), None)
         else:
+            frame = self._window(table, _Window(start_utc, end_utc, ids))
             ids_seen = self.commits()["source_file_id"].append(
                 pl.Series([pending_source_file_id], dtype=pl.Int64)
             )
@@ -661,20 +675,24 @@ class ReadStore:
         return frame
 
     def _may_hold_visible(
-        self, table: Table, start_utc: dt.datetime, end_utc: dt.datetime, ids: _Ids
+        self,
+        table: Table,
+        start_utc: dt.datetime,
+        end_utc: dt.datetime,
+        ids: _Ids,
+        *,
+        committed_only: bool = True,
     ) -> bool:
         """Whether a file of ``table`` may hold committed rows in the window (write side).
 
-        Reads only the Delta log's per-file statistics: a file is left out when its time
-        range misses ``[start_utc, end_utc)``, its id range misses the ids' range, or no
-        committed source file id lies in its ``source_file_id`` range (rows of a file still
-        being ingested, or abandoned). Missing statistics count as "may hold".
+        Reads only the Delta log's per-file statistics (built once per table version): a
+        file is left out when its time range misses ``[start_utc, end_utc)``, its id range
+        misses the ids' range, or (``committed_only``) no committed source file id lies in
+        its ``source_file_id`` range (rows of a file still being ingested, or abandoned).
+        Missing statistics count as "may hold".
         """
-        handle = self._lake._open(table)
-        if handle is None:
-            return False
-        actions = pl.DataFrame(handle.get_add_actions(flatten=True))
-        if actions.is_empty():
+        actions = self._lake.add_actions(table)
+        if actions is None or actions.is_empty():
             return False
         keep = pl.lit(value=True)
         time = TIME_COLUMNS.get(table)
@@ -703,6 +721,8 @@ class ReadStore:
         candidates = actions.filter(keep)
         if candidates.is_empty():
             return False
+        if not committed_only:
+            return True
         if not {"min.source_file_id", "max.source_file_id"} <= set(candidates.columns):
             return True
         committed = np.sort(self.commits()["source_file_id"].to_numpy())
@@ -726,8 +746,12 @@ class ReadStore:
         Returns:
             Columns ``meter_id``, ``channel``, ``interval_start_utc``.
         """
+        table = Table.INTERVAL_VERSIONS
+        if not self._may_hold_visible(table, start_utc, end_utc, meter_ids, committed_only=False):
+            # No versions file's statistics meet the window (or no versions yet).
+            return pl.DataFrame(schema={k: TABLES[table].schema[k] for k in _current.KEY})
         window = _Window(start_utc, end_utc, meter_ids)
-        return self._window(Table.INTERVAL_VERSIONS, window).select(_current.KEY).collect()
+        return self._window(table, window).select(_current.KEY).collect()
 
     # ----------------------------------------------------------------------------------------
     # Interval reads: current view, history, versions and flags
