@@ -88,16 +88,16 @@ def _reads(meters: int, days: int, rng: np.random.Generator, first: int = 0) -> 
     )
 
 
-def _pool_cpu_s() -> dict[str, float]:
-    """CPU seconds so far of this process's native thread pools, by pool. [s]
+def _pool_cpu_s() -> dict[tuple[str, str], float]:
+    """CPU seconds so far of each thread of this process's native pools, by (pool, thread). [s]
 
     Linux only (``/proc/self/task``); elsewhere empty. Threads are grouped by name:
     ``tokio`` (delta-rs: Parquet encoding, ZSTD and the Delta commit) and ``polars`` (Polars'
-    pool). Both pools live as long as the process, so the difference of two readings is
-    their share of what ran in between; Python's own threads (parse, hash, writer) end
-    with their executors and make up the rest of ``time.process_time``.
+    pool). :func:`_pool_share` subtracts two readings thread by thread; Python's own
+    threads (parse, hash, writer) end with their executors and make up the rest of
+    ``time.process_time``.
     """
-    totals: dict[str, float] = {}
+    totals: dict[tuple[str, str], float] = {}
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     try:
         tasks = list(Path("/proc/self/task").iterdir())
@@ -113,8 +113,27 @@ def _pool_cpu_s() -> dict[str, float]:
             "tokio" if name.startswith("tokio") else "polars" if name.startswith("polars") else ""
         )
         if pool:
-            totals[pool] = totals.get(pool, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            totals[pool, task.name] = (int(fields[11]) + int(fields[12])) / tick
     return totals
+
+
+def _pool_share(
+    before: dict[tuple[str, str], float], after: dict[tuple[str, str], float]
+) -> dict[str, float]:
+    """CPU seconds each pool spent between two :func:`_pool_cpu_s` readings. [s]
+
+    Counted over the threads alive at the second reading (a thread started in between
+    counts from zero). A pool thread that ended in between (tokio's blocking threads
+    retire when idle) is left out, so a pool's share is a lower bound and never negative.
+
+    >>> before = {("tokio", "1"): 2.0, ("tokio", "2"): 5.0}
+    >>> _pool_share(before, {("tokio", "1"): 2.5, ("tokio", "3"): 1.0})
+    {'tokio': 1.5}
+    """
+    share: dict[str, float] = {}
+    for (pool, thread), seconds in after.items():
+        share[pool] = share.get(pool, 0.0) + seconds - before.get((pool, thread), 0.0)
+    return share
 
 
 class _World:
@@ -163,9 +182,7 @@ class _World:
             )
             self.cpu_s = time.process_time() - cpu_before
             pools_after = _pool_cpu_s()
-        self.pool_cpu_s = {
-            pool: seconds - pools_before.get(pool, 0.0) for pool, seconds in pools_after.items()
-        }
+        self.pool_cpu_s = _pool_share(pools_before, pools_after)
         for path, report in zip(paths, reports, strict=True):
             report.counts.check(path.name)  # raises when the counts do not add up
         return elapsed(), sum(r.counts.rows_in_file for r in reports)
@@ -410,7 +427,7 @@ def _throughput(
     split = (
         f": delta-rs (tokio) {pools.get('tokio', 0.0):.2f} s, Polars pool "
         f"{pools.get('polars', 0.0):.2f} s, Python threads and numba (hash, parse, pipeline, "
-        f"store) {cpu_s - sum(pools.values()):.2f} s"
+        f"store; and pool threads that retired) {cpu_s - sum(pools.values()):.2f} s"
         if pools
         else ""
     )
