@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from meterops.diagnostics import schemas
 from meterops.diagnostics import service as diagnostics_service
 from meterops.diagnostics.kinds import ExceptionKind
+from meterops.diagnostics.schemas import CauseFilter
 from meterops.timeutil import utc_now
 from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
@@ -25,18 +26,41 @@ def list_exceptions(
     user: UserDep,
     *,
     kind: ExceptionKind | None = None,
+    cause: Annotated[
+        CauseFilter | None,
+        Query(description='A cause of the taxonomy, or "none" for exceptions without one.'),
+    ] = None,
+    min_confidence: Annotated[
+        float | None, Query(ge=0, le=1, description="Verdicts at least this sure [0-1].")
+    ] = None,
+    territory: Annotated[
+        str | None,
+        Query(max_length=32, description="Code of one of the user's territories."),
+    ] = None,
+    min_age_days: Annotated[
+        float | None,
+        Query(ge=0, le=3660, description="Open for at least this many days (first seen) [d]."),
+    ] = None,
     open_only: Annotated[bool, Query(alias="open")] = False,
     limit: Annotated[int, Query(ge=1, le=2000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[schemas.ExceptionRead]:
-    """Exceptions with their verdicts, newest first (of the user's territories only)."""
+    """Exceptions with their verdicts, newest first (of the user's territories only).
+
+    A ``territory`` that is not one of the user's is refused (422, field ``territory``).
+    """
     rows = diagnostics_service.list_exceptions(
         session,
         kind=kind,
+        cause=schemas.cause_filter(cause),
+        min_confidence=min_confidence,
+        min_age_days=min_age_days,
+        territory=territory or None,
         open_only=open_only,
         limit=limit,
         offset=offset,
         territory_ids=user.territory_ids,
+        as_of_utc=utc_now(),
     )
     return [schemas.exception_read(row, serial) for row, serial in rows]
 

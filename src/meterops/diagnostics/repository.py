@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 import polars as pl
-from sqlalchemy import and_, extract, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, extract, func, or_, select
 
 from meterops.assets.programs import TouSchedule, parse_tou_schedule
 from meterops.db.repository import RepositoryBase
 from meterops.diagnostics.frames import METER_CONTEXT
-from meterops.diagnostics.kinds import ExceptionKind
+from meterops.diagnostics.kinds import Cause, ExceptionKind
 from meterops.diagnostics.scoring import VERDICT_COLUMNS
 from meterops.models import (
     Account,
@@ -25,11 +26,109 @@ from meterops.models import (
     MeterProgram,
     Premise,
     ServicePoint,
+    Territory,
     Transformer,
 )
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
 
-__all__ = ["ExceptionRepository"]
+__all__ = ["NO_CAUSE", "ExceptionQuery", "ExceptionRepository", "exceptions_statement"]
+
+NO_CAUSE: Final = "none"
+"""The cause filter's value for exceptions without a verdict (no cause named)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionQuery:
+    """Which exceptions to list: every field narrows (None or False: no condition).
+
+    Attributes:
+        kind: Only this kind.
+        cause: Only verdicts naming this cause; :data:`NO_CAUSE`: only exceptions without one.
+        min_confidence: Only verdicts at least this sure (exceptions without a confidence
+            are left out). [0-1]
+        open_only: Only open exceptions.
+        first_seen_before_utc: Only exceptions whose first evidence is at or before this
+            moment (the queue's "open for at least N days"). [UTC]
+        territory_ids: Only meters of these territories: a meter's territory is that of its
+            open installation, else of its latest one. None: every meter.
+        include_unplaced: With ``territory_ids``, also meters never installed (they lie in
+            no territory).
+        meter_id: Only this meter.
+    """
+
+    kind: ExceptionKind | None = None
+    cause: Cause | Literal["none"] | None = None
+    min_confidence: float | None = None
+    open_only: bool = False
+    first_seen_before_utc: dt.datetime | None = None
+    territory_ids: Collection[int] | None = None
+    include_unplaced: bool = True
+    meter_id: int | None = None
+
+
+def exceptions_statement(
+    query: ExceptionQuery,
+) -> Select[DiagnosticException, str]:
+    """The one SELECT of exceptions and their meter's serial that ``query`` describes.
+
+    Unordered and unlimited: callers add the order and the page.
+    """
+    statement = select(DiagnosticException, Meter.serial_number).join(
+        Meter, Meter.id == DiagnosticException.meter_id
+    )
+    conditions: list[ColumnElement[bool]] = []
+    if query.kind is not None:
+        conditions.append(DiagnosticException.kind == query.kind)
+    if query.cause == NO_CAUSE:
+        conditions.append(DiagnosticException.cause.is_(None))
+    elif query.cause is not None:
+        conditions.append(DiagnosticException.cause == Cause(query.cause))
+    if query.min_confidence is not None:
+        conditions.append(DiagnosticException.confidence >= query.min_confidence)
+    if query.open_only:
+        conditions.append(DiagnosticException.status == ExceptionStatus.OPEN)
+    if query.first_seen_before_utc is not None:
+        conditions.append(DiagnosticException.first_seen_utc <= query.first_seen_before_utc)
+    if query.meter_id is not None:
+        conditions.append(DiagnosticException.meter_id == query.meter_id)
+    if query.territory_ids is not None:
+        conditions.append(
+            _meter_in_territories(query.territory_ids, unplaced=query.include_unplaced)
+        )
+    return statement.where(*conditions)
+
+
+def _meter_in_territories(territory_ids: Collection[int], *, unplaced: bool) -> ColumnElement[bool]:
+    """SQL condition: ``Meter`` lies in one of ``territory_ids`` (or, if ``unplaced``, in none)."""
+    ids = list(territory_ids)
+
+    def placed(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+        return (
+            select(Installation.id)
+            .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
+            .join(Premise, Premise.id == ServicePoint.premise_id)
+            .where(Installation.meter_id == Meter.id, *conditions)
+            .exists()
+        )
+
+    is_open = Installation.removed_at_utc.is_(None)
+    latest = (
+        select(func.max(Installation.installed_at_utc))
+        .where(Installation.meter_id == Meter.id)
+        .correlate(Meter)
+        .scalar_subquery()
+    )
+    inside = or_(
+        placed(is_open, Premise.territory_id.in_(ids)),
+        and_(
+            ~placed(is_open),
+            placed(Installation.installed_at_utc == latest, Premise.territory_id.in_(ids)),
+        ),
+    )
+    if not unplaced:
+        return inside
+    ever = select(Installation.id).where(Installation.meter_id == Meter.id).exists()
+    return or_(inside, ~ever)
 
 
 class ExceptionRepository(RepositoryBase[DiagnosticException]):
@@ -158,29 +257,29 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
 
     def list_exceptions(
         self,
+        query: ExceptionQuery | None = None,
         *,
-        kind: ExceptionKind | None = None,
-        open_only: bool = False,
-        meter_id: int | None = None,
         limit: int = 200,
         offset: int = 0,
     ) -> Sequence[tuple[DiagnosticException, str]]:
-        """Exceptions with their meter's serial, newest first."""
-        statement = select(DiagnosticException, Meter.serial_number).join(
-            Meter, Meter.id == DiagnosticException.meter_id
-        )
-        if kind is not None:
-            statement = statement.where(DiagnosticException.kind == kind)
-        if open_only:
-            statement = statement.where(DiagnosticException.status == ExceptionStatus.OPEN)
-        if meter_id is not None:
-            statement = statement.where(DiagnosticException.meter_id == meter_id)
+        """Exceptions matching ``query`` with their meter's serial, newest first.
+
+        Newest first is by ``opened_at_utc`` (descending), then by id.
+        """
         statement = (
-            statement.order_by(DiagnosticException.opened_at_utc.desc(), DiagnosticException.id)
+            exceptions_statement(query or ExceptionQuery())
+            .order_by(DiagnosticException.opened_at_utc.desc(), DiagnosticException.id)
             .limit(limit)
             .offset(offset)
         )
         return [(row[0], row[1]) for row in self.session.execute(statement).all()]
+
+    def territories(self, territory_ids: Collection[int] | None) -> list[tuple[int, str, str]]:
+        """(id, code, name) of these territories (None: every territory), by code."""
+        statement = select(Territory.id, Territory.code, Territory.name).order_by(Territory.code)
+        if territory_ids is not None:
+            statement = statement.where(Territory.id.in_(list(territory_ids)))
+        return [(int(i), str(c), str(n)) for i, c, n in self.session.execute(statement).all()]
 
     def open_verdicts(self) -> pl.DataFrame:
         """Open exceptions with their verdict, meter form and service (``VERDICT_COLUMNS``)."""

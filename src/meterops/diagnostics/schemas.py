@@ -3,13 +3,41 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from meterops.diagnostics.kinds import Cause
+from meterops.diagnostics.repository import NO_CAUSE
 from meterops.models.diagnostics import DiagnosticException
 
-__all__ = ["CohortRead", "ExceptionRead", "RunRead", "exception_read"]
+__all__ = [
+    "CauseFilter",
+    "CohortRead",
+    "ExceptionRead",
+    "RunRead",
+    "cause_filter",
+    "exception_read",
+]
+
+CauseFilter = StrEnum(  # type: ignore[misc]
+    "CauseFilter", [(c.name, c.value) for c in Cause] + [("NONE", NO_CAUSE)]
+)
+"""The queue's cause filter: a cause of the taxonomy (:class:`Cause`), or ``none``."""
+
+
+def cause_filter(value: str | None) -> Cause | Literal["none"] | None:
+    """The service's form of a cause filter (None: no filter).
+
+    Raises:
+        ValueError: ``value`` is neither a cause nor ``none``.
+    """
+    if value is None:
+        return None
+    if value == NO_CAUSE:
+        return "none"
+    return Cause(value)
 
 
 class ExceptionRead(BaseModel):

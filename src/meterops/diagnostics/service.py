@@ -16,10 +16,10 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
-from sqlalchemy import ColumnElement, and_, func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from meterops.diagnostics import cohorts as cohort_analysis
@@ -28,18 +28,19 @@ from meterops.diagnostics.detect.multiplier import EXCHANGE_READS, exchange_step
 from meterops.diagnostics.engine import DiagnosticInputs, detect_exceptions
 from meterops.diagnostics.errors import NoSuchMeterError
 from meterops.diagnostics.facts import meter_facts
-from meterops.diagnostics.kinds import ActionKind, ExceptionKind
+from meterops.diagnostics.kinds import ActionKind, Cause, ExceptionKind
 from meterops.diagnostics.params import DetectParams
 from meterops.diagnostics.programs import validate_programs
-from meterops.diagnostics.repository import ExceptionRepository
+from meterops.diagnostics.repository import ExceptionQuery, ExceptionRepository
 from meterops.diagnostics.rules import diagnose
 from meterops.diagnostics.scoring import Evaluation, evaluate_verdicts, visit_parts
-from meterops.errors import NotFoundError
+from meterops.errors import InvalidInputError, NotFoundError
 from meterops.fleet.repository import FleetRepository
-from meterops.models import Collector, Installation, Meter, Premise, ServicePoint
+from meterops.models import Collector, Installation, Meter, ServicePoint
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
 from meterops.outages import service as outages_service
 from meterops.reads.store import ReadStore, Table
+from meterops.timeutil import utc_now
 from meterops.workorders import service as workorders_service
 from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.types import WorkOrderType
@@ -56,6 +57,7 @@ __all__ = [
     "list_exceptions",
     "load_inputs",
     "meter_exceptions",
+    "queue_territories",
     "record_exceptions",
     "run",
     "run_cohorts",
@@ -617,8 +619,15 @@ def list_exceptions(
     limit: int = 200,
     offset: int = 0,
     territory_ids: Collection[int] | None = None,
+    cause: Cause | Literal["none"] | None = None,
+    min_confidence: float | None = None,
+    min_age_days: float | None = None,
+    territory: str | None = None,
+    as_of_utc: dt.datetime | None = None,
 ) -> list[tuple[DiagnosticException, str]]:
-    """Exceptions with their meter's serial, newest first.
+    """Exceptions with their meter's serial, newest first (by opening, then id).
+
+    Every filter narrows; the territories allowed are never widened.
 
     Args:
         session: Database session.
@@ -626,61 +635,70 @@ def list_exceptions(
         open_only: Only open exceptions.
         limit: At most this many.
         offset: Skip this many (paging).
-        territory_ids: Only exceptions of meters of these territories (a meter's territory is
-            that of its open installation, else of its latest one; meters never installed lie
-            in none and are listed); None: every exception.
+        territory_ids: The territories allowed (a user's): only exceptions of meters of these
+            territories (a meter's territory is that of its open installation, else of its
+            latest one; meters never installed lie in none and are listed unless
+            ``territory`` is given); None: every exception.
+        cause: Only verdicts naming this cause; ``"none"``: only exceptions without a cause.
+        min_confidence: Only verdicts at least this sure (those without one are left out).
+            [0-1]
+        min_age_days: Only exceptions first seen at least this many days before
+            ``as_of_utc``. [d]
+        territory: Only meters of the territory with this code, which must be one of
+            ``territory_ids`` (when given).
+        as_of_utc: "Now" for ``min_age_days`` (default: the clock). [UTC]
+
+    Raises:
+        InvalidInputError: ``territory`` is unknown or not among ``territory_ids`` (field
+            ``territory``); ``min_confidence`` outside 0-1 or ``min_age_days`` negative.
     """
-    if territory_ids is None:
-        return list(
-            ExceptionRepository(session).list_exceptions(
-                kind=kind, open_only=open_only, limit=limit, offset=offset
+    repository = ExceptionRepository(session)
+    if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+        raise InvalidInputError(
+            f"min_confidence: {min_confidence} is not between 0 and 1.",
+            details={"field": "min_confidence"},
+        )
+    if min_age_days is not None and min_age_days < 0:
+        raise InvalidInputError(
+            f"min_age_days: {min_age_days} is negative.", details={"field": "min_age_days"}
+        )
+    chosen = territory_ids
+    if territory is not None:
+        known = {code: i for i, code, _ in repository.territories(territory_ids)}
+        if territory not in known:
+            raise InvalidInputError(
+                f"territory: {territory!r} is not one of your territories "
+                f"({', '.join(sorted(known)) or 'none'}).",
+                details={"field": "territory", "allowed": sorted(known)},
             )
-        )
-    statement = select(DiagnosticException, Meter.serial_number).join(
-        Meter, Meter.id == DiagnosticException.meter_id
+        chosen = [known[territory]]
+    before = None
+    if min_age_days is not None:
+        before = (as_of_utc or utc_now()) - dt.timedelta(days=min_age_days)
+    query = ExceptionQuery(
+        kind=kind,
+        cause=cause,
+        min_confidence=min_confidence,
+        open_only=open_only,
+        first_seen_before_utc=before,
+        territory_ids=chosen,
+        include_unplaced=territory is None,
     )
-    if kind is not None:
-        statement = statement.where(DiagnosticException.kind == kind)
-    if open_only:
-        statement = statement.where(DiagnosticException.status == ExceptionStatus.OPEN)
-    statement = statement.where(_meter_in_territories(territory_ids))
-    statement = (
-        statement.order_by(DiagnosticException.opened_at_utc.desc(), DiagnosticException.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return [(row[0], row[1]) for row in session.execute(statement).all()]
+    return list(repository.list_exceptions(query, limit=limit, offset=offset))
 
 
-def _meter_in_territories(territory_ids: Collection[int]) -> ColumnElement[bool]:
-    """SQL condition: ``Meter`` lies in one of ``territory_ids`` (or in none: never installed)."""
-    ids = list(territory_ids)
+def queue_territories(
+    session: Session, territory_ids: Collection[int] | None
+) -> list[tuple[str, str]]:
+    """(code, name) of the territories the queue may be filtered by, by code.
 
-    def placed(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-        return (
-            select(Installation.id)
-            .join(ServicePoint, ServicePoint.id == Installation.service_point_id)
-            .join(Premise, Premise.id == ServicePoint.premise_id)
-            .where(Installation.meter_id == Meter.id, *conditions)
-            .exists()
-        )
-
-    is_open = Installation.removed_at_utc.is_(None)
-    latest = (
-        select(func.max(Installation.installed_at_utc))
-        .where(Installation.meter_id == Meter.id)
-        .correlate(Meter)
-        .scalar_subquery()
-    )
-    ever = select(Installation.id).where(Installation.meter_id == Meter.id).exists()
-    return or_(
-        placed(is_open, Premise.territory_id.in_(ids)),
-        and_(
-            ~placed(is_open),
-            placed(Installation.installed_at_utc == latest, Premise.territory_id.in_(ids)),
-        ),
-        ~ever,
-    )
+    Args:
+        session: Database session.
+        territory_ids: The user's territories (None: every territory).
+    """
+    return [
+        (code, name) for _, code, name in ExceptionRepository(session).territories(territory_ids)
+    ]
 
 
 def get_exception(session: Session, exception_id: int) -> tuple[DiagnosticException, str]:
@@ -708,7 +726,9 @@ def meter_exceptions(session: Session, serial_number: str) -> list[DiagnosticExc
         raise NoSuchMeterError(
             f"No meter with serial {serial_number!r}; check the serial (meterops meters show)."
         )
-    return [row for row, _ in repository.list_exceptions(meter_id=meter_id, limit=1000)]
+    return [
+        row for row, _ in repository.list_exceptions(ExceptionQuery(meter_id=meter_id), limit=1000)
+    ]
 
 
 def run_cohorts(

@@ -15,15 +15,18 @@
   analysts and everyone else see the account and customer numbers only.
 
 Both charts cover the same local days: ``TREND_DAYS`` days ending on the reads panel's last
-day. Thin: SQL through :class:`MeterPageRepository`, the rest through capability services.
+day. :func:`chart_panels` is the part the verdict page (``/diagnostics/exceptions/{id}``)
+shares: the trend and whether the neighbours map is drawn. Thin: SQL through
+:class:`MeterPageRepository`, the rest through capability services.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+from fastapi import Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -53,16 +56,31 @@ from meterops.workorders.schemas import OrderEvent, WorkOrderRead
 
 __all__ = [
     "TREND_DAYS",
+    "AtQuery",
+    "ChannelQuery",
     "CustomerView",
+    "FirstDayQuery",
+    "LastDayQuery",
     "MeterPageRepository",
     "OrderView",
     "can_see_customer",
     "can_see_photos",
+    "chart_panels",
     "meter_panels",
+    "page_panels",
 ]
 
 TREND_DAYS: Final = 30
 """Local days the communication trend and the events timeline cover."""
+
+FirstDayQuery = Annotated[dt.date | None, Query(alias="from")]
+"""``?from=``: first local day of the interval chart (pages that draw the reads panel)."""
+LastDayQuery = Annotated[dt.date | None, Query(alias="to")]
+"""``?to=``: last local day of the charts."""
+ChannelQuery = Annotated[str | None, Query(max_length=64)]
+"""``?channel=``: channel of the interval chart."""
+AtQuery = Annotated[dt.datetime | None, Query()]
+"""``?at=``: interval whose stored versions are listed (naive: UTC)."""
 
 _DESK_ROLES: Final = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 
@@ -226,6 +244,64 @@ def _order_view(
     )
 
 
+def chart_panels(
+    session: Session,
+    settings: Settings,
+    *,
+    serial: str,
+    last_day: dt.date,
+    user: CurrentUser | None,
+) -> dict[str, Any]:
+    """Template context of the panels the meter page and the verdict page share.
+
+    ``meter/_comm.html`` (the RSSI and read-success trend) and ``meter/_neighbours.html``
+    (the neighbours map, for whoever may see the customer) draw it.
+
+    Args:
+        session: Database session.
+        settings: Settings (zone, read store).
+        serial: Meter serial number.
+        last_day: Last local day of the trend (``TREND_DAYS`` days end on it).
+        user: The signed-in user (decides whether the map is drawn).
+
+    Returns:
+        ``panels`` context: ``serial``, ``meter_id``, ``first_day``, ``last_day``, ``days``
+        (the local days), ``trend`` (:class:`TrendChart`), ``customer_visible`` (whether this
+        user may see the customer's name, phone, street address and the map), ``zone``.
+
+    Raises:
+        NotFoundError: Unknown meter.
+    """
+    zone = settings.zone
+    meter = assets_service.get_meter(session, serial)
+    first_day = last_day - dt.timedelta(days=TREND_DAYS - 1)
+    days = [first_day + dt.timedelta(days=i) for i in range(TREND_DAYS)]
+    start, end = _window_utc(first_day, last_day, zone)
+    store = ReadStore(settings.reads_uri)
+    comm = store.records(Table.COMM_STATS, start_utc=start, end_utc=end, ids=[meter.id])
+    trend: TrendChart = comm_trend(comm, days=days, zone=zone)
+    shown = can_see_customer(MeterPageRepository(session), meter.id, user)
+    return {
+        "serial": serial,
+        "meter_id": meter.id,
+        "first_day": first_day,
+        "last_day": last_day,
+        "days": days,
+        "trend": trend,
+        "customer_visible": shown,
+        "zone": zone,
+    }
+
+
+def _window_utc(
+    first_day: dt.date, last_day: dt.date, zone: dt.tzinfo
+) -> tuple[dt.datetime, dt.datetime]:
+    """UTC start and end (exclusive) of the local days ``first_day`` to ``last_day``."""
+    start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
 def meter_panels(
     session: Session,
     settings: Settings,
@@ -244,34 +320,28 @@ def meter_panels(
         user: The signed-in user (decides whether the customer's name is shown).
 
     Returns:
-        ``panels`` context: ``first_day``, ``last_day``, ``trend`` (:class:`TrendChart`),
-        ``timeline`` (:class:`Timeline`), ``exceptions``, ``orders``, ``customer``
-        (:class:`CustomerView` or None), ``customer_visible`` (whether this user may see the
-        customer's name, phone and street address), ``zone``.
+        ``panels`` context: that of :func:`chart_panels`, and ``timeline``
+        (:class:`Timeline`), ``exceptions``, ``orders``, ``customer`` (:class:`CustomerView`
+        or None).
 
     Raises:
         NotFoundError: Unknown meter.
     """
+    panels = chart_panels(session, settings, serial=serial, last_day=last_day, user=user)
     zone = settings.zone
-    meter = assets_service.get_meter(session, serial)
-    first_day = last_day - dt.timedelta(days=TREND_DAYS - 1)
-    days = [first_day + dt.timedelta(days=i) for i in range(TREND_DAYS)]
-    start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone).astimezone(dt.UTC)
-    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
+    meter_id: int = panels["meter_id"]
+    start, end = _window_utc(panels["first_day"], last_day, zone)
     store = ReadStore(settings.reads_uri)
-    end_utc = end.astimezone(dt.UTC)
-    comm = store.records(Table.COMM_STATS, start_utc=start, end_utc=end_utc, ids=[meter.id])
-    events = store.records(Table.EVENTS, start_utc=start, end_utc=end_utc, ids=[meter.id])
-    trend: TrendChart = comm_trend(comm, days=days, zone=zone)
-    timeline: Timeline = event_timeline(events, days=days, zone=zone)
+    events = store.records(Table.EVENTS, start_utc=start, end_utc=end, ids=[meter_id])
+    timeline: Timeline = event_timeline(events, days=panels["days"], zone=zone)
     exceptions: list[ExceptionRead] = [
         exception_read(row, serial) for row in diagnostics_service.meter_exceptions(session, serial)
     ]
     repository = MeterPageRepository(session)
-    orders = [_order_view(session, o, tech, user) for o, tech in repository.orders(meter.id)]
+    orders = [_order_view(session, o, tech, user) for o, tech in repository.orders(meter_id)]
     customer = None
-    shown = can_see_customer(repository, meter.id, user)
-    account = repository.open_account(meter.id)
+    shown: bool = panels["customer_visible"]
+    account = repository.open_account(meter_id)
     if account is not None:
         customer = CustomerView(
             account_number=account[0].account_number,
@@ -281,13 +351,60 @@ def meter_panels(
             move_in_date=account[0].move_in_date,
         )
     return {
-        "first_day": first_day,
-        "last_day": last_day,
-        "trend": trend,
+        **panels,
         "timeline": timeline,
         "exceptions": exceptions,
         "orders": orders,
         "customer": customer,
-        "customer_visible": shown,
-        "zone": zone,
     }
+
+
+def page_panels(
+    session: Session,
+    settings: Settings,
+    *,
+    serial: str,
+    first_day: dt.date | None,
+    last_day: dt.date | None,
+    channel: str | None,
+    at: dt.datetime | None,
+    user: CurrentUser | None,
+    every_panel: bool,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The interval-reads panel and the panels charted over the same last day.
+
+    The meter page (``every_panel``: :func:`meter_panels`) and the verdict page (the shared
+    :func:`chart_panels`) both build their charts through this.
+
+    Args:
+        session: Database session.
+        settings: Settings (zone, read store).
+        serial: Meter serial number.
+        first_day: First local day of the interval chart (None: its default).
+        last_day: Last local day of every chart (None: the reads panel's default).
+        channel: Channel of the interval chart (None: its default).
+        at: Interval whose stored versions are listed (naive: UTC).
+        user: The signed-in user.
+        every_panel: All of the meter page's panels, not only the shared ones.
+
+    Returns:
+        ``(reads, panels)`` template contexts.
+
+    Raises:
+        NotFoundError: Unknown meter.
+        InvalidInputError: A bad range of days.
+    """
+    from meterops.vee.pages import meter_reads_panel
+
+    reads = meter_reads_panel(
+        session,
+        settings,
+        serial=serial,
+        first_day=first_day,
+        last_day=last_day,
+        channel=channel,
+        at=at if at is None or at.tzinfo is not None else at.replace(tzinfo=dt.UTC),
+    )
+    build = meter_panels if every_panel else chart_panels
+    panels = build(session, settings, serial=serial, last_day=reads["last_day"], user=user)
+    return reads, panels

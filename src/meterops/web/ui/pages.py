@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from meterops.assets import service as assets_service
 from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
+from meterops.web.ui.meter_panels import AtQuery, ChannelQuery, FirstDayQuery, LastDayQuery
 
 router = APIRouter(include_in_schema=False)
 
@@ -51,32 +52,26 @@ def meter_page(
     *,
     session: SessionDep,
     settings: SettingsDep,
-    first_day: Annotated[dt.date | None, Query(alias="from")] = None,
-    last_day: Annotated[dt.date | None, Query(alias="to")] = None,
-    channel: Annotated[str | None, Query(max_length=64)] = None,
-    at: Annotated[dt.datetime | None, Query()] = None,
+    first_day: FirstDayQuery = None,
+    last_day: LastDayQuery = None,
+    channel: ChannelQuery = None,
+    at: AtQuery = None,
 ) -> HTMLResponse:
     """A meter: nameplate, customer, interval chart, communication, events, verdicts, orders."""
-    from meterops.vee.pages import meter_reads_panel
-    from meterops.web.ui.meter_panels import meter_panels
+    from meterops.web.ui.meter_panels import page_panels
     from meterops.web.ui.neighbours import HIDDEN_REASON
 
     detail = assets_service.meter_detail(session, serial_number)
-    reads = meter_reads_panel(
+    reads, panels = page_panels(
         session,
         settings,
         serial=serial_number,
         first_day=first_day,
         last_day=last_day,
         channel=channel,
-        at=at if at is None or at.tzinfo is not None else at.replace(tzinfo=dt.UTC),
-    )
-    panels = meter_panels(
-        session,
-        settings,
-        serial=serial_number,
-        last_day=reads["last_day"],
+        at=at,
         user=getattr(request.state, "user", None),
+        every_panel=True,
     )
     return _render(
         request,
