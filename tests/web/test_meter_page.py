@@ -319,7 +319,8 @@ def test_the_events_timeline_shows_the_meters_events_in_local_time(scene: Scene)
 
 def test_verdicts_link_to_the_exception_the_queue_and_the_order(scene: Scene) -> None:
     verdicts = section(page_as(scene, "ann"), "verdicts")
-    assert f'href="/api/v1/diagnostics/exceptions/{scene.exception_id}"' in verdicts
+    assert f'href="/diagnostics/exceptions/{scene.exception_id}"' in verdicts
+    assert f'href="/api/v1/diagnostics/exceptions/{scene.exception_id}">JSON' in verdicts
     assert 'href="/diagnostics?kind=non_communicating&status=all"' in verdicts
     assert f'href="/orders/{scene.assigned}"' in verdicts
     assert "radio module failure" in verdicts
