@@ -174,7 +174,8 @@ def parse_queue_filters(
         kind: An exception kind, or ''.
         status: ``open``, or anything else for open and closed.
         cause: A cause, ``none``, or ''.
-        confidence: Minimum confidence as a share (``0.8``) or a percent (``80``, ``80 %``).
+        confidence: Minimum confidence as a share (``0.8``) or a percent (``80``, ``80 %``;
+            with the sign, ``1 %`` is 0.01).
         territory: A territory code among ``territories``, or ''.
         age: Minimum age in whole days, or ''.
         territories: Codes of the user's territories.
@@ -198,7 +199,7 @@ def parse_queue_filters(
             share = float(text)
         except ValueError:
             share = None
-        if share is not None and share > 1:
+        if share is not None and (share > 1 or confidence.strip().endswith("%")):
             share /= 100  # a percent
         if share is None or not 0 <= share <= 1:
             notes.append(
