@@ -29,6 +29,7 @@ from meterops.config import Settings
 from meterops.db.engine import make_engine, make_session_factory, session_scope
 from meterops.diagnostics import scoring
 from meterops.diagnostics import service as diagnostics_service
+from meterops.diagnostics.kinds import Cause, ExceptionKind
 from meterops.fleet import service as fleet_service
 from meterops.fleet.parse import parse_fleet_csv
 from meterops.fleet.programs import parse_programs_file
@@ -201,6 +202,32 @@ def test_the_misprogrammed_firmware_cohort_stands_out_among_high_bills(
     assert top["lift"] > 5
 
 
+def test_cohorts_test_collector_batch_and_installer_and_take_a_cause(
+    territory: Territory,
+) -> None:
+    with session_scope(territory.sessions) as session:
+        every = diagnostics_service.run_cohorts(
+            session,
+            as_of_day=AS_OF.date(),
+            zone=ZoneInfo("America/Chicago"),
+            store=territory.store,
+            min_size=5,
+        )
+        tou = diagnostics_service.run_cohorts(
+            session,
+            kind=ExceptionKind.HIGH_BILL,
+            cause=Cause.TOU_MISPROGRAM,
+            as_of_day=AS_OF.date(),
+            min_size=5,
+        )
+    attributes = set(every["attribute"])
+    assert {"collector_code", "lot_number", "install_month", "installer"} <= attributes
+    # only the high bills blamed on the program: the firmware × program cohort leads
+    assert set(tou["kind"]) == {"high_bill"}
+    top = tou.row(0, named=True)
+    assert "4.2.17" in top["value"] or "RES-TOU-2024B" in top["value"], top
+
+
 def test_a_second_run_refreshes_without_duplicating_exceptions_or_orders(
     territory: Territory,
 ) -> None:
@@ -279,6 +306,20 @@ def test_the_cli_lists_shows_and_ranks_cohorts(
         assert "ct_site_check" in capsys.readouterr().out
         assert main(["diagnose", "cohorts", "--kind", "high_bill", "--min-size", "5"]) == 0
         assert "4.2.17" in capsys.readouterr().out
+        # a list of meters instead of the exceptions: the high-bill meters as complaints
+        complaints = territory.folder / "complaints.csv"
+        high_bill = _verdicts(territory).filter(pl.col("kind") == "high_bill")["serial_number"]
+        complaints.write_text("serial_number,reason\n" + "".join(f"{s},bill\n" for s in high_bill))
+        options = ["--meters", str(complaints), "--label", "complaints", "--min-size", "5"]
+        assert main(["diagnose", "cohorts", *options]) == 0
+        shown = capsys.readouterr().out
+        assert "complaints" in shown
+        assert "4.2.17" in shown
+        bad = territory.folder / "bad.csv"
+        bad.write_text(f"serial_number\n{high_bill[0]}\nNO-SUCH-METER\n")
+        assert main(["diagnose", "cohorts", "--meters", str(bad)]) != 0
+        refused = capsys.readouterr()
+        assert "bad.csv, line 3, field 'serial'" in refused.out + refused.err
         assert main(["diagnose", "run", "--as-of", AS_OF.isoformat()]) == 0
         assert "non_communicating" in capsys.readouterr().out
     finally:

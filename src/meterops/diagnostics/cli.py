@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from meterops.cli import context
-from meterops.diagnostics.kinds import ExceptionKind
+from meterops.diagnostics.kinds import Cause, ExceptionKind
 
 __all__ = ["app", "cohorts", "evaluate", "explain", "list_", "run", "show"]
 
@@ -284,31 +284,60 @@ def evaluate(
 def cohorts(
     *,
     kind: Annotated[ExceptionKind | None, typer.Option(help="Only this kind.")] = None,
+    cause: Annotated[
+        Cause | None, typer.Option(help="Only exceptions whose verdict names this cause.")
+    ] = None,
+    meters: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="Instead of the open exceptions: the meters listed in this file (one serial "
+            "per line, or a CSV with a serial_number column), e.g. the meters of complaints.",
+        ),
+    ] = None,
+    label: Annotated[str, typer.Option(help="Name of the --meters set in the table.")] = "listed",
     min_size: Annotated[int, typer.Option(min=2, help="Smallest cohort tested.")] = 10,
     alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, help="False-discovery rate.")] = 0.05,
     show_all: Annotated[
         bool, typer.Option("--all", help="Also cohorts that do not stand out.")
     ] = False,
 ) -> None:
-    """Meter cohorts over-represented among the open exceptions."""
+    """Meter cohorts over-represented among the open exceptions (or a list of meters).
+
+    Attributes: vendor, model, firmware, program, collector, transformer, feeder, install
+    batch (lot), install month, installer, rate, firmware × program.
+    """
     import polars as pl
 
     from meterops.diagnostics import service as diagnostics_service
+    from meterops.diagnostics.cohorts import read_meter_list
+    from meterops.reads.store import ReadStore
     from meterops.timeutil import utc_now
 
     settings = context.settings()
+    listed = (
+        read_meter_list(meters.read_text(encoding="utf-8"), name=meters.name)
+        if meters is not None
+        else None
+    )
     with context.session() as session:
         frame = diagnostics_service.run_cohorts(
             session,
             kind=kind,
+            cause=cause,
+            listed=listed,
+            label=label,
             as_of_day=utc_now().astimezone(settings.zone).date(),
+            zone=settings.zone,
+            store=ReadStore(settings.reads_uri),
             min_size=min_size,
             alpha=alpha,
         )
     if not show_all:
         frame = frame.filter(pl.col("significant"))
     table = Table(title="Cohorts (exact binomial test, Benjamini-Hochberg)")
-    for column in ("kind", "attribute", "value", "exceptions", "meters", "rate", "lift", "q"):
+    for column in ("set", "attribute", "value", "flagged", "meters", "rate", "lift", "q"):
         table.add_column(column)
     for row in frame.head(50).iter_rows(named=True):
         table.add_row(

@@ -1,12 +1,14 @@
 """Fleet cohorts: which meter attributes are over-represented among exceptions.
 
-For each exception kind and each value of each attribute (vendor, model, firmware, program,
-install year, feeder, rate, and firmware × program), the cohort's exception count is tested
-against the fleet's rate of that kind with a one-sided exact binomial test
-(``P(X >= x | n, p_fleet)``); cohorts with fewer than ``min_size`` meters are not tested.
-The p-values of a kind are corrected for the number of tests with Benjamini-Hochberg
-(false-discovery rate ``alpha``). A significant cohort with a large lift points at a shared
-cause: "program RES-TOU-2024B on firmware 4.2.17: 41 of 52 high bills".
+For each set of flagged meters (an exception kind, a cause, or any list such as the meters
+of customers' complaints) and each value of each attribute (vendor, model, firmware,
+program, collector, transformer, feeder, install batch (lot), install month, installer,
+rate, and firmware × program), the cohort's count is tested against the fleet's rate with a
+one-sided exact binomial test (``P(X >= x | n, p_fleet)``); cohorts with fewer than
+``min_size`` meters are not tested. The p-values of a set are corrected for the number of
+tests with Benjamini-Hochberg (false-discovery rate ``alpha``). A significant cohort with a
+large lift points at a shared cause: "program RES-TOU-2024B on firmware 4.2.17: 41 of 52
+high bills".
 
 Cohorts above 20,000 meters use the normal approximation with continuity correction (their
 counts are large enough for it, and the exact sum would cost O(n) per test).
@@ -16,26 +18,49 @@ Pure module: standard library, numpy and polars only.
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import polars as pl
 
-__all__ = ["ATTRIBUTES", "COHORTS", "benjamini_hochberg", "binomial_tail", "find_cohorts"]
+from meterops.errors import Issue, ValidationReportError
+
+__all__ = [
+    "ATTRIBUTES",
+    "COHORTS",
+    "MeterList",
+    "benjamini_hochberg",
+    "binomial_tail",
+    "find_cohorts",
+    "latest_collectors",
+    "read_meter_list",
+]
 
 ATTRIBUTES: Final = (
     "vendor",
     "model",
     "firmware_revision",
     "program_code",
-    "install_year",
+    "collector_code",
+    "transformer_code",
     "feeder_code",
+    "lot_number",
+    "install_month",
+    "installer",
     "rate_code",
     ("firmware_revision", "program_code"),
 )
-"""Attributes (and pairs) tested by default."""
+"""Attributes (and pairs) tested by default; those a fleet frame lacks are left out.
+
+``lot_number`` is the install batch (the manufacturer's lot the meter came in),
+``install_month`` the ``YYYY-MM`` of the current installation, ``installer`` who installed it,
+``collector_code`` the collector the meter last reported through.
+"""
 
 COHORTS: Final = pl.Schema(
     {
@@ -132,7 +157,8 @@ def find_cohorts(
         flagged: ``meter_id``, ``kind`` of the exceptions (one row per meter and kind).
         meters: The fleet (``METER_CONTEXT`` or any frame with ``meter_id`` and the
             attributes).
-        attributes: Column names, or pairs of them, to group by.
+        attributes: Column names, or pairs of them, to group by; those not in ``meters``
+            are left out.
         min_size: Smallest cohort tested. [meters]
         alpha: False-discovery rate for ``significant``.
 
@@ -152,6 +178,8 @@ def find_cohorts(
         kind_rows: list[dict[str, object]] = []
         for attribute in attributes:
             columns = [attribute] if isinstance(attribute, str) else list(attribute)
+            if not set(columns) <= set(meters.columns):
+                continue
             label = " × ".join(columns)
             value = pl.concat_str(
                 [pl.col(c).cast(pl.String).fill_null("∅") for c in columns], separator=" × "
@@ -186,3 +214,93 @@ def find_cohorts(
     return pl.DataFrame(rows, schema=COHORTS).sort(
         ["significant", "q_value", "lift"], descending=[True, False, True]
     )
+
+
+def latest_collectors(comm: pl.DataFrame) -> pl.DataFrame:
+    """The collector each meter last reported through.
+
+    Args:
+        comm: Comm-stats rows (``meter_id``, ``period_start_utc``, ``collector_code``).
+
+    Returns:
+        ``meter_id``, ``collector_code`` of each meter's latest row that names a collector.
+
+    Examples:
+        >>> import datetime as dt
+        >>> t = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+        >>> comm = pl.DataFrame({"meter_id": [1, 1, 2], "collector_code": ["C1", "C2", None],
+        ...     "period_start_utc": [t, t + dt.timedelta(days=1), t]})
+        >>> latest_collectors(comm).rows()
+        [(1, 'C2')]
+    """
+    return (
+        comm.lazy()
+        .filter(pl.col("collector_code").is_not_null())
+        .sort("meter_id", "period_start_utc")
+        .group_by("meter_id", maintain_order=True)
+        .agg(pl.col("collector_code").last())
+        .collect()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MeterList:
+    """Meters named in a file (for example the meters of customers' complaints).
+
+    Attributes:
+        name: The file's name (errors name it).
+        serials: Serial numbers, each once, in file order.
+        lines: The line each serial was first named on.
+    """
+
+    name: str
+    serials: tuple[str, ...]
+    lines: tuple[int, ...]
+
+
+_SERIAL_HEADERS: Final = ("serial_number", "serial", "meter_serial", "meter")
+
+
+def read_meter_list(text: str, *, name: str) -> MeterList:
+    r"""The meters of a list: one serial per line, or a CSV with a serial column.
+
+    Blank lines and lines starting with ``#`` are skipped. When the first line is a CSV
+    header naming ``serial_number`` (or ``serial``, ``meter_serial``, ``meter``), that
+    column is read; otherwise the first comma-separated field of each line is the serial.
+
+    Raises:
+        ValidationReportError: A row without a serial (file, line and field named), or no
+            serial at all.
+
+    Examples:
+        >>> read_meter_list("serial_number,why\nM1,bill\n\nM2,bill\nM1,again", name="c.csv")
+        MeterList(name='c.csv', serials=('M1', 'M2'), lines=(2, 4))
+        >>> read_meter_list("# complaints of May\nM7\n", name="c.txt").serials
+        ('M7',)
+    """
+    rows = [
+        (number, row)
+        for number, row in enumerate(csv.reader(io.StringIO(text)), start=1)
+        if row and any(cell.strip() for cell in row) and not row[0].lstrip().startswith("#")
+    ]
+    column, field = 0, "serial"
+    if rows:
+        header = [cell.strip().lower() for cell in rows[0][1]]
+        named = [h for h in _SERIAL_HEADERS if h in header]
+        if named:
+            column, field = header.index(named[0]), rows[0][1][header.index(named[0])].strip()
+            rows = rows[1:]
+    seen: dict[str, int] = {}
+    issues = []
+    for number, row in rows:
+        serial = row[column].strip() if column < len(row) else ""
+        if not serial:
+            issues.append(Issue(name, number, field, "meter_list.no_serial", "no serial number"))
+        else:
+            seen.setdefault(serial, number)
+    if issues or not seen:
+        raise ValidationReportError(
+            f"The meter list {name} was refused" + ("" if issues else ": it names no meter"),
+            issues,
+        )
+    return MeterList(name, tuple(seen), tuple(seen.values()))

@@ -244,6 +244,38 @@ class ExceptionRepository(RepositoryBase[DiagnosticException]):
             for p in rows
         }
 
+    def cohort_attributes(self) -> pl.DataFrame:
+        """Install batch, month and installer of every installed meter (for cohorts).
+
+        Returns:
+            ``meter_id``, ``lot_number`` (the manufacturer's lot), ``install_month``
+            (``YYYY-MM`` of the current installation, UTC) and ``installer`` (who installed it).
+        """
+        rows = self.session.execute(
+            select(
+                Meter.id, Meter.lot_number, Installation.installed_at_utc, Installation.installed_by
+            )
+            .join(Installation, Installation.meter_id == Meter.id)
+            .where(Installation.removed_at_utc.is_(None))
+            .order_by(Meter.id)
+        ).all()
+        frame = pl.DataFrame(
+            [tuple(row) for row in rows],
+            schema={
+                "meter_id": pl.Int64,
+                "lot_number": pl.String,
+                "_installed": pl.Datetime("us"),
+                "installer": pl.String,
+            },
+            orient="row",
+        )
+        return frame.select(
+            "meter_id",
+            "lot_number",
+            pl.col("_installed").dt.strftime("%Y-%m").alias("install_month"),
+            "installer",
+        ).unique("meter_id", keep="first", maintain_order=True)
+
     def open_exceptions(
         self, *, kinds: Collection[ExceptionKind] | None = None
     ) -> Sequence[DiagnosticException]:

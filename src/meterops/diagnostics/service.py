@@ -17,6 +17,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import polars as pl
 from sqlalchemy import func, insert, select, update
@@ -34,7 +35,7 @@ from meterops.diagnostics.programs import validate_programs
 from meterops.diagnostics.repository import ExceptionQuery, ExceptionRepository
 from meterops.diagnostics.rules import diagnose
 from meterops.diagnostics.scoring import Evaluation, evaluate_verdicts, visit_parts
-from meterops.errors import InvalidInputError, NotFoundError
+from meterops.errors import InvalidInputError, Issue, NotFoundError, ValidationReportError
 from meterops.fleet.repository import FleetRepository
 from meterops.models import Collector, Installation, Meter, ServicePoint
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
@@ -46,6 +47,7 @@ from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.types import WorkOrderType
 
 __all__ = [
+    "COHORT_COLLECTOR_DAYS",
     "RECOVERY_REASONS",
     "EvidenceItem",
     "Explanation",
@@ -731,34 +733,99 @@ def meter_exceptions(session: Session, serial_number: str) -> list[DiagnosticExc
     ]
 
 
+COHORT_COLLECTOR_DAYS = 2
+"""Days of comm stats (ending at the cohorts' day) that tell each meter's collector. [d]"""
+
+
 def run_cohorts(
     session: Session,
     *,
     kind: ExceptionKind | None = None,
+    cause: Cause | None = None,
+    listed: cohort_analysis.MeterList | None = None,
+    label: str = "listed",
     as_of_day: dt.date,
+    zone: ZoneInfo | None = None,
+    store: ReadStore | None = None,
     min_size: int = 10,
     alpha: float = 0.05,
 ) -> pl.DataFrame:
-    """Cohorts over-represented among the open exceptions (see ``cohorts.find_cohorts``).
+    """Cohorts over-represented among a set of meters (see ``cohorts.find_cohorts``).
+
+    The set is the open exceptions (of ``kind`` and of verdict ``cause`` when given, each
+    kind analysed apart), or, with ``listed``, exactly those meters (for example the meters
+    of customers' complaints) under the name ``label``.
 
     Args:
         session: Database session.
         kind: Only exceptions of this kind (None: all kinds, each analysed apart).
+        cause: Only exceptions whose verdict names this cause.
+        listed: The meters of the set instead of the open exceptions.
+        label: The ``kind`` column's value for ``listed``.
         as_of_day: Accounts as open on this local day (the meter context).
+        zone: The utility's zone (with ``store``: the day's end).
+        store: Read store: with it, the collector each meter last reported through (comm
+            stats of :data:`COHORT_COLLECTOR_DAYS` days ending with ``as_of_day``) is an
+            attribute too.
         min_size: Smallest cohort tested.
         alpha: False-discovery rate.
 
     Returns:
         ``cohorts.COHORTS`` rows, the strongest first.
+
+    Raises:
+        ValidationReportError: A serial of ``listed`` names no meter (each with its line).
     """
     repository = ExceptionRepository(session)
-    context = repository.meter_context(as_of_day)
-    open_rows = repository.open_exceptions(kinds=[kind] if kind else None)
-    flagged = pl.DataFrame(
-        {"meter_id": [r.meter_id for r in open_rows], "kind": [str(r.kind) for r in open_rows]},
-        schema={"meter_id": pl.Int64, "kind": pl.String},
+    context = repository.meter_context(as_of_day).join(
+        repository.cohort_attributes(), on="meter_id", how="left"
     )
+    if store is not None:
+        end = dt.datetime.combine(
+            as_of_day + dt.timedelta(days=1), dt.time(), tzinfo=zone or dt.UTC
+        ).astimezone(dt.UTC)
+        comm = store.records(
+            Table.COMM_STATS, start_utc=end - dt.timedelta(days=COHORT_COLLECTOR_DAYS), end_utc=end
+        )
+        context = context.join(cohort_analysis.latest_collectors(comm), on="meter_id", how="left")
+    if listed is not None:
+        ids = _meter_ids_of(session, listed)
+        flagged = pl.DataFrame(
+            {"meter_id": ids, "kind": [label] * len(ids)},
+            schema={"meter_id": pl.Int64, "kind": pl.String},
+        )
+    else:
+        open_rows = [
+            r
+            for r in repository.open_exceptions(kinds=[kind] if kind else None)
+            if cause is None or r.cause == cause
+        ]
+        flagged = pl.DataFrame(
+            {"meter_id": [r.meter_id for r in open_rows], "kind": [str(r.kind) for r in open_rows]},
+            schema={"meter_id": pl.Int64, "kind": pl.String},
+        )
     return cohort_analysis.find_cohorts(flagged, context, min_size=min_size, alpha=alpha)
+
+
+def _meter_ids_of(session: Session, listed: cohort_analysis.MeterList) -> list[int]:
+    """Meter ids of a list's serials, or every unknown serial named with its line."""
+    found: dict[str, int] = {}
+    for chunk in range(0, len(listed.serials), 5000):
+        part = listed.serials[chunk : chunk + 5000]
+        rows = session.execute(
+            select(Meter.serial_number, Meter.id).where(Meter.serial_number.in_(part))
+        ).all()
+        found.update((serial, meter_id) for serial, meter_id in rows)
+    unknown = [
+        Issue(listed.name, line, "serial", "meter_list.unknown_serial", f"no meter {serial!r}")
+        for serial, line in zip(listed.serials, listed.lines, strict=True)
+        if serial not in found
+    ]
+    if unknown:
+        raise ValidationReportError(
+            f"The meter list {listed.name} names meters meterops does not know", unknown
+        )
+    return [found[s] for s in listed.serials]
 
 
 def evaluate(
