@@ -12,9 +12,10 @@ chart_panels` and the ``meter/`` templates).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Final, Literal
 
+import polars as pl
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
@@ -25,7 +26,7 @@ from meterops.diagnostics.repository import NO_CAUSE
 from meterops.timeutil import utc_now
 from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
-from meterops.web.ui.meter_panels import AtQuery, ChannelQuery, FirstDayQuery, LastDayQuery
+from meterops.web.ui.meter_panels import ChartRangeDep
 
 __all__ = [
     "QUEUE_LIMIT",
@@ -296,10 +297,7 @@ def verdict_page(
     *,
     session: SessionDep,
     settings: SettingsDep,
-    first_day: FirstDayQuery = None,
-    last_day: LastDayQuery = None,
-    channel: ChannelQuery = None,
-    at: AtQuery = None,
+    charts: ChartRangeDep,
 ) -> HTMLResponse:
     """One exception: its verdict, action, evidence and the meter's charts.
 
@@ -315,15 +313,13 @@ def verdict_page(
         e for e in diagnostics_service.explain(session, serial) if e.exception_id == row.id
     )
     zone = settings.zone
-    last = last_day or row.last_seen_utc.astimezone(zone).date()
+    last = charts.last_day or row.last_seen_utc.astimezone(zone).date()
+    first = charts.first_day or last - dt.timedelta(days=TREND_DAYS - 1)
     reads, panels = page_panels(
         session,
         settings,
         serial=serial,
-        first_day=first_day or last - dt.timedelta(days=TREND_DAYS - 1),
-        last_day=last,
-        channel=channel,
-        at=at,
+        charts=replace(charts, first_day=first, last_day=last),
         user=getattr(request.state, "user", None),
         every_panel=False,
     )
@@ -341,10 +337,36 @@ def verdict_page(
 
 
 @router.get("/diagnostics/cohorts", response_class=HTMLResponse)
-def cohorts_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """Cohorts over-represented among the open exceptions."""
+def cohorts_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    *,
+    kind: Annotated[str, Query(max_length=32)] = "",
+    cause: Annotated[str, Query(max_length=32)] = "",
+) -> HTMLResponse:
+    """Cohorts over-represented among the open exceptions (of a kind, of a cause), with bars."""
+    from meterops.reads.store import ReadStore
+    from meterops.web.ui.cohort_chart import cohort_bars
+
+    chosen_kind = ExceptionKind(kind) if kind in {k.value for k in ExceptionKind} else None
+    chosen_cause = Cause(cause) if cause in {c.value for c in Cause} else None
     frame = diagnostics_service.run_cohorts(
-        session, as_of_day=utc_now().astimezone(settings.zone).date()
+        session,
+        kind=chosen_kind,
+        cause=chosen_cause,
+        as_of_day=utc_now().astimezone(settings.zone).date(),
+        zone=settings.zone,
+        store=ReadStore(settings.reads_uri),
     )
     rows = [schemas.CohortRead(**row) for row in frame.head(200).iter_rows(named=True)]
-    return _render(request, "diagnostics/cohorts.html", cohorts=rows)
+    return _render(
+        request,
+        "diagnostics/cohorts.html",
+        cohorts=rows,
+        chart=cohort_bars(frame.filter(pl.col("significant"))),
+        kinds=[k.value for k in ExceptionKind],
+        causes=[c.value for c in Cause],
+        kind=chosen_kind.value if chosen_kind else "",
+        cause=chosen_cause.value if chosen_cause else "",
+    )

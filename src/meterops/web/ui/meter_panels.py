@@ -26,7 +26,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
 
-from fastapi import Query
+from fastapi import Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,16 +56,15 @@ from meterops.workorders.schemas import OrderEvent, WorkOrderRead
 
 __all__ = [
     "TREND_DAYS",
-    "AtQuery",
-    "ChannelQuery",
+    "ChartRange",
+    "ChartRangeDep",
     "CustomerView",
-    "FirstDayQuery",
-    "LastDayQuery",
     "MeterPageRepository",
     "OrderView",
     "can_see_customer",
     "can_see_photos",
     "chart_panels",
+    "chart_range",
     "meter_panels",
     "page_panels",
 ]
@@ -73,14 +72,37 @@ __all__ = [
 TREND_DAYS: Final = 30
 """Local days the communication trend and the events timeline cover."""
 
-FirstDayQuery = Annotated[dt.date | None, Query(alias="from")]
-"""``?from=``: first local day of the interval chart (pages that draw the reads panel)."""
-LastDayQuery = Annotated[dt.date | None, Query(alias="to")]
-"""``?to=``: last local day of the charts."""
-ChannelQuery = Annotated[str | None, Query(max_length=64)]
-"""``?channel=``: channel of the interval chart."""
-AtQuery = Annotated[dt.datetime | None, Query()]
-"""``?at=``: interval whose stored versions are listed (naive: UTC)."""
+
+@dataclass(frozen=True, slots=True)
+class ChartRange:
+    """What a page's query asks of its charts (``?from=&to=&channel=&at=``).
+
+    Attributes:
+        first_day: First local day of the interval chart (None: the page's default).
+        last_day: Last local day of every chart (None: the page's default).
+        channel: Channel of the interval chart (None: its default).
+        at: Interval whose stored versions are listed (None: none). [UTC]
+    """
+
+    first_day: dt.date | None = None
+    last_day: dt.date | None = None
+    channel: str | None = None
+    at: dt.datetime | None = None
+
+
+def chart_range(
+    first_day: Annotated[dt.date | None, Query(alias="from")] = None,
+    last_day: Annotated[dt.date | None, Query(alias="to")] = None,
+    channel: Annotated[str | None, Query(max_length=64)] = None,
+    at: Annotated[dt.datetime | None, Query()] = None,
+) -> ChartRange:
+    """The :class:`ChartRange` of a request (a FastAPI dependency; a naive ``at`` is UTC)."""
+    moment = at if at is None or at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    return ChartRange(first_day, last_day, channel, moment)
+
+
+ChartRangeDep = Annotated[ChartRange, Depends(chart_range)]
+"""A page's chart range from its query."""
 
 _DESK_ROLES: Final = frozenset({Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN})
 
@@ -364,10 +386,7 @@ def page_panels(
     settings: Settings,
     *,
     serial: str,
-    first_day: dt.date | None,
-    last_day: dt.date | None,
-    channel: str | None,
-    at: dt.datetime | None,
+    charts: ChartRange,
     user: CurrentUser | None,
     every_panel: bool,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -380,10 +399,7 @@ def page_panels(
         session: Database session.
         settings: Settings (zone, read store).
         serial: Meter serial number.
-        first_day: First local day of the interval chart (None: its default).
-        last_day: Last local day of every chart (None: the reads panel's default).
-        channel: Channel of the interval chart (None: its default).
-        at: Interval whose stored versions are listed (naive: UTC).
+        charts: Days, channel and interval asked for.
         user: The signed-in user.
         every_panel: All of the meter page's panels, not only the shared ones.
 
@@ -400,10 +416,10 @@ def page_panels(
         session,
         settings,
         serial=serial,
-        first_day=first_day,
-        last_day=last_day,
-        channel=channel,
-        at=at if at is None or at.tzinfo is not None else at.replace(tzinfo=dt.UTC),
+        first_day=charts.first_day,
+        last_day=charts.last_day,
+        channel=charts.channel,
+        at=charts.at,
     )
     build = meter_panels if every_panel else chart_panels
     panels = build(session, settings, serial=serial, last_day=reads["last_day"], user=user)

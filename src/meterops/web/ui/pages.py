@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from meterops.assets import service as assets_service
 from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
-from meterops.web.ui.meter_panels import AtQuery, ChannelQuery, FirstDayQuery, LastDayQuery
+from meterops.web.ui.meter_panels import ChartRangeDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -52,10 +52,7 @@ def meter_page(
     *,
     session: SessionDep,
     settings: SettingsDep,
-    first_day: FirstDayQuery = None,
-    last_day: LastDayQuery = None,
-    channel: ChannelQuery = None,
-    at: AtQuery = None,
+    charts: ChartRangeDep,
 ) -> HTMLResponse:
     """A meter: nameplate, customer, interval chart, communication, events, verdicts, orders."""
     from meterops.web.ui.meter_panels import page_panels
@@ -66,10 +63,7 @@ def meter_page(
         session,
         settings,
         serial=serial_number,
-        first_day=first_day,
-        last_day=last_day,
-        channel=channel,
-        at=at,
+        charts=charts,
         user=getattr(request.state, "user", None),
         every_panel=True,
     )
