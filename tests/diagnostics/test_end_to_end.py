@@ -287,6 +287,27 @@ def test_the_api_and_the_page_show_verdicts_and_evidence(territory: Territory) -
         assert "<html" not in fragment.text
         assert first["meter_serial"] in fragment.text
         assert client.get("/diagnostics/cohorts").status_code == 200
+        # the cohort page of the high bills blamed on the program: its bars lead with 4.2.17
+        page = client.get(
+            "/diagnostics/cohorts", params={"kind": "high_bill", "cause": "tou_misprogram"}
+        )
+        assert page.status_code == 200
+        chart = page.text[page.text.index('<svg class="cohort-chart"') :]
+        start = chart.index('class="label"')
+        first_label = chart[start : chart.index("</text>", start)]
+        assert "4.2.17" in first_label or "RES-TOU-2024B" in first_label
+        by_cause = client.get(
+            "/api/v1/diagnostics/cohorts",
+            params={"cause": "tou_misprogram", "kind": "high_bill", "min_size": 5},
+        ).json()
+        assert by_cause
+        assert {c["kind"] for c in by_cause} == {"high_bill"}
+        assert "collector_code" in {
+            c["attribute"]
+            for c in client.get(
+                "/api/v1/diagnostics/cohorts", params={"min_size": 5, "significant": False}
+            ).json()
+        }
 
 
 def test_the_cli_lists_shows_and_ranks_cohorts(

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query
 
 from meterops.diagnostics import schemas
 from meterops.diagnostics import service as diagnostics_service
-from meterops.diagnostics.kinds import ExceptionKind
+from meterops.diagnostics.kinds import Cause, ExceptionKind
 from meterops.diagnostics.schemas import CauseFilter
+from meterops.reads.store import ReadStore
 from meterops.timeutil import utc_now
 from meterops.web.auth import UserDep
 from meterops.web.deps import SessionDep, SettingsDep
@@ -85,14 +86,21 @@ def list_cohorts(
     settings: SettingsDep,
     *,
     kind: ExceptionKind | None = None,
+    cause: Cause | None = None,
     min_size: Annotated[int, Query(ge=2)] = 10,
     alpha: Annotated[float, Query(gt=0, le=0.5)] = 0.05,
     significant_only: Annotated[bool, Query(alias="significant")] = True,
 ) -> list[schemas.CohortRead]:
-    """Cohorts over-represented among the open exceptions, strongest first."""
+    """Cohorts over-represented among the open exceptions (of a kind, of a verdict cause).
+
+    The strongest first; attributes as ``meterops diagnose cohorts`` tests them.
+    """
     frame = diagnostics_service.run_cohorts(
         session,
         kind=kind,
+        cause=cause,
+        zone=settings.zone,
+        store=ReadStore(settings.reads_uri),
         as_of_day=utc_now().astimezone(settings.zone).date(),
         min_size=min_size,
         alpha=alpha,
