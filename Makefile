@@ -20,7 +20,7 @@ PURE_DOCTESTS := src/meterops/errors.py src/meterops/nomenclature.py src/meterop
 	src/meterops/diagnostics/detect src/meterops/diagnostics/rules.py \
 	src/meterops/diagnostics/cohorts.py src/meterops/diagnostics/scoring.py \
 	src/meterops/commands/policy.py src/meterops/outages/inference.py \
-	src/meterops/field/checklist.py src/meterops/field/photos.py src/meterops/auth/totp.py src/meterops/web/ui/charts.py \
+	src/meterops/field/checklist.py src/meterops/field/photos.py src/meterops/auth/totp.py src/meterops/web/ui/charts.py src/meterops/web/ui/cohort_chart.py \
 	src/meterops/determinants/calendar.py src/meterops/determinants/engine.py \
 	src/meterops/determinants/frames.py src/meterops/determinants/runner.py \
 	src/meterops/determinants/compare.py src/meterops/billing/weather.py \
