@@ -292,6 +292,26 @@ def test_the_verdict_page_charts_the_30_days_ending_on_last_seen(queue: Queue) -
     assert "The radio stopped answering while its neighbours kept reading." in html
 
 
+def test_a_closed_exception_shows_why_it_closed_and_that_it_has_no_verdict(
+    queue: Queue,
+) -> None:
+    with session_scope(queue.facts.town.sessions) as session:
+        closed = session.scalars(
+            select(DiagnosticException.id).where(
+                DiagnosticException.status == ExceptionStatus.CLOSED
+            )
+        ).one()
+    answer = _as(queue, "dan").get(f"/diagnostics/exceptions/{closed}")
+    assert answer.status_code == 200, answer.text
+    html = unescape(answer.text)
+    exception = html.split('id="exception"', 1)[1].split("</section>", 1)[0]
+    assert "closed" in exception
+    assert ": recovered: consumption again</dd>" in exception
+    verdict = html.split('id="verdict"', 1)[1].split("</section>", 1)[0]
+    assert "No verdict: the exception closed before a run gave one." in verdict
+    assert 'id="comm"' in html
+
+
 def test_the_verdict_page_follows_the_meter_pages_access(queue: Queue) -> None:
     assert _verdict(queue, "far", "radio")[0] in {403, 404}
     assert _verdict(queue, "dan", "far")[0] in {403, 404}
