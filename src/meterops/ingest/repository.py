@@ -54,6 +54,26 @@ class JournalRepository(RepositoryBase[ImportJournal]):
             )
         ).one_or_none()
 
+    def committed_by_content_hashes(self, content_hashes: Sequence[str]) -> list[ImportJournal]:
+        """The committed entries of any of ``content_hashes`` (at most one per hash)."""
+        if not content_hashes:
+            return []
+        return list(
+            self.session.scalars(
+                select(ImportJournal).where(
+                    ImportJournal.content_hash.in_(list(content_hashes)),
+                    ImportJournal.status == ImportStatus.COMMITTED,
+                )
+            )
+        )
+
+    def by_ids(self, ids: Sequence[int]) -> dict[int, ImportJournal]:
+        """The entries ``ids`` that exist, by id (one query)."""
+        if not ids:
+            return {}
+        rows = self.session.scalars(select(ImportJournal).where(ImportJournal.id.in_(list(ids))))
+        return {row.id: row for row in rows}
+
     def with_status(self, status: ImportStatus) -> Sequence[ImportJournal]:
         """Entries in ``status``, oldest first."""
         return self.session.scalars(

@@ -123,6 +123,7 @@ _ZIPPED_FORMATS: Final = frozenset({"nem12"})
 _BATCHED_FORMATS: Final = frozenset({"cmep", "headend_csv"})
 _HEADER_FORMATS: Final = frozenset({"headend_csv"})
 _GROUPED_FORMATS: Final = frozenset({"espi", "cim"})
+_SMALL_FRAME: Final = 65_536  # rows: distinct serials taken without run heads first
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,8 +234,13 @@ def ingest_files(
     reports: list[FileReport] = []
     hook = fault or _no_fault
 
+    upcoming: deque[tuple[Path, Future[tuple[str, int]]]] = deque()
+    committed = _Committed(sessions, lambda: _known_digests(upcoming))
+
     def emit(done: Sequence[FileReport]) -> None:
         for report in done:
+            if report.status is ImportStatus.COMMITTED:
+                committed.forget()  # "not committed" answers may be stale now
             reports.append(report)
             if on_file is not None:
                 on_file(report)
@@ -255,7 +261,7 @@ def ingest_files(
         parser = ThreadPoolExecutor(max_workers=_PARSE_AHEAD, thread_name_prefix="ingest-parse")
         try:
             files = zip(paths, hashes, strict=True)
-            upcoming = deque(itertools.islice(files, _PARSE_AHEAD + 1))
+            upcoming.extend(itertools.islice(files, _PARSE_AHEAD + 1))
             aheads: deque[_Ahead | None] = deque()  # parses of upcoming[0], upcoming[1], …
             while upcoming:
                 path, hashing = upcoming.popleft()
@@ -265,7 +271,7 @@ def ingest_files(
                 while len(aheads) < min(len(upcoming), _PARSE_AHEAD):
                     aheads.append(
                         _parse_ahead(
-                            sessions,
+                            committed,
                             parser,
                             upcoming[len(aheads)],
                             earlier=[
@@ -279,7 +285,7 @@ def ingest_files(
                 report = _ingest_one(
                     sessions, store, path, hashed, options=options, now=clock(), fault=hook,
                     group=group, flush=flush, duplicates=duplicates, settle=settle,
-                    ahead=mine,
+                    ahead=mine, committed=committed,
                 )  # fmt: skip
                 if report is None:  # joined the group or the duplicates
                     if group.full:
@@ -324,6 +330,48 @@ def _hashed_ahead(paths: Sequence[Path]) -> Generator[Future[tuple[str, int]], N
                 future.cancel()
 
 
+def _known_digests(upcoming: Sequence[tuple[Path, Future[tuple[str, int]]]]) -> list[str]:
+    """The content hashes of the upcoming files already hashed (without waiting)."""
+    return [
+        hashing.result()[0]
+        for _, hashing in upcoming
+        if hashing.done() and not hashing.cancelled() and hashing.exception() is None
+    ]
+
+
+class _Committed:
+    """Which content hashes a committed file has, asked of the journal a few files at a time.
+
+    :meth:`find` looks up the hash asked for together with the hashes of the files hashed
+    ahead (``nearby``) not asked yet, in one query, and remembers every answer: a run of new
+    files costs one journal query per few files instead of one (or two, with the parse
+    ahead) per file. Under the writer lock no other process commits a file, so an answer
+    stands until this call commits one; :meth:`forget` is then called (``emit``).
+    """
+
+    def __init__(
+        self, sessions: sessionmaker[Session], nearby: Callable[[], Sequence[str]]
+    ) -> None:
+        self._sessions = sessions
+        self._nearby = nearby
+        self._known: dict[str, ImportJournal | None] = {}
+
+    def find(self, content_hash: str) -> ImportJournal | None:
+        """The committed entry of a file with these bytes, if any (ING-01)."""
+        if content_hash not in self._known:
+            wanted = list(dict.fromkeys([content_hash, *self._nearby()]))
+            wanted = [h for h in wanted if h not in self._known]
+            with _unit(self._sessions) as session:
+                found = journal.find_committed_many(session, wanted)
+            for digest in wanted:
+                self._known[digest] = found.get(digest)
+        return self._known[content_hash]
+
+    def forget(self) -> None:
+        """Drop every answer (files were committed since)."""
+        self._known.clear()
+
+
 _Parsed1 = tuple[bytes, str | None, ParsedBatch | None, str, list[Issue]]
 
 
@@ -345,7 +393,7 @@ def _read_and_parse(path: Path, facts: journal.FileFacts, options: IngestOptions
 
 
 def _parse_ahead(
-    sessions: sessionmaker[Session],
+    committed: _Committed,
     parser: ThreadPoolExecutor,
     following: tuple[Path, Future[tuple[str, int]]],
     *,
@@ -368,9 +416,8 @@ def _parse_ahead(
         return None
     if any(h.result()[0] == digest for h in earlier):
         return None
-    with _unit(sessions) as session:
-        if journal.find_committed(session, digest) is not None:
-            return None
+    if committed.find(digest) is not None:
+        return None
     facts = journal.FileFacts(str(path), digest, size, None, options.strict, options.actor)
     return _Ahead(path, parser.submit(_read_and_parse, path, facts, options))
 
@@ -536,8 +583,10 @@ def _flush(
         raise
     fault("after_commit_marker")
     with _unit(sessions) as session:
-        for m in members:
-            journal.finish(session, m.source_file_id, counts=m.counts, now=m.now, issues=m.issues)
+        journal.finish_many(
+            session,
+            [journal.Finished(m.source_file_id, m.counts, m.now, m.issues) for m in members],
+        )
     fault("after_journal")
     return [
         FileReport(
@@ -616,14 +665,24 @@ def _sniff(data: bytes) -> str | None:
 
 
 def _serials(batch: ParsedBatch) -> list[str]:
+    """The batch's distinct serial numbers (any order, no null).
+
+    A kind's serials of at most ``_SMALL_FRAME`` rows (a Green Button feed, a CIM file) are
+    taken as they are: one Polars query for the batch. A bigger frame (a CSV batch) keeps
+    only the first row of each run of equal serials before the distinct step (files list a
+    meter's rows together), which hashes far fewer strings.
+    """
     heads: list[pl.Series] = []
     for attr in _METER_KINDS:
         serial: pl.Series = getattr(batch, attr)["serial_number"]
-        if serial.len():
+        if serial.len() > _SMALL_FRAME:
             heads.append(serial.filter(serial.ne_missing(serial.shift()).fill_null(value=True)))
+        elif serial.len():
+            heads.append(serial)
     if not heads:
         return []
-    return pl.concat(heads).drop_nulls().unique().to_list()
+    serials = heads[0] if len(heads) == 1 else pl.concat(heads)
+    return serials.unique().drop_nulls().to_list()
 
 
 def _ingest_one(
@@ -640,6 +699,7 @@ def _ingest_one(
     duplicates: list[_Duplicate],
     settle: Callable[[], None],
     ahead: _Ahead | None = None,
+    committed: _Committed,
 ) -> FileReport | None:
     """Ingest one file; None when it joined ``group`` or ``duplicates`` (reported later).
 
@@ -661,8 +721,7 @@ def _ingest_one(
     if ahead is None or ahead.path != path:
         # (a file parsed ahead was looked up when its parse began: under the writer lock, no
         # file committed since had its bytes, so the answer stands)
-        with _unit(sessions) as session:
-            original = journal.find_committed(session, facts.content_hash)
+        original = committed.find(facts.content_hash)
     if original is not None:  # never parsed: journalled with the next duplicates (ING-01)
         flush()
         duplicates.append(_Duplicate(facts, original, now))
