@@ -144,3 +144,19 @@ def test_explain_a_remote_fix_and_an_unknown_serial(
     assert "action: remote: push_program" in result.output
     assert main(["diagnose", "explain", "NO-SUCH-METER"]) == 3
     assert "No meter with serial 'NO-SUCH-METER'" in " ".join(capsys.readouterr().err.split())
+
+
+def test_list_narrows_by_cause_confidence_age_and_territory(
+    town: Town, cli: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    radio = _verdicts(town).filter(pl.col("cause") == "radio_module_failure")
+    options = ["--open", "--cause", "radio_module_failure", "--min-confidence", "0.5"]
+    result = runner.invoke(app, ["diagnose", "list", *options, "--limit", "5000"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if "non_communicating" in line]
+    assert len(rows) == radio.height
+    assert all("radio_module_failure" in line for line in rows)
+    none_old = runner.invoke(app, ["diagnose", "list", "--min-age-days", "10000"])
+    assert "non_communicating" not in none_old.output
+    assert main(["diagnose", "list", "--territory", "NO-SUCH-TERRITORY"]) == 2
+    assert "territory" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from meterops.cli import context
 from meterops.diagnostics.kinds import Cause, ExceptionKind
+from meterops.diagnostics.schemas import CauseFilter
 
 __all__ = ["app", "cohorts", "evaluate", "explain", "list_", "run", "show"]
 
@@ -106,15 +107,36 @@ def run(
 def list_(
     *,
     kind: Annotated[ExceptionKind | None, typer.Option(help="Only this kind.")] = None,
+    cause: Annotated[
+        CauseFilter | None,
+        typer.Option(help="Only verdicts naming this cause ('none': exceptions without one)."),
+    ] = None,
+    min_confidence: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Only verdicts at least this sure.")
+    ] = None,
+    territory: Annotated[str | None, typer.Option(help="Only meters of this territory.")] = None,
+    min_age_days: Annotated[
+        float | None, typer.Option(min=0.0, help="Only exceptions first seen this long ago.")
+    ] = None,
     open_only: Annotated[bool, typer.Option("--open", help="Only open exceptions.")] = False,
     limit: Annotated[int, typer.Option(min=1, max=5000, help="Rows to show.")] = 100,
 ) -> None:
-    """List exceptions with their verdicts, newest first."""
+    """List exceptions with their verdicts, newest first (every filter narrows)."""
     from meterops.diagnostics import service as diagnostics_service
+    from meterops.diagnostics.schemas import cause_filter
+    from meterops.timeutil import utc_now
 
     with context.session() as session:
         rows = diagnostics_service.list_exceptions(
-            session, kind=kind, open_only=open_only, limit=limit
+            session,
+            kind=kind,
+            cause=cause_filter(cause.value if cause else None),
+            min_confidence=min_confidence,
+            territory=territory,
+            min_age_days=min_age_days,
+            open_only=open_only,
+            limit=limit,
+            as_of_utc=utc_now(),
         )
         table = Table()
         for column in ("id", "meter", "kind", "status", "since", "cause", "conf.", "action"):
