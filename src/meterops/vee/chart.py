@@ -25,6 +25,8 @@ __all__ = ["Bar", "Chart", "Tick", "interval_chart"]
 
 _ESTIMATED: Final = FLAGS["ESTIMATED"].mask
 _EDITED: Final = FLAGS["EDITED"].mask
+_DAY_LABEL_PX: Final = 80.0
+"""Room a day label needs on the time axis. [px]"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +74,8 @@ class Chart:
         plot_bottom: Bottom edge of the plot area. [px]
         baseline: Y of value 0. [px]
         bars: One per expected or stored interval.
-        days: Local midnights (x) with the day's date.
+        days: Local midnights (x) with the day's date (an empty label where days are too
+            close to label each).
         values: Value axis marks (y) with their values.
         counts: Intervals per kind, and ``flagged``.
     """
@@ -214,12 +217,15 @@ def interval_chart(
             )
             counts["missing"] += 1
         moment += dt.timedelta(seconds=interval_s)
+    # A label needs about 80 px ("Mon 06 Jul"): over many days, every n-th day is labelled
+    # (each day keeps its tick line).
+    step = max(1, math.ceil(len(days) * _DAY_LABEL_PX / (right - left)))
     day_ticks = tuple(
         Tick(
             round(x_of(dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC)), 2),
-            d.strftime("%a %d %b"),
+            d.strftime("%a %d %b") if i % step == 0 else "",
         )
-        for d in days
+        for i, d in enumerate(days)
     )
     value_ticks: list[Tick] = []
     mark = low
