@@ -108,18 +108,21 @@ class Plan:
 # Step 1: resolve and screen
 
 
-def _resolve_meters(frame: pl.DataFrame, meters: pl.DataFrame) -> pl.Series:
+def _resolve_meters(frame: pl.DataFrame, meters: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """``meter_id`` for each row (null when unknown), joining one row per run of a serial.
 
     Parsers emit a meter's rows together, so joining the first row of each run and spreading
     the ids over the run is several times cheaper than joining every row.
+
+    Returns:
+        (the rows' meter ids, the meter id of each run of a serial, in file order)
     """
     serial = frame["serial_number"]
-    starts = serial.ne_missing(serial.shift()).fill_null(value=True)
-    run = starts.cast(pl.Int64).cum_sum() - 1
+    run = serial.rle_id()  # nulls make one run, as equal neighbours
+    starts = run.ne_missing(run.shift()).fill_null(value=True)
     heads = pl.DataFrame({"serial_number": serial.filter(starts)})
     ids = heads.join(meters, on="serial_number", how="left", maintain_order="left")["meter_id"]
-    return ids.gather(run).alias("meter_id")
+    return ids.gather(run).alias("meter_id"), ids
 
 
 def _payload(frame: pl.DataFrame) -> pl.Expr:
@@ -143,19 +146,28 @@ def _text(column: str) -> pl.Expr:
 
 def _screen_kind(
     frame: pl.DataFrame, kind: KindSpec, meters: pl.DataFrame, rules: IngestRules
-) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+) -> tuple[pl.DataFrame, pl.DataFrame | None, Window | None]:
+    """Rows kept, rows held back (quarantine rows or None) and the kept rows' window."""
     now = rules.now.astimezone(dt.UTC)
+    added: list[pl.Series | pl.Expr] = []
+    head_ids: pl.Series | None = None
     if kind.id_column == "meter_id":
-        frame = frame.with_columns(_resolve_meters(frame, meters))
+        row_ids, head_ids = _resolve_meters(frame, meters)
+        added.append(row_ids)
     if kind.table is Table.INTERVAL_READS and "source_version" not in frame.columns:
         # Formats with an explicit source version (NEM12 UpdateDateTime) may add the column.
-        frame = frame.with_columns(pl.lit(None, pl.Int64).alias("source_version"))
+        added.append(pl.lit(None, pl.Int64).alias("source_version"))
+    if added:
+        frame = frame.with_columns(added)
     time = pl.col(kind.time_column)
     end = time
     if kind.duration_column is not None:
         end = time + pl.duration(seconds=pl.col(kind.duration_column))
     future_limit = now + dt.timedelta(seconds=rules.future_tolerance_s)
     horizon = now - dt.timedelta(days=rules.late_data_horizon_days)
+    window = _window_if_all_good(frame, kind, head_ids, future_limit, horizon)
+    if window is not None:  # the usual case: every row known and in time, in one pass
+        return frame, None, window
     unknown = pl.col("meter_id").is_null() if kind.id_column == "meter_id" else pl.lit(value=False)
     future = end > pl.lit(future_limit).dt.cast_time_unit("us")
     old = time < pl.lit(horizon).dt.cast_time_unit("us")
@@ -193,10 +205,54 @@ def _screen_kind(
         )
     )
     bad = frame.select((unknown | future | old).alias("_bad")).to_series()
-    if not bad.any():  # the usual case: no strings built for 10 M good rows
-        return frame, None
+    if not bad.any():  # no strings built for 10 M good rows
+        return frame, None, _window(frame, kind)
     held = frame.filter(bad).with_columns(reason.alias("_reason"), message.alias("_message"))
-    return frame.filter(~bad), _held(held, kind)
+    kept = frame.filter(~bad)
+    return kept, _held(held, kind), _window(kept, kind) if kept.height else None
+
+
+def _window_if_all_good(
+    frame: pl.DataFrame,
+    kind: KindSpec,
+    head_ids: pl.Series | None,
+    future_limit: dt.datetime,
+    horizon: dt.datetime,
+) -> Window | None:
+    """The batch's window when no row is to be held back, else None (check row by row).
+
+    One pass of aggregates instead of a mask over every row: with every run's serial known,
+    no null time, the latest end at most ``future_limit`` and the earliest time at or after
+    ``horizon``, no row is unknown, in the future or beyond the horizon. The latest end is
+    bounded by the latest time plus the longest duration (a bound: a batch near the limit
+    takes the row-by-row check). The window's ids come from the runs' ids (one per run
+    rather than one per row).
+    """
+    if head_ids is not None and head_ids.has_nulls():
+        return None
+    time = pl.col(kind.time_column)
+    longest = (
+        pl.duration(seconds=pl.col(kind.duration_column).max())
+        if kind.duration_column is not None
+        else pl.duration(seconds=0)
+    )
+    nulls = time.null_count()
+    if kind.duration_column is not None:
+        nulls += pl.col(kind.duration_column).null_count()
+    first, last, late_end, null_count = frame.select(
+        time.min().alias("first"),
+        time.max().alias("last"),
+        (time.max() + longest).alias("end"),
+        nulls.alias("nulls"),
+    ).row(0)
+    if null_count or first is None or late_end is None:
+        return None
+    if late_end > future_limit or first < horizon:
+        return None
+    ids = (head_ids if head_ids is not None else frame[kind.id_column]).unique().sort()
+    start = dt.datetime.combine(first.date(), dt.time(), tzinfo=dt.UTC)
+    end = dt.datetime.combine(last.date(), dt.time(), tzinfo=dt.UTC) + _DAY
+    return Window(ids, start, end)
 
 
 def _window(frame: pl.DataFrame, kind: KindSpec) -> Window:
@@ -283,13 +339,13 @@ def screen(
         parsed += frame.height
         if frame.is_empty():
             continue
-        kept, kind_held = _screen_kind(frame, kind, meters, rules)
+        kept, kind_held, window = _screen_kind(frame, kind, meters, rules)
         if kind_held is not None:
             held.append(kind_held)
             quarantined += kind_held.height
-        if kept.height:
+        if kept.height and window is not None:
             frames[kind.table] = kept
-            windows[kind.table] = _window(kept, kind)
+            windows[kind.table] = window
     if batch.issues:
         held.append(_issue_rows(batch.issues, data, line_offset))
     rows_in_file = max(batch.rows_in_file, parsed)
@@ -355,6 +411,14 @@ def _strictly_sorted(frame: pl.DataFrame, key: Sequence[str]) -> bool:
     """
     if frame.height < 2:
         return True
+    if not any(frame[name].null_count() for name in key):  # the usual case: no null in a key
+        # Each row against the one before it, without the null masks (one Polars query).
+        later: pl.Expr | None = None
+        for name in reversed(key):
+            row, before = pl.col(name), pl.col(name).shift()
+            later = row > before if later is None else (row > before) | ((row == before) & later)
+        assert later is not None
+        return bool(frame.select(later.slice(1).all()).item())
     after: pl.Expr = pl.lit(value=False)
     for name in reversed(key):
         column, previous = pl.col(name), pl.col(name).shift()
@@ -496,7 +560,8 @@ def _classify_kind(
             conflicting += clashes.height
         candidates = joined.filter(~pl.col("_dup") & ~pl.col("_clash")).select(candidates.columns)
     times = stored_times if kind.table is Table.INTERVAL_READS else existing
-    late = _late(candidates, kind, times) if kind.late_flag else None
+    # Nothing stored in the window: no row can be late (no mask of 10 M False values).
+    late = _late(candidates, kind, times) if kind.late_flag and not times.is_empty() else None
     late_count = int(late.sum()) if late is not None else 0
     if late is not None and late_count:
         flags = pl.col("quality_flags") | pl.when(late).then(_LATE).otherwise(0).cast(pl.UInt32)
@@ -511,11 +576,12 @@ def _classify_kind(
     return candidates, (pl.concat(conflicts) if conflicts else None), counts
 
 
-def _stored_rows(frame: pl.DataFrame, kind: KindSpec) -> pl.DataFrame:
+def _stored_rows(frame: pl.DataFrame, kind: KindSpec, tag: Sequence[pl.Expr]) -> pl.DataFrame:
+    """The stored columns in the stored order, the file id and arrival time (``tag``) last."""
     if kind.stored is None:
-        return frame.select(RAW_COLUMNS)
+        return frame.select(*RAW_COLUMNS, *tag)
     names = [c for c in kind.stored.names if c not in ("source_file_id", "received_at_utc")]
-    return frame.select(names)
+    return frame.select(*names, *tag)
 
 
 def classify(
@@ -564,7 +630,7 @@ def classify(
         )
         counts += kind_counts
         if rows.height:
-            tables[kind.table] = _stored_rows(rows, kind).with_columns(tag)
+            tables[kind.table] = _stored_rows(rows, kind, tag)
         if kind_conflicts is not None:
             conflicts.append(kind_conflicts)
     if conflicts:
