@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -15,7 +18,7 @@ from meterops.diagnostics import service as diagnostics_service
 from meterops.fleet import service as fleet_service
 from meterops.fleet.parse import parse_fleet_csv
 from meterops.fleet.programs import parse_programs_file
-from meterops.fleet.spec import IMPORT_ORDER
+from meterops.fleet.spec import HISTORY_KINDS, IMPORT_ORDER
 from meterops.ingest.service import IngestOptions, ingest_files
 from meterops.reads.store import ReadStore
 from meterops.simulator import FaultRates, World, small_town, write_simulation
@@ -50,12 +53,21 @@ def build_town(
     days: int,
     rates: FaultRates,
     start: dt.date = dt.date(2026, 7, 6),
+    territory: Mapping[str, Any] | None = None,
 ) -> Town:
-    """Simulate ``days`` of a small town, import the fleet, ingest, diagnose the morning after."""
+    """Simulate ``days`` of a small town, import the fleet, ingest, diagnose the morning after.
+
+    ``territory``: fields of the small town's ``TerritoryParams`` to change (for example
+    ``{"vacancy_share": 0.3}``); None keeps the small town as it is.
+    """
     files = folder / "files"
     scenario = small_town(
         seed=seed, start=start, faults=rates, service_points=service_points, horizon_days=days
     )
+    if territory:
+        scenario = dataclasses.replace(
+            scenario, territory=dataclasses.replace(scenario.territory, **territory)
+        )
     write_simulation(
         World(scenario, keep_days=1), files, days=days, events_format="csv", greenbutton=0
     )
@@ -63,7 +75,7 @@ def build_town(
     arrived = as_of - dt.timedelta(hours=1)
     engine = make_engine(database_url)
     sessions = make_session_factory(engine)
-    for kind in IMPORT_ORDER:
+    for kind in (*IMPORT_ORDER, *HISTORY_KINDS):  # with the installation history
         if kind != "meter_programs" and not (files / "fleet" / f"{kind}.csv").exists():
             continue  # a kind the simulator does not write
         with session_scope(sessions) as session:
