@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from meterops.ingest.formats import _cim_fast, _espi_fast, cim, espi
+from meterops.ingest.formats._common import IssueLog
 from meterops.ingest.formats._xml_scan import scan
 from meterops.ingest.formats.base import ParsedBatch, ParseError
 from meterops.ingest.formats.espi import EspiReadingType
@@ -358,7 +359,7 @@ def test_the_malformed_corpora_give_the_reference_result() -> None:
 
 
 def test_whatever_the_scanner_accepts_lxml_accepts_too() -> None:
-    from meterops.ingest.formats._common import IssueLog
+
     from meterops.ingest.formats._xml import parse_xml
 
     seeds = [p.read_bytes() for p in sorted(CASES.glob("*/*/input.xml"))]
@@ -372,3 +373,27 @@ def test_whatever_the_scanner_accepts_lxml_accepts_too() -> None:
         except ParseError as error:  # pragma: no cover - the failure this test looks for
             pytest.fail(f"the scanner accepted what lxml refuses: {error}")
     assert accepted > 0
+
+
+def test_an_entry_with_several_related_links_joins_them_as_the_reference_does() -> None:
+    point = "https://x.invalid/espi/1_1/resource/RetailCustomer/1/UsagePoint/P1"
+    links = (
+        f'<link rel="related" href="{point}/MeterReading"/><link rel="self" href="{point}"/>'
+        f'<link rel="related" href=" {point}/ElectricPowerUsageSummary "/>'
+        f'<link rel="up" href="{point}/.."/>'
+        f'<link rel="related" href="{point}/LocalTimeParameters"/>'
+    )
+    feed = (
+        f'<feed xmlns="{ATOM}"><entry>{links}<content><UsagePoint xmlns="{ESPI}"/></content>'
+        f'</entry><entry><link rel="self" href="{point}/MeterReading/1"/><content>'
+        f'<IntervalBlock xmlns="{ESPI}"><IntervalReading><value>5</value></IntervalReading>'
+        f"</IntervalBlock></content></entry></feed>"
+    ).encode()
+    fast = _espi_fast.extract(feed)
+    assert fast is not None
+    _, reference, _ = espi._reference_tables(feed, IssueLog("g.xml", strict=False))
+    assert_frame_equal(fast.entries, reference)
+    assert fast.entries["related"].to_list() == [
+        f"{point}/MeterReading {point}/ElectricPowerUsageSummary {point}/LocalTimeParameters ",
+        "",
+    ]
