@@ -489,6 +489,9 @@ class ReadStore:
 
     def __init__(self, uri: str, *, storage_options: Mapping[str, str] | None = None) -> None:
         self._lake = Lake(uri, storage_options=storage_options)
+        # Per table: the commit markers read just before the add actions were last brought
+        # up to date, and those actions (see _committed_actions).
+        self._committed_seen: dict[Table, tuple[pl.DataFrame, pl.DataFrame | None]] = {}
 
     @property
     def uri(self) -> str:
@@ -689,9 +692,18 @@ class ReadStore:
         file is left out when its time range misses ``[start_utc, end_utc)``, its id range
         misses the ids' range, or (``committed_only``) no committed source file id lies in
         its ``source_file_id`` range (rows of a file still being ingested, or abandoned).
-        Missing statistics count as "may hold".
+        Missing statistics count as "may hold". With ``committed_only``, no marker means no
+        visible row, and the table's log is read again only when the markers changed since
+        it was last read (:meth:`_committed_actions`).
         """
-        actions = self._lake.add_actions(table)
+        commits = self.commits() if committed_only else None
+        if commits is not None and commits.is_empty():
+            return False  # no file committed yet: no row is visible
+        actions = (
+            self._lake.add_actions(table)
+            if commits is None
+            else self._committed_actions(table, commits)
+        )
         if actions is None or actions.is_empty():
             return False
         keep = pl.lit(value=True)
@@ -721,11 +733,11 @@ class ReadStore:
         candidates = actions.filter(keep)
         if candidates.is_empty():
             return False
-        if not committed_only:
+        if commits is None:
             return True
         if not {"min.source_file_id", "max.source_file_id"} <= set(candidates.columns):
             return True
-        committed = np.sort(self.commits()["source_file_id"].to_numpy())
+        committed = np.sort(commits["source_file_id"].to_numpy())
         low_f = candidates["min.source_file_id"].to_numpy(allow_copy=True)
         high_f = candidates["max.source_file_id"].to_numpy(allow_copy=True)
         unknown = candidates["min.source_file_id"].is_null().to_numpy() | (
@@ -737,6 +749,27 @@ class ReadStore:
         inside = at < committed.size
         inside[inside] &= committed[at[inside]] <= high_f[inside]
         return bool(inside.any())
+
+    def _committed_actions(self, table: Table, commits: pl.DataFrame) -> pl.DataFrame | None:
+        """Add actions of ``table`` that cover every file holding rows of a committed file.
+
+        ``commits`` are the markers just read (the same frame object while the commits table
+        keeps its version). A file's rows are appended before its marker is committed
+        (:meth:`append_rows`, :meth:`commit_file`), so data files added to ``table`` after
+        its log was last read hold rows of files committed after that, never of files
+        committed before: while the markers are the ones read just before that read, the
+        actions of that read still cover every committed row, and the table's log is not
+        read again. A big file's batches append to the table while ingest checks the next
+        batch against committed rows: that check no longer brings the table's handle up to
+        date (a Delta log replay) once per batch. When the markers changed, the actions are
+        brought up to date, after the markers were read.
+        """
+        seen = self._committed_seen.get(table)
+        if seen is not None and seen[0] is commits:
+            return seen[1]
+        actions = self._lake.add_actions(table)
+        self._committed_seen[table] = (commits, actions)
+        return actions
 
     def stored_version_keys(
         self, *, start_utc: dt.datetime, end_utc: dt.datetime, meter_ids: _Ids
