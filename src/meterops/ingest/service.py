@@ -817,7 +817,10 @@ def _interval_times(
     versions = store.stored_version_keys(
         start_utc=window.start_utc, end_utc=window.end_utc, meter_ids=window.ids
     )
-    return pl.concat([existing[Table.INTERVAL_READS].select(keys), versions.select(keys)])
+    stored = existing[Table.INTERVAL_READS].select(keys)
+    if versions.is_empty():  # the usual case: no concatenation (one Polars query less a file)
+        return stored
+    return pl.concat([stored, versions.select(keys)])
 
 
 # --------------------------------------------------------------------------------------------
