@@ -1,20 +1,33 @@
 """A scenario per cause, and its look-alike: small simulated towns with exactly one fault.
 
-Each town (``SCENARIOS``) is simulated with every fault rate 0 except the one under test
-(:func:`only`), imported, ingested and diagnosed through the real paths
-(``tests/diagnostics/town.py``) the morning after its last day. The ground truth is read
-through ``meterops.diagnostics.scoring`` (never re-implemented here):
+Each town (``SCENARIOS``: 200 service points, 21 days, 24 for the bare bypass) is simulated
+with every fault rate 0 except the one under test (:func:`only`), imported (with the
+installation history), ingested and diagnosed through the real paths
+(``tests/diagnostics/town.py``) at 06:00 local the morning after its last day. The ground
+truth is read through ``meterops.diagnostics.scoring`` (``truth_pairs``, ``collectors_down``;
+never re-implemented here):
 
-* **cause cases** (``CAUSE_CASES``): the faulted meters the scoring says a run should find
-  get a verdict naming that cause (recall at least the case's threshold), and every verdict
-  naming that cause in the town is on a meter the truth has that fault on (precision 1);
-* **look-alike cases** (``LOOK_ALIKE_CASES``): a town whose faults (or territory) look like a
-  cause gets no verdict naming it (a collector outage is not many radio failures; a vacant
-  premise is not a stopped register; ...).
+* **cause cases** (``CAUSE_CASES``): the faulted meters the scoring says a run should find get
+  a verdict naming that cause (recall), and the verdicts naming that cause in the town are on
+  meters the truth has that fault on (precision; a verdict on a fault too young for the
+  scoring to expect it found counts as right, as in ``score_verdicts``). A collector down at
+  the run is its own test (the scoring does not score ``collector_down``: it is judged against
+  ``scoring.collectors_down`` and the collector's size as the run counts it).
+* **look-alike cases** (``LOOK_ALIKE_CASES`` and the tests after them): a town whose faults or
+  territory look like a cause gets no verdict naming it (a collector outage is not radio
+  failures; a vacant premise is not a stopped register; transformer outages are not meter
+  faults; tamper without theft is not a bypass; a genuine exchange is not a wrong multiplier;
+  a TOU rate is not a misprogram; net-metered solar is not CT polarity; a clean town sends no
+  truck), each checked to hold its look-alike condition (so that it cannot pass empty).
 
-Thresholds: measured on these towns (the seeds, sizes and rates below) and set a little below
-the measured figures, so that a rule or detector that regresses fails; the measured figures
-are in ``MEASURED`` next to each case and in ``docs/diagnostics.md`` ("Scenarios per cause").
+Thresholds: measured on these towns (the seeds, sizes and rates below; ``CauseCase.measured``
+holds the figures: expected, found, called, called right) and set a little below them: 0.95
+where everything was found, else the measured share rounded down (bypass with tamper events
+0.75 → 0.7; crossed meters 0.5; bare bypass precision 9/17 → 0.5), so that a rule or detector
+that regresses fails. Cases the diagnostics get wrong are strict xfails naming the seed,
+meters and verdict (three: meters intermittent after a collector outage, a vacancy at a
+recent exchange, two vacancies a day apart called crossed meters). The whole module (23
+towns) takes about 4 minutes on SQLite and 5.5 on PostgreSQL on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -80,7 +93,13 @@ stock for the exchanges (an exchange needs a spare of the site's form)."""
 SCENARIOS: dict[str, Scenario] = {
     "radio": Scenario(101, only(radio_failure_per_meter_year=0.6)),
     "weak_path": Scenario(102, only(weak_path_per_meter_year=1.5)),
+    # a collector with most of the town down 120 h at the run (outages last hours, median
+    # 6 h: one of the few seeds of 200 at this rate with one down past the non-comm limit)
     "collector": Scenario(
+        706, only(collector_down_per_collector_year=120.0), {"sites_per_collector": 100}
+    ),
+    # four collectors, each down for hours several times in the three weeks
+    "collectors_repeated": Scenario(
         407, only(collector_down_per_collector_year=60.0), {"sites_per_collector": 50}
     ),
     "transformer": Scenario(
@@ -274,8 +293,7 @@ def _down_collectors(diagnosed: Diagnosed) -> set[str]:
 def test_a_collector_down_at_the_run_is_called_collector_down(
     towns: Callable[[str], Diagnosed],
 ) -> None:
-    """Seed 407: COL-0003 went down 29 h before the run (the one outage of 120 seeds at this
-    rate still down after the 24 h non-comm limit: outages last hours, median 6 h)."""
+    """Seed 706: COL-0002 (124 meters) went down 120 h before the run."""
     diagnosed = towns("collector")
     down = _down_collectors(diagnosed)
     assert down, "the scenario must have a collector down at the run"
@@ -289,8 +307,11 @@ def test_a_collector_down_at_the_run_is_called_collector_down(
         assert group.height >= max(sizes), (collector, group)
 
 
-def test_a_collector_outage_is_not_radio_failures(towns: Callable[[str], Diagnosed]) -> None:
-    diagnosed = towns("collector")
+@pytest.mark.parametrize("scenario", ["collector", "collectors_repeated"])
+def test_a_collector_outage_is_not_radio_failures(
+    scenario: str, towns: Callable[[str], Diagnosed]
+) -> None:
+    diagnosed = towns(scenario)
     verdicts = diagnosed.verdicts
     assert not _serials(verdicts, "radio_module_failure")
     assert not _serials(verdicts, "weak_mesh_path")
@@ -309,41 +330,72 @@ def test_a_collector_outage_is_not_radio_failures(towns: Callable[[str], Diagnos
 def test_meters_intermittent_after_a_collector_outage_are_not_meter_exceptions(
     towns: Callable[[str], Diagnosed],
 ) -> None:
-    diagnosed = towns("collector")
+    diagnosed = towns("collectors_repeated")
     noncomm = diagnosed.verdicts.filter(pl.col("kind") == "non_communicating")
     assert set(noncomm["cause"]) <= {"collector_down"}, noncomm.group_by("cause", "rule").len()
 
 
 # -- look-alikes -------------------------------------------------------------------------------
 
-LOOK_ALIKE_CASES: dict[str, tuple[str, frozenset[str]]] = {
-    "vacant_premise_is_not_stopped_register": ("vacant", frozenset({"stopped_register"})),
-    "transformer_outage_is_not_radio_or_mesh": (
+
+@dataclass(frozen=True)
+class LookAlike:
+    """A town that looks like a cause, the causes no verdict may name in it, and what makes it
+    a look-alike: at least ``minimum`` ground-truth records of ``kind`` (None: a territory
+    share the truth does not record, such as the TOU rate or rooftop solar)."""
+
+    scenario: str
+    forbidden: frozenset[str]
+    kind: str | None = None
+    minimum: int = 0
+
+
+LOOK_ALIKE_CASES: dict[str, LookAlike] = {
+    "vacant_premise_is_not_stopped_register": LookAlike(
+        "vacant", frozenset({"stopped_register"}), "vacant_premise", 40
+    ),
+    "transformer_outage_is_not_radio_or_mesh": LookAlike(
         "transformer",
-        frozenset({"radio_module_failure", "weak_mesh_path"}),
+        frozenset({"radio_module_failure", "weak_mesh_path", "collector_down"}),
+        "transformer_outage",
+        10,
     ),
-    "tamper_without_theft_is_not_bypass": ("tamper", frozenset({"bypass_theft"})),
-    "genuine_exchange_is_not_wrong_multiplier": (
-        "exchange_genuine",
-        frozenset({"wrong_multiplier"}),
+    "tamper_without_theft_is_not_bypass": LookAlike(
+        "tamper", frozenset({"bypass_theft"}), "tamper_without_theft", 5
     ),
-    "tou_rate_without_misprogram_is_not_tou_misprogram": (
-        "tou_look_alike",
-        frozenset({"tou_misprogram"}),
+    "genuine_exchange_is_not_wrong_multiplier": LookAlike(
+        "exchange_genuine", frozenset({"wrong_multiplier"}), "vacant_premise", 5
     ),
-    "net_metered_solar_is_not_ct_polarity": ("solar", frozenset({"ct_polarity"})),
+    "tou_rate_without_misprogram_is_not_tou_misprogram": LookAlike(
+        "tou_look_alike", frozenset({"tou_misprogram"})
+    ),
+    "net_metered_solar_is_not_ct_polarity": LookAlike("solar", frozenset({"ct_polarity"})),
 }
-"""Look-alike case → (scenario, causes no verdict may name)."""
+"""Look-alike case → its town, the forbidden causes and the condition it must hold."""
 
 
 @pytest.mark.parametrize("case", list(LOOK_ALIKE_CASES))
 def test_a_look_alike_town_gets_no_such_verdict(
     case: str, towns: Callable[[str], Diagnosed]
 ) -> None:
-    scenario, forbidden = LOOK_ALIKE_CASES[case]
-    diagnosed = towns(scenario)
-    wrong = diagnosed.verdicts.filter(pl.col("cause").is_in(sorted(forbidden)))
+    spec = LOOK_ALIKE_CASES[case]
+    diagnosed = towns(spec.scenario)
+    if spec.kind is not None:
+        held = sum(1 for f in diagnosed.faults if f["kind"] == spec.kind)
+        print(case, spec.kind, held)
+        assert held >= spec.minimum, (case, spec.kind, held)
+    wrong = diagnosed.verdicts.filter(pl.col("cause").is_in(sorted(spec.forbidden)))
     assert wrong.is_empty(), wrong
+
+
+def test_meters_in_a_power_outage_are_not_non_communicating(
+    towns: Callable[[str], Diagnosed],
+) -> None:
+    """Transformer and feeder outages only: their meters' silences are suppressed (or, when
+    a silence outlasts the outage's end, called a power outage), never a meter fault."""
+    diagnosed = towns("transformer")
+    noncomm = diagnosed.verdicts.filter(pl.col("kind") == "non_communicating")
+    assert set(noncomm["cause"]) <= {"power_outage"}, noncomm
 
 
 def test_vacancies_after_genuine_exchanges_are_called_vacant(
