@@ -75,6 +75,19 @@ def only(**rates: float | bool) -> FaultRates:
     return FaultRates(**{**zero, **rates})
 
 
+def test_only_turns_every_other_fault_off() -> None:
+    rates = only(theft_per_meter_year=0.8, theft_tamper_event_share=1.0)
+    on = {
+        f.name: getattr(rates, f.name)
+        for f in dataclasses.fields(rates)
+        if getattr(rates, f.name) not in (0.0, False)
+    }
+    assert on == {"theft_per_meter_year": 0.8, "theft_tamper_event_share": 1.0}
+    assert only(tou_misprogram=True).tou_misprogram is True
+    with pytest.raises(TypeError, match="radio_failures"):
+        only(radio_failures=1.0)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """One small town: its seed, size, fault rates and territory changes."""
@@ -409,7 +422,7 @@ def test_vacancies_after_genuine_exchanges_are_called_vacant(
         if f["kind"] == "vacant_premise" and f.get("meter_serial")
     }
     called = _serials(diagnosed.verdicts, "vacant_premise")
-    assert len(called) >= 5
+    assert len(called) >= 6  # measured: 8 of the 10 exchanges (the other two: the xfail below)
     assert called <= vacant, sorted(called - vacant)
 
 
