@@ -117,12 +117,15 @@ def _resolve_meters(frame: pl.DataFrame, meters: pl.DataFrame) -> tuple[pl.Serie
     Returns:
         (the rows' meter ids, the meter id of each run of a serial, in file order)
     """
-    serial = frame["serial_number"]
-    run = serial.rle_id()  # nulls make one run, as equal neighbours
-    starts = run.ne_missing(run.shift()).fill_null(value=True)
-    heads = pl.DataFrame({"serial_number": serial.filter(starts)})
+    runs = frame["serial_number"].rle().struct.unnest()  # nulls make one run, as equals
+    heads = pl.DataFrame({"serial_number": runs["value"]})
     ids = heads.join(meters, on="serial_number", how="left", maintain_order="left")["meter_id"]
-    return ids.gather(run).alias("meter_id"), ids
+    lengths = runs["len"].to_numpy()
+    if ids.has_nulls():  # unknown serials: spread the ids with their nulls
+        rows = ids.gather(np.repeat(np.arange(ids.len()), lengths))
+    else:
+        rows = pl.Series(np.repeat(ids.to_numpy(), lengths), dtype=ids.dtype)
+    return rows.alias("meter_id"), ids
 
 
 def _payload(frame: pl.DataFrame) -> pl.Expr:
