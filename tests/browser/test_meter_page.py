@@ -76,15 +76,7 @@ def test_the_meter_page_draws_its_charts_and_timeline(
         "img => img.complete && img.naturalWidth > 0", arg=photo.element_handle()
     )
     assert photo.evaluate("img => img.naturalWidth") == 320
-    # The neighbours map: Leaflet draws the meter and the meters sharing its parent,
-    # collector or transformer as circle markers, and the summary says how many still read.
-    neighbours = page.locator("[data-neighbour-map]")
-    neighbours.scroll_into_view_if_needed()
-    page.wait_for_function("e => e.dataset.meters !== undefined", arg=neighbours.element_handle())
-    drawn = int(neighbours.get_attribute("data-meters") or "0")
-    assert drawn >= 2
-    assert page.locator("[data-neighbour-map] path.leaflet-interactive").count() == drawn
-    assert "still read" in page.locator("#neighbour-map-summary").inner_text()
+    assert_neighbours_drawn(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "01-meter-page.png"), full_page=True)
 
@@ -92,3 +84,15 @@ def test_the_meter_page_draws_its_charts_and_timeline(
     title = page.locator("svg.meter-chart.trend circle.point.success title").first.text_content()
     assert "read success" in (title or "")
     assert "reads)" in (title or "")
+
+
+def assert_neighbours_drawn(page: Any) -> None:
+    """The neighbours map: Leaflet draws the meter and the meters sharing its parent,
+    collector or transformer as circle markers, and the summary says how many still read."""
+    neighbours = page.locator("[data-neighbour-map]")
+    neighbours.scroll_into_view_if_needed()
+    page.wait_for_function("e => e.dataset.meters !== undefined", arg=neighbours.element_handle())
+    drawn = int(neighbours.get_attribute("data-meters") or "0")
+    assert drawn >= 2
+    assert page.locator("[data-neighbour-map] path.leaflet-interactive").count() == drawn
+    assert "still read" in page.locator("#neighbour-map-summary").inner_text()

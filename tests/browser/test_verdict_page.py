@@ -19,6 +19,7 @@ import pytest
 from meterops.web.app import create_app
 from tests.browser.conftest import serve
 from tests.browser.test_dispatcher import sign_in_as
+from tests.browser.test_meter_page import assert_neighbours_drawn
 from tests.web.test_meter_page import PASSWORD, MeterFacts, meter_scene
 
 pytestmark = pytest.mark.browser
@@ -67,11 +68,6 @@ def test_the_verdict_page_opens_from_the_queue_with_its_charts(
         assert box["height"] > 50
     assert page.locator("svg.meter-chart.trend circle.point.success").count() == 3
     assert page.locator("svg.vee-chart rect.bar").count() >= 96
-    neighbours = page.locator("[data-neighbour-map]")
-    neighbours.scroll_into_view_if_needed()
-    page.wait_for_function("e => e.dataset.meters !== undefined", arg=neighbours.element_handle())
-    drawn = int(neighbours.get_attribute("data-meters") or "0")
-    assert drawn >= 2
-    assert page.locator("[data-neighbour-map] path.leaflet-interactive").count() == drawn
+    assert_neighbours_drawn(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "01-verdict-page.png"), full_page=True)

@@ -142,12 +142,8 @@ class Doc:
         Raises:
             Unsupported: A selected element has child elements.
         """
-        present = elements >= 0
-        safe = np.where(present, elements, 0)
-        starts = np.where(present, self.s.text_start[safe], -1)
-        if np.any(present & (starts < 0)):
-            raise Unsupported
-        return _series(name, *gather_normalized(self.s.data, starts, self.s.text_end[safe]))
+        starts, ends = self.spans(elements)
+        return _series(name, *gather_normalized(self.s.data, starts, ends))
 
     def spans(self, elements: I64) -> tuple[I64, I64]:
         """Raw text spans ``(start, end)`` of each element (-1 → start -1), for compiled readers.
