@@ -41,7 +41,7 @@ from meterops.models import Collector, Installation, Meter, ServicePoint
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
 from meterops.outages import service as outages_service
 from meterops.reads.store import ReadStore, Table
-from meterops.timeutil import utc_now
+from meterops.timeutil import local_day_bounds_utc, utc_now
 from meterops.workorders import service as workorders_service
 from meterops.workorders.schemas import OrderRequest
 from meterops.workorders.types import WorkOrderType
@@ -781,9 +781,7 @@ def run_cohorts(
         repository.cohort_attributes(), on="meter_id", how="left"
     )
     if store is not None:
-        end = dt.datetime.combine(
-            as_of_day + dt.timedelta(days=1), dt.time(), tzinfo=zone or dt.UTC
-        ).astimezone(dt.UTC)
+        end = local_day_bounds_utc(as_of_day, zone or ZoneInfo("UTC"))[1]
         comm = store.records(
             Table.COMM_STATS, start_utc=end - dt.timedelta(days=COHORT_COLLECTOR_DAYS), end_utc=end
         )

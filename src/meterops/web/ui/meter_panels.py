@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
 from sqlalchemy import select
@@ -49,6 +50,7 @@ from meterops.models import (
 )
 from meterops.models.org import Role
 from meterops.reads.store import ReadStore, Table
+from meterops.timeutil import local_day_bounds_utc
 from meterops.web.ui.charts import Timeline, TrendChart, comm_trend, event_timeline
 from meterops.workorders import service as workorders_service
 from meterops.workorders.lifecycle import OPEN_STATES
@@ -316,12 +318,10 @@ def chart_panels(
 
 
 def _window_utc(
-    first_day: dt.date, last_day: dt.date, zone: dt.tzinfo
+    first_day: dt.date, last_day: dt.date, zone: ZoneInfo
 ) -> tuple[dt.datetime, dt.datetime]:
     """UTC start and end (exclusive) of the local days ``first_day`` to ``last_day``."""
-    start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
-    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+    return local_day_bounds_utc(first_day, zone)[0], local_day_bounds_utc(last_day, zone)[1]
 
 
 def meter_panels(

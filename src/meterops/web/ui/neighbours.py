@@ -40,6 +40,7 @@ from meterops.models import Installation, Meter, Premise, ServicePoint
 from meterops.models.diagnostics import DiagnosticException, ExceptionStatus
 from meterops.models.grid import Transformer
 from meterops.reads.store import ReadStore, Table
+from meterops.timeutil import local_day_bounds_utc
 from meterops.web.ui.meter_panels import TREND_DAYS, MeterPageRepository, can_see_customer
 
 __all__ = [
@@ -363,9 +364,7 @@ def neighbours_geojson(
     meter = assets_service.get_meter(session, serial)
     if user is None or not can_see_customer(MeterPageRepository(session), meter.id, user):
         raise PermissionDeniedError(HIDDEN_REASON, code="permission_denied.customer_data")
-    zone = settings.zone
-    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    end_utc = end.astimezone(dt.UTC)
+    end_utc = local_day_bounds_utc(last_day, settings.zone)[1]
     store = ReadStore(settings.reads_uri)
     own_comm = store.records(
         Table.COMM_STATS,
