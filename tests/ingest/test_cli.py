@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from meterops.ingest import journal
 from tests.reads.world import World, cli, world, yesterday_file
 
 Run = Callable[..., tuple[int, str]]
@@ -55,3 +57,25 @@ def test_a_refused_file_exits_2_and_names_line_and_field(w: World, run: Run) -> 
     code, out = run("ingest", "--lenient", str(path))
     assert code == 0
     assert "committed" in out
+
+
+def test_rehash_reads_a_file_the_journal_knows_by_its_identity(
+    w: World, run: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = yesterday_file(w, "a.csv", ["A"])
+    time.sleep(journal.SETTLED_NS / 1e9 + 0.05)  # old enough for its identity to count
+    hashed: list[Path] = []
+    fingerprint = journal.fingerprint
+
+    def spy(path: Path) -> journal.Fingerprint:
+        hashed.append(path)
+        return fingerprint(path)
+
+    monkeypatch.setattr(journal, "fingerprint", spy)
+    assert run("ingest", str(path))[0] == 0
+    code, out = run("ingest", str(path))
+    assert (code, hashed) == (0, [path])
+    assert "duplicate_file" in out
+    code, out = run("ingest", "--rehash", str(path))
+    assert (code, hashed) == (0, [path, path])
+    assert "duplicate_file" in out

@@ -75,6 +75,14 @@ def ingest(
         ),
     ] = True,
     actor: Annotated[str, typer.Option(help="Who ingests (import journal).")] = "cli",
+    rehash: Annotated[
+        bool,
+        typer.Option(
+            "--rehash",
+            help="Read and hash every file, also one whose inode, size and times are unchanged "
+            "since it was journalled (by default such a file is known without reading it).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest meter-data files: interval and register reads, events, comm stats, topology.
 
@@ -96,6 +104,7 @@ def ingest(
         late_data_horizon_days=settings.late_data_horizon_days,
         future_tolerance_s=settings.future_tolerance_s,
         actor=actor,
+        reuse_hashes=not rehash,
     )
     with context.progress() as bar:
         task = bar.add_task("ingesting", total=len(files))

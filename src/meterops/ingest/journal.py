@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import mmap
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -38,16 +40,21 @@ from meterops.reads.store import ReadStore
 
 __all__ = [
     "HASH_BLOCK_BYTES",
+    "SETTLED_NS",
     "FileFacts",
+    "Fingerprint",
     "Finished",
     "Recovered",
     "abandon",
     "content_hash",
+    "file_identity",
     "find_committed",
     "find_committed_many",
+    "fingerprint",
     "finish",
     "finish_many",
     "get",
+    "known_fingerprints",
     "record_duplicate",
     "record_refused",
     "recover",
@@ -82,21 +89,100 @@ def content_hash(path: Path, *, workers: int | None = None) -> tuple[str, int]:
     """
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            return hashlib.sha256(b"").hexdigest(), 0
-        if size <= HASH_BLOCK_BYTES:  # one block: no map, no threads (most files of a feed)
-            block = hashlib.file_digest(handle, "sha256").digest()
-            return hashlib.sha256(block).hexdigest(), size
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = memoryview(mapped)
-            blocks = [
-                view[start : start + HASH_BLOCK_BYTES] for start in range(0, size, HASH_BLOCK_BYTES)
-            ]
-            # hashlib releases the GIL on large buffers, so threads hash blocks in parallel.
-            with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-                digests = list(pool.map(lambda block: hashlib.sha256(block).digest(), blocks))
-            del blocks, view
-    return hashlib.sha256(b"".join(digests)).hexdigest(), size
+        return _digest(handle, size, workers), size
+
+
+def _digest(handle: io.BufferedReader, size: int, workers: int | None) -> str:
+    """:func:`content_hash` of an open file of ``size`` bytes."""
+    if size == 0:
+        return hashlib.sha256(b"").hexdigest()
+    if size <= HASH_BLOCK_BYTES:  # one block: no map, no threads (most files of a feed)
+        return hashlib.sha256(hashlib.file_digest(handle, "sha256").digest()).hexdigest()
+    with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        view = memoryview(mapped)
+        blocks = [
+            view[start : start + HASH_BLOCK_BYTES] for start in range(0, size, HASH_BLOCK_BYTES)
+        ]
+        # hashlib releases the GIL on large buffers, so threads hash blocks in parallel.
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            digests = list(pool.map(lambda block: hashlib.sha256(block).digest(), blocks))
+        del blocks, view
+    return hashlib.sha256(b"".join(digests)).hexdigest()
+
+
+SETTLED_NS: Final = 2_000_000_000
+"""How long before hashing a file must have last changed for its identity to vouch for its
+bytes (:func:`fingerprint`): two seconds, the coarsest time stamp of common file systems
+(FAT). [ns]"""
+
+
+class Fingerprint(NamedTuple):
+    """A file's content hash, its size and the identity that vouches for them.
+
+    Attributes:
+        content_hash: :func:`content_hash` of the bytes.
+        size_bytes: Size. [bytes]
+        identity: :func:`file_identity` when the hash was taken, or None when the file
+            changed while it was hashed or too shortly before (see :func:`fingerprint`).
+    """
+
+    content_hash: str
+    size_bytes: int
+    identity: str | None
+
+
+def file_identity(status: os.stat_result) -> str:
+    """Device, inode, size, modification and change time of a file (ns), as one string.
+
+    Any write to the file, a replacement of it (new inode) or a change of its times moves the
+    change time, which no program can set back, so an unchanged identity means unchanged bytes
+    once the change time is older than the time stamps' granularity (:data:`SETTLED_NS`): the
+    rule version control systems use to skip re-reading unchanged files.
+    """
+    return (
+        f"{status.st_dev}:{status.st_ino}:{status.st_size}:"
+        f"{status.st_mtime_ns}:{status.st_ctime_ns}"
+    )
+
+
+def fingerprint(
+    path: Path, *, settled_ns: int = SETTLED_NS, workers: int | None = None
+) -> Fingerprint:
+    """:func:`content_hash` of a file, with its identity when that can vouch for the bytes.
+
+    The identity is kept only when the open file's status is the same before and after hashing
+    and its change time is at least ``settled_ns`` older than the start of hashing: a write in
+    the same time stamp tick as the last change, after the bytes were read, would otherwise
+    leave the identity unchanged over different bytes.
+    """
+    started = time.time_ns()
+    with path.open("rb") as handle:
+        before = os.fstat(handle.fileno())
+        digest = _digest(handle, before.st_size, workers)
+        after = os.fstat(handle.fileno())
+    identity = file_identity(before)
+    vouches = identity == file_identity(after) and before.st_ctime_ns <= started - settled_ns
+    return Fingerprint(digest, before.st_size, identity if vouches else None)
+
+
+def known_fingerprints(session: Session, paths: Sequence[Path]) -> dict[Path, Fingerprint]:
+    """The fingerprints of the ``paths`` whose identity a journalled file had, without reading.
+
+    A path whose :func:`file_identity` now equals one the journal recorded with a content hash
+    holds the bytes that were hashed then (see :func:`fingerprint`). Paths that cannot be
+    read, or whose identity the journal does not know, are absent: they are hashed.
+    """
+    identities: dict[str, Path] = {}
+    for path in paths:
+        try:
+            identities[file_identity(path.stat())] = path
+        except OSError:
+            continue  # reported when the file is hashed, at its turn
+    known = JournalRepository(session).hashes_by_identity(list(identities))
+    return {
+        identities[identity]: Fingerprint(digest, size, identity)
+        for identity, (digest, size) in known.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +196,7 @@ class FileFacts:
         format: Format id, when known.
         strict: Whether any parse issue refuses the whole file.
         actor: Who ingests.
+        identity: :attr:`Fingerprint.identity` (recorded to recognise the file unread).
     """
 
     file_name: str
@@ -118,6 +205,7 @@ class FileFacts:
     format: str | None
     strict: bool
     actor: str
+    identity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +228,7 @@ def _entry(facts: FileFacts, status: ImportStatus, now: dt.datetime) -> ImportJo
         file_name=facts.file_name[-255:],
         content_hash=facts.content_hash,
         size_bytes=facts.size_bytes,
+        file_identity=facts.identity,
         format=facts.format,
         status=status,
         strict=facts.strict,

@@ -36,7 +36,7 @@ __all__ = [
     "meter_ids_by_serial",
 ]
 
-_CHUNK: Final = 5000  # serials per IN list (well under SQLite's and PostgreSQL's limits)
+_CHUNK: Final = 5000  # values per IN list (well under SQLite's and PostgreSQL's limits)
 SCAN_SHARE: Final = 4  # scan the whole meters table when a batch names 1/4 of the fleet
 
 
@@ -66,6 +66,20 @@ class JournalRepository(RepositoryBase[ImportJournal]):
                 )
             )
         )
+
+    def hashes_by_identity(self, identities: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """File identity → (content hash, size) of the entries that recorded any of them."""
+        found: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(identities), _CHUNK):
+            rows = self.session.execute(
+                select(
+                    ImportJournal.file_identity,
+                    ImportJournal.content_hash,
+                    ImportJournal.size_bytes,
+                ).where(ImportJournal.file_identity.in_(identities[start : start + _CHUNK]))
+            )
+            found.update((identity, (digest, size)) for identity, digest, size in rows if identity)
+        return found
 
     def by_ids(self, ids: Sequence[int]) -> dict[int, ImportJournal]:
         """The entries ``ids`` that exist, by id (one query)."""

@@ -6,8 +6,11 @@ marker → journal.
 The protocol per file (``docs/storage.md``, "Atomic visibility"):
 
 1. Hash the bytes; a committed file with the same content hash is recorded as ``duplicate_file``
-   without parsing (ING-01). Consecutive duplicates are journalled together (one database
-   commit for up to 256 of them), before the next file that is not one is looked at.
+   without parsing (ING-01). A file whose identity (device, inode, size, modification and
+   change time) is unchanged since the journal recorded its hash is not read at all: its hash
+   is taken from the journal (``journal.fingerprint``, ``IngestOptions.reuse_hashes``).
+   Consecutive duplicates are journalled together (one database commit for up to 256 of
+   them), before the next file that is not one is looked at.
 2. Parse (format sniffed or given). By default (``strict``) any parse issue refuses the whole
    file (FUZZ-06); ``strict=False`` stores the good rows and counts the bad ones ``rejected``.
 3. Resolve serials to meter ids with one set-based query; screen unknown meters, future
@@ -143,6 +146,10 @@ class IngestOptions:
         group_bytes: Consecutive files in one batch are committed together until their sizes
             add up to this (see the module docstring; memory: about the parsed rows of this
             many bytes of files). [bytes]
+        reuse_hashes: Take the content hash of a file whose identity (device, inode, size,
+            modification and change time) the journal recorded with a hash from the journal,
+            without reading the file (ING-01; ``journal.fingerprint``). False reads and hashes
+            every file.
     """
 
     format_id: str | None = None
@@ -153,6 +160,7 @@ class IngestOptions:
     actor: str = "cli"
     batch_bytes: int = 16 * 1024 * 1024
     group_bytes: int = 64 * 1024 * 1024
+    reuse_hashes: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +242,7 @@ def ingest_files(
     reports: list[FileReport] = []
     hook = fault or _no_fault
 
-    upcoming: deque[tuple[Path, Future[tuple[str, int]]]] = deque()
+    upcoming: deque[tuple[Path, Future[journal.Fingerprint]]] = deque()
     committed = _Committed(sessions, lambda: _known_digests(upcoming))
 
     def emit(done: Sequence[FileReport]) -> None:
@@ -257,7 +265,11 @@ def ingest_files(
             emit(_record_duplicates(sessions, duplicates))
             duplicates.clear()
 
-        hashes = _hashed_ahead(paths)
+        known: dict[Path, journal.Fingerprint] = {}
+        if options.reuse_hashes:
+            with _unit(sessions) as session:
+                known = journal.known_fingerprints(session, paths)
+        hashes = _hashed_ahead(paths, known)
         parser = ThreadPoolExecutor(max_workers=_PARSE_AHEAD, thread_name_prefix="ingest-parse")
         try:
             files = zip(paths, hashes, strict=True)
@@ -309,18 +321,25 @@ def ingest_files(
     return reports
 
 
-def _hashed_ahead(paths: Sequence[Path]) -> Generator[Future[tuple[str, int]], None, None]:
-    """``journal.content_hash`` of each path (as a future), in order, hashed ahead by a thread.
+def _hashed_ahead(
+    paths: Sequence[Path], known: dict[Path, journal.Fingerprint]
+) -> Generator[Future[journal.Fingerprint], None, None]:
+    """``journal.fingerprint`` of each path (as a future), in order, hashed ahead by a thread.
 
     The next files are hashed while the current one is parsed and compared (hashlib releases
     the GIL), so on two cores a re-run of identical files takes about half the hashing time.
-    At most ``_HASH_AHEAD`` files are hashed ahead; stopping early cancels the rest.
+    At most ``_HASH_AHEAD`` files are hashed ahead; stopping early cancels the rest. A path in
+    ``known`` (its identity unchanged since the journal recorded its hash) is not read.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-hash") as pool:
-        ahead: deque[Future[tuple[str, int]]] = deque()
+        ahead: deque[Future[journal.Fingerprint]] = deque()
         try:
             for path in paths:
-                ahead.append(pool.submit(journal.content_hash, path))
+                if path in known:
+                    ahead.append(Future())
+                    ahead[-1].set_result(known[path])
+                else:
+                    ahead.append(pool.submit(journal.fingerprint, path))
                 if len(ahead) > _HASH_AHEAD:
                     yield ahead.popleft()
             while ahead:
@@ -330,7 +349,7 @@ def _hashed_ahead(paths: Sequence[Path]) -> Generator[Future[tuple[str, int]], N
                 future.cancel()
 
 
-def _known_digests(upcoming: Sequence[tuple[Path, Future[tuple[str, int]]]]) -> list[str]:
+def _known_digests(upcoming: Sequence[tuple[Path, Future[journal.Fingerprint]]]) -> list[str]:
     """The content hashes of the upcoming files already hashed (without waiting)."""
     return [
         hashing.result()[0]
@@ -395,9 +414,9 @@ def _read_and_parse(path: Path, facts: journal.FileFacts, options: IngestOptions
 def _parse_ahead(
     committed: _Committed,
     parser: ThreadPoolExecutor,
-    following: tuple[Path, Future[tuple[str, int]]],
+    following: tuple[Path, Future[journal.Fingerprint]],
     *,
-    earlier: Sequence[Future[tuple[str, int]]],
+    earlier: Sequence[Future[journal.Fingerprint]],
     group: _Group,
     options: IngestOptions,
 ) -> _Ahead | None:
@@ -411,14 +430,16 @@ def _parse_ahead(
     path, hashing = following
     if hashing.exception() is not None or any(h.exception() is not None for h in earlier):
         return None  # raised at the file's own turn
-    digest, size = hashing.result()
+    digest, size, identity = hashing.result()
     if size > options.batch_bytes or group.holds(digest):
         return None
     if any(h.result()[0] == digest for h in earlier):
         return None
     if committed.find(digest) is not None:
         return None
-    facts = journal.FileFacts(str(path), digest, size, None, options.strict, options.actor)
+    facts = journal.FileFacts(
+        str(path), digest, size, None, options.strict, options.actor, identity
+    )
     return _Ahead(path, parser.submit(_read_and_parse, path, facts, options))
 
 
@@ -689,7 +710,7 @@ def _ingest_one(
     sessions: sessionmaker[Session],
     store: ReadStore,
     path: Path,
-    hashed: tuple[str, int],
+    hashed: journal.Fingerprint,
     *,
     options: IngestOptions,
     now: dt.datetime,
@@ -706,7 +727,7 @@ def _ingest_one(
     A file whose bytes were committed before joins ``duplicates`` after the group is written
     (path order); any other file first has ``settle`` journal the duplicates before it.
     """
-    digest, size = hashed
+    digest, size, identity = hashed
     if group.holds(digest):  # the same bytes as a grouped file: a duplicate once committed
         flush()
     facts = journal.FileFacts(
@@ -716,6 +737,7 @@ def _ingest_one(
         format=options.format_id,
         strict=options.strict,
         actor=options.actor,
+        identity=identity,
     )
     original = None
     if ahead is None or ahead.path != path:

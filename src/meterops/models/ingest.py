@@ -62,6 +62,9 @@ class ImportJournal(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+    file_identity: Mapped[str | None] = mapped_column(String(120), index=True)
+    """Device, inode, size and modification and change times of the file when it was hashed
+    (``journal.file_identity``), or None when the file was too fresh to vouch for its bytes."""
     format: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[ImportStatus] = mapped_column(
         str_enum(ImportStatus, "import_status"), index=True
