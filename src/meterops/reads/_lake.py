@@ -467,7 +467,10 @@ class Lake:
         handle = self.ensure(table)
         write_deltalake(
             handle,
-            _physical(frame).to_arrow(),
+            # Text as Arrow string views, Polars' own layout: no copy of every string into
+            # one buffer (4.5 -> 0.5 ms per 250,000 reads); the Parquet type is the same
+            # STRING, and files written either way read back alike.
+            _physical(frame).to_arrow(compat_level=pl.CompatLevel.newest()),
             mode="append",
             writer_properties=_WRITER,
             commit_properties=CommitProperties(custom_metadata=dict(metadata or {})),
