@@ -29,10 +29,12 @@ Big files in batches (bounded memory). A CMEP or head-end CSV file larger than
 batch gets the header row again) and each batch goes through steps 2-4 on its own, with
 issue and row line numbers of the file: its rows are compared with the stored rows *and*
 with the file's earlier batches (``ReadStore.existing(pending_source_file_id=…)``), then
-appended under the same journal id. Only after the last batch is the single commit marker
-written, so the file still becomes visible whole or not at all (a SIGKILL between batches
-leaves only invisible rows, which recovery abandons). The next batch is parsed in a thread
-while the current one is compared and appended (at most two batches in memory). In strict
+appended under the same journal id (the rows of ``IngestOptions.append_batches`` batches
+in one Delta append per table: fewer commits). Only after the last batch is the single
+commit marker written, so the file still becomes visible whole or not at all (a SIGKILL
+between batches leaves only invisible rows, which recovery abandons). The next batch is read
+and parsed in a thread while the current one is compared and appended (at most two batches'
+bytes and parses in memory, plus the classified rows held for one append). In strict
 mode a parse issue in any batch refuses the file: the remaining batches are only parsed to
 count rows and issues, and the rows of earlier batches stay invisible. One difference from a
 file ingested in one go (only for files above the batch size): a key repeated in a later batch
