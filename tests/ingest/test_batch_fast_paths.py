@@ -4,6 +4,8 @@
   in order, never cut, with the right line offsets (a CSV batch repeats the header).
 * ``_KeyRange.meets``: two frames that share an (id, time) key always "meet" (a batch is
   compared with the file's own earlier rows whenever it could repeat one of their keys).
+* ``_known``: the meter ids of a batch's serials by binary search in the sorted fleet are
+  those of a join with the fleet (any fleet, serials known or not, in any order).
 * End to end: a random CSV file (rows shuffled or sorted, repeated and changed rows, bad
   rows) ingested in small batches stores and counts exactly what it does in one batch.
 """
@@ -19,7 +21,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from meterops.ingest import pipeline
-from meterops.ingest.service import IngestOptions, _batches, _key_range
+from meterops.ingest.service import IngestOptions, _batches, _key_range, _known
 from meterops.reads.store import Table
 from tests.reads.world import CHICAGO, DAY, csv_bytes, interval_frame, world
 
@@ -63,6 +65,28 @@ def test_batches_hold_every_line_once_in_order(
 
 
 _ROWS = st.lists(st.tuples(st.integers(1, 5), st.integers(0, 20)), min_size=1, max_size=30)
+
+
+_SERIAL = st.text(alphabet="AB09é", max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    fleet=st.lists(_SERIAL, unique=True, max_size=12),
+    serials=st.lists(_SERIAL, unique=True, max_size=12),
+)
+def test_serials_found_by_binary_search_are_those_a_join_finds(
+    fleet: list[str], serials: list[str]
+) -> None:
+    meters = pl.DataFrame(
+        {"serial_number": fleet, "meter_id": list(range(1, len(fleet) + 1))},
+        schema={"serial_number": pl.String, "meter_id": pl.Int64},
+    )
+    wanted = pl.DataFrame({"serial_number": serials}, schema={"serial_number": pl.String})
+    expected = meters.join(wanted, on="serial_number", how="semi").sort("serial_number")
+    found = _known(serials, meters.sort("serial_number"))
+    assert found.schema == expected.schema
+    assert found.sort("serial_number").equals(expected)
 
 
 def _frame(rows: list[tuple[int, int]]) -> pl.DataFrame:

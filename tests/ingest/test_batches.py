@@ -223,3 +223,32 @@ def test_sigkill_between_batches_leaves_nothing_visible_and_recovery_abandons(
         assert w.store.row_count(Table.INTERVAL_READS) == len(METERS) * 16
         with session_scope(w.sessions) as session:
             assert journal.get(session, 1).status is ImportStatus.ABANDONED
+
+
+def _data_files(w: World, table: Table) -> int:
+    handle = w.store._lake._open(table)
+    return 0 if handle is None else len(handle.file_uris())
+
+
+@pytest.mark.parametrize("by_time", [False, True], ids=["by-meter", "by-time"])
+def test_batches_held_for_one_append_store_what_one_append_per_batch_stores(
+    tmp_path: Path, *, by_time: bool
+) -> None:
+    """``append_batches``: later batches repeat keys of batches held but not yet appended."""
+    data = _csv_with_repeats_and_errors(by_time=by_time)
+    results = []
+    for append_batches in (1, 2, 5):
+        with world(tmp_path / str(append_batches)) as w:
+            w.add_meters(METERS)
+            report = _ingest(
+                w, data, "r.csv", strict=False, batch_bytes=SMALL, append_batches=append_batches
+            )
+            assert report.status is ImportStatus.COMMITTED
+            results.append((report.counts, _state(w), _data_files(w, Table.INTERVAL_READS)))
+    (counts, state, files), *others = results
+    for other_counts, other_state, other_files in others:
+        assert other_counts == counts
+        for a, b in zip(state, other_state, strict=True):
+            assert a.equals(b), (a.to_dicts(), b.to_dicts())
+        assert other_files < files  # fewer, larger appends
+        files = other_files

@@ -213,21 +213,45 @@ def _logical(frame: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
 def is_sorted(frame: pl.DataFrame, keys: tuple[str, ...]) -> bool:
     """Whether ``frame`` is sorted ascending by ``keys`` (nulls first), in one pass.
 
+    Two shortcuts keep the check cheap for an ingest batch (it runs at every append): a text
+    key with one value and no null (the channel of a one-channel file) cannot order two rows
+    and is left out, and without nulls in the keys the null handling is left out too.
+    String comparisons were most of the check (5.5-9 ms of CPU per 250,000 reads, against
+    2.6 ms). A null compared with a value counts as smaller, not as unknown (an unknown
+    would be skipped by the final ``all`` and take an unsorted frame for sorted).
+
     Examples:
         >>> is_sorted(pl.DataFrame({"a": [1, 1, 2], "b": [2, 3, 1]}), ("a", "b"))
         True
         >>> is_sorted(pl.DataFrame({"a": [1, 1, 2], "b": [3, 2, 1]}), ("a", "b"))
         False
+        >>> is_sorted(pl.DataFrame({"a": [None, 1, 1], "b": ["x", "x", "x"]}), ("a", "b"))
+        True
     """
     if frame.height < 2:
         return True
+    keys = tuple(key for key in keys if not _one_text_value(frame[key]))
+    nulls = any(frame[key].null_count() for key in keys)
     ordered: pl.Expr = pl.lit(value=True)
     for key in reversed(keys):
         column, previous = pl.col(key), pl.col(key).shift()
-        greater = (column > previous) | (previous.is_null() & column.is_not_null())
-        equal = column.eq_missing(previous)
+        if nulls:
+            # ``>`` of a null is null, which ``all`` would skip: it is not greater.
+            greater = (column > previous).fill_null(value=False) | (
+                previous.is_null() & column.is_not_null()
+            )
+            equal = column.eq_missing(previous)
+        else:
+            greater, equal = column > previous, column == previous
         ordered = greater | (equal & ordered)
     return bool(frame.select(ordered.slice(1).all()).item())
+
+
+def _one_text_value(column: pl.Series) -> bool:
+    """Whether a text column holds one value in every row (no null)."""
+    if column.dtype != pl.String or column.null_count():
+        return False
+    return bool((column == column[0]).all())
 
 
 def _physical_schema(spec: TableSpec) -> pl.Schema:
@@ -443,7 +467,10 @@ class Lake:
         handle = self.ensure(table)
         write_deltalake(
             handle,
-            _physical(frame).to_arrow(),
+            # Text as Arrow string views, Polars' own layout: no copy of every string into
+            # one buffer (4.5 -> 0.5 ms per 250,000 reads); the Parquet type is the same
+            # STRING, and files written either way read back alike.
+            _physical(frame).to_arrow(compat_level=pl.CompatLevel.newest()),
             mode="append",
             writer_properties=_WRITER,
             commit_properties=CommitProperties(custom_metadata=dict(metadata or {})),
