@@ -11,7 +11,9 @@ Figures (each against a baseline measured in the same run):
 * peak memory (peak resident set, ``VmHWM``, of a child process that does only the ingest) of the
   CMEP and CSV day files in batches of ``IngestOptions.batch_bytes`` (16 MiB) against the same
   file in one batch, goal ≤ 1 GiB;
-* the re-run of an identical file (ING-01: ≤ 5 % of the first run's time);
+* the re-run of an identical file (ING-01: ≤ 5 % of the first run's time): the same file again
+  (its identity unchanged: known from the journal without reading it) and, for CSV, a copy of
+  it (a new inode: read and hashed);
 * a file half of whose reads are already stored (ING-03: compares with the stored day);
 * bytes per interval read on disk (sorted, ZSTD), goal ≤ 2;
 * layout: write time and size of the same 9.6 M reads unpartitioned (the store's choice) vs
@@ -46,6 +48,7 @@ from sqlalchemy.orm import configure_mappers
 from benchmarks.harness import BenchContext, Figure, timed
 from meterops.db import migrate
 from meterops.db.engine import make_engine, make_session_factory
+from meterops.ingest import journal
 from meterops.ingest.formats.registry import get_format
 from meterops.ingest.service import IngestOptions, ingest_files
 from meterops.models import Meter
@@ -389,6 +392,17 @@ def _best(repeat: int, action: object) -> float:
     return min(times)
 
 
+def settle(paths: list[Path]) -> None:
+    """Wait until the files are old enough for the journal to record their identity.
+
+    As delivered files are: written some time before they are ingested
+    (``journal.SETTLED_NS``; a file ingested the instant it is written is hashed again on
+    every re-run).
+    """
+    newest = max(p.stat().st_ctime_ns for p in paths)
+    time.sleep(max(0.0, (newest + journal.SETTLED_NS - time.time_ns()) / 1e9 + 0.01))
+
+
 class _Run:
     """One format's measured ingest."""
 
@@ -421,6 +435,7 @@ def _throughput(
             parse_cpu.append(time.process_time() - cpu_before)
 
     parse_before = _best(1, parse_all)
+    settle(paths)
     total_s, reads = world.ingest_all(paths)
     cpu_s, load = world.cpu_s, os.getloadavg()[0]
     pools = world.pool_cpu_s
@@ -566,7 +581,7 @@ def run(ctx: BenchContext) -> list[Figure]:
             baseline_name="first run",
             goal="<= 5 % of the first run",
             met=again_s <= 0.05 * cmep.seconds,
-            note="content hash + journal lookup; nothing parsed or stored",
+            note="its identity (inode, size, times) unchanged: one journal query, not read",
         ),
         Figure(
             AREA,
@@ -590,6 +605,9 @@ def run(ctx: BenchContext) -> list[Figure]:
         ctx, "headend_csv", [text_paths["headend_csv"]], meters, (_baseline_csv, base_limit), 5e6
     )
     csv_again_s, _ = csv_run.world.ingest(text_paths["headend_csv"])
+    csv_copy = ctx.workdir / "day-copy.csv"
+    shutil.copyfile(text_paths["headend_csv"], csv_copy)
+    csv_copy_s, _ = csv_run.world.ingest(csv_copy)
     overlap_s, overlap_rows = csv_run.world.ingest(overlap_path)
     figures += [
         csv_run.figure,
@@ -602,7 +620,16 @@ def run(ctx: BenchContext) -> list[Figure]:
             baseline_name="first run",
             goal="<= 5 % of the first run",
             met=csv_again_s <= 0.05 * csv_run.seconds,
-            note="content hash + journal lookup; nothing parsed or stored",
+            note="its identity (inode, size, times) unchanged: one journal query, not read",
+        ),
+        Figure(
+            AREA,
+            "re-run of a copy of the identical head-end CSV file (same bytes, new inode)",
+            csv_copy_s,
+            "s",
+            baseline=csv_run.seconds,
+            baseline_name="first run",
+            note="read and hashed (SHA-256 of every byte), then one journal query; not parsed",
         ),
         Figure(
             AREA,
