@@ -398,17 +398,21 @@ class _Meters:
 
     def ids(self, serials: list[str]) -> pl.DataFrame:
         """Columns ``serial_number`` and ``meter_id`` of the known ``serials`` (unique)."""
-        with _unit(self._sessions) as session:
-            if not self._decided and serials:
-                self._decided = True
-                if len(serials) * self._files * SCAN_SHARE >= fleet_size(session):
-                    fleet = fleet_meter_ids(session)
-                    self._fleet = dict(zip(fleet["serial_number"], fleet["meter_id"], strict=True))
-            if self._fleet is None:
-                return meter_ids_by_serial(session, serials)
-        known = [s for s in serials if s in self._fleet]
+        if self._fleet is None:
+            with _unit(self._sessions) as session:
+                if not self._decided and serials:
+                    self._decided = True
+                    if len(serials) * self._files * SCAN_SHARE >= fleet_size(session):
+                        fleet = fleet_meter_ids(session)
+                        self._fleet = dict(
+                            zip(fleet["serial_number"], fleet["meter_id"], strict=True)
+                        )
+                if self._fleet is None:
+                    return meter_ids_by_serial(session, serials)
+        fleet_ids = self._fleet  # no database session once the fleet is known
+        known = [s for s in serials if s in fleet_ids]
         return pl.DataFrame(
-            {"serial_number": known, "meter_id": [self._fleet[s] for s in known]},
+            {"serial_number": known, "meter_id": [fleet_ids[s] for s in known]},
             schema={"serial_number": pl.String, "meter_id": pl.Int64},
         )
 
