@@ -170,3 +170,24 @@ def test_meter_ids_are_the_same_from_the_fleet_read_once_and_from_a_query_per_fi
         assert by_query["serial_number"].to_list() == ["M007", "M031"]
         assert first_query.equals(first_fleet)
         assert by_fleet.schema == by_query.schema
+
+
+def test_a_refusal_inside_a_run_of_feeds_keeps_the_journal_ids_in_path_order(w: World) -> None:
+    paths = [
+        w.write("a.xml", _feed("A", 0, 8, None)),
+        w.write("bad.xml", _feed("B", 0, 8, None).replace(b"<value>", b"<value>x", 1)),
+        w.write("unknown.xml", b"not a meter data file\n"),
+        w.write("b.xml", _feed("B", 0, 8, None)),
+    ]
+    reports = w.ingest(*paths)
+    assert [r.status for r in reports] == [
+        ImportStatus.COMMITTED,
+        ImportStatus.REFUSED,
+        ImportStatus.REFUSED,
+        ImportStatus.COMMITTED,
+    ]
+    ids = [r.source_file_id for r in reports]
+    assert ids == sorted(ids)
+    with session_scope(w.sessions) as session:
+        names = list(session.scalars(select(ImportJournal.file_name).order_by(ImportJournal.id)))
+    assert [Path(n).name for n in names] == [p.name for p in paths]

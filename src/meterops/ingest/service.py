@@ -838,31 +838,25 @@ def _ingest_one(
     else:
         data, format_id, batch, message, issues = _read_and_parse(path, facts, options)
     facts = dataclasses.replace(facts, format=format_id)
+
+    def refuse(counts: Counts, message: str, issues: list[Issue]) -> FileReport:
+        flush()  # the group's files are journalled first: journal ids in path order
+        return _refuse(sessions, facts, counts=counts, message=message, issues=issues, now=now)
+
     if facts.format is None:
-        return _refuse(
-            sessions,
-            facts,
-            counts=Counts(),
-            message="the format is not recognised; name it with --format",
-            issues=[],
-            now=now,
-        )
+        return refuse(Counts(), "the format is not recognised; name it with --format", [])
     grouped = facts.format in _GROUPED_FORMATS
     if not grouped:
         flush()  # a group of its own, compared with a store that holds every earlier file
     if batch is None:
-        return _refuse(sessions, facts, counts=Counts(), message=message, issues=issues, now=now)
+        return refuse(Counts(), message, issues)
     rules = IngestRules(now, options.late_data_horizon_days, options.future_tolerance_s)
     if issues and options.strict:
         rows = max(batch.rows_in_file, batch.row_count)
-        return _refuse(
-            sessions,
-            facts,
-            counts=Counts(rows_in_file=rows, rejected=rows),
-            message=f"{len(issues)} parse issue(s); nothing stored (use --lenient to store "
-            "the good rows)",
-            issues=issues,
-            now=now,
+        return refuse(
+            Counts(rows_in_file=rows, rejected=rows),
+            f"{len(issues)} parse issue(s); nothing stored (use --lenient to store the good rows)",
+            issues,
         )
     screened = pipeline.screen(batch, meters.ids(_serials(batch)), rules=rules, data=data)
     existing = {
