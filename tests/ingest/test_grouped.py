@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from meterops.db.engine import session_scope
 from meterops.ingest.formats.espi import write_espi
-from meterops.ingest.service import IngestOptions, ingest_files
+from meterops.ingest.service import IngestOptions, _Meters, ingest_files
 from meterops.models import ImportJournal
 from meterops.models.ingest import ImportStatus
 from meterops.reads.store import Table
@@ -36,7 +36,7 @@ def _feed(serial: str, hour: int, intervals: int, bump: float | None) -> bytes:
     return write_espi(frame, customer_id=serial)
 
 
-def _state(w: World) -> tuple[list[tuple[object, ...]], pl.DataFrame]:
+def _state(w: World) -> tuple[list[tuple[object, ...]], pl.DataFrame, pl.DataFrame]:
     with session_scope(w.sessions) as session:
         entries = session.scalars(select(ImportJournal).order_by(ImportJournal.id))
         journal = [
@@ -44,10 +44,16 @@ def _state(w: World) -> tuple[list[tuple[object, ...]], pl.DataFrame]:
              e.conflicting, e.late, e.quarantined, e.rejected)
             for e in entries
         ]  # fmt: skip
-    current = w.store.current_interval_reads(start_utc=DAY, end_utc=END).drop(
-        "source_file_id", "received_at_utc"
+    # Journal ids are given in path order either way: the rows and the conflict records
+    # name the same files (a grouped file's rows carry a placeholder until its group is
+    # written; a conflict with an earlier file of the group names that file's real id).
+    current = w.store.current_interval_reads(start_utc=DAY, end_utc=END).drop("received_at_utc")
+    conflicts = (
+        w.store.records(Table.CONFLICTS)
+        .select("source_file_id", "stored_source_file_id", "meter_id", "time_utc")
+        .sort(pl.all())
     )
-    return journal, current
+    return journal, current, conflicts
 
 
 _FILES = st.lists(
@@ -83,6 +89,8 @@ def test_a_group_stores_and_journals_what_one_by_one_ingest_does(
             states.append(_state(w))
     assert states[0][0] == states[1][0]
     assert states[0][1].equals(states[1][1])
+    assert states[0][2].equals(states[1][2])
+    assert (states[0][2]["stored_source_file_id"] > 0).all()
 
 
 @pytest.fixture
@@ -127,3 +135,59 @@ def test_a_failure_while_a_group_is_written_leaves_none_of_its_files_visible(w: 
     reports = w.ingest(*paths, now=NOW + dt.timedelta(hours=1))
     assert [r.counts.accepted for r in reports] == [8, 8]
     assert w.store.current_interval_reads(start_utc=DAY, end_utc=END).height == 16
+
+
+def test_a_conflict_with_an_earlier_file_of_the_group_names_its_journal_id(w: World) -> None:
+    first = w.write("first.xml", _feed("A", 0, 8, None))
+    second = w.write("second.xml", _feed("A", 0, 8, 0.5))  # its first read clashes
+    reports = w.ingest(first, second)
+    assert [r.counts.conflicting for r in reports] == [0, 1]
+    conflicts = w.store.records(Table.CONFLICTS)
+    assert conflicts.select("source_file_id", "stored_source_file_id").rows() == [
+        (reports[1].source_file_id, reports[0].source_file_id)
+    ]
+    stored = w.store.current_interval_reads(start_utc=DAY, end_utc=END)
+    assert set(stored["source_file_id"]) == {reports[0].source_file_id}
+
+
+def test_meter_ids_are_the_same_from_the_fleet_read_once_and_from_a_query_per_file(
+    tmp_path: Path,
+) -> None:
+    with world(tmp_path) as big:
+        big.add_meters([f"M{n:03d}" for n in range(40)])
+        wanted = ["M007", "nope", "M031"]
+        answers = []
+        for files in (1, 100):  # 3 serials x 1 file x 4 < 40 meters: a query; x 100: the fleet
+            meters = _Meters(big.sessions, files)
+            answers.append(
+                [meters.ids(wanted).sort("serial_number"), meters.ids(["M000"]), meters._fleet]
+            )
+        (by_query, first_query, no_fleet), (by_fleet, first_fleet, fleet) = answers
+        assert no_fleet is None
+        assert fleet is not None
+        assert len(fleet) == 40
+        assert by_query.equals(by_fleet)
+        assert by_query["serial_number"].to_list() == ["M007", "M031"]
+        assert first_query.equals(first_fleet)
+        assert by_fleet.schema == by_query.schema
+
+
+def test_a_refusal_inside_a_run_of_feeds_keeps_the_journal_ids_in_path_order(w: World) -> None:
+    paths = [
+        w.write("a.xml", _feed("A", 0, 8, None)),
+        w.write("bad.xml", _feed("B", 0, 8, None).replace(b"<value>", b"<value>x", 1)),
+        w.write("unknown.xml", b"not a meter data file\n"),
+        w.write("b.xml", _feed("B", 0, 8, None)),
+    ]
+    reports = w.ingest(*paths)
+    assert [r.status for r in reports] == [
+        ImportStatus.COMMITTED,
+        ImportStatus.REFUSED,
+        ImportStatus.REFUSED,
+        ImportStatus.COMMITTED,
+    ]
+    ids = [r.source_file_id for r in reports]
+    assert ids == sorted(ids)
+    with session_scope(w.sessions) as session:
+        names = list(session.scalars(select(ImportJournal.file_name).order_by(ImportJournal.id)))
+    assert [Path(n).name for n in names] == [p.name for p in paths]

@@ -13,8 +13,10 @@ The protocol per file (``docs/storage.md``, "Atomic visibility"):
    them), before the next file that is not one is looked at.
 2. Parse (format sniffed or given). By default (``strict``) any parse issue refuses the whole
    file (FUZZ-06); ``strict=False`` stores the good rows and counts the bad ones ``rejected``.
-3. Resolve serials to meter ids with one set-based query; screen unknown meters, future
-   stamps and rows beyond the late-data horizon into the quarantine.
+3. Resolve serials to meter ids with one set-based query (or, when the call's files are
+   likely to name a large share of the fleet, in the fleet's ids read once for the call);
+   screen unknown meters, future stamps and rows beyond the late-data horizon into the
+   quarantine.
 4. Record the file ``pending`` in the journal (its own database transaction), then append the
    rows of each table tagged with the journal id, then write the store's commit marker — the
    single moment the file becomes visible — then mark the journal ``committed``.
@@ -46,11 +48,14 @@ with a higher source version supersedes the earlier row instead of conflicting w
 Many small files in one commit. A file's two Delta commits (its rows, its marker) cost more than
 parsing a small XML file (a Green Button feed of one customer, a CIM file of a few meters), so
 consecutive ESPI and CIM files are ingested as a group: each is hashed, checked against the
-journal (before any parse), parsed, compared and journalled ``pending`` on its own (with the
-group's earlier files counted as stored, exactly as if they had been committed one by one),
-then the group's rows go in one append per table and the group's commit markers in one Delta
-commit, and the journal entries are finished together. Every file is still whole or absent,
-with its own journal entry and exact counts. A group holds at most
+journal (before any parse), parsed and compared on its own (with the group's earlier files
+counted as stored, exactly as if they had been committed one by one; its rows carry a
+negative placeholder for its journal id meanwhile), then the group's files are journalled
+``pending`` in one database transaction (step 4 for all of them; the rows get their real
+ids), the group's rows go in one append per table and the group's commit markers in one
+Delta commit, and the journal entries are finished together. Every file is still whole or
+absent, with its own journal entry and exact counts. A file whose comparison fails is
+journalled ``abandoned`` after the group's earlier files are written. A group holds at most
 ``IngestOptions.group_bytes`` of files; it is written before a file of another format is
 parsed, before a file with the same bytes as one in the group is looked at, and before a
 refusal or a duplicate is reported, so reports and journal ids keep the order of the paths.
@@ -262,6 +267,7 @@ def ingest_files(
     with store.writer_lock():
         recover(sessions, store, now=clock())
         group = _Group(options.group_bytes)
+        meters = _Meters(sessions, len(paths))
         duplicates: list[_Duplicate] = []
 
         def flush() -> None:
@@ -303,7 +309,7 @@ def ingest_files(
                 report = _ingest_one(
                     sessions, store, path, hashed, options=options, now=clock(), fault=hook,
                     group=group, flush=flush, duplicates=duplicates, settle=settle,
-                    ahead=mine, committed=committed,
+                    ahead=mine, committed=committed, meters=meters,
                 )  # fmt: skip
                 if report is None:  # joined the group or the duplicates
                     if group.full:
@@ -395,6 +401,45 @@ class _Committed:
     def forget(self) -> None:
         """Drop every answer (files were committed since)."""
         self._known.clear()
+
+
+class _Meters:
+    """``serial_number`` → ``meter_id`` for the small files of one call.
+
+    When the call's files are likely to name a large share of the fleet (the first file's
+    serials times the number of files, times ``SCAN_SHARE``), the fleet's ids are read once
+    for the call and each file's serials are looked up in memory (a Green Button feed names
+    one meter: one query per feed cost more than comparing it); otherwise each file asks
+    the database for its own serials (``meter_ids_by_serial``). The fleet is then the one
+    of the call's first lookup: a meter added by another process during the call is
+    unknown to the call's later files.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], files: int) -> None:
+        self._sessions = sessions
+        self._files = max(1, files)
+        self._decided = False
+        self._fleet: dict[str, int] | None = None
+
+    def ids(self, serials: list[str]) -> pl.DataFrame:
+        """Columns ``serial_number`` and ``meter_id`` of the known ``serials`` (unique)."""
+        if self._fleet is None:
+            with _unit(self._sessions) as session:
+                if not self._decided and serials:
+                    self._decided = True
+                    if len(serials) * self._files * SCAN_SHARE >= fleet_size(session):
+                        fleet = fleet_meter_ids(session)
+                        self._fleet = dict(
+                            zip(fleet["serial_number"], fleet["meter_id"], strict=True)
+                        )
+                if self._fleet is None:
+                    return meter_ids_by_serial(session, serials)
+        fleet_ids = self._fleet  # no database session once the fleet is known
+        known = [s for s in serials if s in fleet_ids]
+        return pl.DataFrame(
+            {"serial_number": known, "meter_id": [fleet_ids[s] for s in known]},
+            schema={"serial_number": pl.String, "meter_id": pl.Int64},
+        )
 
 
 _Parsed1 = tuple[bytes, str | None, ParsedBatch | None, str, list[Issue]]
@@ -502,25 +547,39 @@ class _Bounds(NamedTuple):
             return cls(None, None, first, last)
         return cls(ids.min(), ids.max(), first, last)
 
-    def may_meet(self, window: pipeline.Window) -> bool:
-        """Whether rows inside these bounds may lie in ``window`` (its ids' range, its days)."""
-        if self.last < window.start_utc or self.first >= window.end_utc:
+    def may_meet(self, window: _Bounds) -> bool:
+        """Whether rows inside these bounds may lie in ``window`` (:meth:`of_window`)."""
+        if self.last < window.first or self.first >= window.last:
             return False
-        if self.low is None or window.ids.null_count():
+        if self.low is None or window.low is None:
             return True
-        return bool(self.low <= window.ids.max() and window.ids.min() <= self.high)
+        return bool(self.low <= window.high and window.low <= self.high)
+
+    @classmethod
+    def of_window(cls, window: pipeline.Window) -> _Bounds:
+        """A store window's ids' range and days (``last`` exclusive).
+
+        Computed once per file rather than once per group member compared with it.
+        """
+        ids = window.ids
+        if ids.null_count() or ids.is_empty():
+            return cls(None, None, window.start_utc, window.end_utc)
+        return cls(ids.min(), ids.max(), window.start_utc, window.end_utc)
 
 
 @dataclass(slots=True)
 class _Member:
-    """A file of a group: compared and journalled ``pending``, its rows not yet appended.
+    """A file of a group: compared, its rows not yet appended, not yet journalled.
 
+    ``placeholder``: a negative stand-in for its journal id, which its rows carry (and the
+    conflict records of later files of the group name as ``stored_source_file_id``) until
+    :func:`_flush` journals the group ``pending`` and puts the real ids in.
     ``bounds``: per kind table with rows, their id and time bounds (which files of the group
     a later file must be compared with).
     """
 
     facts: journal.FileFacts
-    source_file_id: int
+    placeholder: int
     now: dt.datetime
     tables: dict[Table, pl.DataFrame]
     counts: Counts
@@ -541,10 +600,16 @@ class _Group:
     limit_bytes: int
     members: list[_Member] = field(default_factory=list)
     size_bytes: int = 0
+    placeholders: int = 0  # placeholder ids handed out in this call (-1, -2, …)
 
     @property
     def full(self) -> bool:
         return self.size_bytes >= self.limit_bytes
+
+    def placeholder(self) -> int:
+        """A new stand-in journal id for a file joining the group (negative: never a real id)."""
+        self.placeholders += 1
+        return -self.placeholders
 
     def holds(self, content_hash: str) -> bool:
         return any(m.facts.content_hash == content_hash for m in self.members)
@@ -558,10 +623,13 @@ class _Group:
         with, as ``ReadStore.existing`` reads them) are added; the others cannot change the
         comparison.
         """
+        if not self.members:
+            return committed
+        bounds = _Bounds.of_window(window)
         frames = [
             m.tables[table]
             for m in self.members
-            if table in m.bounds and m.bounds[table].may_meet(window)
+            if table in m.bounds and m.bounds[table].may_meet(bounds)
         ]
         if not frames:
             return committed
@@ -575,58 +643,85 @@ class _Group:
 def _flush(
     sessions: sessionmaker[Session], store: ReadStore, group: _Group, *, fault: FaultHook
 ) -> list[FileReport]:
-    """Append a group's rows (one write per table), commit its markers at once, finish it."""
+    """Journal a group ``pending``, append its rows, commit its markers at once, finish it.
+
+    One unit of work journals every member ``pending``; one write per table appends. The
+    rows carry the members' placeholder ids until here; each table's rows get the real ids
+    in one replace (``source_file_id``, and ``stored_source_file_id`` of conflicts with an
+    earlier member). Pending before the append is all the protocol needs.
+    """
     members = group.members
     if not members:
         return []
     group.members, group.size_bytes = [], 0
-    ids = [m.source_file_id for m in members]
+    with _unit(sessions) as session:
+        ids = journal.start_many(session, [(m.facts, m.now) for m in members])
+    fault("after_pending")
+    real = dict(zip([m.placeholder for m in members], ids, strict=True))
     try:
         for table in Table:
             frames = [m.tables[table] for m in members if table in m.tables]
             if frames:
-                store.append_rows(table, pl.concat(frames), source_file_id=ids)
+                rows = _with_real_ids(pl.concat(frames), real)
+                store.append_rows(table, rows, source_file_id=ids)
                 fault(f"after_append:{table.value}")
         store.commit_files(
             [
                 FileCommit(
-                    source_file_id=m.source_file_id,
+                    source_file_id=source_file_id,
                     content_hash=m.facts.content_hash,
                     file_name=m.facts.file_name,
                     format=m.facts.format or "",
                     committed_at_utc=m.now,
                     counts=m.counts.as_dict(),
                 )
-                for m in members
+                for m, source_file_id in zip(members, ids, strict=True)
             ]
         )
     except BaseException as error:
         if store.commit_of(ids[0]) is None:  # the markers land together: none is visible
             with _unit(sessions) as session:
-                for m in members:
+                for m, source_file_id in zip(members, ids, strict=True):
                     journal.abandon(
-                        session, m.source_file_id, message=f"ingest failed: {error!r}", now=m.now
+                        session, source_file_id, message=f"ingest failed: {error!r}", now=m.now
                     )
         raise
     fault("after_commit_marker")
     with _unit(sessions) as session:
         journal.finish_many(
             session,
-            [journal.Finished(m.source_file_id, m.counts, m.now, m.issues) for m in members],
+            [
+                journal.Finished(source_file_id, m.counts, m.now, m.issues)
+                for m, source_file_id in zip(members, ids, strict=True)
+            ],
         )
     fault("after_journal")
     return [
         FileReport(
             m.facts.file_name,
             ImportStatus.COMMITTED,
-            m.source_file_id,
+            source_file_id,
             m.facts.format,
             m.counts,
             None,
             tuple(m.issues),
         )
-        for m in members
+        for m, source_file_id in zip(members, ids, strict=True)
     ]
+
+
+_FILE_ID_COLUMNS: Final = ("source_file_id", "stored_source_file_id")
+
+
+def _with_real_ids(rows: pl.DataFrame, real: dict[int, int]) -> pl.DataFrame:
+    """``rows`` with the group's placeholder ids replaced by their journal ids.
+
+    Only negative ids are placeholders: a conflict's ``stored_source_file_id`` naming a
+    committed file keeps it.
+    """
+    columns = [c for c in _FILE_ID_COLUMNS if c in rows.columns]
+    old, new = list(real), list(real.values())
+    return rows.with_columns(pl.col(c).replace(old, new) for c in columns)
 
 
 def _refuse(
@@ -727,6 +822,7 @@ def _ingest_one(
     settle: Callable[[], None],
     ahead: _Ahead | None = None,
     committed: _Committed,
+    meters: _Meters,
 ) -> FileReport | None:
     """Ingest one file; None when it joined ``group`` or ``duplicates`` (reported later).
 
@@ -770,35 +866,27 @@ def _ingest_one(
     else:
         data, format_id, batch, message, issues = _read_and_parse(path, facts, options)
     facts = dataclasses.replace(facts, format=format_id)
+
+    def refuse(counts: Counts, message: str, issues: list[Issue]) -> FileReport:
+        flush()  # the group's files are journalled first: journal ids in path order
+        return _refuse(sessions, facts, counts=counts, message=message, issues=issues, now=now)
+
     if facts.format is None:
-        return _refuse(
-            sessions,
-            facts,
-            counts=Counts(),
-            message="the format is not recognised; name it with --format",
-            issues=[],
-            now=now,
-        )
+        return refuse(Counts(), "the format is not recognised; name it with --format", [])
     grouped = facts.format in _GROUPED_FORMATS
     if not grouped:
         flush()  # a group of its own, compared with a store that holds every earlier file
     if batch is None:
-        return _refuse(sessions, facts, counts=Counts(), message=message, issues=issues, now=now)
+        return refuse(Counts(), message, issues)
     rules = IngestRules(now, options.late_data_horizon_days, options.future_tolerance_s)
     if issues and options.strict:
         rows = max(batch.rows_in_file, batch.row_count)
-        return _refuse(
-            sessions,
-            facts,
-            counts=Counts(rows_in_file=rows, rejected=rows),
-            message=f"{len(issues)} parse issue(s); nothing stored (use --lenient to store "
-            "the good rows)",
-            issues=issues,
-            now=now,
+        return refuse(
+            Counts(rows_in_file=rows, rejected=rows),
+            f"{len(issues)} parse issue(s); nothing stored (use --lenient to store the good rows)",
+            issues,
         )
-    with _unit(sessions) as session:
-        meters = meter_ids_by_serial(session, _serials(batch))
-    screened = pipeline.screen(batch, meters, rules=rules, data=data)
+    screened = pipeline.screen(batch, meters.ids(_serials(batch)), rules=rules, data=data)
     existing = {
         table: group.with_members(
             table,
@@ -810,24 +898,22 @@ def _ingest_one(
         for table, window in screened.windows.items()
     }
     times = _interval_times(store, screened, existing)
-    with _unit(sessions) as session:
-        source_file_id = journal.start(session, facts, now=now).id
-    fault("after_pending")
+    placeholder = group.placeholder()  # the journal id comes when the group is written
     try:
         plan = pipeline.classify(
             screened,
             existing,
             stored_interval_times=times,
-            source_file_id=source_file_id,
+            source_file_id=placeholder,
             rules=rules,
         )
     except BaseException as error:
+        flush()  # the group's earlier files go in (and get their ids) before this one
         with _unit(sessions) as session:
-            journal.abandon(session, source_file_id, message=f"ingest failed: {error!r}", now=now)
+            entry = journal.start(session, facts, now=now)
+            journal.abandon(session, entry.id, message=f"ingest failed: {error!r}", now=now)
         raise
-    group.members.append(
-        _Member(facts, source_file_id, now, dict(plan.tables), plan.counts, issues)
-    )
+    group.members.append(_Member(facts, placeholder, now, dict(plan.tables), plan.counts, issues))
     group.size_bytes += size
     if not grouped:
         flush()
