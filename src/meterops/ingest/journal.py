@@ -60,6 +60,7 @@ __all__ = [
     "recover",
     "refuse_pending",
     "start",
+    "start_many",
 ]
 
 _MAX_ISSUES_KEPT = 200
