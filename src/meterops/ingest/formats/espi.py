@@ -30,7 +30,7 @@ import numpy as np
 import polars as pl
 from lxml import etree
 
-from meterops.ingest.formats import _espi_fast, _xml
+from meterops.ingest.formats import _espi_fast, _espi_numeric, _xml
 from meterops.ingest.formats._common import (
     EDITED,
     ESTIMATED,
@@ -280,7 +280,13 @@ def _parse(
 ) -> ParsedBatch:
     """:func:`parse_espi`; ``fast=False`` forces the reference path (lxml + XSLT) for tests."""
     issues = IssueLog(name, strict=strict)
-    extracted = _espi_fast.extract(data) if fast else None
+    located = _espi_fast.locate(data) if fast else None
+    frame = None
+    if located is not None:
+        frame = _numeric_reads(located, serial_number, reading_type_fallback)
+    if frame is not None:
+        return _batch(name, frame, issues, located.readings.size if located else 0)
+    extracted = _espi_fast.tables(located) if located is not None else None
     if extracted is not None and extracted.readings.height:
         readings, entries, empty_feed = extracted
     else:
@@ -291,16 +297,64 @@ def _parse(
         raise issues.whole_file(
             "file.no_records", "no usable IntervalReading in the feed", field="IntervalReading"
         )
+    return _batch(name, frame, issues, readings.height)
+
+
+def _batch(name: str, frame: pl.DataFrame, issues: IssueLog, rows: int) -> ParsedBatch:
     return ParsedBatch(
         source_name=name,
         format="espi",
         interval_reads=frame,
         issues=issues.finish(),
-        rows_in_file=readings.height,
+        rows_in_file=rows,
         register_reads=_EMPTY_KINDS["register_reads"],
         events=_EMPTY_KINDS["events"],
         comm_stats=_EMPTY_KINDS["comm_stats"],
         topology=_EMPTY_KINDS["topology"],
+    )
+
+
+def _numeric_reads(
+    located: _espi_fast.Located,
+    serial_number: str | None,
+    fallback: EspiReadingType | None,
+) -> pl.DataFrame | None:
+    """The reads of a feed without any issue, from integers (see :mod:`._espi_numeric`).
+
+    Returns None — the string path then runs and locates the issues — unless every reading
+    is in the numeric subset and every block is linked to a serial number and a channel.
+    """
+    if located.readings.size == 0:
+        return None
+    spans = _espi_fast.reading_spans(located)
+    found = None if spans is None else _espi_numeric.numbers(located.doc.s.data, spans)
+    if found is None:
+        return None
+    blocks = _link_blocks(located.entries, serial_number, fallback)
+    usable = (
+        blocks["linked"].fill_null(value=False)
+        & blocks["uom"].is_not_null()
+        & blocks["channel"].is_not_null()
+        & blocks["serial_number"].is_not_null()
+        & blocks["power_code"].is_not_null()
+    ).to_numpy()
+    gids = blocks["entry"].cast(pl.Int64).to_numpy()
+    row_of = np.full(located.entries.height + 1, -1, dtype=np.int64)
+    row_of[gids[usable]] = np.flatnonzero(usable)
+    rows = row_of[located.major + 1]
+    if rows.min() < 0:
+        return None  # a reading in an unusable block (or an entry not of kind IntervalBlock)
+    exponent = (blocks["power_code"] + blocks["unit_exp"]).to_numpy()[rows].astype(np.int64)
+    channel = blocks["channel"].gather(rows)
+    return _espi_numeric.reads_frame(
+        found,
+        located.doc.s.line[located.readings],
+        blocks["serial_number"].gather(rows),
+        channel,
+        exponent,
+        (blocks["channel"] == "kwh_net").to_numpy()[rows],
+        QUALITY_FLAGS,
+        PARSED_INTERVAL_READS.schema,
     )
 
 
