@@ -76,10 +76,12 @@ def numbers(data: bytes, spans: Mapping[str, tuple[I64, I64]]) -> Numbers | None
 
     Examples:
         >>> data = b"<v> 12 </v><v>-3</v>"
-        >>> spans = {k: (np.array([3, 15]), np.array([7, 17])) for k in _FIELDS}
+        >>> spans = {k: (np.array([3, 3]), np.array([7, 7])) for k in _FIELDS}
+        >>> spans["value"] = (np.array([3, 15]), np.array([7, 17]))
         >>> numbers(data, spans).value.tolist()
         [12, -3]
-        >>> numbers(b"007", {k: (np.array([0]), np.array([3])) for k in _FIELDS}) is None
+        >>> spans["value"] = (np.array([3, 15]), np.array([7, 16]))  # "-" alone
+        >>> numbers(data, spans) is None
         True
     """
     buffer = np.frombuffer(data, dtype=np.uint8)
