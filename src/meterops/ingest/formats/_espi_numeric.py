@@ -77,10 +77,10 @@ def numbers(data: bytes, spans: Mapping[str, tuple[I64, I64]]) -> Numbers | None
     Examples:
         >>> data = b"<v> 12 </v><v>-3</v>"
         >>> spans = {k: (np.array([3, 3]), np.array([7, 7])) for k in _FIELDS}
-        >>> spans["value"] = (np.array([3, 15]), np.array([7, 17]))
+        >>> spans["value"] = (np.array([3, 14]), np.array([7, 16]))
         >>> numbers(data, spans).value.tolist()
         [12, -3]
-        >>> spans["value"] = (np.array([3, 15]), np.array([7, 16]))  # "-" alone
+        >>> spans["value"] = (np.array([3, 14]), np.array([7, 15]))  # "-" alone
         >>> numbers(data, spans) is None
         True
     """
