@@ -22,7 +22,7 @@ from meterops.ingest.formats._xml import MAX_DEPTH, MAX_XML_BYTES
 from meterops.ingest.formats._xml_scan import scan
 from meterops.ingest.formats._xml_select import ANY, Doc, Step, Unsupported
 
-__all__ = ["ATOM", "ESPI", "EspiTables", "extract"]
+__all__ = ["ATOM", "ESPI", "EspiTables", "Located", "extract", "locate", "reading_spans", "tables"]
 
 ATOM: Final = "http://www.w3.org/2005/Atom"
 ESPI: Final = "http://naesb.org/espi"
@@ -82,6 +82,27 @@ def _e(name: str, *, first: bool = False) -> Step:
     return (_N[name], _E, first)
 
 
+class Located(NamedTuple):
+    """The selected elements of a scanned feed, before any text is read.
+
+    Attributes:
+        doc: The scanned document.
+        readings: ``IntervalReading`` elements in the reference's order (entry, block,
+            document order).
+        reading_block: Per reading, its index into ``blocks``.
+        major: Per reading, its entry's 0-based index.
+        blocks: The ``IntervalBlock`` elements.
+        entries: The entry table (as :attr:`EspiTables.entries`).
+    """
+
+    doc: Doc
+    readings: np.ndarray
+    reading_block: np.ndarray
+    major: np.ndarray
+    blocks: np.ndarray
+    entries: pl.DataFrame
+
+
 def extract(data: bytes) -> EspiTables | None:
     """The reading and entry tables of an ESPI feed, or None for the reference path.
 
@@ -94,18 +115,33 @@ def extract(data: bytes) -> EspiTables | None:
         >>> t.readings.row(0), t.entries.row(0)[:4]
         (('1', '', '1', '', '', '5', '', 1), ('1', 'IntervalBlock', 'u/1', ''))
     """
+    located = locate(data)
+    return None if located is None else tables(located)
+
+
+def locate(data: bytes) -> Located | None:
+    """Scan the feed and select its readings and entries, or None for the reference path."""
     if len(data) > MAX_XML_BYTES:
         return None
     scanned = scan(data, _NAMES, (ATOM, ESPI), ("rel", "href"), MAX_DEPTH)
     if scanned is None:
         return None
+    doc = Doc(scanned)
     try:
-        return _tables(Doc(scanned))
+        return _locate(doc)
     except Unsupported:
         return None
 
 
-def _tables(doc: Doc) -> EspiTables:
+def tables(located: Located) -> EspiTables | None:
+    """The reference path's string tables of a located feed (None: outside the subset)."""
+    try:
+        return _tables(located)
+    except Unsupported:
+        return None
+
+
+def _locate(doc: Doc) -> Located:
     entries = doc.elements(_N["entry"], _A)
     blocks, block_entry = doc.select(entries, [_a("content"), _e("IntervalBlock")])
     readings, reading_block = doc.select(blocks, [_e("IntervalReading")])
@@ -113,10 +149,35 @@ def _tables(doc: Doc) -> EspiTables:
     if readings.size > 1 and not bool(np.all(np.diff(major) >= 0)):
         order = np.lexsort((readings, blocks[reading_block], major))
         readings, reading_block, major = readings[order], reading_block[order], major[order]
-    block_start = doc.text(doc.first(blocks, [_e("interval"), _e("start")]), "block_start")
+    return Located(doc, readings, reading_block, major, blocks, _entries(doc, entries))
+
+
+def reading_spans(located: Located) -> dict[str, tuple[np.ndarray, np.ndarray]] | None:
+    """Raw text spans of each reading's ``start``, ``duration``, ``value`` and ``quality``.
+
+    The elements are those the reference stylesheet reads (``timePeriod/start``, …,
+    ``ReadingQuality[1]/quality``); an absent element has start -1. None when a selected
+    element has child elements.
+    """
+    doc, readings = located.doc, located.readings
+    paths = {
+        "start": [_e("timePeriod"), _e("start")],
+        "duration": [_e("timePeriod"), _e("duration")],
+        "value": [_e("value")],
+        "quality": [_e("ReadingQuality", first=True), _e("quality")],
+    }
+    try:
+        return {name: doc.spans(doc.first(readings, steps)) for name, steps in paths.items()}
+    except Unsupported:
+        return None
+
+
+def _tables(located: Located) -> EspiTables:
+    doc, readings, reading_block = located.doc, located.readings, located.reading_block
+    block_start = doc.text(doc.first(located.blocks, [_e("interval"), _e("start")]), "block_start")
     table = pl.DataFrame(
         [
-            pl.Series("entry", major + 1).cast(pl.String),
+            pl.Series("entry", located.major + 1).cast(pl.String),
             block_start.gather(reading_block),
             pl.Series("position", doc.position(readings)).cast(pl.String),
             doc.text(doc.first(readings, [_e("timePeriod"), _e("start")]), "start"),
@@ -128,7 +189,7 @@ def _tables(doc: Doc) -> EspiTables:
             pl.Series("line", doc.s.line[readings], dtype=pl.Int64),
         ]
     )
-    return EspiTables(table, _entries(doc, entries), int(doc.s.ns[0]) in (_A, _E))
+    return EspiTables(table, located.entries, int(doc.s.ns[0]) in (_A, _E))
 
 
 def _entries(doc: Doc, entries: np.ndarray) -> pl.DataFrame:

@@ -21,6 +21,7 @@ Pure module: standard library, numpy, polars, lxml and pure meterops modules onl
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -30,7 +31,7 @@ import numpy as np
 import polars as pl
 from lxml import etree
 
-from meterops.ingest.formats import _espi_fast, _xml
+from meterops.ingest.formats import _espi_fast, _espi_numeric, _xml
 from meterops.ingest.formats._common import (
     EDITED,
     ESTIMATED,
@@ -280,7 +281,13 @@ def _parse(
 ) -> ParsedBatch:
     """:func:`parse_espi`; ``fast=False`` forces the reference path (lxml + XSLT) for tests."""
     issues = IssueLog(name, strict=strict)
-    extracted = _espi_fast.extract(data) if fast else None
+    located = _espi_fast.locate(data) if fast else None
+    frame = None
+    if located is not None:
+        frame = _numeric_reads(located, serial_number, reading_type_fallback)
+    if frame is not None:
+        return _batch(name, frame, issues, located.readings.size if located else 0)
+    extracted = _espi_fast.tables(located) if located is not None else None
     if extracted is not None and extracted.readings.height:
         readings, entries, empty_feed = extracted
     else:
@@ -291,16 +298,111 @@ def _parse(
         raise issues.whole_file(
             "file.no_records", "no usable IntervalReading in the feed", field="IntervalReading"
         )
+    return _batch(name, frame, issues, readings.height)
+
+
+def _batch(name: str, frame: pl.DataFrame, issues: IssueLog, rows: int) -> ParsedBatch:
     return ParsedBatch(
         source_name=name,
         format="espi",
         interval_reads=frame,
         issues=issues.finish(),
-        rows_in_file=readings.height,
+        rows_in_file=rows,
         register_reads=_EMPTY_KINDS["register_reads"],
         events=_EMPTY_KINDS["events"],
         comm_stats=_EMPTY_KINDS["comm_stats"],
         topology=_EMPTY_KINDS["topology"],
+    )
+
+
+def _numeric_reads(
+    located: _espi_fast.Located,
+    serial_number: str | None,
+    fallback: EspiReadingType | None,
+) -> pl.DataFrame | None:
+    """The reads of a feed without any issue, from integers (see :mod:`._espi_numeric`).
+
+    Returns None — the string path then runs and locates the issues — unless every reading
+    is in the numeric subset and every block is linked to a serial number and a channel.
+    """
+    if located.readings.size == 0:
+        return None
+    spans = _espi_fast.reading_spans(located)
+    found = None if spans is None else _espi_numeric.numbers(located.doc.s.data, spans)
+    if found is None:
+        return None
+    blocks = _numeric_blocks(_block_records(located.entries, serial_number, fallback))
+    if blocks is None:
+        return None
+    gids, serials, channels, exponents = blocks
+    row_of = np.full(located.entries.height + 1, -1, dtype=np.int64)
+    row_of[gids] = np.arange(gids.size)
+    rows = row_of[located.major + 1]
+    if rows.min() < 0:
+        return None  # a reading in an entry whose first content is not its IntervalBlock
+    channel = pl.Series(channels, dtype=pl.String)
+    return _espi_numeric.reads_frame(
+        found,
+        located.doc.s.line[located.readings],
+        pl.Series(serials, dtype=pl.String).gather(rows),
+        channel.gather(rows),
+        exponents[rows],
+        np.array([c == "kwh_net" for c in channels], dtype=np.bool_)[rows],
+        QUALITY_FLAGS,
+        PARSED_INTERVAL_READS.schema,
+    )
+
+
+_CANONICAL_INT: Final = re.compile(r"0|-?[1-9][0-9]{0,8}")
+
+
+def _code(text: str | None) -> int | None:
+    """``text`` as an integer if it is one in canonical decimal form (as a cast reads it)."""
+    return int(text) if text is not None and _CANONICAL_INT.fullmatch(text) else None
+
+
+def _channel_and_power(
+    uom_text: str | None, power_text: str, flow_text: str | None
+) -> tuple[str, int] | None:
+    """The channel and the power of ten to it of a ReadingType's texts (None: an issue)."""
+    uom, power = _code(uom_text), _code(power_text)
+    flow = 1 if flow_text is None else _code(flow_text)
+    if uom in _DIRECTIONLESS:
+        flow = 0
+    found = READING_TYPES.get((uom, flow)) if uom is not None and flow is not None else None
+    if found is None or power is None:
+        return None
+    return found[0], power + found[1]
+
+
+def _numeric_blocks(
+    records: list[dict[str, Any]],
+) -> tuple[np.ndarray, list[str], list[str], np.ndarray] | None:
+    """Gids, serial numbers, channels and powers of ten of blocks that all resolve; else None.
+
+    The same resolution as :func:`_link_blocks` and the rules of :func:`_readings`, in
+    Python for the few blocks of a feed; a text that is not a plain integer declines.
+    """
+    gids, serials, channels, exponents = [], [], [], []
+    resolved: dict[tuple[str | None, ...], tuple[str, int] | None] = {}
+    for record in records:
+        if not record["linked"] or record["serial_number"] is None:
+            return None
+        texts = (record["uom"], record["power"], record["flow"])
+        if texts not in resolved:  # a year feed's hundreds of blocks share one ReadingType
+            resolved[texts] = _channel_and_power(*texts)
+        found = resolved[texts]
+        if found is None:
+            return None
+        gids.append(int(record["entry"]))
+        serials.append(record["serial_number"])
+        channels.append(found[0])
+        exponents.append(found[1])
+    return (
+        np.array(gids, dtype=np.int64),
+        serials,
+        channels,
+        np.array(exponents, dtype=np.int64),
     )
 
 
@@ -339,6 +441,33 @@ def _link_blocks(
     entries: pl.DataFrame, serial_number: str | None, fallback: EspiReadingType | None
 ) -> pl.DataFrame:
     """One row per IntervalBlock entry: its serial number and reading type (Python per entry)."""
+    out = _block_records(entries, serial_number, fallback)
+    schema = {
+        "entry": pl.String,
+        "serial_number": pl.String,
+        "uom": pl.String,
+        "power": pl.String,
+        "flow": pl.String,
+        "length": pl.String,
+        "linked": pl.Boolean,
+    }
+    types = _reading_types()
+    frame = pl.DataFrame(out, schema=schema).with_columns(
+        pl.col("uom").cast(pl.Int64, strict=False).alias("uom_code"),
+        pl.col("power").cast(pl.Int64, strict=False).alias("power_code"),
+        pl.col("length").cast(pl.Int64, strict=False).alias("length_s"),
+        pl.when(pl.col("uom").cast(pl.Int64, strict=False).is_in(list(_DIRECTIONLESS)))
+        .then(0)
+        .otherwise(pl.col("flow").cast(pl.Int64, strict=False).fill_null(1))
+        .alias("flow_code"),
+    )
+    return frame.join(types, on=["uom_code", "flow_code"], how="left", maintain_order="left")
+
+
+def _block_records(
+    entries: pl.DataFrame, serial_number: str | None, fallback: EspiReadingType | None
+) -> list[dict[str, Any]]:
+    """Per IntervalBlock entry: gid, serial number, reading type texts and whether linked."""
     rows = entries.to_dicts()
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
@@ -390,26 +519,7 @@ def _link_blocks(
                 else str(fallback.interval_length),
             }
         out.append(record)
-    schema = {
-        "entry": pl.String,
-        "serial_number": pl.String,
-        "uom": pl.String,
-        "power": pl.String,
-        "flow": pl.String,
-        "length": pl.String,
-        "linked": pl.Boolean,
-    }
-    types = _reading_types()
-    frame = pl.DataFrame(out, schema=schema).with_columns(
-        pl.col("uom").cast(pl.Int64, strict=False).alias("uom_code"),
-        pl.col("power").cast(pl.Int64, strict=False).alias("power_code"),
-        pl.col("length").cast(pl.Int64, strict=False).alias("length_s"),
-        pl.when(pl.col("uom").cast(pl.Int64, strict=False).is_in(list(_DIRECTIONLESS)))
-        .then(0)
-        .otherwise(pl.col("flow").cast(pl.Int64, strict=False).fill_null(1))
-        .alias("flow_code"),
-    )
-    return frame.join(types, on=["uom_code", "flow_code"], how="left", maintain_order="left")
+    return out
 
 
 def _readings(readings: pl.DataFrame, blocks: pl.DataFrame, issues: IssueLog) -> pl.DataFrame:
