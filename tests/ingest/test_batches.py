@@ -37,6 +37,7 @@ from tests.reads.world import (
 REPO = Path(__file__).resolve().parents[2]
 METERS = [f"B{n:03d}" for n in range(24)]
 SMALL = 2000  # bytes per batch: about a dozen batches per test file
+HELD = 90  # rows held for one append: about three batches of SMALL, so a file has several
 
 
 @pytest.fixture
@@ -64,6 +65,7 @@ def _csv_with_repeats_and_errors(*, by_time: bool = False) -> bytes:
 
 def _ingest(w: World, data: bytes, name: str, **options: object) -> FileReport:
     path = w.write(name, data)
+    options = {"append_rows": HELD, **options}
     [report] = w.ingest(path, options=IngestOptions(zone=CHICAGO, **options))  # type: ignore[arg-type]
     return report
 
@@ -161,7 +163,7 @@ def test_a_failure_between_batches_abandons_the_file_and_a_rerun_stores_it_once(
                 if len(appends) == 3:
                     raise RuntimeError("disk full")
 
-        options = IngestOptions(zone=CHICAGO, batch_bytes=SMALL)
+        options = IngestOptions(zone=CHICAGO, batch_bytes=SMALL, append_rows=HELD)
         with pytest.raises(RuntimeError):
             ingest_files(
                 w.sessions, w.store, [path], options=options, clock=lambda: NOW, fault=fault
@@ -194,7 +196,7 @@ ingest_files(
     make_session_factory(make_engine(url)),
     ReadStore(reads),
     [Path(path)],
-    options=IngestOptions(zone=ZoneInfo("America/Chicago"), batch_bytes=2000),
+    options=IngestOptions(zone=ZoneInfo("America/Chicago"), batch_bytes=2000, append_rows=90),
     clock=lambda: dt.datetime(2024, 3, 7, 12, tzinfo=dt.UTC),
     fault=fault,
 )
@@ -218,7 +220,9 @@ def test_sigkill_between_batches_leaves_nothing_visible_and_recovery_abandons(
         assert done.returncode == -signal.SIGKILL, done.stderr.decode()
         assert w.store.row_count(Table.INTERVAL_READS) == 0
         assert w.store.row_count(Table.INTERVAL_READS, visible_only=False) > 0
-        [report] = w.ingest(path, options=IngestOptions(zone=CHICAGO, batch_bytes=SMALL))
+        [report] = w.ingest(
+            path, options=IngestOptions(zone=CHICAGO, batch_bytes=SMALL, append_rows=HELD)
+        )
         assert report.status is ImportStatus.COMMITTED
         assert w.store.row_count(Table.INTERVAL_READS) == len(METERS) * 16
         with session_scope(w.sessions) as session:
@@ -234,14 +238,18 @@ def _data_files(w: World, table: Table) -> int:
 def test_batches_held_for_one_append_store_what_one_append_per_batch_stores(
     tmp_path: Path, *, by_time: bool
 ) -> None:
-    """``append_batches``: later batches repeat keys of batches held but not yet appended."""
+    """``append_rows``: later batches repeat keys of batches held but not yet appended.
+
+    A batch of ``SMALL`` bytes holds about 30 rows: 1 appends each batch, 60 about two
+    batches at a time, 150 about five.
+    """
     data = _csv_with_repeats_and_errors(by_time=by_time)
     results = []
-    for append_batches in (1, 2, 5):
-        with world(tmp_path / str(append_batches)) as w:
+    for append_rows in (1, 60, 150):
+        with world(tmp_path / str(append_rows)) as w:
             w.add_meters(METERS)
             report = _ingest(
-                w, data, "r.csv", strict=False, batch_bytes=SMALL, append_batches=append_batches
+                w, data, "r.csv", strict=False, batch_bytes=SMALL, append_rows=append_rows
             )
             assert report.status is ImportStatus.COMMITTED
             results.append((report.counts, _state(w), _data_files(w, Table.INTERVAL_READS)))

@@ -34,16 +34,17 @@ Big files in batches (bounded memory). A CMEP or head-end CSV file larger than
 batch gets the header row again) and each batch goes through steps 2-4 on its own, with
 issue and row line numbers of the file: its rows are compared with the stored rows *and*
 with the file's earlier batches (``ReadStore.existing(pending_source_file_id=…)``), then
-appended under the same journal id (the rows of ``IngestOptions.append_batches`` batches
-in one Delta append per table: fewer commits). Only after the last batch is the single
-commit marker written, so the file still becomes visible whole or not at all (a SIGKILL
-between batches leaves only invisible rows, which recovery abandons). The next batch is read
-and parsed in a thread while the current one is compared and appended (at most two batches'
-bytes and parses in memory, plus the classified rows held for one append). In strict
-mode a parse issue in any batch refuses the file: the remaining batches are only parsed to
-count rows and issues, and the rows of earlier batches stay invisible. One difference from a
-file ingested in one go (only for files above the batch size): a key repeated in a later batch
-with a higher source version supersedes the earlier row instead of conflicting with it.
+appended under the same journal id (consecutive batches' rows held until they reach
+``IngestOptions.append_rows``, then one Delta append per table: fewer commits). Only after
+the last batch is the single commit marker written, so the file still becomes visible whole
+or not at all (a SIGKILL between batches leaves only invisible rows, which recovery
+abandons). The next batch is read and parsed in a thread while the current one is compared
+and appended (at most two batches' bytes and parses in memory, plus the classified rows held
+for one append). In strict mode a parse issue in any batch refuses the file: the remaining
+batches are only parsed to count rows and issues, and the rows of earlier batches stay
+invisible. One difference from a file ingested in one go (only for files above the batch
+size): a key repeated in a later batch with a higher source version supersedes the earlier
+row instead of conflicting with it.
 
 Many small files in one commit. A file's two Delta commits (its rows, its marker) cost more than
 parsing a small XML file (a Green Button feed of one customer, a CIM file of a few meters), so
@@ -157,9 +158,10 @@ class IngestOptions:
             modification and change time) the journal recorded with a hash from the journal,
             without reading the file (ING-01; ``journal.fingerprint``). False reads and hashes
             every file.
-        append_batches: The classified rows of this many batches of a big file go in one
-            Delta append (fewer commits, each of which costs more as the table's files add
-            up; memory: the rows of this many batches are held). [batches]
+        append_rows: A big file's classified rows are held, batch after batch, until they
+            reach this many, then go in one Delta append (fewer commits, each of which costs
+            more as the table's files add up; memory: about 200 bytes a held row, so the
+            default keeps a day file's peak under 1 GiB; 1 appends every batch). [rows]
     """
 
     format_id: str | None = None
@@ -171,7 +173,7 @@ class IngestOptions:
     batch_bytes: int = 16 * 1024 * 1024
     group_bytes: int = 64 * 1024 * 1024
     reuse_hashes: bool = True
-    append_batches: int = 3
+    append_rows: int = 750_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -1092,7 +1094,7 @@ def _ingest_batches(
     expected_batches = -(-facts.size_bytes // max(1, options.batch_bytes))
     try:
         with _FileBatches(
-            sessions, store, expected_batches, append_batches=options.append_batches
+            sessions, store, expected_batches, append_rows=options.append_rows
         ) as state:
             for part, parsed, message, found in _parsed(path, facts, options):
                 issues += [_moved(issue, part.line_offset) for issue in found]
@@ -1165,14 +1167,15 @@ class _FileBatches:
     * Appended key ranges: the id and time range of every batch already written, per table.
       A batch whose range meets none of them cannot repeat a key of an earlier batch, so its
       comparison with the file's own rows reads nothing back from the store.
-    * Writer: the classified rows of ``append_batches`` batches are held and then appended
-      together (one Delta commit per table for them: a commit's cost grows with the files in
-      the table, and each append has a fixed cost) by one background thread (with its own
-      store handles) while the main thread screens and compares the next batches; at most
-      one append is in flight, and :meth:`drain` writes what is held and waits for it
-      (before the commit marker, before reading the file's own rows back, and before any
-      refusal). A failed append re-raises in the main thread. Rows stay invisible until the
-      commit marker, so the protocol is the one of a file in one batch.
+    * Writer: the classified rows of consecutive batches are held until they reach
+      ``append_rows`` and then appended together (one Delta commit per table for them: a
+      commit's cost grows with the files in the table, and each append has a fixed cost) by
+      one background thread (with its own store handles) while the main thread screens and
+      compares the next batches; at most one append is in flight, and :meth:`drain` writes
+      what is held and waits for it (before the commit marker, before reading the file's own
+      rows back, and before any refusal). A failed append re-raises in the main thread. Rows
+      stay invisible until the commit marker, so the protocol is the one of a file in one
+      batch.
     """
 
     def __init__(
@@ -1181,17 +1184,17 @@ class _FileBatches:
         store: ReadStore,
         expected_batches: int,
         *,
-        append_batches: int = 1,
+        append_rows: int = 1,
     ) -> None:
         self.sessions = sessions
         self.store = store
         self.expected_batches = max(1, expected_batches)
-        self.append_batches = max(1, append_batches)
+        self.append_rows = max(1, append_rows)
         self.fleet: pl.DataFrame | None = None
         self.decided = False
         self.ranges: dict[Table, list[_KeyRange]] = {}
         self._held: dict[Table, list[pl.DataFrame]] = {}
-        self._held_batches = 0
+        self._held_rows = 0
         self._writer_store = ReadStore(store.uri, storage_options=store.storage_options)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-append")
         self._pending: Future[None] | None = None
@@ -1229,7 +1232,7 @@ class _FileBatches:
         source_file_id: int,
         fault: FaultHook,
     ) -> None:
-        """Hold one batch's tables; append the held batches when there are enough of them.
+        """Hold one batch's tables; append the held rows when they reach ``append_rows``.
 
         ``ranges`` holds the key range of each table's rows as screened (a superset of the
         rows written, so :meth:`may_repeat` stays on the safe side); a table without one has
@@ -1241,9 +1244,9 @@ class _FileBatches:
                 window = ranges.get(table) or _key_range(frame, kind)
                 self.ranges.setdefault(table, []).append(window)
             self._held.setdefault(table, []).append(frame)
-        self._held_batches += 1
+            self._held_rows += frame.height
         self._source_file_id, self._fault = source_file_id, fault
-        if self._held_batches >= self.append_batches:
+        if self._held_rows >= self.append_rows:
             self._append_held()
 
     def drain(self) -> None:
@@ -1253,10 +1256,10 @@ class _FileBatches:
 
     def _append_held(self) -> None:
         """Start the append of the held batches (after the previous append)."""
-        if not self._held_batches:
+        if not self._held:
             return
         tables = {table: _joined(frames) for table, frames in self._held.items()}
-        self._held, self._held_batches = {}, 0
+        self._held, self._held_rows = {}, 0
         source_file_id, fault = self._source_file_id, self._fault
         self._wait()
 
