@@ -60,18 +60,10 @@ def test_a_refused_file_exits_2_and_names_line_and_field(w: World, run: Run) -> 
 
 
 def test_rehash_reads_a_file_the_journal_knows_by_its_identity(
-    w: World, run: Run, monkeypatch: pytest.MonkeyPatch
+    w: World, run: Run, hashed: list[Path]
 ) -> None:
     path, _ = yesterday_file(w, "a.csv", ["A"])
     time.sleep(journal.SETTLED_NS / 1e9 + 0.05)  # old enough for its identity to count
-    hashed: list[Path] = []
-    fingerprint = journal.fingerprint
-
-    def spy(path: Path) -> journal.Fingerprint:
-        hashed.append(path)
-        return fingerprint(path)
-
-    monkeypatch.setattr(journal, "fingerprint", spy)
     assert run("ingest", str(path))[0] == 0
     code, out = run("ingest", str(path))
     assert (code, hashed) == (0, [path])

@@ -48,28 +48,14 @@ def _identities(w: World) -> list[str | None]:
         return list(session.scalars(select(ImportJournal.file_identity).order_by(ImportJournal.id)))
 
 
-@pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The paths whose bytes ``journal.fingerprint`` hashes, in order."""
-    hashed: list[Path] = []
-    fingerprint = journal.fingerprint
-
-    def spy(path: Path) -> journal.Fingerprint:
-        hashed.append(path)
-        return fingerprint(path)
-
-    monkeypatch.setattr(journal, "fingerprint", spy)
-    return hashed
-
-
 def test_a_settled_file_ingested_again_is_a_duplicate_without_being_read(
-    w: World, reads: list[Path]
+    w: World, hashed: list[Path]
 ) -> None:
     path = w.write("day.csv", csv_bytes(interval_frame(["A", "B"])))
     _settle()
     [first] = w.ingest(path, options=OPTIONS)
     [again] = w.ingest(path, options=OPTIONS, now=NOW + dt.timedelta(hours=1))
-    assert reads == [path]  # the second ingest did not read the file
+    assert hashed == [path]  # the second ingest did not read the file
     assert (first.status, again.status) == (ImportStatus.COMMITTED, ImportStatus.DUPLICATE_FILE)
     assert (again.counts.duplicate, again.counts.rows_in_file) == (192, 192)
     assert _identities(w) == [journal.file_identity(path.stat())] * 2
@@ -77,7 +63,7 @@ def test_a_settled_file_ingested_again_is_a_duplicate_without_being_read(
 
 
 def test_a_file_rewritten_with_the_same_size_is_read_and_its_new_values_are_conflicts(
-    w: World, reads: list[Path]
+    w: World, hashed: list[Path]
 ) -> None:
     frame = interval_frame(["A", "B"])
     path = w.write("day.csv", csv_bytes(frame))
@@ -89,39 +75,39 @@ def test_a_file_rewritten_with_the_same_size_is_read_and_its_new_values_are_conf
     assert changed != data
     path.write_bytes(changed)  # the same inode and size: only the times tell
     [again] = w.ingest(path, options=OPTIONS, now=NOW + dt.timedelta(hours=1))
-    assert reads == [path, path]
+    assert hashed == [path, path]
     assert again.status is ImportStatus.COMMITTED
     assert again.counts.conflicting > 0
 
 
-def test_a_fresh_file_records_no_identity_and_is_hashed_again(w: World, reads: list[Path]) -> None:
+def test_a_fresh_file_records_no_identity_and_is_hashed_again(w: World, hashed: list[Path]) -> None:
     path = w.write("day.csv", csv_bytes(interval_frame(["A"])))
     w.ingest(path, options=OPTIONS)
     [again] = w.ingest(path, options=OPTIONS, now=NOW + dt.timedelta(hours=1))
-    assert reads == [path, path]
+    assert hashed == [path, path]
     assert again.status is ImportStatus.DUPLICATE_FILE  # by its content hash, as before
     assert _identities(w) == [None, None]
 
 
-def test_reuse_hashes_off_reads_every_file(w: World, reads: list[Path]) -> None:
+def test_reuse_hashes_off_reads_every_file(w: World, hashed: list[Path]) -> None:
     path = w.write("day.csv", csv_bytes(interval_frame(["A"])))
     _settle()
     rehash = dataclasses.replace(OPTIONS, reuse_hashes=False)
     w.ingest(path, options=rehash)
     [again] = w.ingest(path, options=rehash, now=NOW + dt.timedelta(hours=1))
-    assert reads == [path, path]
+    assert hashed == [path, path]
     assert again.status is ImportStatus.DUPLICATE_FILE
 
 
 def test_a_copy_has_another_identity_and_is_recognised_by_its_bytes(
-    w: World, reads: list[Path]
+    w: World, hashed: list[Path]
 ) -> None:
     path = w.write("day.csv", csv_bytes(interval_frame(["A"])))
     _settle()
     w.ingest(path, options=OPTIONS)
     copy = w.write("copy.csv", path.read_bytes())
     [again] = w.ingest(copy, options=OPTIONS, now=NOW + dt.timedelta(hours=1))
-    assert reads == [path, copy]
+    assert hashed == [path, copy]
     assert again.status is ImportStatus.DUPLICATE_FILE
 
 
