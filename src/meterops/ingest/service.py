@@ -406,22 +406,22 @@ class _Committed:
 
 
 class _Meters:
-    """``serial_number`` → ``meter_id`` for the small files of one call.
+    """``serial_number`` → ``meter_id`` for the parts of one ingest (files or batches).
 
-    When the call's files are likely to name a large share of the fleet (the first file's
-    serials times the number of files, times ``SCAN_SHARE``), the fleet's ids are read once
-    for the call and each file's serials are looked up in memory (a Green Button feed names
-    one meter: one query per feed cost more than comparing it); otherwise each file asks
-    the database for its own serials (``meter_ids_by_serial``). The fleet is then the one
-    of the call's first lookup: a meter added by another process during the call is
-    unknown to the call's later files.
+    When the parts are likely to name a large share of the fleet (the first part's serials
+    times the number of parts, times ``SCAN_SHARE``), the fleet's ids are read once, sorted
+    by serial, and each part's serials are found by binary search (:func:`_known`): a Green
+    Button feed names one meter and a CSV batch a few thousand, and one query or join per
+    part cost more than the lookup. Otherwise each part asks the database for its own
+    serials (``meter_ids_by_serial``). The fleet is then the one of the first lookup: a
+    meter added by another process meanwhile is unknown to the later parts.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], files: int) -> None:
+    def __init__(self, sessions: sessionmaker[Session], parts: int) -> None:
         self._sessions = sessions
-        self._files = max(1, files)
+        self._parts = max(1, parts)
         self._decided = False
-        self._fleet: dict[str, int] | None = None
+        self._fleet: pl.DataFrame | None = None
 
     def ids(self, serials: list[str]) -> pl.DataFrame:
         """Columns ``serial_number`` and ``meter_id`` of the known ``serials`` (unique)."""
@@ -429,19 +429,11 @@ class _Meters:
             with _unit(self._sessions) as session:
                 if not self._decided and serials:
                     self._decided = True
-                    if len(serials) * self._files * SCAN_SHARE >= fleet_size(session):
-                        fleet = fleet_meter_ids(session)
-                        self._fleet = dict(
-                            zip(fleet["serial_number"], fleet["meter_id"], strict=True)
-                        )
+                    if len(serials) * self._parts * SCAN_SHARE >= fleet_size(session):
+                        self._fleet = fleet_meter_ids(session).sort("serial_number")
                 if self._fleet is None:
                     return meter_ids_by_serial(session, serials)
-        fleet_ids = self._fleet  # no database session once the fleet is known
-        known = [s for s in serials if s in fleet_ids]
-        return pl.DataFrame(
-            {"serial_number": known, "meter_id": [fleet_ids[s] for s in known]},
-            schema={"serial_number": pl.String, "meter_id": pl.Int64},
-        )
+        return _known(serials, self._fleet)  # no database session once the fleet is known
 
 
 _Parsed1 = tuple[bytes, str | None, ParsedBatch | None, str, list[Issue]]
@@ -1160,10 +1152,8 @@ def _ingest_batches(
 class _FileBatches:
     """What the batches of one big file share: meter ids, appended key ranges, a writer thread.
 
-    * Meter ids: when the file is likely to name a large share of the fleet (the first batch's
-      serials times the expected number of batches), the fleet's ids are read once for the
-      file and sorted by serial: a batch's serials are then found by binary search
-      (:func:`_known`) instead of a join that hashes the fleet's serials at every batch.
+    * Meter ids: :class:`_Meters` over the expected number of batches (the fleet's ids read
+      once for the file when its batches are likely to name a large share of the fleet).
     * Appended key ranges: the id and time range of every batch already written, per table.
       A batch whose range meets none of them cannot repeat a key of an earlier batch, so its
       comparison with the file's own rows reads nothing back from the store.
@@ -1188,10 +1178,8 @@ class _FileBatches:
     ) -> None:
         self.sessions = sessions
         self.store = store
-        self.expected_batches = max(1, expected_batches)
+        self.meters = _Meters(sessions, expected_batches)
         self.append_rows = max(1, append_rows)
-        self.fleet: pl.DataFrame | None = None
-        self.decided = False
         self.ranges: dict[Table, list[_KeyRange]] = {}
         self._held: dict[Table, list[pl.DataFrame]] = {}
         self._held_rows = 0
@@ -1206,19 +1194,6 @@ class _FileBatches:
 
     def __exit__(self, *_: object) -> None:
         self._pool.shutdown(wait=True)
-
-    def meters(self, serials: list[str]) -> pl.DataFrame:
-        """``serial_number`` → ``meter_id`` for ``serials`` (see the class docstring)."""
-        if not self.decided:
-            self.decided = True
-            with _unit(self.sessions) as session:
-                share = len(serials) * self.expected_batches * SCAN_SHARE
-                if share >= fleet_size(session):
-                    self.fleet = fleet_meter_ids(session).sort("serial_number")
-        if self.fleet is not None:
-            return _known(serials, self.fleet)
-        with _unit(self.sessions) as session:
-            return meter_ids_by_serial(session, serials)
 
     def may_repeat(self, table: Table, window: _KeyRange) -> bool:
         """Whether an earlier batch wrote rows of ``table`` inside ``window``."""
@@ -1383,7 +1358,7 @@ def _store_batch(
     Each table's key range is taken once, from the screened rows: it decides whether the
     file's own rows are read back and is what the batch's append is remembered by.
     """
-    meters = state.meters(_serials(batch))
+    meters = state.meters.ids(_serials(batch))
     screened = pipeline.screen(
         batch, meters, rules=rules, data=part.data, line_offset=part.line_offset
     )
